@@ -1,0 +1,155 @@
+//! The `herald` command line (DESIGN §7): every flag also reads `HERALD_<FLAG>` from the environment.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::domain::campaign::Limits;
+use crate::service::accounts;
+use crate::startup::Application;
+use crate::{store, telemetry};
+
+/// Herald: SMS campaigns through Twilio.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API, dashboard and send engine.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Create an account with a dashboard user and an API key.
+    Create {
+        /// The account's name.
+        name: String,
+        /// Print one JSON line: {"account_id", "api_key", "user", "password"}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (created if missing).
+    #[arg(long, env = "HERALD_DATABASE_URL", default_value = "sqlite://herald.db")]
+    database: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Public URL Twilio reaches this server at (default: http:// + the bound address).
+    #[arg(long, env = "HERALD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Most recipients in one campaign create.
+    #[arg(long, env = "HERALD_MAX_RECIPIENTS", default_value_t = 100_000)]
+    max_recipients: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "HERALD_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "HERALD_LOG_JSON")]
+    log_json: bool,
+}
+
+/// Parses the command line and runs the command.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            telemetry::init(false);
+            let store = store::connect(&db.database).await?;
+            store.migrate().await?;
+            eprintln!("migrations applied to {}", db.database);
+            Ok(())
+        }
+        Command::Accounts {
+            command: AccountsCommand::Create { name, json, db },
+        } => {
+            telemetry::init(false);
+            let store = store::connect(&db.database).await?;
+            store.migrate().await?;
+            let creds = accounts::create_account(store.as_ref(), &name)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the account: {e}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&creds)?);
+            } else {
+                print_credentials("Account created.", &creds);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_credentials(title: &str, c: &accounts::AccountCredentials) {
+    println!("{title} These secrets are shown once; keep them safe.");
+    println!("  account:        {}", c.account_id);
+    println!("  API key:        {}", c.api_key);
+    println!("  dashboard user: {}", c.user);
+    println!("  password:       {}", c.password);
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_json);
+    let settings = Settings {
+        bind: args.bind,
+        database_url: args.db.database,
+        public_url: args.public_url,
+        max_body_bytes: args.max_body_bytes,
+        limits: Limits {
+            max_recipients: args.max_recipients,
+        },
+    };
+    let app = Application::build(settings).await?;
+    if let Some(creds) = &app.bootstrap {
+        print_credentials("Herald created your first account.", creds);
+    }
+    tracing::info!(address = %app.local_addr(), "herald is listening");
+    println!("Herald is listening on http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("herald stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

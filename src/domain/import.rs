@@ -1,0 +1,1 @@
+//! TEMPORARY STUB (replaced by the real module).

@@ -1,0 +1,141 @@
+//! `/v1/sms/campaigns`: create, list, get, cancel, launch.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiQuery, Authenticated};
+use crate::api::{
+    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
+};
+use crate::domain::campaign::CampaignRequest;
+use crate::domain::status::Source;
+use crate::service::campaigns;
+
+/// Create a campaign and (for `now`) start sending it.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns", tag = "campaigns",
+    request_body = CampaignRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body returns the first campaign")),
+    responses(
+        (status = 201, description = "created (or replayed)", body = CreatedCampaign),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "bad API key", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "invalid fields, each with its path", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    headers: HeaderMap,
+    body: ApiJson<CampaignRequest>,
+) -> ApiResult<Response> {
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(campaigns::idempotency_key(
+            v.to_str().unwrap_or(""),
+            body.body_hash,
+        )?),
+    };
+    let outcome = campaigns::create(
+        state.store.as_ref(),
+        &state.settings.limits,
+        &account,
+        &body.value,
+        Source::Api,
+        idempotency.as_ref(),
+    )
+    .await?;
+    if !outcome.replayed {
+        state.engine.wake();
+    }
+    let mut response = (StatusCode::CREATED, Json(outcome.campaign)).into_response();
+    if outcome.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// All campaigns of the account, newest first, each with computed counts.
+#[utoipa::path(
+    get, path = "/v1/sms/campaigns", tag = "campaigns",
+    params(ListParams),
+    responses((status = 200, body = CampaignList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<CampaignList>> {
+    Ok(Json(
+        campaigns::list(state.store.as_ref(), &account, &params).await?,
+    ))
+}
+
+/// One campaign with counts and a page of its recipients.
+#[utoipa::path(
+    get, path = "/v1/sms/campaigns/{id}", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id"), RecipientParams),
+    responses((status = 200, body = CampaignDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<RecipientParams>,
+) -> ApiResult<Json<CampaignDetail>> {
+    Ok(Json(
+        campaigns::get(state.store.as_ref(), &account, &id, &params).await?,
+    ))
+}
+
+/// Cancel a draft, scheduled or running campaign. Sent messages are not recalled.
+#[utoipa::path(
+    delete, path = "/v1/sms/campaigns/{id}", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, description = "cancelled", body = CampaignView),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "already done, failed or cancelled", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignView>> {
+    let view = campaigns::cancel(state.store.as_ref(), &account, &id).await?;
+    state.engine.wake();
+    Ok(Json(view))
+}
+
+/// Launch a draft: now, or at its `scheduled_at`.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/launch", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, body = CampaignView),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not a draft", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn launch(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignView>> {
+    let view = campaigns::launch(state.store.as_ref(), &account, &id).await?;
+    state.engine.wake();
+    Ok(Json(view))
+}

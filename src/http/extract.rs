@@ -1,0 +1,124 @@
+//! Extractors that turn requests into typed values, answering bad input with the JSON error shape.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::FieldError;
+use crate::domain::ids::AccountId;
+use crate::service::{ServiceError, accounts};
+
+/// A JSON body, with type errors reported at their field path (`recipients[3].phone`).
+/// Also keeps the SHA-256 of the raw body, which idempotency keys are checked against.
+pub struct ApiJson<T> {
+    /// The parsed body.
+    pub value: T,
+    /// SHA-256 of the body bytes.
+    pub body_hash: Vec<u8>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e {
+                BytesRejection::FailedToBufferBody(_) => {
+                    ApiError::PayloadTooLarge(state.settings.max_body_bytes)
+                }
+                other => ApiError::MalformedJson(other.body_text()),
+            })?;
+        let value = parse_json(&bytes)?;
+        Ok(ApiJson {
+            value,
+            body_hash: Sha256::digest(&bytes).to_vec(),
+        })
+    }
+}
+
+/// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::Service(ServiceError::Validation(vec![FieldError::new(
+                    field,
+                    inner.to_string(),
+                )]))
+            }
+            _ => ApiError::MalformedJson(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::MalformedJson(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// A query string, with parse errors as 400 JSON.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded_from_str(query).map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::BadQuery("the query string is malformed".into()))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::BadQuery(e.body_text()))
+}
+
+/// The account an API key authenticates (`Authorization: Bearer KEY_ID:KEY_SECRET`).
+pub struct Authenticated(pub AccountId);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .ok_or(ServiceError::Unauthorized)?;
+        let account = accounts::authenticate(state.store.as_ref(), token).await?;
+        Ok(Authenticated(account))
+    }
+}

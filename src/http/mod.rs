@@ -1,0 +1,133 @@
+//! The HTTP edge: thin axum handlers (parse, call one use case, map the result) and the router.
+
+pub mod campaigns;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod resources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Settings;
+use crate::engine::EngineHandle;
+use crate::store::DynStore;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: DynStore,
+    /// Settings the handlers need (limits, public URL, …).
+    pub settings: Arc<Settings>,
+    /// Wakes the send engine when there is new work.
+    pub engine: EngineHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Herald",
+        description = "SMS campaigns through Twilio: one call sends a personalised SMS to many recipients, paced per sending number, tracked per recipient."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody, crate::domain::FieldError)),
+    tags(
+        (name = "campaigns", description = "SMS campaigns"),
+        (name = "agents", description = "AI agents that answer replies"),
+        (name = "numbers", description = "Sending numbers"),
+        (name = "api-keys", description = "API keys"),
+        (name = "health", description = "Probes"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("KEY_ID:KEY_SECRET")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole API, with its OpenAPI document generated from the same handlers.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(campaigns::create, campaigns::list))
+        .routes(routes!(campaigns::get, campaigns::cancel))
+        .routes(routes!(campaigns::launch))
+        .routes(routes!(resources::create_key, resources::list_keys))
+        .routes(routes!(resources::revoke_key))
+        .routes(routes!(resources::create_agent, resources::list_agents))
+        .routes(routes!(
+            resources::get_agent,
+            resources::update_agent,
+            resources::delete_agent
+        ))
+        .routes(routes!(resources::create_number, resources::list_numbers))
+        .routes(routes!(
+            resources::get_number,
+            resources::update_number,
+            resources::delete_number
+        ))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({"error": {"code": "internal_error", "message": "something went wrong on our side; it has been logged"}})),
+    )
+        .into_response()
+}

@@ -1,0 +1,17 @@
+//! Herald: SMS campaigns through Twilio.
+//!
+//! Layout (DESIGN §1): `domain` is pure rules and types; `store` persists them;
+//! `service` holds the use cases; `http` is the thin axum edge; `engine` sends;
+//! `cli` and `startup` put it together.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod provider;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

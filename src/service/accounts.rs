@@ -1,0 +1,103 @@
+//! Accounts and authentication: creating a tenant with its first user and key, and checking keys.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::credentials::{self, generate_key};
+use super::{ServiceError, ServiceResult};
+use crate::domain::ids::AccountId;
+use crate::store::{NewAccount, NewApiKey, Store};
+
+/// What `herald accounts create` prints: the only time the secrets are visible.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountCredentials {
+    /// The new account.
+    pub account_id: String,
+    /// `KEY_ID:KEY_SECRET`.
+    pub api_key: String,
+    /// Dashboard user name.
+    pub user: String,
+    /// Dashboard password.
+    pub password: String,
+}
+
+/// Creates an account with a dashboard user and an API key.
+pub async fn create_account(store: &dyn Store, name: &str) -> ServiceResult<AccountCredentials> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid("name", "must not be empty"));
+    }
+    let id = AccountId::generate();
+    let key = generate_key();
+    let password = credentials::generate_password();
+    let username = username_for(name, &id);
+    let new = NewAccount {
+        id: id.clone(),
+        name: name.to_owned(),
+        username: username.clone(),
+        password_hash: credentials::hash_password(&password).map_err(ServiceError::Internal)?,
+        key: NewApiKey {
+            id: key.id.clone(),
+            name: "default".into(),
+            secret_hash: key.secret_hash.clone(),
+        },
+        created_at: OffsetDateTime::now_utc(),
+    };
+    store
+        .create_account(&new)
+        .await
+        .map_err(ServiceError::from_store("account"))?;
+    Ok(AccountCredentials {
+        account_id: id.to_string(),
+        api_key: key.token,
+        user: username,
+        password,
+    })
+}
+
+/// A user name derived from the account name, made unique by the account id.
+fn username_for(name: &str, id: &AccountId) -> String {
+    let slug: String = name
+        .chars()
+        .filter_map(|c| {
+            if c.is_ascii_alphanumeric() {
+                Some(c.to_ascii_lowercase())
+            } else if c.is_whitespace() || c == '-' || c == '_' {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .take(32)
+        .collect();
+    let suffix = &id.as_str()[AccountId::PREFIX.len()..][..6];
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        format!("admin-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    }
+}
+
+/// On an empty database, creates the first account so a new user can start at once.
+/// Returns its credentials, to print once; `None` when accounts already exist.
+pub async fn bootstrap(store: &dyn Store) -> ServiceResult<Option<AccountCredentials>> {
+    if store.count_accounts().await? > 0 {
+        return Ok(None);
+    }
+    create_account(store, "Default").await.map(Some)
+}
+
+/// Resolves `KEY_ID:KEY_SECRET` to its account, or `Unauthorized`.
+pub async fn authenticate(store: &dyn Store, token: &str) -> ServiceResult<AccountId> {
+    let (key_id, secret) = credentials::split_token(token).ok_or(ServiceError::Unauthorized)?;
+    let Some(creds) = store.key_credentials(&key_id).await? else {
+        // Spend the same hashing work as a real check, so timing does not reveal key ids.
+        let _ = credentials::secret_matches(secret, &[0; 32]);
+        return Err(ServiceError::Unauthorized);
+    };
+    if creds.revoked || !credentials::secret_matches(secret, &creds.secret_hash) {
+        return Err(ServiceError::Unauthorized);
+    }
+    Ok(creds.account_id)
+}

@@ -1,0 +1,61 @@
+//! Herald's use cases: each public function is one thing a user asks for,
+//! combining domain rules with the store. HTTP handlers and the CLI call these.
+
+pub mod accounts;
+pub mod campaigns;
+pub mod credentials;
+pub mod resources;
+
+use crate::domain::FieldError;
+use crate::store::StoreError;
+
+/// Why a use case did not happen. Mapped to HTTP once, in `http::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is invalid; every problem is listed with its field path.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// No such object in this account.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The object's state forbids the operation.
+    #[error("{0}")]
+    Conflict(String),
+    /// An `Idempotency-Key` was reused with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    /// Missing, malformed, unknown or revoked credentials.
+    #[error("invalid or missing API key")]
+    Unauthorized,
+    /// Something on our side failed; the detail is logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    /// A single-field validation error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// Maps a store error, naming the object for `NotFound`.
+    pub fn from_store(what: &'static str) -> impl FnOnce(StoreError) -> ServiceError {
+        move |e| match e {
+            StoreError::NotFound => ServiceError::NotFound(what),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::IdempotencyMismatch => ServiceError::IdempotencyMismatch,
+            StoreError::Backend(source) => {
+                ServiceError::Internal(anyhow::Error::from_boxed(source).context(what))
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::from_store("object")(e)
+    }
+}
+
+/// Shorthand for use-case results.
+pub type ServiceResult<T> = Result<T, ServiceError>;

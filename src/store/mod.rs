@@ -1,0 +1,373 @@
+//! Persistence: one `Store` trait, implemented for SQLite (and later PostgreSQL).
+//!
+//! Everything SQL lives below this module. Callers see records and typed errors,
+//! never a driver type, so a backend can change without touching its callers.
+
+mod sqlite;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::domain::campaign::{AccountContext, NewRecipient};
+use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
+use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
+
+pub use sqlite::SqliteStore;
+
+/// Errors a store reports. Driver details travel only as the `source` of `Backend`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist (or belongs to another account).
+    #[error("not found")]
+    NotFound,
+    /// The write conflicts with existing data (a duplicate key, an object in use, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// The idempotency key was used before with a different request body.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyMismatch,
+    /// The database failed.
+    #[error("database error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A shared handle to whichever backend the configuration chose.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens (creating if needed) the database at `url` and returns its store, not yet migrated.
+pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!("the PostgreSQL backend is not built yet; use a sqlite:// URL")
+    } else {
+        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// Everything created with a new account, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The account.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// The dashboard user's name.
+    pub username: String,
+    /// The dashboard user's Argon2 PHC string.
+    pub password_hash: String,
+    /// The first API key.
+    pub key: NewApiKey,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// An API key to store: only the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// Public id.
+    pub id: KeyId,
+    /// A label.
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+}
+
+/// An API key as listed (never with its secret).
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    /// Public id.
+    pub id: KeyId,
+    /// A label.
+    pub name: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What authentication needs to check a presented key.
+#[derive(Debug, Clone)]
+pub struct KeyCredentials {
+    /// Owner.
+    pub account_id: AccountId,
+    /// SHA-256 of the secret.
+    pub secret_hash: Vec<u8>,
+    /// Revoked keys never authenticate.
+    pub revoked: bool,
+}
+
+/// An AI agent.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// Its id.
+    pub id: AgentId,
+    /// Its name.
+    pub name: String,
+    /// The prompt that tells it how to answer replies.
+    pub system_prompt: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A sending number.
+#[derive(Debug, Clone)]
+pub struct Number {
+    /// E.164.
+    pub phone: String,
+    /// Segments per second this number may send.
+    pub mps: f64,
+    /// Agent answering replies to this number when a campaign names none.
+    pub agent_id: Option<AgentId>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A campaign ready to insert: the validated request plus what the service decided.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    /// Its id.
+    pub id: CampaignId,
+    /// Owner.
+    pub account_id: AccountId,
+    /// Name.
+    pub name: String,
+    /// Template as given.
+    pub message_template: String,
+    /// Agent answering replies.
+    pub agent_id: Option<String>,
+    /// Sending numbers.
+    pub from_numbers: Vec<String>,
+    /// Initial status (`running`, `scheduled` or `draft`).
+    pub status: CampaignStatus,
+    /// API or dashboard.
+    pub source: Source,
+    /// Start time for scheduled (and optionally draft) campaigns.
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// How many duplicate phones were dropped.
+    pub duplicates_removed: u64,
+    /// Recipients in order.
+    pub recipients: Vec<NewRecipient>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// An `Idempotency-Key` with the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the canonical request body.
+    pub request_hash: Vec<u8>,
+}
+
+/// What `create_campaign` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// A new campaign was stored.
+    New(CampaignId),
+    /// The idempotency key was seen before with the same request: this is the first campaign.
+    Replayed(CampaignId),
+}
+
+/// A campaign with its counts computed from its recipients.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// Internal order (newest has the highest); the list cursor.
+    pub seq: i64,
+    /// Its id.
+    pub id: CampaignId,
+    /// Name.
+    pub name: String,
+    /// Template as given.
+    pub message_template: String,
+    /// Agent answering replies.
+    pub agent_id: Option<String>,
+    /// Sending numbers.
+    pub from_numbers: Vec<String>,
+    /// Lifecycle status.
+    pub status: CampaignStatus,
+    /// API or dashboard.
+    pub source: Source,
+    /// When it starts (scheduled) or was set to start.
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// Duplicate phones dropped at creation.
+    pub duplicates_removed: u64,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// When sending started.
+    pub started_at: Option<OffsetDateTime>,
+    /// When it reached done/failed/cancelled.
+    pub finished_at: Option<OffsetDateTime>,
+    /// Counts from per-recipient statuses.
+    pub counts: Counts,
+}
+
+/// One recipient of a campaign as stored.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// Position in the campaign (0-based); the recipients cursor.
+    pub position: i64,
+    /// E.164.
+    pub phone: String,
+    /// Template variables as given.
+    pub variables: Map<String, Value>,
+    /// The rendered message.
+    pub body: String,
+    /// Segments of the body.
+    pub segments: u32,
+    /// The number sending it.
+    pub from_number: String,
+    /// Where it stands.
+    pub status: RecipientStatus,
+    /// Twilio's message sid once accepted.
+    pub twilio_sid: Option<String>,
+    /// Twilio's (or Herald's) error code.
+    pub error_code: Option<String>,
+    /// The matching message.
+    pub error_message: Option<String>,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Which recipients of a campaign to list.
+#[derive(Debug, Clone, Default)]
+pub struct RecipientQuery {
+    /// Only this status.
+    pub status: Option<RecipientStatus>,
+    /// Only positions after this one.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The persistence operations Herald needs. Every method that takes an account
+/// scopes to it: another account's object is `NotFound`, never visible.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Answers when the database can serve queries.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// How many accounts exist (0 on a fresh database).
+    async fn count_accounts(&self) -> StoreResult<u64>;
+    /// Creates an account with its dashboard user and first API key, atomically.
+    async fn create_account(&self, new: &NewAccount) -> StoreResult<()>;
+    /// One account.
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
+
+    /// Adds an API key to an account.
+    async fn create_api_key(&self, account: &AccountId, key: &NewApiKey) -> StoreResult<ApiKey>;
+    /// The stored credentials of a key id, for authentication.
+    async fn key_credentials(&self, key: &KeyId) -> StoreResult<Option<KeyCredentials>>;
+    /// The account's keys, newest first.
+    async fn list_api_keys(&self, account: &AccountId) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key (idempotent); `NotFound` for another account's key.
+    async fn revoke_api_key(
+        &self,
+        account: &AccountId,
+        key: &KeyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<ApiKey>;
+
+    /// Stores a new agent.
+    async fn create_agent(&self, account: &AccountId, agent: &Agent) -> StoreResult<()>;
+    /// The account's agents, oldest first.
+    async fn list_agents(&self, account: &AccountId) -> StoreResult<Vec<Agent>>;
+    /// One agent.
+    async fn get_agent(&self, account: &AccountId, id: &AgentId) -> StoreResult<Agent>;
+    /// Replaces an agent's name and prompt.
+    async fn update_agent(&self, account: &AccountId, agent: &Agent) -> StoreResult<()>;
+    /// Deletes an agent; `Conflict` while a number or campaign refers to it.
+    async fn delete_agent(&self, account: &AccountId, id: &AgentId) -> StoreResult<()>;
+
+    /// Stores a new sending number; `Conflict` if the phone is already registered.
+    async fn create_number(&self, account: &AccountId, number: &Number) -> StoreResult<()>;
+    /// The account's numbers, by phone.
+    async fn list_numbers(&self, account: &AccountId) -> StoreResult<Vec<Number>>;
+    /// One number.
+    async fn get_number(&self, account: &AccountId, phone: &str) -> StoreResult<Number>;
+    /// Replaces a number's rate and agent.
+    async fn update_number(&self, account: &AccountId, number: &Number) -> StoreResult<()>;
+    /// Deletes a number; `Conflict` while an unfinished campaign sends from it.
+    async fn delete_number(&self, account: &AccountId, phone: &str) -> StoreResult<()>;
+
+    /// Records that `phone` opted out of the account (idempotent).
+    async fn add_opt_out(
+        &self,
+        account: &AccountId,
+        phone: &str,
+        source: &str,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The numbers that opted out of the account.
+    async fn opted_out_phones(&self, account: &AccountId) -> StoreResult<HashSet<String>>;
+
+    /// What validating a campaign request needs to know about the account.
+    async fn account_context(&self, account: &AccountId) -> StoreResult<AccountContext>;
+
+    /// Stores a campaign with all its recipients in one transaction. With an
+    /// idempotency key already used for the same request, stores nothing and
+    /// returns the first campaign's id; with a different request, `IdempotencyMismatch`.
+    async fn create_campaign(
+        &self,
+        new: &NewCampaign,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> StoreResult<Created>;
+    /// One campaign with counts.
+    async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign>;
+    /// The account's campaigns, newest first, with counts; `before` is a `seq` cursor.
+    async fn list_campaigns(
+        &self,
+        account: &AccountId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Campaign>>;
+    /// A page of a campaign's recipients in order.
+    async fn list_recipients(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        query: &RecipientQuery,
+    ) -> StoreResult<Vec<Recipient>>;
+    /// Cancels a draft, scheduled or running campaign: its unsent recipients become
+    /// `cancelled`. `Conflict` (naming the status) when it already finished.
+    async fn cancel_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Launches a draft: `running` now, or `scheduled` when it has a future `scheduled_at`.
+    /// `Conflict` when it is not a draft.
+    async fn launch_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus>;
+}

@@ -1,0 +1,859 @@
+//! The SQLite store: Herald's zero-configuration default, one file beside the binary.
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent transactions
+//! race for the lock (and fail with SQLITE_BUSY when a reader upgrades), every
+//! write goes through `writer`, a pool of exactly one connection; reads use
+//! `reader`, which WAL mode lets run beside the writer.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row, SqlitePool, sqlite::SqliteRow};
+use time::OffsetDateTime;
+
+use super::*;
+
+/// SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict("already exists".into());
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Conflict("still in use".into());
+        }
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+fn to_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn opt_from_ms(ms: Option<i64>) -> Option<OffsetDateTime> {
+    ms.map(from_ms)
+}
+
+/// Columns of `campaigns` read into a [`Campaign`] (counts filled in afterwards).
+const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, from_numbers, status, source, \
+     scheduled_at, duplicates_removed, created_at, started_at, finished_at";
+
+fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
+    let status: String = row.get("status");
+    let source: String = row.get("source");
+    let from_numbers: String = row.get("from_numbers");
+    Ok(Campaign {
+        seq: row.get("seq"),
+        id: CampaignId::from_trusted(row.get("id")),
+        name: row.get("name"),
+        message_template: row.get("message_template"),
+        agent_id: row.get("agent_id"),
+        from_numbers: serde_json::from_str(&from_numbers)
+            .map_err(|e| StoreError::Backend(Box::new(e)))?,
+        status: CampaignStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("campaign status {status:?}")))?,
+        source: Source::parse(&source).ok_or_else(|| corrupt(format!("source {source:?}")))?,
+        scheduled_at: opt_from_ms(row.get("scheduled_at")),
+        duplicates_removed: row.get::<i64, _>("duplicates_removed") as u64,
+        created_at: from_ms(row.get("created_at")),
+        started_at: opt_from_ms(row.get("started_at")),
+        finished_at: opt_from_ms(row.get("finished_at")),
+        counts: Counts::default(),
+    })
+}
+
+fn corrupt(what: String) -> StoreError {
+    StoreError::Backend(format!("unexpected value in the database: {what}").into())
+}
+
+fn agent_from_row(row: &SqliteRow) -> Agent {
+    Agent {
+        id: AgentId::from_trusted(row.get("id")),
+        name: row.get("name"),
+        system_prompt: row.get("system_prompt"),
+        created_at: from_ms(row.get("created_at")),
+        updated_at: from_ms(row.get("updated_at")),
+    }
+}
+
+fn number_from_row(row: &SqliteRow) -> Number {
+    Number {
+        phone: row.get("phone"),
+        mps: row.get("mps"),
+        agent_id: row
+            .get::<Option<String>, _>("agent_id")
+            .map(AgentId::from_trusted),
+        created_at: from_ms(row.get("created_at")),
+        updated_at: from_ms(row.get("updated_at")),
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> ApiKey {
+    ApiKey {
+        id: KeyId::from_trusted(row.get("id")),
+        name: row.get("name"),
+        created_at: from_ms(row.get("created_at")),
+        revoked_at: opt_from_ms(row.get("revoked_at")),
+    }
+}
+
+/// Rows per multi-row INSERT when storing recipients (9 parameters each, well
+/// under SQLite's 32,766-parameter limit; big enough to amortise statement cost).
+const INSERT_CHUNK: usize = 500;
+
+fn recipient_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO recipients (campaign_seq, position, phone, variables, body, segments, \
+         from_number, status, error_code, error_message, updated_at) VALUES ",
+    );
+    // ?1 is the campaign, ?2 the time; each row then takes 9 numbered parameters.
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        let base = 3 + i * 9;
+        sql.push_str("(?1");
+        for p in base..base + 9 {
+            sql.push_str(",?");
+            sql.push_str(&p.to_string());
+        }
+        sql.push_str(",?2)");
+    }
+    sql
+}
+
+impl SqliteStore {
+    /// Opens `url` (`sqlite://PATH`, created if missing) in WAL mode.
+    ///
+    /// `synchronous = NORMAL` in WAL mode keeps every committed transaction across
+    /// a process crash (kill -9): the WAL is written before commit returns, and
+    /// only an OS crash or power loss can lose the last commits.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        Ok(Self { writer, reader })
+    }
+
+    async fn counts_for(&self, seqs: &[i64]) -> StoreResult<HashMap<i64, Counts>> {
+        let mut out: HashMap<i64, Counts> = HashMap::new();
+        if seqs.is_empty() {
+            return Ok(out);
+        }
+        let placeholders = vec!["?"; seqs.len()].join(",");
+        let sql = format!(
+            "SELECT campaign_seq, status, COUNT(*) AS n FROM recipients \
+             WHERE campaign_seq IN ({placeholders}) GROUP BY campaign_seq, status"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for s in seqs {
+            q = q.bind(s);
+        }
+        for row in q.fetch_all(&self.reader).await.map_err(backend)? {
+            let status: String = row.get("status");
+            let status = RecipientStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?;
+            out.entry(row.get("campaign_seq"))
+                .or_default()
+                .add(status, row.get::<i64, _>("n") as u64);
+        }
+        Ok(out)
+    }
+
+    async fn campaign_seq(&self, account: &AccountId, id: &CampaignId) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT seq FROM campaigns WHERE id = ? AND account_id = ?")
+            .bind(id.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn count_accounts(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    async fn create_account(&self, new: &NewAccount) -> StoreResult<()> {
+        let now = to_ms(new.created_at);
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(new.id.as_str())
+            .bind(&new.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (account_id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(new.id.as_str())
+        .bind(&new.username)
+        .bind(&new.password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match backend(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("user {:?} already exists", new.username))
+            }
+            other => other,
+        })?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, account_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(new.key.id.as_str())
+        .bind(new.id.as_str())
+        .bind(&new.key.name)
+        .bind(&new.key.secret_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
+        let row = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Account {
+            id: AccountId::from_trusted(row.get("id")),
+            name: row.get("name"),
+            created_at: from_ms(row.get("created_at")),
+        })
+    }
+
+    async fn create_api_key(&self, account: &AccountId, key: &NewApiKey) -> StoreResult<ApiKey> {
+        let now = OffsetDateTime::now_utc();
+        sqlx::query(
+            "INSERT INTO api_keys (id, account_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.as_str())
+        .bind(account.as_str())
+        .bind(&key.name)
+        .bind(&key.secret_hash)
+        .bind(to_ms(now))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(ApiKey {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            created_at: from_ms(to_ms(now)),
+            revoked_at: None,
+        })
+    }
+
+    async fn key_credentials(&self, key: &KeyId) -> StoreResult<Option<KeyCredentials>> {
+        let row =
+            sqlx::query("SELECT account_id, secret_hash, revoked_at FROM api_keys WHERE id = ?")
+                .bind(key.as_str())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)?;
+        Ok(row.map(|row| KeyCredentials {
+            account_id: AccountId::from_trusted(row.get("account_id")),
+            secret_hash: row.get("secret_hash"),
+            revoked: row.get::<Option<i64>, _>("revoked_at").is_some(),
+        }))
+    }
+
+    async fn list_api_keys(&self, account: &AccountId) -> StoreResult<Vec<ApiKey>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, revoked_at FROM api_keys WHERE account_id = ? \
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(account.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(key_from_row).collect())
+    }
+
+    async fn revoke_api_key(
+        &self,
+        account: &AccountId,
+        key: &KeyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<ApiKey> {
+        let row = sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND account_id = ? \
+             RETURNING id, name, created_at, revoked_at",
+        )
+        .bind(to_ms(now))
+        .bind(key.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        Ok(key_from_row(&row))
+    }
+
+    async fn create_agent(&self, account: &AccountId, agent: &Agent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agents (id, account_id, name, system_prompt, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(agent.id.as_str())
+        .bind(account.as_str())
+        .bind(&agent.name)
+        .bind(&agent.system_prompt)
+        .bind(to_ms(agent.created_at))
+        .bind(to_ms(agent.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_agents(&self, account: &AccountId) -> StoreResult<Vec<Agent>> {
+        let rows = sqlx::query(
+            "SELECT id, name, system_prompt, created_at, updated_at FROM agents \
+             WHERE account_id = ? ORDER BY seq",
+        )
+        .bind(account.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(agent_from_row).collect())
+    }
+
+    async fn get_agent(&self, account: &AccountId, id: &AgentId) -> StoreResult<Agent> {
+        let row = sqlx::query(
+            "SELECT id, name, system_prompt, created_at, updated_at FROM agents \
+             WHERE account_id = ? AND id = ?",
+        )
+        .bind(account.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        Ok(agent_from_row(&row))
+    }
+
+    async fn update_agent(&self, account: &AccountId, agent: &Agent) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE agents SET name = ?, system_prompt = ?, updated_at = ? WHERE account_id = ? AND id = ?",
+        )
+        .bind(&agent.name)
+        .bind(&agent.system_prompt)
+        .bind(to_ms(agent.updated_at))
+        .bind(account.as_str())
+        .bind(agent.id.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_agent(&self, account: &AccountId, id: &AgentId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM agents WHERE account_id = ? AND id = ?")
+            .bind(account.as_str())
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(|e| match backend(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(
+                    "the agent is still used by a number or a campaign".into(),
+                ),
+                other => other,
+            })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_number(&self, account: &AccountId, number: &Number) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO numbers (phone, account_id, mps, agent_id, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&number.phone)
+        .bind(account.as_str())
+        .bind(number.mps)
+        .bind(number.agent_id.as_ref().map(|a| a.as_str()))
+        .bind(to_ms(number.created_at))
+        .bind(to_ms(number.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match backend(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("{} is already registered", number.phone))
+            }
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn list_numbers(&self, account: &AccountId) -> StoreResult<Vec<Number>> {
+        let rows = sqlx::query(
+            "SELECT phone, mps, agent_id, created_at, updated_at FROM numbers \
+             WHERE account_id = ? ORDER BY phone",
+        )
+        .bind(account.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(number_from_row).collect())
+    }
+
+    async fn get_number(&self, account: &AccountId, phone: &str) -> StoreResult<Number> {
+        let row = sqlx::query(
+            "SELECT phone, mps, agent_id, created_at, updated_at FROM numbers \
+             WHERE account_id = ? AND phone = ?",
+        )
+        .bind(account.as_str())
+        .bind(phone)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        Ok(number_from_row(&row))
+    }
+
+    async fn update_number(&self, account: &AccountId, number: &Number) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE numbers SET mps = ?, agent_id = ?, updated_at = ? WHERE account_id = ? AND phone = ?",
+        )
+        .bind(number.mps)
+        .bind(number.agent_id.as_ref().map(|a| a.as_str()))
+        .bind(to_ms(number.updated_at))
+        .bind(account.as_str())
+        .bind(&number.phone)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_number(&self, account: &AccountId, phone: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let in_use: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM campaigns WHERE account_id = ? AND status IN ('draft', 'scheduled', 'running') \
+             AND EXISTS (SELECT 1 FROM json_each(campaigns.from_numbers) WHERE value = ?) LIMIT 1",
+        )
+        .bind(account.as_str())
+        .bind(phone)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(campaign) = in_use {
+            return Err(StoreError::Conflict(format!(
+                "{phone} sends for unfinished campaign {campaign}"
+            )));
+        }
+        let done = sqlx::query("DELETE FROM numbers WHERE account_id = ? AND phone = ?")
+            .bind(account.as_str())
+            .bind(phone)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn add_opt_out(
+        &self,
+        account: &AccountId,
+        phone: &str,
+        source: &str,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO opt_outs (account_id, phone, source, reason, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (account_id, phone) DO NOTHING",
+        )
+        .bind(account.as_str())
+        .bind(phone)
+        .bind(source)
+        .bind(reason)
+        .bind(to_ms(now))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn opted_out_phones(&self, account: &AccountId) -> StoreResult<HashSet<String>> {
+        let phones: Vec<String> =
+            sqlx::query_scalar("SELECT phone FROM opt_outs WHERE account_id = ?")
+                .bind(account.as_str())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend)?;
+        Ok(phones.into_iter().collect())
+    }
+
+    async fn account_context(&self, account: &AccountId) -> StoreResult<AccountContext> {
+        let agents: Vec<String> = sqlx::query_scalar("SELECT id FROM agents WHERE account_id = ?")
+            .bind(account.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        let numbers = sqlx::query("SELECT phone, agent_id FROM numbers WHERE account_id = ?")
+            .bind(account.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(AccountContext {
+            agents: agents.into_iter().collect(),
+            numbers: numbers
+                .iter()
+                .map(|r| (r.get("phone"), r.get("agent_id")))
+                .collect(),
+            opted_out: self.opted_out_phones(account).await?,
+        })
+    }
+
+    async fn create_campaign(
+        &self,
+        new: &NewCampaign,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> StoreResult<Created> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        if let Some(idem) = idempotency {
+            let prior = sqlx::query(
+                "SELECT request_hash, campaign_id FROM idempotency_keys WHERE account_id = ? AND key = ?",
+            )
+            .bind(new.account_id.as_str())
+            .bind(&idem.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some(prior) = prior {
+                let hash: Vec<u8> = prior.get("request_hash");
+                return if hash == idem.request_hash {
+                    Ok(Created::Replayed(CampaignId::from_trusted(
+                        prior.get("campaign_id"),
+                    )))
+                } else {
+                    Err(StoreError::IdempotencyMismatch)
+                };
+            }
+        }
+        let now = to_ms(new.created_at);
+        let from_numbers =
+            serde_json::to_string(&new.from_numbers).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let started_at = (new.status == CampaignStatus::Running).then_some(now);
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, from_numbers, \
+             status, source, scheduled_at, duplicates_removed, created_at, started_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(new.id.as_str())
+        .bind(new.account_id.as_str())
+        .bind(new.agent_id.as_deref())
+        .bind(&new.name)
+        .bind(&new.message_template)
+        .bind(from_numbers)
+        .bind(new.status.as_str())
+        .bind(new.source.as_str())
+        .bind(new.scheduled_at.map(to_ms))
+        .bind(new.duplicates_removed as i64)
+        .bind(now)
+        .bind(started_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+
+        let full_chunk_sql = recipient_insert_sql(INSERT_CHUNK);
+        for (chunk_index, chunk) in new.recipients.chunks(INSERT_CHUNK).enumerate() {
+            let sql = if chunk.len() == INSERT_CHUNK {
+                full_chunk_sql.clone()
+            } else {
+                recipient_insert_sql(chunk.len())
+            };
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(seq).bind(now);
+            for (i, r) in chunk.iter().enumerate() {
+                let position = (chunk_index * INSERT_CHUNK + i) as i64;
+                let variables = serde_json::to_string(&r.variables)
+                    .map_err(|e| StoreError::Backend(Box::new(e)))?;
+                let (status, code, message) = if r.opted_out {
+                    (
+                        RecipientStatus::Failed,
+                        Some("opted_out"),
+                        Some("the recipient opted out of messages from this account"),
+                    )
+                } else {
+                    (RecipientStatus::Pending, None, None)
+                };
+                q = q
+                    .bind(position)
+                    .bind(r.phone.as_str())
+                    .bind(variables)
+                    .bind(&r.body)
+                    .bind(r.segments as i64)
+                    .bind(r.from_number.as_str())
+                    .bind(status.as_str())
+                    .bind(code)
+                    .bind(message);
+            }
+            q.execute(&mut *tx).await.map_err(backend)?;
+        }
+
+        if let Some(idem) = idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, key, request_hash, campaign_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(new.account_id.as_str())
+            .bind(&idem.key)
+            .bind(&idem.request_hash)
+            .bind(new.id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Created::New(new.id.clone()))
+    }
+
+    async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ? AND account_id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let mut campaign = campaign_from_row(&row)?;
+        campaign.counts = self
+            .counts_for(&[campaign.seq])
+            .await?
+            .remove(&campaign.seq)
+            .unwrap_or_default();
+        Ok(campaign)
+    }
+
+    async fn list_campaigns(
+        &self,
+        account: &AccountId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Campaign>> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = ? AND seq < ? \
+             ORDER BY seq DESC LIMIT ?"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(account.as_str())
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit as i64)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        let mut campaigns = rows
+            .iter()
+            .map(campaign_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let seqs: Vec<i64> = campaigns.iter().map(|c| c.seq).collect();
+        let mut counts = self.counts_for(&seqs).await?;
+        for c in &mut campaigns {
+            c.counts = counts.remove(&c.seq).unwrap_or_default();
+        }
+        Ok(campaigns)
+    }
+
+    async fn list_recipients(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        query: &RecipientQuery,
+    ) -> StoreResult<Vec<Recipient>> {
+        let seq = self.campaign_seq(account, id).await?;
+        let rows = sqlx::query(
+            "SELECT position, phone, variables, body, segments, from_number, status, twilio_sid, \
+             error_code, error_message, updated_at FROM recipients \
+             WHERE campaign_seq = ?1 AND position > ?2 AND (?3 IS NULL OR status = ?3) \
+             ORDER BY position LIMIT ?4",
+        )
+        .bind(seq)
+        .bind(query.after.unwrap_or(-1))
+        .bind(query.status.map(|s| s.as_str()))
+        .bind(query.limit as i64)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.get("status");
+                let variables: String = row.get("variables");
+                Ok(Recipient {
+                    position: row.get("position"),
+                    phone: row.get("phone"),
+                    variables: serde_json::from_str(&variables)
+                        .map_err(|e| StoreError::Backend(Box::new(e)))?,
+                    body: row.get("body"),
+                    segments: row.get::<i64, _>("segments") as u32,
+                    from_number: row.get("from_number"),
+                    status: RecipientStatus::parse(&status)
+                        .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?,
+                    twilio_sid: row.get("twilio_sid"),
+                    error_code: row.get("error_code"),
+                    error_message: row.get("error_message"),
+                    updated_at: from_ms(row.get("updated_at")),
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let row = sqlx::query("SELECT seq, status FROM campaigns WHERE id = ? AND account_id = ?")
+            .bind(id.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let status: String = row.get("status");
+        let status =
+            CampaignStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status:?}")))?;
+        if !status.is_cancellable() {
+            return Err(StoreError::Conflict(format!(
+                "the campaign is {} and cannot be cancelled",
+                status.as_str()
+            )));
+        }
+        let seq: i64 = row.get("seq");
+        let now = to_ms(now);
+        sqlx::query(
+            "UPDATE campaigns SET status = 'cancelled', cancelled_at = ?, finished_at = ? WHERE seq = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "UPDATE recipients SET status = 'cancelled', updated_at = ? \
+             WHERE campaign_seq = ? AND status = 'pending'",
+        )
+        .bind(now)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn launch_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT seq, status, scheduled_at FROM campaigns WHERE id = ? AND account_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        let status: String = row.get("status");
+        if status != CampaignStatus::Draft.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "the campaign is {status}; only a draft can be launched"
+            )));
+        }
+        let now = to_ms(now);
+        let scheduled_at: Option<i64> = row.get("scheduled_at");
+        let next = match scheduled_at {
+            Some(at) if at > now => CampaignStatus::Scheduled,
+            _ => CampaignStatus::Running,
+        };
+        sqlx::query("UPDATE campaigns SET status = ?, started_at = ? WHERE seq = ?")
+            .bind(next.as_str())
+            .bind((next == CampaignStatus::Running).then_some(now))
+            .bind(row.get::<i64, _>("seq"))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(next)
+    }
+}
