@@ -1,13 +1,13 @@
 //! `/v1/sms/campaigns`: create, list, get, cancel, launch.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiQuery, Authenticated};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use crate::api::{
     CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
 };
@@ -90,7 +90,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<RecipientParams>,
 ) -> ApiResult<Json<CampaignDetail>> {
     Ok(Json(
@@ -112,7 +112,7 @@ pub async fn get(
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
     let view = campaigns::cancel(state.store.as_ref(), &account, &id).await?;
     state.engine.wake();
@@ -133,7 +133,7 @@ pub async fn cancel(
 pub async fn launch(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
     let view = campaigns::launch(state.store.as_ref(), &account, &id).await?;
     state.engine.wake();

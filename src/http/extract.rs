@@ -122,3 +122,17 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(Authenticated(account))
     }
 }
+
+/// A path parameter; undecodable ones (bad percent-encoding, invalid UTF-8) name no object, so 404.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::RouteNotFound)
+    }
+}

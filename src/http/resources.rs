@@ -1,12 +1,12 @@
 //! `/v1/api-keys`, `/v1/agents` and `/v1/numbers`: the objects campaigns refer to.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use crate::api::{
     AgentList, AgentRequest, AgentView, ApiKeyList, ApiKeyRequest, ApiKeyView, CreatedApiKey,
     NumberList, NumberRequest, NumberUpdate, NumberView,
@@ -47,7 +47,7 @@ pub async fn list_keys(
 pub async fn revoke_key(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<ApiKeyView>> {
     Ok(Json(
         resources::revoke_key(state.store.as_ref(), &account, &id).await?,
@@ -87,7 +87,7 @@ pub async fn list_agents(
 pub async fn get_agent(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<AgentView>> {
     Ok(Json(
         resources::get_agent(state.store.as_ref(), &account, &id).await?,
@@ -102,7 +102,7 @@ pub async fn get_agent(
 pub async fn update_agent(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: ApiJson<AgentRequest>,
 ) -> ApiResult<Json<AgentView>> {
     Ok(Json(
@@ -118,7 +118,7 @@ pub async fn update_agent(
 pub async fn delete_agent(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<StatusCode> {
     resources::delete_agent(state.store.as_ref(), &account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -157,7 +157,7 @@ pub async fn list_numbers(
 pub async fn get_number(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<NumberView>> {
     Ok(Json(
         resources::get_number(state.store.as_ref(), &account, &phone).await?,
@@ -172,7 +172,7 @@ pub async fn get_number(
 pub async fn update_number(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath,
     body: ApiJson<NumberUpdate>,
 ) -> ApiResult<Json<NumberView>> {
     let number =
@@ -189,7 +189,7 @@ pub async fn update_number(
 pub async fn delete_number(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath,
 ) -> ApiResult<StatusCode> {
     resources::delete_number(state.store.as_ref(), &account, &phone).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,487 @@
+//! Campaigns: the spec page's examples, validation, idempotency, paging, cancel and launch.
+
+use herald::domain::ids::{AccountId, AgentId};
+use herald::store::Agent;
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::helpers::{TestApp, error_fields, json, spawn_app, spawn_app_with};
+
+/// The create request exactly as the product page prints it.
+const SPEC_CREATE: &str = r#"{
+"agent_id": "agent_125207e452f8714a",
+"from_number": "+447446466847",
+"name": "March promotion",
+"message_template": "Hi {{first_name}}, Acme Dental offering 20% off cleanings this month. Reply YES to book.",
+"recipients": [
+{ "phone": "+447111000001", "variables": { "first_name": "Sarah" } },
+{ "phone": "+447111000002", "variables": { "first_name": "James" } }
+],
+"schedule_type": "now"
+}"#;
+
+/// Sets up what the spec example refers to: its agent id and sending number.
+async fn spec_setup(app: &TestApp) {
+    let now = OffsetDateTime::now_utc();
+    let account = AccountId::parse(&app.creds.account_id).unwrap();
+    app.store
+        .create_agent(
+            &account,
+            &Agent {
+                id: AgentId::parse("agent_125207e452f8714a").unwrap(),
+                name: "Acme Dental receptionist".into(),
+                system_prompt: "You are the receptionist at Acme Dental.".into(),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    app.add_number("+447446466847").await;
+}
+
+async fn post_raw(app: &TestApp, body: &str) -> reqwest::Response {
+    app.request(Method::POST, "/v1/sms/campaigns")
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_spec_walkthrough_create_get_list_cancel() {
+    let app = spawn_app().await;
+    spec_setup(&app).await;
+
+    // Create: 201 with the spec's response shape.
+    let r = post_raw(&app, SPEC_CREATE).await;
+    assert_eq!(r.status(), 201);
+    let created = json(r).await;
+    let id = created["campaign_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("smsc_"));
+    assert_eq!(created["status"], "running");
+    assert_eq!(created["total_count"], 2);
+    assert_eq!(created["delivered_count"], 0);
+    assert_eq!(created["failed_count"], 0);
+    assert_eq!(created["pending_count"], 2);
+    assert_eq!(created["source"], "api");
+
+    // Get: the spec's tracking shape, recipients with phone/variables/status/twilio_sid.
+    let got = json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await;
+    assert_eq!(got["campaign_id"], id);
+    assert_eq!(got["name"], "March promotion");
+    assert_eq!(got["source"], "api");
+    assert_eq!(got["total_count"], 2);
+    let recipients = got["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 2);
+    assert_eq!(recipients[0]["phone"], "+447111000001");
+    assert_eq!(recipients[0]["variables"], json!({ "first_name": "Sarah" }));
+    assert_eq!(recipients[0]["status"], "pending");
+    assert!(recipients[0].get("twilio_sid").is_some());
+    assert_eq!(
+        recipients[1]["body"],
+        "Hi James, Acme Dental offering 20% off cleanings this month. Reply YES to book."
+    );
+    assert_eq!(got["recipients_next_cursor"], Value::Null);
+
+    // List: newest first, with counts.
+    let second = app.create_campaign("+447446466847", 1, json!({})).await;
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    let campaigns = list["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 2);
+    assert_eq!(campaigns[0]["campaign_id"], second["campaign_id"]);
+    assert_eq!(campaigns[1]["campaign_id"], id);
+    assert_eq!(campaigns[1]["pending_count"], 2);
+    assert_eq!(list["next_cursor"], Value::Null);
+
+    // Cancel: unsent recipients become cancelled; a second cancel is 409.
+    let r = app.delete(&format!("/v1/sms/campaigns/{id}")).await;
+    assert_eq!(r.status(), 200);
+    let cancelled = json(r).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancelled_count"], 2);
+    assert_eq!(cancelled["pending_count"], 0);
+    let r = app.delete(&format!("/v1/sms/campaigns/{id}")).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(json(r).await["error"]["code"], "conflict");
+}
+
+#[tokio::test]
+async fn validation_is_all_or_nothing_and_names_every_field() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "agent_id": "agent_doesnotexist",
+                "from_number": "+447700900123",
+                "name": "",
+                "message_template": "Hi {{first_name}}",
+                "recipients": [
+                    { "phone": "+447111000001" },
+                    { "phone": "07111 000002" },
+                    { "phone": "+447111000003" },
+                    { "phone": "not a number" }
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body = json(r).await;
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_eq!(
+        error_fields(&body),
+        [
+            "name",
+            "from_number",
+            "agent_id",
+            "recipients[1].phone",
+            "recipients[3].phone"
+        ]
+    );
+    // Nothing was stored.
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(list["campaigns"], json!([]));
+}
+
+#[tokio::test]
+async fn shape_errors_carry_their_path_and_unknown_fields_are_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({ "recipients": [{ "phone": "+447111000001" }, { "phone": 447111000002u64 }] }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["recipients[1].phone"]);
+
+    let r = app
+        .post_json("/v1/sms/campaigns", &json!({ "schedule_at": "2030-01-01T00:00:00Z" }))
+        .await;
+    assert_eq!(r.status(), 422);
+    let body = json(r).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("schedule_at"),
+        "{body}"
+    );
+
+    let r = app
+        .post_json("/v1/sms/campaigns", &json!({ "schedule_type": "later" }))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["schedule_type"]);
+}
+
+#[tokio::test]
+async fn phones_are_normalised_and_duplicates_collapse_to_the_first() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "from_number": from,
+                "name": "Dupes",
+                "message_template": "Hello {{ name }}",
+                "recipients": [
+                    { "phone": "+44 7111-000.001", "variables": { "name": "first" } },
+                    { "phone": "+44 (0)7111 000001", "variables": { "name": "second" } },
+                    { "phone": "+447111000002", "variables": { "name": 42 } }
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let created = json(r).await;
+    assert_eq!(created["total_count"], 2);
+    assert_eq!(created["duplicates_removed"], 1);
+    assert_eq!(created["duplicates"][0]["index"], 1);
+    let id = created["campaign_id"].as_str().unwrap();
+    let got = json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await;
+    assert_eq!(got["recipients"][0]["phone"], "+447111000001");
+    assert_eq!(got["recipients"][0]["body"], "Hello first");
+    assert_eq!(got["recipients"][1]["body"], "Hello 42");
+    assert_eq!(got["recipients"][1]["variables"]["name"], 42);
+}
+
+#[tokio::test]
+async fn opted_out_recipients_are_kept_and_failed() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let account = AccountId::parse(&app.creds.account_id).unwrap();
+    app.store
+        .add_opt_out(
+            &account,
+            "+447111000002",
+            "api",
+            None,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let created = app.create_campaign(&from, 3, json!({})).await;
+    assert_eq!(created["total_count"], 3);
+    assert_eq!(created["failed_count"], 1);
+    assert_eq!(created["pending_count"], 2);
+    let id = created["campaign_id"].as_str().unwrap();
+    let failed = json(
+        app.get(&format!(
+            "/v1/sms/campaigns/{id}?recipient_status=failed"
+        ))
+        .await,
+    )
+    .await;
+    let recipients = failed["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 1);
+    assert_eq!(recipients[0]["phone"], "+447111000002");
+    assert_eq!(recipients[0]["error_code"], "opted_out");
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_campaign() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let body = json!({
+        "from_number": from, "name": "Once", "message_template": "Hi",
+        "recipients": [{ "phone": "+447111000001" }]
+    });
+    let send = |body: Value, key: &'static str| {
+        app.request(Method::POST, "/v1/sms/campaigns")
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send(body.clone(), "abc-123").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first = json(first).await;
+    let again = send(body.clone(), "abc-123").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(json(again).await["campaign_id"], first["campaign_id"]);
+
+    let mut changed = body.clone();
+    changed["name"] = json!("Twice");
+    let r = send(changed, "abc-123").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(json(r).await["error"]["code"], "idempotency_key_reused");
+
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(list["campaigns"].as_array().unwrap().len(), 1);
+
+    // Concurrent retries still make exactly one campaign.
+    let (a, b) = tokio::join!(send(body.clone(), "race"), send(body.clone(), "race"));
+    let (a, b) = (json(a.unwrap()).await, json(b.unwrap()).await);
+    assert_eq!(a["campaign_id"], b["campaign_id"]);
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(list["campaigns"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn limits_on_recipients_and_body_size() {
+    let app = spawn_app_with(|s| {
+        s.limits.max_recipients = 3;
+        s.max_body_bytes = 4096;
+    })
+    .await;
+    let from = app.add_number("+447446466847").await;
+    let recipients: Vec<Value> = (1..=4)
+        .map(|i| json!({ "phone": format!("+44711100000{i}") }))
+        .collect();
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({ "from_number": from, "name": "Big", "message_template": "Hi", "recipients": recipients }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["recipients"]);
+
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({ "from_number": from, "name": "x".repeat(5000), "message_template": "Hi", "recipients": [] }),
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(json(r).await["error"]["code"], "payload_too_large");
+
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({ "from_number": from, "name": "Empty", "message_template": "Hi", "recipients": [] }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["recipients"]);
+}
+
+#[tokio::test]
+async fn a_rendered_body_over_1600_characters_is_refused() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "from_number": from, "name": "Long", "message_template": "{{text}}",
+                "recipients": [
+                    { "phone": "+447111000001", "variables": { "text": "ok" } },
+                    { "phone": "+447111000002", "variables": { "text": "é".repeat(1601) } }
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["recipients[1]"]);
+}
+
+#[tokio::test]
+async fn schedules_drafts_and_launch() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "from_number": from, "name": "Past", "message_template": "Hi",
+                "recipients": [{ "phone": "+447111000001" }],
+                "schedule_type": "schedule", "scheduled_at": "2020-05-20T09:00:00Z"
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["scheduled_at"]);
+
+    let scheduled = app
+        .create_campaign(
+            &from,
+            1,
+            json!({ "schedule_type": "schedule", "scheduled_at": "2099-05-20T09:00:00Z" }),
+        )
+        .await;
+    assert_eq!(scheduled["status"], "scheduled");
+    assert_eq!(scheduled["scheduled_at"], "2099-05-20T09:00:00Z");
+
+    let draft = app
+        .create_campaign(&from, 2, json!({ "schedule_type": "draft" }))
+        .await;
+    assert_eq!(draft["status"], "draft");
+    let id = draft["campaign_id"].as_str().unwrap();
+    let r = app
+        .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["status"], "running");
+    let r = app
+        .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // A scheduled campaign can be cancelled before it starts.
+    let sid = scheduled["campaign_id"].as_str().unwrap();
+    let r = app.delete(&format!("/v1/sms/campaigns/{sid}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn lists_and_recipients_page_with_cursors() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            app.create_campaign(&from, 1, json!({}))
+                .await["campaign_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/sms/campaigns?limit=2".to_owned(),
+            Some(c) => format!("/v1/sms/campaigns?limit=2&cursor={c}"),
+        };
+        let page = json(app.get(&path).await).await;
+        for c in page["campaigns"].as_array().unwrap() {
+            seen.push(c["campaign_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+
+    let big = app.create_campaign(&from, 250, json!({})).await;
+    let id = big["campaign_id"].as_str().unwrap();
+    let mut phones = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/v1/sms/campaigns/{id}?recipients_limit=100"),
+            Some(c) => format!("/v1/sms/campaigns/{id}?recipients_limit=100&recipients_cursor={c}"),
+        };
+        let page = json(app.get(&path).await).await;
+        assert_eq!(page["total_count"], 250);
+        for r in page["recipients"].as_array().unwrap() {
+            phones.push(r["phone"].as_str().unwrap().to_owned());
+        }
+        match page["recipients_next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(phones.len(), 250);
+    assert_eq!(phones[0], "+447111000001");
+    assert_eq!(phones[249], "+447111000250");
+
+    for bad in [
+        "/v1/sms/campaigns?limit=0",
+        "/v1/sms/campaigns?limit=501",
+        "/v1/sms/campaigns?cursor=zzz",
+    ] {
+        assert_eq!(app.get(bad).await.status(), 422, "{bad}");
+    }
+    let r = app
+        .get(&format!("/v1/sms/campaigns/{id}?recipient_status=lost"))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(error_fields(&json(r).await), ["recipient_status"]);
+}
+
+#[tokio::test]
+async fn sender_pools_spread_recipients() {
+    let app = spawn_app().await;
+    let a = app.add_number("+447446466847").await;
+    let b = app.add_number("+447446466848").await;
+    let created = app
+        .create_campaign(&a, 4, json!({ "from_number": null, "from_numbers": [a, b] }))
+        .await;
+    assert_eq!(created["from_numbers"], json!([a, b]));
+    let id = created["campaign_id"].as_str().unwrap();
+    let got = json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await;
+    let froms: Vec<&str> = got["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["from_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(froms, [a.as_str(), b.as_str(), a.as_str(), b.as_str()]);
+}

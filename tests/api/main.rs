@@ -1,0 +1,8 @@
+//! Herald's black-box API tests: one binary, a real server per test, HTTP only.
+
+mod auth;
+mod campaigns;
+mod cli;
+mod errors;
+mod helpers;
+mod resources;
