@@ -46,7 +46,11 @@ enum AccountsCommand {
 #[derive(Debug, Args)]
 struct DatabaseArgs {
     /// Database URL: sqlite://PATH (created if missing).
-    #[arg(long, env = "HERALD_DATABASE_URL", default_value = "sqlite://herald.db")]
+    #[arg(
+        long,
+        env = "HERALD_DATABASE_URL",
+        default_value = "sqlite://herald.db"
+    )]
     database: String,
 }
 

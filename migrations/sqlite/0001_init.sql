@@ -89,12 +89,23 @@ CREATE TABLE recipients (
     twilio_sid     TEXT,
     error_code     TEXT,
     error_message  TEXT,
-    attempts       INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 0,   -- requests made to Twilio for this recipient
+    attempt_id     TEXT,                         -- the latest attempt; travels in the StatusCallback URL
+    inflight_since INTEGER,                      -- set before a request leaves, cleared when its outcome is stored
+    reconcile      INTEGER NOT NULL DEFAULT 0,   -- 1 when the in-flight request's outcome is unknown
+    next_attempt_at INTEGER,                     -- retry backoff: not before this time
+    submitted_at   INTEGER,                      -- when Twilio accepted it
     updated_at     INTEGER NOT NULL,
     UNIQUE (campaign_seq, position)
 );
 CREATE INDEX recipients_status ON recipients(campaign_seq, status, position);
 CREATE INDEX recipients_sid ON recipients(twilio_sid) WHERE twilio_sid IS NOT NULL;
+CREATE UNIQUE INDEX recipients_attempt ON recipients(attempt_id) WHERE attempt_id IS NOT NULL;
+-- The engine's work queue: sendable recipients of a campaign, per sending number, in order.
+CREATE INDEX recipients_work ON recipients(campaign_seq, from_number, position)
+    WHERE status = 'pending' AND inflight_since IS NULL;
+CREATE INDEX recipients_phone ON recipients(phone, from_number);
+CREATE INDEX recipients_inflight ON recipients(inflight_since) WHERE inflight_since IS NOT NULL;
 
 -- Idempotency-Key on campaign create: the same key returns the first campaign.
 CREATE TABLE idempotency_keys (

@@ -484,13 +484,7 @@ mod tests {
 
     #[test]
     fn the_spec_example_validates_and_renders() {
-        let c = validate(
-            &request(spec_request()),
-            &ctx(),
-            &Limits::default(),
-            now(),
-        )
-        .unwrap();
+        let c = validate(&request(spec_request()), &ctx(), &Limits::default(), now()).unwrap();
         assert_eq!(c.name, "March promotion");
         assert_eq!(c.schedule, Schedule::Now);
         assert_eq!(c.recipients.len(), 2);
@@ -570,7 +564,8 @@ mod tests {
         assert_eq!(errors[0].field, "recipients");
 
         v["message_template"] = json!("{{long}}");
-        v["recipients"] = json!([{ "phone": "+447111000001", "variables": { "long": "x".repeat(1601) } }]);
+        v["recipients"] =
+            json!([{ "phone": "+447111000001", "variables": { "long": "x".repeat(1601) } }]);
         let errors = validate(&request(v), &ctx(), &Limits::default(), now()).unwrap_err();
         assert_eq!(errors[0].field, "recipients[0]");
     }

@@ -54,7 +54,12 @@ pub enum ApiError {
     MethodNotAllowed,
 }
 
-fn body(status: StatusCode, code: &'static str, message: String, details: Vec<FieldError>) -> Response {
+fn body(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<FieldError>,
+) -> Response {
     (
         status,
         Json(ErrorBody {
@@ -119,9 +124,12 @@ impl IntoResponse for ApiError {
                     )
                 }
             },
-            e @ ApiError::MalformedJson(_) => {
-                body(StatusCode::BAD_REQUEST, "malformed_json", e.to_string(), vec![])
-            }
+            e @ ApiError::MalformedJson(_) => body(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                e.to_string(),
+                vec![],
+            ),
             e @ ApiError::PayloadTooLarge(_) => body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -32,21 +32,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| {
-                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| match e {
-                BytesRejection::FailedToBufferBody(_) => {
-                    ApiError::PayloadTooLarge(state.settings.max_body_bytes)
-                }
-                other => ApiError::MalformedJson(other.body_text()),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) => {
+                ApiError::PayloadTooLarge(state.settings.max_body_bytes)
+            }
+            other => ApiError::MalformedJson(other.body_text()),
+        })?;
         let value = parse_json(&bytes)?;
         Ok(ApiJson {
             value,

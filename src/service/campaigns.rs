@@ -52,8 +52,7 @@ pub async fn create(
 ) -> ServiceResult<CreateOutcome> {
     let now = OffsetDateTime::now_utc();
     let ctx = store.account_context(account).await?;
-    let valid =
-        campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
+    let valid = campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
     let (status, scheduled_at) = match valid.schedule {
         Schedule::Now => (CampaignStatus::Running, None),
         Schedule::At(t) => (CampaignStatus::Scheduled, Some(t)),
@@ -196,7 +195,11 @@ pub async fn list(
 }
 
 /// Cancels a draft, scheduled or running campaign; already-sent messages stay as they are.
-pub async fn cancel(store: &dyn Store, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+pub async fn cancel(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &str,
+) -> ServiceResult<CampaignView> {
     let id = parse_campaign_id(id)?;
     store
         .cancel_campaign(account, &id, OffsetDateTime::now_utc())
@@ -210,7 +213,11 @@ pub async fn cancel(store: &dyn Store, account: &AccountId, id: &str) -> Service
 }
 
 /// Launches a draft: now, or at its `scheduled_at` if that is still ahead.
-pub async fn launch(store: &dyn Store, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+pub async fn launch(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &str,
+) -> ServiceResult<CampaignView> {
     let id = parse_campaign_id(id)?;
     store
         .launch_campaign(account, &id, OffsetDateTime::now_utc())

@@ -63,7 +63,11 @@ pub async fn list_keys(store: &dyn Store, account: &AccountId) -> ServiceResult<
 }
 
 /// Revokes a key at once; requests using it get 401 from then on.
-pub async fn revoke_key(store: &dyn Store, account: &AccountId, id: &str) -> ServiceResult<ApiKeyView> {
+pub async fn revoke_key(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &str,
+) -> ServiceResult<ApiKeyView> {
     let id = KeyId::parse(id).ok_or(ServiceError::NotFound("api key"))?;
     let key = store
         .revoke_api_key(account, &id, OffsetDateTime::now_utc())
@@ -135,7 +139,11 @@ fn agent_id(raw: &str) -> ServiceResult<AgentId> {
 }
 
 /// One agent.
-pub async fn get_agent(store: &dyn Store, account: &AccountId, id: &str) -> ServiceResult<AgentView> {
+pub async fn get_agent(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &str,
+) -> ServiceResult<AgentView> {
     let id = agent_id(id)?;
     Ok(store
         .get_agent(account, &id)
@@ -267,7 +275,11 @@ fn number_phone(raw: &str) -> ServiceResult<Phone> {
 }
 
 /// One number.
-pub async fn get_number(store: &dyn Store, account: &AccountId, phone: &str) -> ServiceResult<NumberView> {
+pub async fn get_number(
+    store: &dyn Store,
+    account: &AccountId,
+    phone: &str,
+) -> ServiceResult<NumberView> {
     let phone = number_phone(phone)?;
     Ok(store
         .get_number(account, phone.as_str())
@@ -308,7 +320,11 @@ pub async fn update_number(
 }
 
 /// Removes a number no unfinished campaign sends from.
-pub async fn delete_number(store: &dyn Store, account: &AccountId, phone: &str) -> ServiceResult<()> {
+pub async fn delete_number(
+    store: &dyn Store,
+    account: &AccountId,
+    phone: &str,
+) -> ServiceResult<()> {
     let phone = number_phone(phone)?;
     store
         .delete_number(account, phone.as_str())

@@ -263,6 +263,130 @@ pub struct RecipientQuery {
     pub limit: u32,
 }
 
+/// A recipient the engine has claimed: marked in flight with `attempt_id` before any request leaves.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// Row id.
+    pub id: i64,
+    /// The campaign's internal order key.
+    pub campaign_seq: i64,
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// Destination (E.164).
+    pub phone: String,
+    /// Sender (E.164).
+    pub from_number: String,
+    /// The rendered message.
+    pub body: String,
+    /// Segments the body takes (pacing counts these).
+    pub segments: u32,
+    /// Requests made for this recipient so far, including this one.
+    pub attempts: u32,
+    /// This attempt's id (goes into the StatusCallback URL).
+    pub attempt_id: String,
+}
+
+/// A sending number with work waiting, and its rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    /// E.164.
+    pub phone: String,
+    /// Segments per second.
+    pub mps: f64,
+}
+
+/// The outcome of one attempt, to store. Every variant names the attempt it settles;
+/// an outcome for an attempt that is no longer current changes nothing.
+#[derive(Debug, Clone)]
+pub enum SendResult {
+    /// Twilio accepted the message.
+    Accepted {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Twilio's message sid.
+        sid: String,
+        /// Status Twilio reported (usually `queued`).
+        status: RecipientStatus,
+    },
+    /// The recipient failed for good (Twilio rejected it, or retries ran out).
+    Failed {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Error code (Twilio's, or Herald's).
+        code: String,
+        /// Explanation.
+        message: String,
+    },
+    /// Not processed; try again after `not_before`.
+    Retry {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Earliest next attempt.
+        not_before: OffsetDateTime,
+        /// Last error code.
+        code: String,
+        /// Last error message.
+        message: String,
+    },
+    /// The request may or may not have created a message: keep it in flight and reconcile.
+    Unknown {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// What happened.
+        message: String,
+    },
+    /// No request was sent (campaign cancelled, engine stopping): back to pending, or
+    /// `cancelled` if the campaign was cancelled.
+    Released {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+    },
+}
+
+/// A delivery status reported by Twilio's status callback.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    /// The attempt id from the callback URL, when present.
+    pub attempt_id: Option<String>,
+    /// Twilio's message sid.
+    pub sid: String,
+    /// Mapped status.
+    pub status: RecipientStatus,
+    /// Twilio's error code (failed/undelivered).
+    pub error_code: Option<String>,
+    /// Twilio's error message, if sent.
+    pub error_message: Option<String>,
+}
+
+/// A recipient whose request may have left without its outcome being stored.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// Row id.
+    pub id: i64,
+    /// The attempt.
+    pub attempt_id: String,
+    /// Destination.
+    pub phone: String,
+    /// Sender.
+    pub from_number: String,
+    /// The message.
+    pub body: String,
+    /// When it was marked in flight.
+    pub since: OffsetDateTime,
+    /// Requests made so far.
+    pub attempts: u32,
+}
+
 /// The persistence operations Herald needs. Every method that takes an account
 /// scopes to it: another account's object is `NotFound`, never visible.
 #[async_trait]
@@ -370,4 +494,45 @@ pub trait Store: Send + Sync + 'static {
         id: &CampaignId,
         now: OffsetDateTime,
     ) -> StoreResult<CampaignStatus>;
+
+    /// Moves scheduled campaigns whose time has come to `running`; returns them.
+    async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>>;
+    /// Sending numbers that have sendable recipients in running campaigns.
+    async fn lanes_with_work(&self, now: OffsetDateTime) -> StoreResult<Vec<Lane>>;
+    /// Running campaigns (by `seq`, oldest first) with sendable recipients on this number.
+    async fn lane_campaigns(&self, from_number: &str, now: OffsetDateTime)
+    -> StoreResult<Vec<i64>>;
+    /// Claims up to `limit` sendable recipients of one campaign on one number, in order,
+    /// marking each in flight with a fresh attempt id in the same transaction.
+    async fn claim_work(
+        &self,
+        campaign_seq: i64,
+        from_number: &str,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Work>>;
+    /// Stores attempt outcomes in one transaction.
+    async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()>;
+    /// Applies status callbacks, forward only (late, repeated and reordered events change
+    /// nothing); returns how many recipients moved.
+    async fn apply_status_events(
+        &self,
+        events: &[StatusEvent],
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Marks running campaigns with nothing left to submit `done` (or `failed` when every
+    /// recipient failed at submission); returns what changed.
+    async fn finish_campaigns(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>>;
+    /// Marks every in-flight recipient as needing reconciliation (at start-up, after a crash).
+    async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64>;
+    /// In-flight recipients whose outcome is unknown, oldest first.
+    async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>>;
+    /// Twilio sids already stored for messages from `from_number` to `phone`
+    /// (reconciliation must not mistake an earlier message for this attempt's).
+    async fn known_sids(&self, phone: &str, from_number: &str) -> StoreResult<HashSet<String>>;
+    /// Whether the campaign is still running (the engine checks before each send).
+    async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
 }

@@ -419,9 +419,9 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(|e| match backend(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(
-                    "the agent is still used by a number or a campaign".into(),
-                ),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict("the agent is still used by a number or a campaign".into())
+                }
                 other => other,
             })?;
         if done.rows_affected() == 0 {
@@ -605,8 +605,8 @@ impl Store for SqliteStore {
             }
         }
         let now = to_ms(new.created_at);
-        let from_numbers =
-            serde_json::to_string(&new.from_numbers).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let from_numbers = serde_json::to_string(&new.from_numbers)
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let started_at = (new.status == CampaignStatus::Running).then_some(now);
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, from_numbers, \
@@ -683,7 +683,8 @@ impl Store for SqliteStore {
     }
 
     async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ? AND account_id = ?");
+        let sql =
+            format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ? AND account_id = ?");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(account.as_str())
@@ -808,7 +809,7 @@ impl Store for SqliteStore {
         .map_err(backend)?;
         sqlx::query(
             "UPDATE recipients SET status = 'cancelled', updated_at = ? \
-             WHERE campaign_seq = ? AND status = 'pending'",
+             WHERE campaign_seq = ? AND status = 'pending' AND inflight_since IS NULL",
         )
         .bind(now)
         .bind(seq)
@@ -855,5 +856,330 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(next)
+    }
+
+    async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE campaigns SET status = 'running', started_at = ?1 \
+             WHERE status = 'scheduled' AND scheduled_at <= ?1 RETURNING id",
+        )
+        .bind(to_ms(now))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(ids.into_iter().map(CampaignId::from_trusted).collect())
+    }
+
+    async fn lanes_with_work(&self, _now: OffsetDateTime) -> StoreResult<Vec<Lane>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT j.value AS phone, COALESCE(n.mps, 1.0) AS mps \
+             FROM campaigns c, json_each(c.from_numbers) j LEFT JOIN numbers n ON n.phone = j.value \
+             WHERE c.status = 'running' ORDER BY 1",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| Lane {
+                phone: r.get("phone"),
+                mps: r.get("mps"),
+            })
+            .collect())
+    }
+
+    async fn lane_campaigns(
+        &self,
+        from_number: &str,
+        _now: OffsetDateTime,
+    ) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT c.seq FROM campaigns c WHERE c.status = 'running' \
+             AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = ?) ORDER BY c.seq",
+        )
+        .bind(from_number)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)
+    }
+
+    async fn claim_work(
+        &self,
+        campaign_seq: i64,
+        from_number: &str,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Work>> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let campaign: Option<String> =
+            sqlx::query_scalar("SELECT id FROM campaigns WHERE seq = ? AND status = 'running'")
+                .bind(campaign_seq)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let Some(campaign) = campaign else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "UPDATE recipients SET attempt_id = lower(hex(randomblob(8))), inflight_since = ?1, \
+             attempts = attempts + 1, reconcile = 0, updated_at = ?1 \
+             WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
+                 AND status = 'pending' AND inflight_since IS NULL \
+                 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
+                 ORDER BY position LIMIT ?4) \
+             RETURNING id, position, phone, from_number, body, segments, attempts, attempt_id",
+        )
+        .bind(to_ms(now))
+        .bind(campaign_seq)
+        .bind(from_number)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let mut work: Vec<(i64, Work)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<i64, _>("position"),
+                    Work {
+                        id: r.get("id"),
+                        campaign_seq,
+                        campaign_id: CampaignId::from_trusted(campaign.clone()),
+                        phone: r.get("phone"),
+                        from_number: r.get("from_number"),
+                        body: r.get("body"),
+                        segments: r.get::<i64, _>("segments") as u32,
+                        attempts: r.get::<i64, _>("attempts") as u32,
+                        attempt_id: r.get("attempt_id"),
+                    },
+                )
+            })
+            .collect();
+        work.sort_by_key(|(position, _)| *position);
+        Ok(work.into_iter().map(|(_, w)| w).collect())
+    }
+
+    async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let now = to_ms(now);
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for result in results {
+            let q = match result {
+                SendResult::Accepted {
+                    id,
+                    attempt_id,
+                    sid,
+                    status,
+                } => sqlx::query(
+                    "UPDATE recipients SET twilio_sid = COALESCE(twilio_sid, ?1), \
+                     status = CASE WHEN (CASE status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
+                         WHEN 'sent' THEN 2 ELSE 3 END) < ?2 THEN ?3 ELSE status END, \
+                     error_code = CASE WHEN status = 'pending' THEN NULL ELSE error_code END, \
+                     error_message = CASE WHEN status = 'pending' THEN NULL ELSE error_message END, \
+                     inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
+                     submitted_at = COALESCE(submitted_at, ?4), updated_at = ?4 \
+                     WHERE id = ?5 AND attempt_id = ?6",
+                )
+                .bind(sid)
+                .bind(status.rank() as i64)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id)
+                .bind(attempt_id),
+                SendResult::Failed {
+                    id,
+                    attempt_id,
+                    code,
+                    message,
+                } => sqlx::query(
+                    "UPDATE recipients SET status = 'failed', error_code = ?1, error_message = ?2, \
+                     inflight_since = NULL, reconcile = 0, updated_at = ?3 \
+                     WHERE id = ?4 AND attempt_id = ?5 AND status = 'pending'",
+                )
+                .bind(code)
+                .bind(message)
+                .bind(now)
+                .bind(id)
+                .bind(attempt_id),
+                SendResult::Retry {
+                    id,
+                    attempt_id,
+                    not_before,
+                    code,
+                    message,
+                } => sqlx::query(
+                    "UPDATE recipients SET inflight_since = NULL, reconcile = 0, next_attempt_at = ?1, \
+                     error_code = ?2, error_message = ?3, updated_at = ?4, \
+                     status = CASE WHEN (SELECT status FROM campaigns WHERE seq = campaign_seq) = 'cancelled' \
+                         THEN 'cancelled' ELSE status END \
+                     WHERE id = ?5 AND attempt_id = ?6 AND status = 'pending' AND inflight_since IS NOT NULL",
+                )
+                .bind(to_ms(*not_before))
+                .bind(code)
+                .bind(message)
+                .bind(now)
+                .bind(id)
+                .bind(attempt_id),
+                SendResult::Unknown {
+                    id,
+                    attempt_id,
+                    message,
+                } => sqlx::query(
+                    "UPDATE recipients SET reconcile = 1, error_message = ?1, updated_at = ?2 \
+                     WHERE id = ?3 AND attempt_id = ?4 AND inflight_since IS NOT NULL",
+                )
+                .bind(message)
+                .bind(now)
+                .bind(id)
+                .bind(attempt_id),
+                SendResult::Released { id, attempt_id } => sqlx::query(
+                    "UPDATE recipients SET inflight_since = NULL, reconcile = 0, attempts = attempts - 1, \
+                     updated_at = ?1, \
+                     status = CASE WHEN (SELECT status FROM campaigns WHERE seq = campaign_seq) = 'cancelled' \
+                         THEN 'cancelled' ELSE status END \
+                     WHERE id = ?2 AND attempt_id = ?3 AND status = 'pending' AND inflight_since IS NOT NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(attempt_id),
+            };
+            q.execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn apply_status_events(
+        &self,
+        events: &[StatusEvent],
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let now = to_ms(now);
+        let mut moved = 0;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for e in events {
+            let done = sqlx::query(
+                "UPDATE recipients SET status = ?1, twilio_sid = COALESCE(twilio_sid, ?2), \
+                 error_code = COALESCE(?3, error_code), error_message = COALESCE(?4, error_message), \
+                 inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
+                 submitted_at = COALESCE(submitted_at, ?5), updated_at = ?5 \
+                 WHERE id = (SELECT id FROM recipients WHERE twilio_sid = ?2 \
+                             UNION ALL SELECT id FROM recipients WHERE attempt_id = ?6 LIMIT 1) \
+                 AND (CASE status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END) < ?7",
+            )
+            .bind(e.status.as_str())
+            .bind(&e.sid)
+            .bind(&e.error_code)
+            .bind(&e.error_message)
+            .bind(now)
+            .bind(&e.attempt_id)
+            .bind(e.status.rank() as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            moved += done.rows_affected();
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(moved)
+    }
+
+    async fn finish_campaigns(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT seq, id FROM campaigns c WHERE status = 'running' AND NOT EXISTS \
+             (SELECT 1 FROM recipients r WHERE r.campaign_seq = c.seq AND r.status = 'pending')",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let mut changed = Vec::new();
+        for row in rows {
+            let seq: i64 = row.get("seq");
+            let submitted_any: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign_seq = ? \
+                 AND (status <> 'failed' OR twilio_sid IS NOT NULL))",
+            )
+            .bind(seq)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let status = if submitted_any {
+                CampaignStatus::Done
+            } else {
+                CampaignStatus::Failed
+            };
+            sqlx::query("UPDATE campaigns SET status = ?, finished_at = ? WHERE seq = ?")
+                .bind(status.as_str())
+                .bind(to_ms(now))
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            changed.push((CampaignId::from_trusted(row.get("id")), status));
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(changed)
+    }
+
+    async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE recipients SET reconcile = 1 WHERE inflight_since IS NOT NULL AND reconcile = 0",
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>> {
+        let rows = sqlx::query(
+            "SELECT id, attempt_id, phone, from_number, body, inflight_since, attempts FROM recipients \
+             WHERE inflight_since IS NOT NULL AND reconcile = 1 ORDER BY inflight_since LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| InFlight {
+                id: r.get("id"),
+                attempt_id: r.get("attempt_id"),
+                phone: r.get("phone"),
+                from_number: r.get("from_number"),
+                body: r.get("body"),
+                since: from_ms(r.get("inflight_since")),
+                attempts: r.get::<i64, _>("attempts") as u32,
+            })
+            .collect())
+    }
+
+    async fn known_sids(&self, phone: &str, from_number: &str) -> StoreResult<HashSet<String>> {
+        let sids: Vec<String> = sqlx::query_scalar(
+            "SELECT twilio_sid FROM recipients WHERE phone = ? AND from_number = ? AND twilio_sid IS NOT NULL",
+        )
+        .bind(phone)
+        .bind(from_number)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(sids.into_iter().collect())
+    }
+
+    async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool> {
+        sqlx::query_scalar("SELECT status = 'running' FROM campaigns WHERE seq = ?")
+            .bind(campaign_seq)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)
+            .map(|r: Option<bool>| r.unwrap_or(false))
     }
 }

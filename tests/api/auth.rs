@@ -58,12 +58,7 @@ async fn another_accounts_objects_answer_404() {
     let id = campaign["campaign_id"].as_str().unwrap();
     let other = app.other_account().await;
 
-    let get = |path: String| {
-        app.client
-            .get(app.url(&path))
-            .bearer_auth(&other)
-            .send()
-    };
+    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&other).send();
     for path in [
         format!("/v1/sms/campaigns/{id}"),
         format!("/v1/agents/{agent}"),

@@ -160,7 +160,10 @@ async fn shape_errors_carry_their_path_and_unknown_fields_are_refused() {
     assert_eq!(error_fields(&json(r).await), ["recipients[1].phone"]);
 
     let r = app
-        .post_json("/v1/sms/campaigns", &json!({ "schedule_at": "2030-01-01T00:00:00Z" }))
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({ "schedule_at": "2030-01-01T00:00:00Z" }),
+        )
         .await;
     assert_eq!(r.status(), 422);
     let body = json(r).await;
@@ -232,10 +235,8 @@ async fn opted_out_recipients_are_kept_and_failed() {
     assert_eq!(created["pending_count"], 2);
     let id = created["campaign_id"].as_str().unwrap();
     let failed = json(
-        app.get(&format!(
-            "/v1/sms/campaigns/{id}?recipient_status=failed"
-        ))
-        .await,
+        app.get(&format!("/v1/sms/campaigns/{id}?recipient_status=failed"))
+            .await,
     )
     .await;
     let recipients = failed["recipients"].as_array().unwrap();
@@ -403,8 +404,7 @@ async fn lists_and_recipients_page_with_cursors() {
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(
-            app.create_campaign(&from, 1, json!({}))
-                .await["campaign_id"]
+            app.create_campaign(&from, 1, json!({})).await["campaign_id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
@@ -472,7 +472,11 @@ async fn sender_pools_spread_recipients() {
     let a = app.add_number("+447446466847").await;
     let b = app.add_number("+447446466848").await;
     let created = app
-        .create_campaign(&a, 4, json!({ "from_number": null, "from_numbers": [a, b] }))
+        .create_campaign(
+            &a,
+            4,
+            json!({ "from_number": null, "from_numbers": [a, b] }),
+        )
         .await;
     assert_eq!(created["from_numbers"], json!([a, b]));
     let id = created["campaign_id"].as_str().unwrap();

@@ -11,7 +11,11 @@ fn accounts_create_prints_one_json_line_and_the_key_works() {
         .env("HERALD_DATABASE_URL", &db)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();

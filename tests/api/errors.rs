@@ -28,7 +28,12 @@ async fn malformed_bodies_get_4xx_with_the_parsers_message() {
         ("application/json", "{} trailing", 400, "malformed_json"),
         ("application/json", "[]", 422, "validation_failed"),
         ("text/plain", "{}", 415, "unsupported_media_type"),
-        ("application/json", "{\"recipients\": {}}", 422, "validation_failed"),
+        (
+            "application/json",
+            "{\"recipients\": {}}",
+            422,
+            "validation_failed",
+        ),
     ];
     for (content_type, body, status, code) in cases {
         let r = app
@@ -69,8 +74,24 @@ async fn garbage_ids_are_not_found_not_errors() {
 #[tokio::test]
 async fn health_readiness_and_openapi() {
     let app = spawn_app().await;
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let doc = json(
         app.client
             .get(app.url("/v1/openapi.json"))
@@ -98,7 +119,12 @@ async fn health_readiness_and_openapi() {
         assert!(paths[path].get(method).is_some(), "{method} {path} missing");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for s in ["CampaignRequest", "CreatedCampaign", "CampaignDetail", "ErrorBody"] {
+    for s in [
+        "CampaignRequest",
+        "CreatedCampaign",
+        "CampaignDetail",
+        "ErrorBody",
+    ] {
         assert!(schemas.contains_key(s), "schema {s} missing");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());

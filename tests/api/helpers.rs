@@ -36,7 +36,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let addr = app.local_addr();
-    let creds = app.bootstrap.clone().expect("a fresh database bootstraps an account");
+    let creds = app
+        .bootstrap
+        .clone()
+        .expect("a fresh database bootstraps an account");
     let store = app.store();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
@@ -65,7 +68,10 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path).send().await.expect("request")
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {

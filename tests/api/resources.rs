@@ -30,7 +30,10 @@ async fn agents_crud() {
 
     // An agent a number uses cannot be deleted.
     let r = app
-        .post_json("/v1/numbers", &json!({ "phone": "+447446466847", "agent_id": id }))
+        .post_json(
+            "/v1/numbers",
+            &json!({ "phone": "+447446466847", "agent_id": id }),
+        )
         .await;
     assert_eq!(r.status(), 201);
     assert_eq!(app.delete(&format!("/v1/agents/{id}")).await.status(), 409);
@@ -84,8 +87,16 @@ async fn numbers_crud() {
     let r = app.delete("/v1/numbers/%2B447446466847").await;
     assert_eq!(r.status(), 409);
     let id = campaign["campaign_id"].as_str().unwrap();
-    assert_eq!(app.delete(&format!("/v1/sms/campaigns/{id}")).await.status(), 200);
-    assert_eq!(app.delete("/v1/numbers/%2B447446466847").await.status(), 204);
+    assert_eq!(
+        app.delete(&format!("/v1/sms/campaigns/{id}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.delete("/v1/numbers/%2B447446466847").await.status(),
+        204
+    );
     let list = json(app.get("/v1/numbers").await).await;
     assert_eq!(list["numbers"], json!([]));
 }
