@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Settings;
+use crate::config::{Settings, TwilioSettings};
 use crate::domain::campaign::Limits;
 use crate::service::accounts;
 use crate::startup::Application;
@@ -27,6 +27,8 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Run the Twilio-compatible carrier simulator on its own.
+    Simulator(crate::simulator::SimulatorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +75,31 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     log_json: bool,
+    /// Twilio account SID (`AC…`); without it (and the auth token) the built-in simulator is used.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// Twilio auth token (signs webhooks; authenticates REST calls without an API key).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    twilio_auth_token: Option<String>,
+    /// Twilio API key SID (`SK…`) for REST calls, with --twilio-api-secret.
+    #[arg(long, env = "TWILIO_API_KEY")]
+    twilio_api_key: Option<String>,
+    /// Twilio API key secret.
+    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
+    twilio_api_secret: Option<String>,
+    /// Twilio's API origin (a Twilio-compatible carrier works too).
+    #[arg(
+        long,
+        env = "HERALD_TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    twilio_base_url: String,
+    /// Most Twilio requests in flight at once.
+    #[arg(long, env = "HERALD_MAX_IN_FLIGHT", default_value_t = 256)]
+    max_in_flight: usize,
+    /// Most requests per recipient for errors Twilio did not process (429, connection errors).
+    #[arg(long, env = "HERALD_MAX_ATTEMPTS", default_value_t = 6)]
+    max_attempts: u32,
 }
 
 /// Parses the command line and runs the command.
@@ -80,6 +107,7 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Simulator(args) => crate::simulator::cli::run(args).await,
         Command::Migrate(db) => {
             telemetry::init(false);
             let store = store::connect(&db.database).await?;
@@ -116,15 +144,29 @@ fn print_credentials(title: &str, c: &accounts::AccountCredentials) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_json);
-    let settings = Settings {
-        bind: args.bind,
-        database_url: args.db.database,
-        public_url: args.public_url,
-        max_body_bytes: args.max_body_bytes,
-        limits: Limits {
-            max_recipients: args.max_recipients,
-        },
+    let twilio = match (args.twilio_account_sid, args.twilio_auth_token) {
+        (Some(account_sid), Some(auth_token)) => Some(TwilioSettings {
+            base_url: args.twilio_base_url,
+            account_sid,
+            auth_token,
+            api_key: args.twilio_api_key.zip(args.twilio_api_secret),
+            timeout: std::time::Duration::from_secs(10),
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!(
+            "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (the token also verifies webhooks), or neither to use the built-in simulator"
+        ),
     };
+    let mut settings = Settings::new(args.db.database);
+    settings.bind = args.bind;
+    settings.public_url = args.public_url;
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.limits = Limits {
+        max_recipients: args.max_recipients,
+    };
+    settings.twilio = twilio;
+    settings.engine.max_in_flight = args.max_in_flight;
+    settings.engine.retry.max_attempts = args.max_attempts.max(1);
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
         print_credentials("Herald created your first account.", creds);

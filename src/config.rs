@@ -1,6 +1,38 @@
 //! Run-time settings of `herald serve`, gathered from flags and `HERALD_*` environment variables.
 
+use std::fmt;
+use std::time::Duration;
+
 use crate::domain::campaign::Limits;
+use crate::engine::EngineConfig;
+use crate::simulator::SimulatorConfig;
+
+/// How Herald reaches Twilio (or a Twilio-compatible carrier).
+#[derive(Clone)]
+pub struct TwilioSettings {
+    /// API origin (`https://api.twilio.com`).
+    pub base_url: String,
+    /// The account (`AC…`).
+    pub account_sid: String,
+    /// The account's auth token: signs webhooks (and authenticates, without an API key).
+    pub auth_token: String,
+    /// Optional API key pair (`SK…`, secret) used for REST calls instead of the auth token.
+    pub api_key: Option<(String, String)>,
+    /// Whole-request timeout of REST calls.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for TwilioSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioSettings")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<redacted>")
+            .field("api_key", &self.api_key.as_ref().map(|(sid, _)| sid))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 /// Everything `herald serve` needs to start.
 #[derive(Debug, Clone)]
@@ -16,6 +48,15 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Per-call limits on campaigns.
     pub limits: Limits,
+    /// Twilio; `None` starts the built-in simulator on a loopback port.
+    pub twilio: Option<TwilioSettings>,
+    /// The send engine (its `callback_base` is filled in from the public URL).
+    pub engine: EngineConfig,
+    /// Run the send engine (tests of the API alone turn it off).
+    pub run_engine: bool,
+    /// How the built-in simulator behaves when `twilio` is `None` (its account sid and
+    /// auth token are replaced by random ones at start).
+    pub simulator: SimulatorConfig,
 }
 
 impl Settings {
@@ -27,6 +68,24 @@ impl Settings {
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
             limits: Limits::default(),
+            twilio: None,
+            engine: EngineConfig::default(),
+            run_engine: true,
+            simulator: SimulatorConfig {
+                callback_delay: Duration::from_millis(500),
+                delivered: 0.94,
+                undelivered: 0.04,
+                failed: 0.02,
+                ..SimulatorConfig::default()
+            },
         }
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.public_url
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/')
     }
 }

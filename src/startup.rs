@@ -1,4 +1,5 @@
-//! Builds the application from `Settings`: database, migrations, first account, listener, router.
+//! Builds the application from `Settings`: database, migrations, first account, Twilio (or the
+//! built-in simulator), send engine, listener and router.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -6,24 +7,39 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
-use crate::engine::EngineHandle;
+use crate::config::{Settings, TwilioSettings};
+use crate::engine::{self, EngineHandle};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::provider::twilio::{TwilioClient, TwilioConfig};
 use crate::service::accounts::{self, AccountCredentials};
+use crate::simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use crate::store::{self, DynStore};
 
 /// A built, bound, not yet running Herald.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    client: TwilioClient,
+    /// The in-process simulator, when no Twilio credentials were configured.
+    pub simulator: Option<RunningSimulator>,
     /// Credentials of the account created on an empty database (shown once).
     pub bootstrap: Option<AccountCredentials>,
 }
 
+/// A random hex string of `bytes` random bytes.
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
 impl Application {
     /// Connects and migrates the database, creates the first account if there is none,
-    /// and binds the listener (so `local_addr` is known before serving).
+    /// starts the simulator when Twilio is not configured, and binds the listener (so
+    /// `local_addr` is known before serving).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let store = store::connect(&settings.database_url)
             .await
@@ -39,14 +55,56 @@ impl Application {
         if settings.public_url.is_none() {
             settings.public_url = Some(format!("http://{addr}"));
         }
+
+        let mut simulator = None;
+        if settings.twilio.is_none() {
+            let config = SimulatorConfig {
+                account_sid: format!("AC{}", random_hex(16)),
+                auth_token: random_hex(16),
+                ..settings.simulator.clone()
+            };
+            let sim = Simulator::spawn(config.clone(), "127.0.0.1:0")
+                .await
+                .context("starting the built-in Twilio simulator")?;
+            tracing::warn!(
+                address = %sim.base_url,
+                "no TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: sending to the built-in Twilio simulator (no real SMS leaves)"
+            );
+            settings.twilio = Some(TwilioSettings {
+                base_url: sim.base_url.clone(),
+                account_sid: config.account_sid,
+                auth_token: config.auth_token,
+                api_key: None,
+                timeout: std::time::Duration::from_secs(10),
+            });
+            simulator = Some(sim);
+        }
+        let twilio = settings.twilio.clone().expect("set above");
+        let (username, password) = twilio
+            .api_key
+            .clone()
+            .unwrap_or_else(|| (twilio.account_sid.clone(), twilio.auth_token.clone()));
+        let client = TwilioClient::new(TwilioConfig {
+            base_url: twilio.base_url.clone(),
+            account_sid: twilio.account_sid.clone(),
+            username,
+            password,
+            timeout: twilio.timeout,
+        })
+        .context("configuring the Twilio client")?;
+        settings.engine.callback_base = settings.public_base().to_owned();
+
         let state = AppState {
             store,
             settings: Arc::new(settings),
             engine: EngineHandle::new(),
+            metrics: Metrics::new(),
         };
         Ok(Self {
             listener,
             state,
+            client,
+            simulator,
             bootstrap,
         })
     }
@@ -63,15 +121,45 @@ impl Application {
         self.state.store.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// The settings in force (with the public URL and Twilio filled in).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.state.settings.clone()
+    }
+
+    /// Serves and sends until `shutdown` completes; then stops accepting requests, stops
+    /// claiming work, lets in-flight requests finish (bounded) and stores their outcomes.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let engine = self.state.settings.run_engine.then(|| {
+            engine::spawn(
+                self.state.store.clone(),
+                self.client.clone(),
+                self.state.settings.engine.clone(),
+                self.state.engine.clone(),
+                self.state.metrics.clone(),
+                token.clone(),
+            )
+        });
+        let stop = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
+        });
         let router = http::router(self.state);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        token.cancel();
+        if let Some(engine) = engine {
+            let _ = engine.await;
+        }
+        if let Some(sim) = self.simulator {
+            sim.shutdown().await;
+        }
+        served
     }
 }

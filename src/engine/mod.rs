@@ -1,29 +1,335 @@
-//! The send engine: promotes scheduled campaigns, claims pending recipients, paces and sends them.
+//! The send engine: promotes scheduled campaigns, claims pending recipients, paces them per
+//! sending number, calls Twilio, stores every outcome, and reconciles what a crash or an
+//! ambiguous answer left unknown.
+//!
+//! Shape of the machinery (all tasks share one [`Shared`]):
+//! - the *supervisor* ticks (and wakes on [`EngineHandle::wake`]): promotes due campaigns,
+//!   starts one *lane* per sending number with work, and closes finished campaigns;
+//! - a *lane* owns a number's pacing: campaigns on the number take turns, each message waits
+//!   for its slot, then a *send task* calls Twilio (bounded by a semaphore);
+//! - send tasks hand outcomes to the *writer*, which stores them in batches;
+//! - the *reconciler* settles attempts whose outcome is unknown by asking Twilio.
+//!
+//! Crash safety rests on one rule: a recipient is marked in flight (with a fresh attempt id)
+//! in the same transaction that claims it, before any request leaves, and that mark is only
+//! cleared by storing the attempt's outcome. Whatever is in flight at start-up is reconciled
+//! against Twilio before it is ever sent again.
 
-use std::sync::Arc;
+mod lane;
+pub mod pacing;
+mod reconcile;
+pub mod retry;
 
-use tokio::sync::Notify;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// A cheap handle the API uses to tell the engine there is new work
-/// (a campaign created, launched or cancelled, a number's rate changed).
-#[derive(Clone, Default)]
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::Metrics;
+use crate::provider::twilio::TwilioClient;
+use crate::store::{DynStore, SendResult};
+use pacing::Pacer;
+use retry::RetryPolicy;
+
+/// How the engine behaves; defaults suit production.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Base of the StatusCallback URLs (Herald's public URL, no trailing slash).
+    pub callback_base: String,
+    /// Retries of outcomes Twilio did not process.
+    pub retry: RetryPolicy,
+    /// Most Twilio requests in flight at once, across numbers.
+    pub max_in_flight: usize,
+    /// Supervisor period (scheduled campaigns start within one tick of their time).
+    pub tick: Duration,
+    /// How long after an ambiguous answer to wait before asking Twilio what happened.
+    pub reconcile_after: Duration,
+    /// After this long unresolved, an unknown attempt fails with `reconcile_timeout`.
+    pub reconcile_deadline: Duration,
+    /// How long in-flight sends may take to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            callback_base: "http://127.0.0.1:8080".into(),
+            retry: RetryPolicy::default(),
+            max_in_flight: 256,
+            tick: Duration::from_millis(250),
+            reconcile_after: Duration::from_secs(5),
+            reconcile_deadline: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A cheap handle the API uses to tell the engine about new work and cancellations.
+#[derive(Clone)]
 pub struct EngineHandle {
-    notify: Arc<Notify>,
+    wake: Arc<watch::Sender<u64>>,
+    cancelled: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Default for EngineHandle {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl EngineHandle {
     /// A handle with nobody listening yet.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            wake: Arc::new(watch::channel(0).0),
+            cancelled: Arc::default(),
+        }
     }
 
-    /// Wakes the engine if it sleeps; remembered if it is busy.
+    /// Wakes the supervisor and every lane (a campaign was created or launched, a rate changed).
     pub fn wake(&self) {
-        self.notify.notify_one();
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Waits for the next `wake`.
-    pub async fn woken(&self) {
-        self.notify.notified().await;
+    /// A campaign was cancelled: lanes stop sending it at their next slot.
+    pub fn campaign_cancelled(&self, campaign_id: &str) {
+        if let Ok(mut set) = self.cancelled.lock() {
+            set.insert(campaign_id.to_owned());
+        }
+        self.wake();
+    }
+
+    /// True if the campaign was cancelled while this process ran.
+    pub fn is_cancelled(&self, campaign_id: &str) -> bool {
+        self.cancelled
+            .lock()
+            .map(|set| set.contains(campaign_id))
+            .unwrap_or(false)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+}
+
+/// Messages to the writer task.
+enum WriterMsg {
+    Result(SendResult),
+    Flush(oneshot::Sender<()>),
+}
+
+/// State shared by the engine's tasks.
+struct Shared {
+    store: DynStore,
+    client: TwilioClient,
+    config: EngineConfig,
+    handle: EngineHandle,
+    metrics: Arc<Metrics>,
+    permits: Arc<Semaphore>,
+    writer: mpsc::Sender<WriterMsg>,
+    shutdown: CancellationToken,
+    sends: TaskTracker,
+    pacers: Mutex<HashMap<String, Arc<Mutex<Pacer>>>>,
+}
+
+impl Shared {
+    async fn store_result(&self, result: SendResult) {
+        if self.writer.send(WriterMsg::Result(result)).await.is_err() {
+            tracing::error!(
+                "the result writer stopped; the attempt stays in flight and will be reconciled"
+            );
+        }
+    }
+
+    fn pacer(&self, phone: &str, mps: f64) -> Arc<Mutex<Pacer>> {
+        let mut pacers = self.pacers.lock().expect("pacer map lock");
+        let pacer = pacers
+            .entry(phone.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(Pacer::new(mps))))
+            .clone();
+        if let Ok(mut p) = pacer.lock()
+            && p.mps() != mps
+        {
+            p.set_mps(mps);
+        }
+        pacer
+    }
+}
+
+/// Starts the engine; it runs until `shutdown` is cancelled, then stops claiming, lets
+/// in-flight requests finish (bounded by `shutdown_grace`) and stores their outcomes.
+pub fn spawn(
+    store: DynStore,
+    client: TwilioClient,
+    config: EngineConfig,
+    handle: EngineHandle,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let (tx, rx) = mpsc::channel(8192);
+    let shared = Arc::new(Shared {
+        permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        store,
+        client,
+        config,
+        handle,
+        metrics,
+        writer: tx,
+        shutdown,
+        sends: TaskTracker::new(),
+        pacers: Mutex::default(),
+    });
+    tokio::spawn(run(shared, rx))
+}
+
+async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<WriterMsg>) {
+    match shared.store.mark_all_in_flight_unknown().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            recipients = n,
+            "recipients were in flight when Herald last stopped; reconciling them with Twilio before anything is resent"
+        ),
+        Err(e) => {
+            tracing::error!(error = ?e, "could not mark in-flight recipients for reconciliation")
+        }
+    }
+    let writer = tokio::spawn(writer(shared.clone(), rx));
+    let reconciler = tokio::spawn(reconcile::run(shared.clone()));
+    supervise(&shared).await;
+
+    // Shutdown: lanes saw the token and released what they had claimed; wait for the
+    // requests already on their way, then make sure every outcome is stored.
+    shared.sends.close();
+    if tokio::time::timeout(shared.config.shutdown_grace, shared.sends.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "in-flight sends did not finish in time; they will be reconciled at next start"
+        );
+    }
+    let _ = reconciler.await;
+    let (ack, done) = oneshot::channel();
+    if shared.writer.send(WriterMsg::Flush(ack)).await.is_ok() {
+        let _ = done.await;
+    }
+    writer.abort();
+    tracing::info!("send engine stopped");
+}
+
+async fn supervise(shared: &Arc<Shared>) {
+    let mut wake = shared.handle.subscribe();
+    let mut lanes: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut last_depth = tokio::time::Instant::now() - Duration::from_secs(60);
+    loop {
+        let now = OffsetDateTime::now_utc();
+        match shared.store.promote_due_campaigns(now).await {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::info!(campaign_id = %id, "scheduled campaign started");
+                }
+            }
+            Err(e) => tracing::error!(error = ?e, "promoting scheduled campaigns failed"),
+        }
+        match shared.store.lanes_with_work(now).await {
+            Ok(found) => {
+                lanes.retain(|_, h| !h.is_finished());
+                for lane in found {
+                    let pacer = shared.pacer(&lane.phone, lane.mps);
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        lanes.entry(lane.phone.clone())
+                    {
+                        slot.insert(tokio::spawn(lane::run(shared.clone(), lane.phone, pacer)));
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = ?e, "listing sending numbers with work failed"),
+        }
+        finish(shared).await;
+        if last_depth.elapsed() >= Duration::from_secs(5) {
+            last_depth = tokio::time::Instant::now();
+            if let Ok(n) = shared.store.pending_total().await {
+                shared.metrics.queue_depth.set(n as i64);
+            }
+        }
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            _ = wake.changed() => {},
+            _ = tokio::time::sleep(shared.config.tick) => {},
+        }
+    }
+    for (_, lane) in lanes {
+        let _ = lane.await;
+    }
+}
+
+async fn finish(shared: &Shared) {
+    match shared
+        .store
+        .finish_campaigns(OffsetDateTime::now_utc())
+        .await
+    {
+        Ok(changed) => {
+            for (id, status) in changed {
+                tracing::info!(campaign_id = %id, status = status.as_str(), "campaign finished");
+            }
+        }
+        Err(e) => tracing::error!(error = ?e, "closing finished campaigns failed"),
+    }
+}
+
+/// Stores outcomes in batches: one transaction for everything that arrived meanwhile.
+async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
+    const MAX_BATCH: usize = 1024;
+    let mut batch: Vec<SendResult> = Vec::with_capacity(MAX_BATCH);
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut last_finish = tokio::time::Instant::now();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                WriterMsg::Result(r) => batch.push(r),
+                WriterMsg::Flush(ack) => acks.push(ack),
+            }
+            next = if batch.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match shared
+                .store
+                .record_results(&batch, OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = ?e, rows = batch.len(), "storing send outcomes failed; retrying");
+                    if delay > Duration::from_secs(5) && shared.shutdown.is_cancelled() {
+                        tracing::error!(
+                            "giving up storing outcomes at shutdown; the attempts will be reconciled at next start"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        batch.clear();
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+        if last_finish.elapsed() >= Duration::from_millis(200) {
+            last_finish = tokio::time::Instant::now();
+            finish(&shared).await;
+        }
     }
 }

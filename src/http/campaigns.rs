@@ -115,7 +115,7 @@ pub async fn cancel(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
     let view = campaigns::cancel(state.store.as_ref(), &account, &id).await?;
-    state.engine.wake();
+    state.engine.campaign_cancelled(&view.campaign_id);
     Ok(Json(view))
 }
 

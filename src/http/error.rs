@@ -52,6 +52,9 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
+    /// A webhook whose signature is missing or wrong.
+    #[error("the request signature is missing or invalid")]
+    Forbidden,
 }
 
 fn body(
@@ -147,6 +150,9 @@ impl IntoResponse for ApiError {
             }
             e @ ApiError::RouteNotFound => {
                 body(StatusCode::NOT_FOUND, "not_found", e.to_string(), vec![])
+            }
+            e @ ApiError::Forbidden => {
+                body(StatusCode::FORBIDDEN, "forbidden", e.to_string(), vec![])
             }
             e @ ApiError::MethodNotAllowed => body(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod resources;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use utoipa_axum::routes;
 
 use crate::config::Settings;
 use crate::engine::EngineHandle;
+use crate::metrics::Metrics;
 use crate::store::DynStore;
 use error::ApiError;
 
@@ -36,6 +38,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes the send engine when there is new work.
     pub engine: EngineHandle,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(OpenApi)]
@@ -52,6 +56,7 @@ pub struct AppState {
         (name = "numbers", description = "Sending numbers"),
         (name = "api-keys", description = "API keys"),
         (name = "health", description = "Probes"),
+        (name = "webhooks", description = "Twilio's callbacks"),
     )
 )]
 struct ApiDoc;
@@ -96,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(webhooks::status))
         .split_for_parts();
     let openapi = Arc::new(openapi);
 
@@ -107,6 +113,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
@@ -121,6 +128,17 @@ pub fn router(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .layer(CatchPanicLayer::custom(panic_response))
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -272,6 +272,8 @@ pub struct Work {
     pub campaign_seq: i64,
     /// The campaign.
     pub campaign_id: CampaignId,
+    /// The campaign's account (opt-outs found while sending are recorded there).
+    pub account_id: AccountId,
     /// Destination (E.164).
     pub phone: String,
     /// Sender (E.164).
@@ -535,4 +537,6 @@ pub trait Store: Send + Sync + 'static {
     async fn known_sids(&self, phone: &str, from_number: &str) -> StoreResult<HashSet<String>>;
     /// Whether the campaign is still running (the engine checks before each send).
     async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
+    /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).
+    async fn pending_total(&self) -> StoreResult<u64>;
 }

@@ -911,15 +911,34 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<Work>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let campaign: Option<String> =
-            sqlx::query_scalar("SELECT id FROM campaigns WHERE seq = ? AND status = 'running'")
-                .bind(campaign_seq)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-        let Some(campaign) = campaign else {
+        let campaign: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, account_id FROM campaigns WHERE seq = ? AND status = 'running'",
+        )
+        .bind(campaign_seq)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some((campaign, account)) = campaign else {
             return Ok(Vec::new());
         };
+        // Opt-outs recorded since the campaign was created are honoured just before sending.
+        sqlx::query(
+            "UPDATE recipients SET status = 'failed', error_code = 'opted_out', \
+             error_message = 'the recipient opted out of messages from this account', updated_at = ?1 \
+             WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
+                 AND status = 'pending' AND inflight_since IS NULL \
+                 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
+                 ORDER BY position LIMIT ?4) \
+             AND phone IN (SELECT phone FROM opt_outs WHERE account_id = ?5)",
+        )
+        .bind(to_ms(now))
+        .bind(campaign_seq)
+        .bind(from_number)
+        .bind(limit as i64)
+        .bind(&account)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let rows = sqlx::query(
             "UPDATE recipients SET attempt_id = lower(hex(randomblob(8))), inflight_since = ?1, \
              attempts = attempts + 1, reconcile = 0, updated_at = ?1 \
@@ -946,6 +965,7 @@ impl Store for SqliteStore {
                         id: r.get("id"),
                         campaign_seq,
                         campaign_id: CampaignId::from_trusted(campaign.clone()),
+                        account_id: AccountId::from_trusted(account.clone()),
                         phone: r.get("phone"),
                         from_number: r.get("from_number"),
                         body: r.get("body"),
@@ -1181,5 +1201,16 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)
             .map(|r: Option<bool>| r.unwrap_or(false))
+    }
+
+    async fn pending_total(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM campaigns c JOIN recipients r ON r.campaign_seq = c.seq \
+             WHERE c.status = 'running' AND r.status = 'pending'",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(n as u64)
     }
 }

@@ -1,6 +1,8 @@
 //! The test harness: a real Herald on a random loopback port with a fresh SQLite database.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use herald::config::Settings;
 use herald::service::accounts::{self, AccountCredentials};
@@ -14,6 +16,10 @@ use tokio::sync::oneshot;
 /// A running Herald and an HTTP client that speaks to it as the bootstrap account.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The in-process simulator's base URL (`GET {sim_url}/sim/messages` is its journal).
+    pub sim_url: Option<String>,
+    /// Settings in force (public URL, Twilio auth token, …).
+    pub settings: Arc<Settings>,
     pub client: reqwest::Client,
     pub creds: AccountCredentials,
     pub store: DynStore,
@@ -21,9 +27,28 @@ pub struct TestApp {
     _stop: oneshot::Sender<()>,
 }
 
-/// Starts Herald with default settings.
+/// Starts Herald's API with the send engine off (so statuses stay as created).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn_app_with(|s| s.run_engine = false).await
+}
+
+/// Starts Herald with its engine sending to the in-process simulator, tuned for quick tests:
+/// callbacks after 20 ms, everything delivered, fast retries and reconciliation.
+pub async fn spawn_sending_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(|s| {
+        s.simulator.callback_delay = Duration::from_millis(20);
+        s.simulator.delivered = 1.0;
+        s.simulator.undelivered = 0.0;
+        s.simulator.failed = 0.0;
+        s.simulator.seed = Some(7);
+        s.engine.tick = Duration::from_millis(50);
+        s.engine.retry.base = Duration::from_millis(20);
+        s.engine.retry.cap = Duration::from_millis(200);
+        s.engine.retry.max_attempts = 20;
+        s.engine.reconcile_after = Duration::from_millis(100);
+        tweak(s);
+    })
+    .await
 }
 
 /// Starts Herald after `tweak` adjusted its settings.
@@ -41,12 +66,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .clone()
         .expect("a fresh database bootstraps an account");
     let store = app.store();
+    let sim_url = app.simulator.as_ref().map(|s| s.base_url.clone());
+    let settings = app.settings();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     TestApp {
         addr,
+        sim_url,
+        settings,
         client: reqwest::Client::new(),
         creds,
         store,
@@ -156,4 +185,56 @@ pub fn error_fields(body: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// One create the simulator accepted, as its journal reports it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Sent {
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub segments: u32,
+    pub received_at: String,
+}
+
+impl Sent {
+    /// `received_at` as an instant.
+    pub fn at(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(
+            &self.received_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("RFC 3339")
+    }
+}
+
+impl TestApp {
+    /// Every create the simulator accepted, oldest first.
+    pub async fn journal(&self) -> Vec<Sent> {
+        let url = format!("{}/sim/messages", self.sim_url.as_ref().expect("simulator"));
+        self.client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the campaign until `done(campaign)` or the deadline; returns the last state.
+    pub async fn wait_for(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let c = json(
+                self.get(&format!("/v1/sms/campaigns/{id}?recipients_limit=1000"))
+                    .await,
+            )
+            .await;
+            if done(&c) || tokio::time::Instant::now() > deadline {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }

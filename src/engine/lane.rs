@@ -1,0 +1,373 @@
+//! One sending number's lane: campaigns on the number take turns, every message waits for
+//! its pacing slot, then a send task calls Twilio.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::pacing::Pacer;
+use super::{Shared, retry};
+use crate::metrics::NumberLabel;
+use crate::provider::twilio::SendRequest;
+use crate::store::{SendResult, Work};
+
+/// How often a lane re-reads which campaigns use its number.
+const REFRESH: Duration = Duration::from_secs(1);
+/// How long an empty campaign queue is left alone before asking the store again.
+const EMPTY_BACKOFF: Duration = Duration::from_millis(250);
+/// How far ahead (in pacing time) a lane claims work: small, so a crash leaves little to reconcile.
+const CLAIM_AHEAD: f64 = 0.25;
+
+/// Claimed work of one campaign on this lane.
+#[derive(Debug)]
+struct CampaignQueue {
+    seq: i64,
+    buffer: VecDeque<Work>,
+    empty_until: Option<Instant>,
+}
+
+/// Round-robin over the campaigns of one number, so a small campaign is not stuck
+/// behind a large one: each turn takes one message from the next campaign that has one.
+#[derive(Debug, Default)]
+struct Turns {
+    queues: VecDeque<CampaignQueue>,
+}
+
+impl Turns {
+    /// Keeps the queues of `running` campaigns (adding new ones at the end) and returns
+    /// the claimed work of campaigns that stopped running.
+    fn retain_running(&mut self, running: &[i64]) -> Vec<Work> {
+        let mut released = Vec::new();
+        self.queues.retain_mut(|q| {
+            let keep = running.contains(&q.seq);
+            if !keep {
+                released.extend(q.buffer.drain(..));
+            }
+            keep
+        });
+        for seq in running {
+            if !self.queues.iter().any(|q| q.seq == *seq) {
+                self.queues.push_back(CampaignQueue {
+                    seq: *seq,
+                    buffer: VecDeque::new(),
+                    empty_until: None,
+                });
+            }
+        }
+        released
+    }
+
+    /// Removes a campaign's queue, returning its claimed work.
+    fn drop_campaign(&mut self, seq: i64) -> Vec<Work> {
+        let mut released = Vec::new();
+        self.queues.retain_mut(|q| {
+            if q.seq == seq {
+                released.extend(q.buffer.drain(..));
+                false
+            } else {
+                true
+            }
+        });
+        released
+    }
+
+    fn drain_all(&mut self) -> Vec<Work> {
+        self.queues.drain(..).flat_map(|q| q.buffer).collect()
+    }
+}
+
+pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pacer>>) {
+    let mut turns = Turns::default();
+    let mut wake = shared.handle.subscribe();
+    let mut last_refresh: Option<Instant> = None;
+    let lag = shared
+        .metrics
+        .pacing_lag_seconds
+        .get_or_create_owned(&NumberLabel {
+            number: phone.clone(),
+        });
+    tracing::debug!(number = %phone, "lane started");
+    'lane: loop {
+        if shared.shutdown.is_cancelled() {
+            break;
+        }
+        if last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
+            match shared
+                .store
+                .lane_campaigns(&phone, OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(running) => {
+                    last_refresh = Some(Instant::now());
+                    release(&shared, turns.retain_running(&running)).await;
+                    if running.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(number = %phone, error = ?e, "listing campaigns failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
+
+        let batch = {
+            let mps = pacer.lock().map(|p| p.mps()).unwrap_or(1.0);
+            (mps * CLAIM_AHEAD).ceil().clamp(1.0, 100.0) as u32
+        };
+        let mut picked = None;
+        for _ in 0..turns.queues.len() {
+            let Some(mut q) = turns.queues.pop_front() else {
+                break;
+            };
+            if q.buffer.is_empty() && q.empty_until.is_none_or(|t| Instant::now() >= t) {
+                match shared
+                    .store
+                    .claim_work(q.seq, &phone, batch, OffsetDateTime::now_utc())
+                    .await
+                {
+                    Ok(work) if work.is_empty() => {
+                        q.empty_until = Some(Instant::now() + EMPTY_BACKOFF)
+                    }
+                    Ok(work) => {
+                        q.empty_until = None;
+                        q.buffer.extend(work);
+                    }
+                    Err(e) => {
+                        tracing::error!(number = %phone, error = ?e, "claiming work failed");
+                        q.empty_until = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                }
+            }
+            let next = q.buffer.pop_front();
+            turns.queues.push_back(q);
+            if next.is_some() {
+                picked = next;
+                break;
+            }
+        }
+
+        let Some(work) = picked else {
+            // Nothing sendable now (retries waiting, callbacks pending): wait for news.
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => break 'lane,
+                _ = wake.changed() => last_refresh = None,
+                _ = tokio::time::sleep(EMPTY_BACKOFF) => {},
+            }
+            continue;
+        };
+
+        if shared.handle.is_cancelled(work.campaign_id.as_str()) {
+            let seq = work.campaign_seq;
+            let mut released = turns.drop_campaign(seq);
+            released.push(work);
+            release(&shared, released).await;
+            continue;
+        }
+
+        let slot = match pacer.lock() {
+            Ok(mut p) => p.reserve(work.segments, Instant::now()),
+            Err(_) => Instant::now(),
+        };
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => {
+                if let Ok(mut p) = pacer.lock() {
+                    p.unreserve(slot, work.segments);
+                }
+                release(&shared, vec![work]).await;
+                break 'lane;
+            }
+            _ = tokio::time::sleep_until(slot) => {}
+        }
+        // The carrier's one-second window must have room as well (see `pacing`).
+        loop {
+            let ready = match pacer.lock() {
+                Ok(mut p) => p.window_ready(work.segments, Instant::now()),
+                Err(_) => Ok(()),
+            };
+            match ready {
+                Ok(()) => break,
+                Err(at) => tokio::select! {
+                    _ = shared.shutdown.cancelled() => {
+                        release(&shared, vec![work]).await;
+                        break 'lane;
+                    }
+                    _ = tokio::time::sleep_until(at) => {}
+                },
+            }
+        }
+        // A cancel that arrived while this message waited for its slot stops it here.
+        if shared.handle.is_cancelled(work.campaign_id.as_str()) {
+            let seq = work.campaign_seq;
+            let mut released = turns.drop_campaign(seq);
+            released.push(work);
+            release(&shared, released).await;
+            continue;
+        }
+        let permit = tokio::select! {
+            _ = shared.shutdown.cancelled() => {
+                release(&shared, vec![work]).await;
+                break 'lane;
+            }
+            permit = shared.permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break 'lane,
+            },
+        };
+        lag.set(Instant::now().saturating_duration_since(slot).as_secs_f64());
+        if let Ok(mut p) = pacer.lock() {
+            p.depart(work.segments);
+        }
+        let shared2 = shared.clone();
+        let pacer2 = pacer.clone();
+        shared.sends.spawn(async move {
+            send(&shared2, work, &pacer2).await;
+            drop(permit);
+        });
+    }
+    release(&shared, turns.drain_all()).await;
+    tracing::debug!(number = %phone, "lane stopped");
+}
+
+/// Gives back claimed work that will not be sent now.
+async fn release(shared: &Shared, work: Vec<Work>) {
+    for w in work {
+        shared
+            .store_result(SendResult::Released {
+                id: w.id,
+                attempt_id: w.attempt_id,
+            })
+            .await;
+    }
+}
+
+/// One request to Twilio and its consequences.
+async fn send(shared: &Shared, work: Work, pacer: &Mutex<Pacer>) {
+    let callback = format!(
+        "{}/webhooks/twilio/status?attempt={}",
+        shared.config.callback_base, work.attempt_id
+    );
+    let started = Instant::now();
+    let outcome = shared
+        .client
+        .send(&SendRequest {
+            to: &work.phone,
+            from: &work.from_number,
+            body: &work.body,
+            status_callback: Some(&callback),
+        })
+        .await;
+    if let Ok(mut p) = pacer.lock() {
+        p.acknowledge(work.segments, Instant::now());
+    }
+    shared
+        .metrics
+        .provider_latency_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let decision = retry::decide(
+        &work,
+        outcome,
+        &shared.config.retry,
+        OffsetDateTime::now_utc(),
+        rand::random::<f64>(),
+    );
+    shared.metrics.submission(decision.outcome);
+    tracing::debug!(
+        campaign_id = %work.campaign_id,
+        recipient = work.id,
+        attempt = %work.attempt_id,
+        outcome = decision.outcome,
+        "sent"
+    );
+    if decision.opted_out
+        && let Err(e) = shared
+            .store
+            .add_opt_out(
+                &work.account_id,
+                &work.phone,
+                "twilio_21610",
+                Some("Twilio refused the send: the recipient replied STOP (error 21610)"),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+    {
+        tracing::error!(error = ?e, "recording an opt-out from error 21610 failed");
+    }
+    if let Ok(mut p) = pacer.lock() {
+        if let Some(retry_after) = decision.slow_down {
+            p.slow_down(Instant::now(), retry_after);
+        }
+        if let Some(pause) = decision.pause {
+            p.pause(Instant::now() + pause);
+        }
+    }
+    shared.store_result(decision.result).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{AccountId, CampaignId};
+
+    fn work(seq: i64, id: i64) -> Work {
+        Work {
+            id,
+            campaign_seq: seq,
+            campaign_id: CampaignId::generate(),
+            account_id: AccountId::generate(),
+            phone: "+447111000001".into(),
+            from_number: "+447446466847".into(),
+            body: "Hi".into(),
+            segments: 1,
+            attempts: 1,
+            attempt_id: format!("a{id}"),
+        }
+    }
+
+    /// Takes the next message the way the lane does: one from each campaign in turn.
+    fn take(turns: &mut Turns) -> Option<i64> {
+        for _ in 0..turns.queues.len() {
+            let mut q = turns.queues.pop_front()?;
+            let next = q.buffer.pop_front();
+            turns.queues.push_back(q);
+            if let Some(w) = next {
+                return Some(w.id);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn campaigns_sharing_a_number_take_turns() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[1, 2]);
+        turns.queues[0]
+            .buffer
+            .extend((0..5).map(|i| work(1, 100 + i)));
+        turns.queues[1]
+            .buffer
+            .extend((0..2).map(|i| work(2, 200 + i)));
+        let order: Vec<i64> = std::iter::from_fn(|| take(&mut turns)).collect();
+        assert_eq!(order, [100, 200, 101, 201, 102, 103, 104]);
+    }
+
+    #[test]
+    fn stopped_campaigns_give_back_their_claims() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[1, 2]);
+        turns.queues[0].buffer.push_back(work(1, 1));
+        turns.queues[1].buffer.push_back(work(2, 2));
+        let released = turns.retain_running(&[2, 3]);
+        assert_eq!(released.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            turns.queues.iter().map(|q| q.seq).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(turns.drop_campaign(2).len(), 1);
+        assert!(turns.drain_all().is_empty());
+    }
+}
