@@ -16,7 +16,16 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Per-call limits on campaigns.
     pub limits: Limits,
+    /// Price of one SMS segment, for the cost estimate of a preview (Twilio bills per segment).
+    pub price_per_segment: f64,
+    /// Currency of `price_per_segment` (ISO 4217, e.g. `USD`).
+    pub currency: String,
 }
+
+/// Twilio's list price of one outbound SMS segment to the US, in USD.
+pub const DEFAULT_PRICE_PER_SEGMENT: f64 = 0.0079;
+/// Currency of [`DEFAULT_PRICE_PER_SEGMENT`].
+pub const DEFAULT_CURRENCY: &str = "USD";
 
 impl Settings {
     /// Defaults for a local run against `database_url`.
@@ -27,6 +36,8 @@ impl Settings {
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
             limits: Limits::default(),
+            price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
+            currency: DEFAULT_CURRENCY.into(),
         }
     }
 }

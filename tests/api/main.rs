@@ -5,4 +5,5 @@ mod campaigns;
 mod cli;
 mod errors;
 mod helpers;
+mod preview;
 mod resources;
