@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::campaign::Duplicate;
+use crate::domain::segments::Encoding;
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
@@ -342,4 +343,164 @@ mod double_option {
     ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
+}
+
+/// Paging of a preview's recipients (like a campaign's).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewParams {
+    /// Page size, 1 to 1,000 (default 100).
+    pub recipients_limit: Option<u32>,
+    /// `recipients_next_cursor` of the previous page.
+    pub recipients_cursor: Option<String>,
+}
+
+/// The answer to `POST /v1/sms/campaigns/preview`: what create would do with the same body,
+/// with nothing created. Bad recipients are listed, not refused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignPreview {
+    /// True when create would accept this body as it is (`errors` and `invalid` are empty).
+    pub valid: bool,
+    /// Problems with the campaign as a whole (name, from_number, agent_id, scheduled_at,
+    /// the recipients list itself), exactly as create's 422 would list them.
+    pub errors: Vec<crate::domain::FieldError>,
+    /// A page of the recipients the campaign would get (after de-duplication, opted-out ones
+    /// included), in request order.
+    pub recipients: Vec<PreviewRecipient>,
+    /// Pass as `recipients_cursor` for the next page; null on the last page.
+    pub recipients_next_cursor: Option<String>,
+    /// Counts, segments and cost over all recipients (not just this page).
+    pub totals: PreviewTotals,
+    /// Every problem of every refused recipient (one entry per problem).
+    pub invalid: Vec<InvalidRecipient>,
+    /// Entries that repeat an earlier phone; the first is kept.
+    pub duplicates: Vec<Duplicate>,
+    /// Recipients who opted out: kept, never sent.
+    pub opted_out: Vec<OptedOutRecipient>,
+}
+
+/// One recipient as a preview shows it: the exact message, its encoding and segments.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewRecipient {
+    /// Position in the request's `recipients`.
+    pub index: usize,
+    /// E.164, normalised.
+    pub phone: String,
+    /// Template variables as given.
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+    /// The message rendered for this person ("" when the request has no usable template).
+    pub body: String,
+    /// `GSM-7` or `UCS-2`: a single character outside GSM-7 (an emoji) makes it UCS-2.
+    #[schema(schema_with = encoding_schema)]
+    pub encoding: Encoding,
+    /// SMS segments the message takes (Twilio bills and paces per segment; 0 without a body).
+    pub segments: u32,
+    /// The number that would send it (null while no valid sender is given).
+    pub from_number: Option<String>,
+    /// Opted out of the account: kept, never sent, not counted in the cost.
+    pub opted_out: bool,
+    /// Template placeholders this recipient has no value for (they render as empty text).
+    pub missing_variables: Vec<String>,
+}
+
+fn encoding_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["GSM-7", "UCS-2"]))
+        .build()
+}
+
+/// Totals of a preview, over every recipient.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewTotals {
+    /// Recipients the campaign would get (its `total_count`): unique, valid, opted-out included.
+    pub recipients: u64,
+    /// Of those, the ones that would actually be sent (not opted out).
+    pub sendable: u64,
+    /// Segments that would be sent (opted-out recipients excluded).
+    pub segments: u64,
+    /// `segments` × `price_per_segment`, rounded to 6 decimals.
+    pub estimated_cost: f64,
+    /// Currency of the cost (ISO 4217).
+    pub currency: String,
+    /// The configured price of one segment.
+    pub price_per_segment: f64,
+    /// Entries refused (each may have several problems in `invalid`).
+    pub invalid: u64,
+    /// Entries dropped as repeats.
+    pub duplicates: u64,
+    /// Recipients kept but not sent because they opted out.
+    pub opted_out: u64,
+}
+
+/// One problem of one refused recipient.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvalidRecipient {
+    /// Position in the request's `recipients`.
+    pub index: usize,
+    /// The phone exactly as given (null when missing).
+    pub phone: Option<String>,
+    /// JSON path of the problem, e.g. `recipients[3].phone`.
+    pub field: String,
+    /// What is wrong, for a person to read.
+    pub reason: String,
+}
+
+/// A recipient kept but never sent because the number opted out.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OptedOutRecipient {
+    /// Position in the request's `recipients`.
+    pub index: usize,
+    /// E.164, normalised.
+    pub phone: String,
+}
+
+/// Query of `POST /v1/sms/recipients/parse`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ParseParams {
+    /// ISO 3166 country (e.g. `GB`) for numbers written without a country code.
+    pub default_country: Option<String>,
+}
+
+/// The answer to `POST /v1/sms/recipients/parse`: recipients ready for a create body, and the
+/// rows that could not be read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ParsedRecipients {
+    /// One per unique phone, in input order (a repeated phone keeps its first row).
+    pub recipients: Vec<ParsedRecipient>,
+    /// Rows whose phone could not be read.
+    pub errors: Vec<ParseRowError>,
+    /// The phone column's header (or `colN` without a header); null when none was found.
+    pub phone_column: Option<String>,
+    /// Variable names (the other columns), in column order, for `{{name}}` placeholders.
+    pub variables: Vec<String>,
+    /// Lines whose phone repeats an earlier row's (dropped; the first is kept).
+    pub duplicates: Vec<usize>,
+    /// Number of `recipients`.
+    pub count: usize,
+}
+
+/// One recipient read from the upload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ParsedRecipient {
+    /// E.164, normalised.
+    pub phone: String,
+    /// The row's other columns, by variable name.
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+    /// 1-based line where the row starts.
+    pub line: usize,
+}
+
+/// A row that could not become a recipient.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ParseRowError {
+    /// 1-based line where the row starts.
+    pub line: usize,
+    /// The phone cell as written.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
 }

@@ -72,6 +72,12 @@ struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "HERALD_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Price of one SMS segment, for preview cost estimates (default: Twilio's US price).
+    #[arg(long, env = "HERALD_PRICE_PER_SEGMENT", default_value_t = crate::config::DEFAULT_PRICE_PER_SEGMENT, value_parser = parse_price)]
+    price_per_segment: f64,
+    /// Currency of --price-per-segment (ISO 4217 code).
+    #[arg(long, env = "HERALD_CURRENCY", default_value = crate::config::DEFAULT_CURRENCY, value_parser = parse_currency)]
+    currency: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     log_json: bool,
@@ -165,6 +171,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_recipients: args.max_recipients,
     };
     settings.twilio = twilio;
+    settings.price_per_segment = args.price_per_segment;
+    settings.currency = args.currency;
     settings.engine.max_in_flight = args.max_in_flight;
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
     let app = Application::build(settings).await?;
@@ -176,6 +184,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await?;
     tracing::info!("herald stopped");
     Ok(())
+}
+
+/// A price is a finite, non-negative number (0 hides costs).
+fn parse_price(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err(format!(
+            "{raw:?} is not a price: give a non-negative number such as 0.0079"
+        )),
+    }
+}
+
+/// A currency is an ISO 4217 code: three letters, upper-cased.
+fn parse_currency(raw: &str) -> Result<String, String> {
+    let code = raw.trim();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(code.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "{raw:?} is not a currency: give a three-letter ISO 4217 code such as USD"
+        ))
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -57,7 +57,16 @@ pub struct Settings {
     /// How the built-in simulator behaves when `twilio` is `None` (its account sid and
     /// auth token are replaced by random ones at start).
     pub simulator: SimulatorConfig,
+    /// Price of one SMS segment, for the cost estimate of a preview (Twilio bills per segment).
+    pub price_per_segment: f64,
+    /// Currency of `price_per_segment` (ISO 4217, e.g. `USD`).
+    pub currency: String,
 }
+
+/// Twilio's list price of one outbound SMS segment to the US, in USD.
+pub const DEFAULT_PRICE_PER_SEGMENT: f64 = 0.0079;
+/// Currency of [`DEFAULT_PRICE_PER_SEGMENT`].
+pub const DEFAULT_CURRENCY: &str = "USD";
 
 impl Settings {
     /// Defaults for a local run against `database_url`.
@@ -78,6 +87,8 @@ impl Settings {
                 failed: 0.02,
                 ..SimulatorConfig::default()
             },
+            price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
+            currency: DEFAULT_CURRENCY.into(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! A campaign request, and the all-or-nothing validation that turns it into something sendable.
+//! A campaign request, the one analysis pass over it, and the all-or-nothing validation
+//! (create) and the report (preview) built from that analysis.
 
 use std::collections::{HashMap, HashSet};
 
@@ -160,12 +161,292 @@ pub struct ValidCampaign {
 
 /// Checks everything about a request at once: either a campaign that can be stored
 /// as is, or every problem found, each with its field path. Nothing is partial.
+///
+/// This is [`analyse`] followed by [`CampaignAnalysis::into_valid`]; the preview endpoint runs
+/// the same analysis and reports it instead of refusing.
 pub fn validate(
     req: &CampaignRequest,
     ctx: &AccountContext,
     limits: &Limits,
     now: OffsetDateTime,
 ) -> Result<ValidCampaign, Vec<FieldError>> {
+    analyse(req, ctx, limits, now).into_valid()
+}
+
+/// Everything one pass over a request found out, good and bad, before deciding anything.
+///
+/// Why: create needs all-or-nothing ([`CampaignAnalysis::into_valid`]), while the dashboard's
+/// preview needs every row's fate even when some rows are wrong. Both read this one analysis,
+/// so a preview can never disagree with what create would do.
+#[derive(Debug, Clone)]
+pub struct CampaignAnalysis {
+    /// Campaign name, trimmed (empty when invalid).
+    pub name: String,
+    /// The template as given, when it is usable.
+    pub message_template: Option<String>,
+    /// The agent answering replies (given, or the first sender's default agent).
+    pub agent_id: Option<String>,
+    /// The valid sending numbers, in the order given, without repeats.
+    pub from_numbers: Vec<Phone>,
+    /// When it starts (`Now` when the schedule is invalid).
+    pub schedule: Schedule,
+    /// Problems with the campaign as a whole (`name`, `from_number`, `agent_id`,
+    /// `scheduled_at`, the `recipients` list itself, ...), in the order create reports them.
+    /// Problems of single recipients are in their [`RecipientOutcome::Invalid`].
+    pub errors: Vec<FieldError>,
+    /// One outcome per entry of the request's `recipients`, in request order; empty when the
+    /// list is missing, empty or longer than the limit (see `errors`).
+    pub recipients: Vec<RecipientOutcome>,
+}
+
+impl CampaignAnalysis {
+    /// True when create would accept the request: no campaign error and no invalid recipient.
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+            && !self
+                .recipients
+                .iter()
+                .any(|r| matches!(r, RecipientOutcome::Invalid(_)))
+    }
+
+    /// Every problem, as create reports them: campaign errors first, then each invalid
+    /// recipient's errors in request order.
+    pub fn all_errors(&self) -> Vec<FieldError> {
+        let mut errors = self.errors.clone();
+        for outcome in &self.recipients {
+            if let RecipientOutcome::Invalid(e) = outcome {
+                errors.extend(e.iter().cloned());
+            }
+        }
+        errors
+    }
+
+    /// The all-or-nothing decision of create: the campaign to store, or every problem.
+    pub fn into_valid(self) -> Result<ValidCampaign, Vec<FieldError>> {
+        if !self.is_valid() {
+            return Err(self.all_errors());
+        }
+        let mut recipients = Vec::with_capacity(self.recipients.len());
+        let mut duplicates = Vec::new();
+        for (index, outcome) in self.recipients.into_iter().enumerate() {
+            match outcome {
+                RecipientOutcome::Sendable(r) => match r.into_new_recipient() {
+                    Some(new) => recipients.push(new),
+                    // Unreachable while `errors` is empty (a template and a sender exist);
+                    // refused rather than silently dropped, so nothing is ever partial.
+                    None => {
+                        return Err(vec![FieldError::new(
+                            format!("recipients[{index}]"),
+                            "could not be prepared for sending",
+                        )]);
+                    }
+                },
+                RecipientOutcome::Duplicate(d) => duplicates.push(d),
+                RecipientOutcome::Invalid(_) => {}
+            }
+        }
+        Ok(ValidCampaign {
+            name: self.name,
+            message_template: self.message_template.unwrap_or_default(),
+            agent_id: self.agent_id,
+            from_numbers: self.from_numbers,
+            schedule: self.schedule,
+            recipients,
+            duplicates,
+        })
+    }
+}
+
+/// What became of one entry of a request's `recipients`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecipientOutcome {
+    /// It will be stored: phone parsed, message rendered and measured, sender assigned.
+    /// Opted-out numbers are sendable too (kept, never sent; see [`SendableRecipient::opted_out`]).
+    Sendable(Box<SendableRecipient>),
+    /// It is refused; every problem with its field path (`recipients[3].phone`, ...).
+    Invalid(Vec<FieldError>),
+    /// Its phone appeared in an earlier sendable entry; dropped, reported, never an error.
+    Duplicate(Duplicate),
+}
+
+/// A recipient that passed every per-recipient check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendableRecipient {
+    /// Where the message goes.
+    pub phone: Phone,
+    /// The variables exactly as given.
+    pub variables: Map<String, Value>,
+    /// The rendered message; `None` only when the request has no usable template.
+    pub message: Option<RenderedMessage>,
+    /// The number that sends it; `None` only when the request names no valid sender.
+    pub from_number: Option<Phone>,
+    /// The number opted out: kept, never sent, reported as failed with `opted_out`.
+    pub opted_out: bool,
+    /// Placeholders of the template this recipient has no (non-null) value for; they render
+    /// as empty text, which is allowed but usually a mistake, so previews flag them.
+    pub missing_variables: Vec<String>,
+}
+
+impl SendableRecipient {
+    /// The stored form, when there is a message and a sender (always, for a valid request).
+    fn into_new_recipient(self) -> Option<NewRecipient> {
+        let message = self.message?;
+        Some(NewRecipient {
+            phone: self.phone,
+            variables: self.variables,
+            body: message.body,
+            segments: message.segments,
+            encoding: message.encoding,
+            from_number: self.from_number?,
+            opted_out: self.opted_out,
+        })
+    }
+}
+
+/// One recipient's message as Twilio will get it, measured the way Twilio bills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    /// The rendered text.
+    pub body: String,
+    /// Segments it takes (pacing and cost count these).
+    pub segments: u32,
+    /// GSM-7 or UCS-2.
+    pub encoding: Encoding,
+}
+
+/// The per-recipient pass shared by create and preview: call [`RecipientChecker::check`] on
+/// each entry in request order.
+///
+/// Why a struct: an entry's fate depends on the entries before it (a repeated phone is a
+/// duplicate of the first sendable one; senders of a pool are assigned round-robin over the
+/// sendable entries), so the checker carries that state between calls.
+pub struct RecipientChecker<'a> {
+    template: Option<&'a Template>,
+    from_numbers: &'a [Phone],
+    opted_out: &'a HashSet<String>,
+    empty: Map<String, Value>,
+    seen: HashMap<Phone, usize>,
+    sendable: usize,
+}
+
+impl<'a> RecipientChecker<'a> {
+    /// A checker for one request: its template (if usable), its valid senders and the
+    /// account's opted-out numbers.
+    pub fn new(
+        template: Option<&'a Template>,
+        from_numbers: &'a [Phone],
+        opted_out: &'a HashSet<String>,
+    ) -> Self {
+        Self {
+            template,
+            from_numbers,
+            opted_out,
+            empty: Map::new(),
+            seen: HashMap::new(),
+            sendable: 0,
+        }
+    }
+
+    /// Decides the fate of entry `index`. Checks, in order: variable values (strings, numbers
+    /// or booleans), the phone (required, E.164), repeats of an earlier sendable phone, then
+    /// the rendered body (not empty, at most [`MAX_BODY_CHARS`]).
+    pub fn check(&mut self, index: usize, r: &RecipientRequest) -> RecipientOutcome {
+        let vars = r.variables.as_ref().unwrap_or(&self.empty);
+        let mut errors = Vec::new();
+        for (key, value) in vars {
+            if matches!(value, Value::Array(_) | Value::Object(_)) {
+                errors.push(FieldError::new(
+                    format!("recipients[{index}].variables.{key}"),
+                    "must be a string, number or boolean",
+                ));
+            }
+        }
+        let phone = match r.phone.as_deref() {
+            None => {
+                errors.push(FieldError::new(
+                    format!("recipients[{index}].phone"),
+                    "is required",
+                ));
+                None
+            }
+            Some(raw) => match Phone::parse(raw) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        format!("recipients[{index}].phone"),
+                        e.to_string(),
+                    ));
+                    None
+                }
+            },
+        };
+        let Some(phone) = phone.filter(|_| errors.is_empty()) else {
+            return RecipientOutcome::Invalid(errors);
+        };
+        if let Some(&first_index) = self.seen.get(&phone) {
+            return RecipientOutcome::Duplicate(Duplicate {
+                index,
+                phone: phone.as_str().to_owned(),
+                first_index,
+            });
+        }
+        let (message, missing_variables) = match self.template {
+            None => (None, Vec::new()),
+            Some(template) => {
+                let body = template.render(vars);
+                let chars = body.chars().count();
+                if chars > MAX_BODY_CHARS {
+                    return RecipientOutcome::Invalid(vec![FieldError::new(
+                        format!("recipients[{index}]"),
+                        format!(
+                            "the rendered message has {chars} characters; Twilio allows at most {MAX_BODY_CHARS}"
+                        ),
+                    )]);
+                }
+                if body.trim().is_empty() {
+                    return RecipientOutcome::Invalid(vec![FieldError::new(
+                        format!("recipients[{index}]"),
+                        "the rendered message is empty",
+                    )]);
+                }
+                let count = segments::count(&body);
+                let missing = template
+                    .missing(vars)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                let message = RenderedMessage {
+                    body,
+                    segments: count.segments,
+                    encoding: count.encoding,
+                };
+                (Some(message), missing)
+            }
+        };
+        let from_number = match self.from_numbers.len() {
+            0 => None,
+            n => Some(self.from_numbers[self.sendable % n].clone()),
+        };
+        self.seen.insert(phone.clone(), index);
+        self.sendable += 1;
+        RecipientOutcome::Sendable(Box::new(SendableRecipient {
+            opted_out: self.opted_out.contains(phone.as_str()),
+            phone,
+            variables: vars.clone(),
+            message,
+            from_number,
+            missing_variables,
+        }))
+    }
+}
+
+/// Runs every check on a request and keeps every finding (see [`CampaignAnalysis`]).
+pub fn analyse(
+    req: &CampaignRequest,
+    ctx: &AccountContext,
+    limits: &Limits,
+    now: OffsetDateTime,
+) -> CampaignAnalysis {
     let mut errors = Vec::new();
 
     let name = match req.name.as_deref().map(str::trim) {
@@ -214,17 +495,17 @@ pub fn validate(
 
     let schedule = validate_schedule(req, now, &mut errors);
 
-    let (recipients, duplicates) = match req.recipients.as_deref() {
+    let recipients = match req.recipients.as_deref() {
         None => {
             errors.push(FieldError::new("recipients", "is required"));
-            (Vec::new(), Vec::new())
+            Vec::new()
         }
         Some([]) => {
             errors.push(FieldError::new(
                 "recipients",
                 "must list at least one recipient",
             ));
-            (Vec::new(), Vec::new())
+            Vec::new()
         }
         Some(list) if list.len() > limits.max_recipients => {
             errors.push(FieldError::new(
@@ -235,29 +516,28 @@ pub fn validate(
                     limits.max_recipients
                 ),
             ));
-            (Vec::new(), Vec::new())
+            Vec::new()
         }
-        Some(list) => validate_recipients(
-            list,
-            template.as_ref(),
-            &from_numbers,
-            &ctx.opted_out,
-            &mut errors,
-        ),
+        Some(list) => {
+            let mut checker =
+                RecipientChecker::new(template.as_ref(), &from_numbers, &ctx.opted_out);
+            checker.seen.reserve(list.len());
+            list.iter()
+                .enumerate()
+                .map(|(i, r)| checker.check(i, r))
+                .collect()
+        }
     };
 
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ValidCampaign {
+    CampaignAnalysis {
         name,
-        message_template: template_src.unwrap_or_default().to_owned(),
+        message_template: template_src.map(str::to_owned),
         agent_id,
         from_numbers,
         schedule,
+        errors,
         recipients,
-        duplicates,
-    })
+    }
 }
 
 fn validate_senders(
@@ -348,96 +628,6 @@ fn validate_schedule(
         (ScheduleType::Schedule, Some(t)) => Schedule::At(t),
         (ScheduleType::Draft, at) => Schedule::Draft(at),
     }
-}
-
-fn validate_recipients(
-    list: &[RecipientRequest],
-    template: Option<&Template>,
-    from_numbers: &[Phone],
-    opted_out: &HashSet<String>,
-    errors: &mut Vec<FieldError>,
-) -> (Vec<NewRecipient>, Vec<Duplicate>) {
-    let mut seen: HashMap<Phone, usize> = HashMap::with_capacity(list.len());
-    let mut recipients = Vec::with_capacity(list.len());
-    let mut duplicates = Vec::new();
-    let empty = Map::new();
-    for (i, r) in list.iter().enumerate() {
-        let vars = r.variables.as_ref().unwrap_or(&empty);
-        let mut ok = true;
-        for (key, value) in vars {
-            if matches!(value, Value::Array(_) | Value::Object(_)) {
-                errors.push(FieldError::new(
-                    format!("recipients[{i}].variables.{key}"),
-                    "must be a string, number or boolean",
-                ));
-                ok = false;
-            }
-        }
-        let phone = match r.phone.as_deref() {
-            None => {
-                errors.push(FieldError::new(
-                    format!("recipients[{i}].phone"),
-                    "is required",
-                ));
-                None
-            }
-            Some(raw) => match Phone::parse(raw) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    errors.push(FieldError::new(
-                        format!("recipients[{i}].phone"),
-                        e.to_string(),
-                    ));
-                    None
-                }
-            },
-        };
-        let (Some(phone), Some(template), true) = (phone, template, ok) else {
-            continue;
-        };
-        if let Some(&first_index) = seen.get(&phone) {
-            duplicates.push(Duplicate {
-                index: i,
-                phone: phone.as_str().to_owned(),
-                first_index,
-            });
-            continue;
-        }
-        let body = template.render(vars);
-        let chars = body.chars().count();
-        if chars > MAX_BODY_CHARS {
-            errors.push(FieldError::new(
-                format!("recipients[{i}]"),
-                format!(
-                    "the rendered message has {chars} characters; Twilio allows at most {MAX_BODY_CHARS}"
-                ),
-            ));
-            continue;
-        }
-        if body.trim().is_empty() {
-            errors.push(FieldError::new(
-                format!("recipients[{i}]"),
-                "the rendered message is empty",
-            ));
-            continue;
-        }
-        let count = segments::count(&body);
-        let from_number = match from_numbers.len() {
-            0 => continue,
-            n => from_numbers[recipients.len() % n].clone(),
-        };
-        seen.insert(phone.clone(), i);
-        recipients.push(NewRecipient {
-            opted_out: opted_out.contains(phone.as_str()),
-            phone,
-            variables: vars.clone(),
-            body,
-            segments: count.segments,
-            encoding: count.encoding,
-            from_number,
-        });
-    }
-    (recipients, duplicates)
 }
 
 #[cfg(test)]
@@ -596,5 +786,174 @@ mod tests {
         v.as_object_mut().unwrap().remove("scheduled_at");
         let c = validate(&request(v), &ctx(), &Limits::default(), now()).unwrap();
         assert_eq!(c.schedule, Schedule::Draft(None));
+    }
+
+    fn recipient(v: serde_json::Value) -> RecipientRequest {
+        serde_json::from_value(v).expect("recipient shape")
+    }
+
+    fn sendable(outcome: &RecipientOutcome) -> &SendableRecipient {
+        match outcome {
+            RecipientOutcome::Sendable(r) => r,
+            other => panic!("expected a sendable recipient, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_checker_gives_each_entry_its_fate_in_one_pass() {
+        let template = Template::parse("Hi {{first_name}} {{last_name}}");
+        let senders = [
+            Phone::parse("+447446466847").unwrap(),
+            Phone::parse("+447446466848").unwrap(),
+        ];
+        let opted_out: HashSet<String> = ["+447111000009".to_owned()].into();
+        let mut checker = RecipientChecker::new(Some(&template), &senders, &opted_out);
+        let outcomes: Vec<RecipientOutcome> = [
+            json!({ "phone": "+447111000001", "variables": { "first_name": "Sarah", "last_name": "Lee" } }),
+            json!({ "phone": "07111000002" }),
+            json!({ "phone": "+44 7111 000001", "variables": { "first_name": "Again" } }),
+            json!({ "phone": "+447111000009", "variables": { "first_name": "Opted" } }),
+            json!({ "phone": "+447723456789", "variables": { "first_name": "James" } }),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| checker.check(i, &recipient(v)))
+        .collect();
+
+        let first = sendable(&outcomes[0]);
+        assert_eq!(first.phone.as_str(), "+447111000001");
+        let message = first.message.as_ref().unwrap();
+        assert_eq!(message.body, "Hi Sarah Lee");
+        assert_eq!((message.segments, message.encoding), (1, Encoding::Gsm7));
+        assert_eq!(first.from_number.as_ref(), Some(&senders[0]));
+        assert!(first.missing_variables.is_empty());
+        assert!(!first.opted_out);
+
+        let RecipientOutcome::Invalid(errors) = &outcomes[1] else {
+            panic!("{:?}", outcomes[1]);
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "recipients[1].phone");
+
+        assert_eq!(
+            outcomes[2],
+            RecipientOutcome::Duplicate(Duplicate {
+                index: 2,
+                phone: "+447111000001".into(),
+                first_index: 0
+            })
+        );
+
+        // Opted out: kept and rendered, with the next sender of the pool.
+        let opted = sendable(&outcomes[3]);
+        assert!(opted.opted_out);
+        assert_eq!(opted.from_number.as_ref(), Some(&senders[1]));
+        assert_eq!(opted.missing_variables, ["last_name"]);
+
+        // Invalid and duplicate entries take no turn of the pool.
+        let last = sendable(&outcomes[4]);
+        assert_eq!(last.from_number.as_ref(), Some(&senders[0]));
+        assert_eq!(last.message.as_ref().unwrap().body, "Hi James ");
+        assert_eq!(last.missing_variables, ["last_name"]);
+    }
+
+    #[test]
+    fn the_checker_reports_every_problem_of_an_entry_and_measures_ucs2() {
+        let template = Template::parse("{{greeting}} 🎉 {{pad}}");
+        let senders = [Phone::parse("+447446466847").unwrap()];
+        let none = HashSet::new();
+        let mut checker = RecipientChecker::new(Some(&template), &senders, &none);
+        let bad = checker.check(0, &recipient(json!({ "variables": { "a": [1], "b": {} } })));
+        let RecipientOutcome::Invalid(errors) = bad else {
+            panic!("{bad:?}");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "recipients[0].variables.a",
+                "recipients[0].variables.b",
+                "recipients[0].phone"
+            ]
+        );
+        // 3 + 1 + 2 (emoji) + 1 + 64 = 71 UTF-16 units: two UCS-2 segments.
+        let long = checker.check(
+            1,
+            &recipient(json!({ "phone": "+447111000001", "variables": { "greeting": "Hey", "pad": "x".repeat(64) } })),
+        );
+        let message = sendable(&long).message.clone().unwrap();
+        assert_eq!((message.encoding, message.segments), (Encoding::Ucs2, 2));
+    }
+
+    #[test]
+    fn a_refused_body_does_not_claim_its_phone() {
+        let template = Template::parse("{{text}}");
+        let senders = [Phone::parse("+447446466847").unwrap()];
+        let none = HashSet::new();
+        let mut checker = RecipientChecker::new(Some(&template), &senders, &none);
+        let empty = checker.check(0, &recipient(json!({ "phone": "+447111000001" })));
+        assert_eq!(
+            empty,
+            RecipientOutcome::Invalid(vec![FieldError::new(
+                "recipients[0]",
+                "the rendered message is empty"
+            )])
+        );
+        let later = checker.check(
+            1,
+            &recipient(json!({ "phone": "+447111000001", "variables": { "text": "Hello" } })),
+        );
+        assert_eq!(sendable(&later).message.as_ref().unwrap().body, "Hello");
+    }
+
+    #[test]
+    fn without_template_or_sender_entries_are_still_checked() {
+        let none = HashSet::new();
+        let mut checker = RecipientChecker::new(None, &[], &none);
+        let first = checker.check(0, &recipient(json!({ "phone": "+447111000001" })));
+        assert_eq!(sendable(&first).message, None);
+        assert_eq!(sendable(&first).from_number, None);
+        assert!(matches!(
+            checker.check(1, &recipient(json!({ "phone": "+447111000001" }))),
+            RecipientOutcome::Duplicate(_)
+        ));
+    }
+
+    #[test]
+    fn the_analysis_keeps_every_finding_and_agrees_with_validate() {
+        let mut v = spec_request();
+        v.as_object_mut().unwrap().remove("name");
+        v["recipients"] = json!([
+            { "phone": "+447111000001", "variables": { "first_name": "A" } },
+            { "phone": "nope" },
+            { "phone": "+447111000001" },
+            { "phone": "+447111000009" }
+        ]);
+        let req = request(v);
+        let analysis = analyse(&req, &ctx(), &Limits::default(), now());
+        assert!(!analysis.is_valid());
+        assert_eq!(analysis.errors, [FieldError::new("name", "is required")]);
+        assert_eq!(analysis.recipients.len(), 4);
+        assert!(matches!(
+            analysis.recipients[0],
+            RecipientOutcome::Sendable(_)
+        ));
+        assert!(matches!(
+            analysis.recipients[1],
+            RecipientOutcome::Invalid(_)
+        ));
+        assert!(matches!(
+            analysis.recipients[2],
+            RecipientOutcome::Duplicate(_)
+        ));
+        assert!(sendable(&analysis.recipients[3]).opted_out);
+        let fields: Vec<String> = analysis.all_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "recipients[1].phone"]);
+        let errors = validate(&req, &ctx(), &Limits::default(), now()).unwrap_err();
+        assert_eq!(errors, analysis.all_errors());
+
+        let ok = analyse(&request(spec_request()), &ctx(), &Limits::default(), now());
+        assert!(ok.is_valid());
+        assert_eq!(ok.into_valid().unwrap().recipients.len(), 2);
     }
 }

@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// The body's Content-Type is not one this route reads; names the ones it does.
+    #[error("expected Content-Type: {0}")]
+    UnsupportedContentType(&'static str),
     /// The query string does not parse.
     #[error("{0}")]
     BadQuery(String),
@@ -140,6 +143,12 @@ impl IntoResponse for ApiError {
                 vec![],
             ),
             e @ ApiError::UnsupportedMediaType => body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                e.to_string(),
+                vec![],
+            ),
+            e @ ApiError::UnsupportedContentType(_) => body(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 e.to_string(),

@@ -4,6 +4,7 @@ pub mod campaigns;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod preview;
 pub mod resources;
 pub mod webhooks;
 
@@ -85,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
         .routes(routes!(campaigns::launch))
+        .routes(routes!(preview::preview_campaign))
+        .routes(routes!(preview::parse_recipients))
         .routes(routes!(resources::create_key, resources::list_keys))
         .routes(routes!(resources::revoke_key))
         .routes(routes!(resources::create_agent, resources::list_agents))

@@ -101,7 +101,8 @@ fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {
     CampaignId::parse(raw).ok_or(ServiceError::NotFound("campaign"))
 }
 
-fn parse_cursor(field: &str, raw: Option<&str>) -> ServiceResult<Option<i64>> {
+/// Reads a paging cursor this API handed out (also used by the preview's recipient pages).
+pub(super) fn parse_cursor(field: &str, raw: Option<&str>) -> ServiceResult<Option<i64>> {
     raw.map(|c| {
         c.parse::<i64>()
             .ok()
@@ -111,7 +112,13 @@ fn parse_cursor(field: &str, raw: Option<&str>) -> ServiceResult<Option<i64>> {
     .transpose()
 }
 
-fn page_size(field: &str, raw: Option<u32>, default: u32, max: u32) -> ServiceResult<u32> {
+/// Checks a page size against its bounds (also used by the preview's recipient pages).
+pub(super) fn page_size(
+    field: &str,
+    raw: Option<u32>,
+    default: u32,
+    max: u32,
+) -> ServiceResult<u32> {
     match raw {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),

@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod campaigns;
 pub mod credentials;
+pub mod preview;
+pub mod recipients;
 pub mod resources;
 
 use crate::domain::FieldError;

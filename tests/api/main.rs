@@ -6,4 +6,5 @@ mod cli;
 mod engine;
 mod errors;
 mod helpers;
+mod preview;
 mod resources;

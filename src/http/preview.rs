@@ -1,0 +1,126 @@
+//! `POST /v1/sms/campaigns/preview` and `POST /v1/sms/recipients/parse`: what the dashboard's
+//! new-campaign form shows before anything is sent.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiQuery, Authenticated};
+use crate::api::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
+use crate::domain::campaign::CampaignRequest;
+use crate::service::preview::{self, Pricing};
+use crate::service::recipients::{self, UploadFormat};
+
+/// Preview a create body: every recipient's rendered message, encoding and segments, the
+/// estimated cost, and every problem (invalid, duplicate, opted-out recipients, missing
+/// variables, campaign errors). Nothing is created, and bad recipients are listed, not refused.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/preview", tag = "campaigns",
+    request_body = CampaignRequest,
+    params(PreviewParams),
+    responses(
+        (status = 200, description = "what create would do; `valid` says whether it would succeed", body = CampaignPreview),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "bad API key", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "a field has the wrong type, or bad paging parameters", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn preview_campaign(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    ApiQuery(params): ApiQuery<PreviewParams>,
+    body: ApiJson<CampaignRequest>,
+) -> ApiResult<Json<CampaignPreview>> {
+    let settings = &state.settings;
+    let pricing = Pricing {
+        price_per_segment: settings.price_per_segment,
+        currency: &settings.currency,
+    };
+    Ok(Json(
+        preview::preview(
+            state.store.as_ref(),
+            &settings.limits,
+            pricing,
+            &account,
+            &body.value,
+            &params,
+        )
+        .await?,
+    ))
+}
+
+/// Read recipients from a CSV upload (`text/csv`) or pasted numbers (`text/plain`): the
+/// phone column is detected, other columns become variables, bad rows and repeated phones
+/// are reported.
+#[utoipa::path(
+    post, path = "/v1/sms/recipients/parse", tag = "recipients",
+    request_body(
+        description = "a CSV file, or numbers separated by commas, tabs, spaces or newlines",
+        content(
+            (String = "text/csv"),
+            (String = "text/plain"),
+        )
+    ),
+    params(ParseParams),
+    responses(
+        (status = 200, description = "recipients, bad rows, the detected phone column and variables", body = ParsedRecipients),
+        (status = 401, description = "bad API key", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "neither CSV nor plain text", body = ErrorBody),
+        (status = 422, description = "unknown default_country, or an empty, non-UTF-8 or phone-less upload", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn parse_recipients(
+    Authenticated(_account): Authenticated,
+    ApiQuery(params): ApiQuery<ParseParams>,
+    upload: Upload,
+) -> ApiResult<Json<ParsedRecipients>> {
+    Ok(Json(
+        recipients::parse(upload.format, upload.bytes, params.default_country).await?,
+    ))
+}
+
+/// Content types read as CSV: the standard one and what browsers send for `.csv` files.
+const CSV_TYPES: [&str; 3] = ["text/csv", "application/csv", "application/vnd.ms-excel"];
+
+/// A raw upload body and how to read it, chosen from its Content-Type (415 otherwise).
+pub struct Upload {
+    /// CSV or paste.
+    pub format: UploadFormat,
+    /// The body as sent.
+    pub bytes: Bytes,
+}
+
+impl FromRequest<AppState> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let mime = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let format = match mime.as_str() {
+            "text/plain" => UploadFormat::Paste,
+            m if CSV_TYPES.contains(&m) => UploadFormat::Csv,
+            _ => {
+                return Err(ApiError::UnsupportedContentType(
+                    "text/csv (a CSV file) or text/plain (pasted numbers)",
+                ));
+            }
+        };
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(state.settings.max_body_bytes))?;
+        Ok(Upload { format, bytes })
+    }
+}

@@ -1,0 +1,262 @@
+//! Campaign preview: what create would do with a body (rendered messages, segments, cost,
+//! every problem), with nothing stored.
+
+use time::OffsetDateTime;
+
+use super::ServiceResult;
+use super::campaigns::{page_size, parse_cursor};
+use crate::api::{
+    CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
+    PreviewTotals,
+};
+use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, Limits, RecipientOutcome};
+use crate::domain::ids::AccountId;
+use crate::domain::segments::Encoding;
+use crate::store::Store;
+
+/// Default and largest page of a preview's recipients (as for a campaign's).
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1_000;
+
+/// What one segment costs, so a preview can estimate a campaign's price before sending.
+#[derive(Debug, Clone, Copy)]
+pub struct Pricing<'a> {
+    /// Price of one SMS segment.
+    pub price_per_segment: f64,
+    /// Its currency (ISO 4217).
+    pub currency: &'a str,
+}
+
+/// Previews a create body for `account`: the same analysis as create, reported instead of
+/// enforced. Only the paging parameters can make it fail (422); a wrong body is described.
+pub async fn preview(
+    store: &dyn Store,
+    limits: &Limits,
+    pricing: Pricing<'_>,
+    account: &AccountId,
+    request: &CampaignRequest,
+    params: &PreviewParams,
+) -> ServiceResult<CampaignPreview> {
+    let page = Page {
+        limit: page_size(
+            "recipients_limit",
+            params.recipients_limit,
+            DEFAULT_PAGE,
+            MAX_PAGE,
+        )? as usize,
+        after: parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?,
+    };
+    let ctx = store.account_context(account).await?;
+    let analysis = campaign::analyse(request, &ctx, limits, OffsetDateTime::now_utc());
+    Ok(report(request, analysis, pricing, page))
+}
+
+/// Which recipients a preview shows: up to `limit` whose request index is after `after`.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    limit: usize,
+    after: Option<i64>,
+}
+
+/// Turns the analysis into the preview's answer: totals over everything, one page of
+/// recipients, and every invalid, duplicate and opted-out entry.
+fn report(
+    request: &CampaignRequest,
+    analysis: CampaignAnalysis,
+    pricing: Pricing<'_>,
+    page: Page,
+) -> CampaignPreview {
+    let valid = analysis.is_valid();
+    let raw_phones = request.recipients.as_deref().unwrap_or_default();
+    let mut out = CampaignPreview {
+        valid,
+        errors: analysis.errors,
+        recipients: Vec::new(),
+        recipients_next_cursor: None,
+        totals: PreviewTotals {
+            recipients: 0,
+            sendable: 0,
+            segments: 0,
+            estimated_cost: 0.0,
+            currency: pricing.currency.to_owned(),
+            price_per_segment: pricing.price_per_segment,
+            invalid: 0,
+            duplicates: 0,
+            opted_out: 0,
+        },
+        invalid: Vec::new(),
+        duplicates: Vec::new(),
+        opted_out: Vec::new(),
+    };
+    let mut more = false;
+    for (index, outcome) in analysis.recipients.into_iter().enumerate() {
+        match outcome {
+            RecipientOutcome::Sendable(r) => {
+                let segments = r.message.as_ref().map_or(0, |m| m.segments);
+                out.totals.recipients += 1;
+                if r.opted_out {
+                    out.totals.opted_out += 1;
+                    out.opted_out.push(OptedOutRecipient {
+                        index,
+                        phone: r.phone.as_str().to_owned(),
+                    });
+                } else {
+                    out.totals.sendable += 1;
+                    out.totals.segments += u64::from(segments);
+                }
+                let on_page = page.after.is_none_or(|after| index as i64 > after);
+                if !on_page {
+                    continue;
+                }
+                if out.recipients.len() == page.limit {
+                    more = true;
+                    continue;
+                }
+                let (body, encoding) = match r.message {
+                    Some(m) => (m.body, m.encoding),
+                    None => (String::new(), Encoding::Gsm7),
+                };
+                out.recipients.push(PreviewRecipient {
+                    index,
+                    phone: r.phone.as_str().to_owned(),
+                    variables: r.variables,
+                    body,
+                    encoding,
+                    segments,
+                    from_number: r.from_number.map(|p| p.as_str().to_owned()),
+                    opted_out: r.opted_out,
+                    missing_variables: r.missing_variables,
+                });
+            }
+            RecipientOutcome::Invalid(errors) => {
+                out.totals.invalid += 1;
+                let phone = raw_phones.get(index).and_then(|r| r.phone.clone());
+                out.invalid
+                    .extend(errors.into_iter().map(|e| InvalidRecipient {
+                        index,
+                        phone: phone.clone(),
+                        field: e.field,
+                        reason: e.message,
+                    }));
+            }
+            RecipientOutcome::Duplicate(d) => {
+                out.totals.duplicates += 1;
+                out.duplicates.push(d);
+            }
+        }
+    }
+    if more {
+        out.recipients_next_cursor = out.recipients.last().map(|r| r.index.to_string());
+    }
+    out.totals.estimated_cost = estimate(out.totals.segments, pricing.price_per_segment);
+    out
+}
+
+/// Segments × price, rounded to 6 decimals so `3 × 0.0079` reads `0.0237`.
+fn estimate(segments: u64, price: f64) -> f64 {
+    ((segments as f64) * price * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::campaign::AccountContext;
+    use serde_json::json;
+
+    const PRICING: Pricing<'static> = Pricing {
+        price_per_segment: 0.0079,
+        currency: "USD",
+    };
+
+    fn run(body: serde_json::Value, page: Page) -> CampaignPreview {
+        let request: CampaignRequest = serde_json::from_value(body).unwrap();
+        let ctx = AccountContext {
+            numbers: [("+447446466847".to_owned(), None)].into(),
+            opted_out: ["+447111000003".to_owned()].into(),
+            ..AccountContext::default()
+        };
+        let now = time::macros::datetime!(2026-05-01 12:00 UTC);
+        let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
+        report(&request, analysis, PRICING, page)
+    }
+
+    fn body(recipients: serde_json::Value) -> serde_json::Value {
+        json!({
+            "from_number": "+447446466847", "name": "Test",
+            "message_template": "Hi {{name}}", "recipients": recipients
+        })
+    }
+
+    const ALL: Page = Page {
+        limit: 100,
+        after: None,
+    };
+
+    #[test]
+    fn totals_cover_everything_and_opted_out_costs_nothing() {
+        let p = run(
+            body(json!([
+                { "phone": "+447111000001", "variables": { "name": "A" } },
+                { "phone": "+447111000002", "variables": { "name": "B".repeat(200) } },
+                { "phone": "+447111000003", "variables": { "name": "C" } },
+                { "phone": "bad" },
+                { "phone": "+447111000001" }
+            ])),
+            ALL,
+        );
+        assert!(!p.valid);
+        assert!(p.errors.is_empty());
+        assert_eq!(p.recipients.len(), 3);
+        assert_eq!(p.recipients[1].segments, 2);
+        assert_eq!(p.totals.recipients, 3);
+        assert_eq!(p.totals.sendable, 2);
+        assert_eq!(p.totals.segments, 3);
+        assert_eq!(p.totals.estimated_cost, 0.0237);
+        assert_eq!(
+            (p.totals.invalid, p.totals.duplicates, p.totals.opted_out),
+            (1, 1, 1)
+        );
+        assert_eq!(p.invalid[0].phone.as_deref(), Some("bad"));
+        assert_eq!(p.invalid[0].field, "recipients[3].phone");
+        assert_eq!(p.opted_out[0].index, 2);
+        assert_eq!(p.duplicates[0].first_index, 0);
+    }
+
+    #[test]
+    fn pages_follow_request_indexes() {
+        let recipients: Vec<_> = (1..=5)
+            .map(|i| json!({ "phone": format!("+44711100001{i}"), "variables": { "name": "X" } }))
+            .collect();
+        let first = run(
+            body(json!(recipients)),
+            Page {
+                limit: 2,
+                after: None,
+            },
+        );
+        assert_eq!(first.recipients_next_cursor.as_deref(), Some("1"));
+        let last = run(
+            body(json!(recipients)),
+            Page {
+                limit: 3,
+                after: Some(1),
+            },
+        );
+        let indexes: Vec<usize> = last.recipients.iter().map(|r| r.index).collect();
+        assert_eq!(indexes, [2, 3, 4]);
+        assert_eq!(last.recipients_next_cursor, None);
+        assert_eq!(last.totals.recipients, 5);
+    }
+
+    #[test]
+    fn a_body_without_template_still_lists_recipients() {
+        let mut b = body(json!([{ "phone": "+447111000001" }]));
+        b.as_object_mut().unwrap().remove("message_template");
+        let p = run(b, ALL);
+        assert!(!p.valid);
+        assert_eq!(p.errors[0].field, "message_template");
+        assert_eq!(p.recipients[0].body, "");
+        assert_eq!(p.recipients[0].segments, 0);
+        assert_eq!(p.totals.estimated_cost, 0.0);
+    }
+}
