@@ -29,6 +29,11 @@ enum Command {
     },
     /// Run the Twilio-compatible carrier simulator on its own.
     Simulator(crate::simulator::SimulatorArgs),
+    /// Benchmarks and torture tests of record.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +111,10 @@ struct ServeArgs {
     /// Most requests per recipient for errors Twilio did not process (429, connection errors).
     #[arg(long, env = "HERALD_MAX_ATTEMPTS", default_value_t = 6)]
     max_attempts: u32,
+    /// How long after an unknown outcome (timeout, 5xx, crash) to ask Twilio whether the
+    /// message exists, in ms.
+    #[arg(long, env = "HERALD_RECONCILE_AFTER_MS", default_value_t = 5000)]
+    reconcile_after_ms: u64,
 }
 
 /// Parses the command line and runs the command.
@@ -114,6 +123,10 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Simulator(args) => crate::simulator::cli::run(args).await,
+        Command::Bench { command } => {
+            telemetry::init(false);
+            crate::bench::run(command).await
+        }
         Command::Migrate(db) => {
             telemetry::init(false);
             let store = store::connect(&db.database).await?;
@@ -175,6 +188,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.currency = args.currency;
     settings.engine.max_in_flight = args.max_in_flight;
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
+    settings.engine.reconcile_after = std::time::Duration::from_millis(args.reconcile_after_ms);
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
         print_credentials("Herald created your first account.", creds);

@@ -5,6 +5,7 @@
 //! `cli` and `startup` put it together.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -15,6 +15,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::provider::twilio::{TwilioClient, TwilioConfig};
 use crate::service::accounts::{self, AccountCredentials};
+use crate::service::callbacks::StatusIngest;
 use crate::simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use crate::store::{self, DynStore};
 
@@ -95,6 +96,7 @@ impl Application {
         settings.engine.callback_base = settings.public_base().to_owned();
 
         let state = AppState {
+            callbacks: StatusIngest::spawn(store.clone()),
             store,
             settings: Arc::new(settings),
             engine: EngineHandle::new(),

@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
+use crate::service::callbacks::StatusIngest;
 use crate::store::DynStore;
 use error::ApiError;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub engine: EngineHandle,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Stores status callbacks in batches.
+    pub callbacks: StatusIngest,
 }
 
 #[derive(OpenApi)]

@@ -3,13 +3,11 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use time::OffsetDateTime;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::status::RecipientStatus;
 use crate::provider::signature;
-use crate::service::ServiceError;
 use crate::store::StatusEvent;
 
 /// Checks the signature over the public URL + path + query and the form parameters.
@@ -84,10 +82,6 @@ pub async fn status(
         error_code: param(&params, "ErrorCode").map(str::to_owned),
         error_message: param(&params, "ErrorMessage").map(str::to_owned),
     };
-    state
-        .store
-        .apply_status_events(&[event], OffsetDateTime::now_utc())
-        .await
-        .map_err(|e| ApiError::Service(ServiceError::from(e)))?;
+    state.callbacks.submit(event).await?;
     Ok(StatusCode::OK)
 }

@@ -2,6 +2,7 @@
 //! combining domain rules with the store. HTTP handlers and the CLI call these.
 
 pub mod accounts;
+pub mod callbacks;
 pub mod campaigns;
 pub mod credentials;
 pub mod preview;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod campaigns;
+mod chaos;
 mod cli;
 mod engine;
 mod errors;

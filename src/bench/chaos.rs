@@ -1,0 +1,341 @@
+//! The chaos run: `herald serve` is killed with SIGKILL at random instants while campaigns
+//! send, restarted on the same database, and at the end the carrier's journal is compared
+//! with Herald's records. Passing means: every recipient was accepted by the carrier exactly
+//! once or failed with a reason, no recipient was left pending, and counts equal the rows.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng as _};
+use serde_json::{Value, json};
+
+use super::harness::{ServerProcess, SimulatorProcess, wait_until};
+
+/// Knobs of a chaos run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChaosArgs {
+    /// SIGKILLs to deliver while campaigns are sending.
+    #[arg(long, default_value_t = 100)]
+    pub kills: u32,
+    /// Recipients per campaign (a new campaign starts whenever the last one finished and
+    /// kills remain).
+    #[arg(long, default_value_t = 2000)]
+    pub recipients: u32,
+    /// Sending numbers the campaigns spread over.
+    #[arg(long, default_value_t = 4)]
+    pub numbers: u32,
+    /// Rate of each number, segments per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub mps: f64,
+    /// Shortest time between a restart and the next kill, in ms.
+    #[arg(long, default_value_t = 50)]
+    pub min_gap_ms: u64,
+    /// Longest time between a restart and the next kill, in ms.
+    #[arg(long, default_value_t = 600)]
+    pub max_gap_ms: u64,
+    /// Share of the carrier's answers that are 500s (half of them after creating the message).
+    #[arg(long, default_value_t = 0.02)]
+    pub fail_5xx: f64,
+    /// Seed for the kill instants and the carrier's faults.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Longest wait for the campaigns to settle after the last kill, in seconds.
+    #[arg(long, default_value_t = 180)]
+    pub settle_secs: u64,
+    /// Print the report as one JSON line too.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a chaos run found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ChaosReport {
+    /// SIGKILLs delivered mid-campaign.
+    pub kills: u32,
+    /// Campaigns created.
+    pub campaigns: u32,
+    /// Recipients over all campaigns.
+    pub recipients: u64,
+    /// Recipients the carrier accepted (with a sid in Herald matching the carrier's journal).
+    pub accepted: u64,
+    /// Recipients failed with a reason (error code) and never seen by the carrier.
+    pub failed_with_reason: u64,
+    /// Phones the carrier received more than once.
+    pub duplicates: u64,
+    /// Carrier messages Herald does not account for, plus recipients left without an outcome.
+    pub lost: u64,
+    /// Recipients still pending or queued at the end.
+    pub unsettled: u64,
+    /// Campaigns whose counts differ from their rows.
+    pub count_mismatches: u64,
+    /// Exit code of the final graceful shutdown (SIGTERM).
+    pub shutdown_exit_code: Option<i32>,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+impl ChaosReport {
+    /// Nothing lost, nothing twice, everything settled, counts right, clean shutdown.
+    pub fn ok(&self) -> bool {
+        self.duplicates == 0
+            && self.lost == 0
+            && self.unsettled == 0
+            && self.count_mismatches == 0
+            && self.accepted + self.failed_with_reason == self.recipients
+            && self.shutdown_exit_code == Some(0)
+    }
+
+    /// Prints the report as a table (and JSON when asked).
+    pub fn print(&self) {
+        println!("chaos run");
+        println!("  kills (SIGKILL mid-campaign)  {}", self.kills);
+        println!("  campaigns                     {}", self.campaigns);
+        println!("  recipients                    {}", self.recipients);
+        println!("  accepted by the carrier once  {}", self.accepted);
+        println!(
+            "  failed with a reason          {}",
+            self.failed_with_reason
+        );
+        println!("  duplicates                    {}", self.duplicates);
+        println!("  lost                          {}", self.lost);
+        println!("  unsettled                     {}", self.unsettled);
+        println!("  count mismatches              {}", self.count_mismatches);
+        println!(
+            "  graceful shutdown exit code   {:?}",
+            self.shutdown_exit_code
+        );
+        println!("  time                          {:.1} s", self.seconds);
+        println!(
+            "  verdict                       {}",
+            if self.ok() { "PASS" } else { "FAIL" }
+        );
+        if let Ok(line) = serde_json::to_string(self) {
+            println!("{line}");
+        }
+    }
+}
+
+/// Runs the chaos scenario end to end.
+pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
+    let started = Instant::now();
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile_dir()?;
+    let database = format!("sqlite://{}/chaos.db", dir.display());
+    let log = dir.join("serve.log");
+    eprintln!("chaos: seed {seed}, working in {}", dir.display());
+
+    let sim = SimulatorProcess::start(&[
+        "--callback-delay-ms",
+        "100",
+        "--callback-retries",
+        "12",
+        "--callback-retry-backoff-ms",
+        "200",
+        "--fail-5xx",
+        &args.fail_5xx.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ])
+    .await?;
+    let mut server = ServerProcess::new(&database, &sim, &[("HERALD_RECONCILE_AFTER_MS", "1000")])?;
+    let key = server.create_account("Chaos").await?;
+    server.start(Some(&log)).await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let numbers: Vec<String> = (0..args.numbers)
+        .map(|i| format!("+4474464668{:02}", 10 + i))
+        .collect();
+    for n in &numbers {
+        let r = client
+            .post(format!("{}/v1/numbers", server.base_url))
+            .bearer_auth(&key)
+            .json(&json!({ "phone": n, "mps": args.mps }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "creating number {n}: {}",
+            r.text().await?
+        );
+    }
+
+    let mut report = ChaosReport::default();
+    let mut campaigns: Vec<String> = Vec::new();
+    let mut next_phone: u64 = 100_000;
+    let create = |first: u64| {
+        let recipients: Vec<Value> = (0..args.recipients as u64)
+            .map(|i| json!({ "phone": format!("+447723{:06}", first + i), "variables": { "n": first + i } }))
+            .collect();
+        json!({
+            "from_numbers": numbers,
+            "name": format!("chaos {first}"),
+            "message_template": "Chaos {{n}}",
+            "recipients": recipients,
+        })
+    };
+
+    while report.kills < args.kills {
+        let running = match campaigns.last() {
+            None => false,
+            Some(id) => status(&client, &server.base_url, &key, id).await? == "running",
+        };
+        if !running {
+            let body = create(next_phone);
+            next_phone += args.recipients as u64;
+            let r = client
+                .post(format!("{}/v1/sms/campaigns", server.base_url))
+                .bearer_auth(&key)
+                .header("Idempotency-Key", format!("chaos-{next_phone}"))
+                .json(&body)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().as_u16() == 201, "create: {}", r.text().await?);
+            let v: Value = r.json().await?;
+            campaigns.push(v["campaign_id"].as_str().context("campaign_id")?.to_owned());
+            report.recipients += args.recipients as u64;
+        }
+        let gap = rng.random_range(args.min_gap_ms..=args.max_gap_ms.max(args.min_gap_ms));
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        server.kill().await?;
+        report.kills += 1;
+        server.start(Some(&log)).await?;
+    }
+    report.campaigns = campaigns.len() as u32;
+
+    // Let everything settle: sends finish, reconciliation runs, callbacks (retried by the
+    // carrier while Herald was down) arrive.
+    let settle = Duration::from_secs(args.settle_secs);
+    let settled = wait_until(settle, || {
+        let client = client.clone();
+        let base = server.base_url.clone();
+        let key = key.clone();
+        let campaigns = campaigns.clone();
+        async move {
+            for id in &campaigns {
+                match detail(&client, &base, &key, id, None).await {
+                    Ok(c) if c["status"] != "running" && c["pending_count"] == 0 => {}
+                    _ => return false,
+                }
+            }
+            true
+        }
+    })
+    .await;
+    if settled.is_err() {
+        eprintln!("chaos: campaigns did not settle within {settle:?}");
+    }
+
+    // Compare the carrier's journal with Herald's records.
+    let journal = sim.journal(&client).await?;
+    let mut carrier: HashMap<String, Vec<String>> = HashMap::new();
+    for m in &journal {
+        carrier
+            .entry(m["to"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(m["sid"].as_str().unwrap_or_default().to_owned());
+    }
+    report.duplicates = carrier.values().filter(|sids| sids.len() > 1).count() as u64;
+    let mut accounted: HashSet<String> = HashSet::new();
+    for id in &campaigns {
+        let mut cursor: Option<String> = None;
+        let mut rows: Vec<Value> = Vec::new();
+        let head = detail(&client, &server.base_url, &key, id, None).await?;
+        loop {
+            let page = detail(&client, &server.base_url, &key, id, cursor.as_deref()).await?;
+            rows.extend(page["recipients"].as_array().cloned().unwrap_or_default());
+            cursor = page["recipients_next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let mut counts = [0u64; 4];
+        for r in &rows {
+            let phone = r["phone"].as_str().unwrap_or_default();
+            let status = r["status"].as_str().unwrap_or_default();
+            match status {
+                "delivered" => counts[0] += 1,
+                "failed" | "undelivered" | "sent" => counts[1] += 1,
+                "pending" | "queued" => counts[2] += 1,
+                _ => counts[3] += 1,
+            }
+            if matches!(status, "pending" | "queued") {
+                report.unsettled += 1;
+            }
+            let sent_sids = carrier.get(phone).cloned().unwrap_or_default();
+            match r["twilio_sid"].as_str() {
+                Some(sid) if sent_sids.iter().any(|s| s == sid) => {
+                    report.accepted += 1;
+                    accounted.insert(sid.to_owned());
+                }
+                Some(_) => report.lost += 1, // a sid the carrier never issued
+                None if sent_sids.is_empty() && r["error_code"].is_string() => {
+                    report.failed_with_reason += 1
+                }
+                None => report.lost += 1,
+            }
+        }
+        let matches = head["delivered_count"] == counts[0]
+            && head["failed_count"] == counts[1]
+            && head["pending_count"] == counts[2]
+            && head["total_count"] == rows.len() as u64;
+        if !matches {
+            report.count_mismatches += 1;
+        }
+    }
+    // Carrier messages no recipient accounts for.
+    report.lost += journal
+        .iter()
+        .filter(|m| !accounted.contains(m["sid"].as_str().unwrap_or_default()))
+        .count() as u64;
+
+    report.shutdown_exit_code = server.terminate().await?;
+    sim.stop().await;
+    report.seconds = started.elapsed().as_secs_f64();
+    if report.ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("chaos: keeping {} for inspection", dir.display());
+    }
+    Ok(report)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("herald-chaos-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn detail(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    cursor: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut url = format!("{base}/v1/sms/campaigns/{id}?recipients_limit=1000");
+    if let Some(c) = cursor {
+        url.push_str("&recipients_cursor=");
+        url.push_str(c);
+    }
+    Ok(client
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+async fn status(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+) -> anyhow::Result<String> {
+    let v = detail(client, base, key, id, None).await?;
+    Ok(v["status"].as_str().unwrap_or_default().to_owned())
+}

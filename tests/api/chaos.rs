@@ -1,0 +1,125 @@
+//! Crash safety, as a user would provoke it: real processes, SIGKILL, restart.
+
+use std::process::Command;
+
+/// The short chaos run CI affords (the long run of record is `herald bench chaos --kills 100`).
+#[test]
+fn sigkill_mid_campaign_loses_nothing_and_sends_nothing_twice() {
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "bench",
+            "chaos",
+            "--kills",
+            "10",
+            "--recipients",
+            "600",
+            "--numbers",
+            "3",
+            "--mps",
+            "60",
+            "--seed",
+            "11",
+            "--settle-secs",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("verdict                       PASS"),
+        "{stdout}"
+    );
+}
+
+/// A 201 means the campaign is on disk: killing the server right after loses nothing.
+#[tokio::test]
+async fn a_created_campaign_survives_an_immediate_sigkill() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("durable.db").display());
+    let key = {
+        let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["accounts", "create", "Durable", "--json"])
+            .env("HERALD_DATABASE_URL", &db)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["api_key"].as_str().unwrap().to_owned()
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", &db)
+            .env("HERALD_BIND", format!("127.0.0.1:{port}"))
+            .env_remove("TWILIO_ACCOUNT_SID")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let ready = |client: reqwest::Client, base: String| async move {
+        for _ in 0..600 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("server did not start");
+    };
+    let mut child = start();
+    ready(client.clone(), base.clone()).await;
+    let r = client
+        .post(format!("{base}/v1/numbers"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "phone": "+447446466847" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let recipients: Vec<serde_json::Value> = (0..500)
+        .map(|i| serde_json::json!({ "phone": format!("+447723{:06}", 100_000 + i) }))
+        .collect();
+    let r = client
+        .post(format!("{base}/v1/sms/campaigns"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "from_number": "+447446466847", "name": "Durable", "message_template": "Hi",
+            "recipients": recipients, "schedule_type": "draft"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    child.kill().unwrap(); // SIGKILL, straight after the answer
+    child.wait().unwrap();
+    let id = r.json::<serde_json::Value>().await.unwrap()["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut child = start();
+    ready(client.clone(), base.clone()).await;
+    let c: serde_json::Value = client
+        .get(format!("{base}/v1/sms/campaigns/{id}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["total_count"], 500, "{c}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
