@@ -539,4 +539,7 @@ pub trait Store: Send + Sync + 'static {
     async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
     /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).
     async fn pending_total(&self) -> StoreResult<u64>;
+    /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
+    /// reads use; tests and audits compare the two.
+    async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;
 }

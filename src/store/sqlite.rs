@@ -177,8 +177,8 @@ impl SqliteStore {
         }
         let placeholders = vec!["?"; seqs.len()].join(",");
         let sql = format!(
-            "SELECT campaign_seq, status, COUNT(*) AS n FROM recipients \
-             WHERE campaign_seq IN ({placeholders}) GROUP BY campaign_seq, status"
+            "SELECT campaign_seq, status, n FROM campaign_counts \
+             WHERE campaign_seq IN ({placeholders}) AND n <> 0"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for s in seqs {
@@ -662,6 +662,25 @@ impl Store for SqliteStore {
                     .bind(message);
             }
             q.execute(&mut *tx).await.map_err(backend)?;
+        }
+
+        let mut initial: HashMap<&'static str, i64> = HashMap::new();
+        for r in &new.recipients {
+            let status = if r.opted_out {
+                RecipientStatus::Failed
+            } else {
+                RecipientStatus::Pending
+            };
+            *initial.entry(status.as_str()).or_default() += 1;
+        }
+        for (status, n) in initial {
+            sqlx::query("INSERT INTO campaign_counts (campaign_seq, status, n) VALUES (?, ?, ?)")
+                .bind(seq)
+                .bind(status)
+                .bind(n)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
 
         if let Some(idem) = idempotency {
@@ -1212,5 +1231,24 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         Ok(n as u64)
+    }
+
+    async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {
+        let seq = self.campaign_seq(account, id).await?;
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM recipients WHERE campaign_seq = ? GROUP BY status",
+        )
+        .bind(seq)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        let mut counts = Counts::default();
+        for row in rows {
+            let status: String = row.get("status");
+            let status = RecipientStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?;
+            counts.add(status, row.get::<i64, _>("n") as u64);
+        }
+        Ok(counts)
     }
 }

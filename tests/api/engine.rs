@@ -40,6 +40,15 @@ fn aggregate(c: &Value) -> (u64, u64, u64, u64) {
     (delivered, failed, pending, cancelled)
 }
 
+/// The cached counts the API shows equal a GROUP BY over the rows.
+async fn assert_cache_matches(app: &TestApp, id: &str) {
+    let account = AccountId::parse(&app.creds.account_id).unwrap();
+    let id = herald::domain::ids::CampaignId::parse(id).unwrap();
+    let shown = app.store.get_campaign(&account, &id).await.unwrap().counts;
+    let aggregated = app.store.aggregate_counts(&account, &id).await.unwrap();
+    assert_eq!(shown, aggregated);
+}
+
 fn assert_counts_match(c: &Value) {
     let (d, f, p, x) = aggregate(c);
     assert_eq!(c["delivered_count"], d, "{c}");
@@ -88,6 +97,7 @@ async fn a_campaign_goes_out_paced_and_every_status_comes_back() {
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(c["delivered_count"], 60);
     assert_counts_match(&c);
+    assert_cache_matches(&app, id).await;
     for r in c["recipients"].as_array().unwrap() {
         assert!(r["twilio_sid"].as_str().unwrap().starts_with("SM"));
     }
@@ -133,6 +143,7 @@ async fn faults_resolve_every_recipient_without_sending_twice() {
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(c["delivered_count"], 80, "{c}");
     assert_counts_match(&c);
+    assert_cache_matches(&app, id).await;
 
     // Even the 5xx answers that created a message (ambiguous) were reconciled, not resent.
     let journal = app.journal().await;
