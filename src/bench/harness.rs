@@ -75,6 +75,16 @@ impl SimulatorProcess {
             .await?)
     }
 
+    /// Forgets the journal (the messages themselves stay).
+    pub async fn clear_journal(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+        client
+            .delete(format!("{}/sim/messages", self.base_url))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// Stops it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
@@ -172,6 +182,11 @@ impl ServerProcess {
         })
         .await
         .context("herald serve did not become ready")
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     /// SIGKILL: no chance to clean up, exactly like a crash.

@@ -1,9 +1,25 @@
 //! `herald bench`: the benchmarks and torture tests of record, run as a user would run them.
+//!
+//! Each benchmark starts real processes (`herald simulator`, `herald serve`) from this very
+//! binary on loopback, measures, and prints a table and one JSON line. Build with
+//! `--release` for figures of record; `herald bench all --quick` is the small version CI runs
+//! so the benchmarks never rot (it asserts nothing about speed).
 
 pub mod chaos;
 mod harness;
+pub mod perf;
+pub mod report;
+mod seed;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+
+/// Size of a run.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Size {
+    /// A small, fast version (CI).
+    #[arg(long)]
+    pub quick: bool,
+}
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -11,9 +27,31 @@ pub enum BenchCommand {
     /// Kill `herald serve` with SIGKILL at random instants mid-campaign and check that no
     /// recipient was lost or texted twice.
     Chaos(chaos::ChaosArgs),
+    /// POST one campaign of 100,000 recipients; time to 201 and memory.
+    Create(Size),
+    /// GET a 1,000,000-recipient campaign and list 1,000 campaigns, with counts.
+    Counts(Size),
+    /// Send 100,000 recipients to the simulator as fast as Herald can.
+    Dispatch(Size),
+    /// Pacing accuracy: 10 numbers at mps 10 (and with --long, 1,000 at mps 1).
+    Pacing {
+        #[command(flatten)]
+        size: Size,
+        /// Also the long run: 1,000 recipients on one number at mps 1 (about 17 minutes).
+        #[arg(long)]
+        long: bool,
+    },
+    /// Signed status callbacks ingested per second.
+    Callbacks(Size),
+    /// RSS of `herald serve` while a 1,000,000-recipient campaign sends.
+    Memory(Size),
+    /// Start-up time on an existing 1,000,000-recipient database.
+    Startup(Size),
+    /// Every benchmark above (pacing without --long, chaos excluded).
+    All(Size),
 }
 
-/// Runs one benchmark.
+/// Runs one benchmark (or all).
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Chaos(args) => {
@@ -24,6 +62,26 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!("chaos run found lost or duplicated messages")
             }
+        }
+        BenchCommand::Create(s) => perf::create(s.quick).await.map(|r| r.print()),
+        BenchCommand::Counts(s) => perf::counts(s.quick).await.map(|r| r.print()),
+        BenchCommand::Dispatch(s) => perf::dispatch(s.quick).await.map(|r| r.print()),
+        BenchCommand::Pacing { size, long } => {
+            perf::pacing(size.quick, long).await.map(|r| r.print())
+        }
+        BenchCommand::Callbacks(s) => perf::callbacks(s.quick).await.map(|r| r.print()),
+        BenchCommand::Memory(s) => perf::memory(s.quick).await.map(|r| r.print()),
+        BenchCommand::Startup(s) => perf::startup(s.quick).await.map(|r| r.print()),
+        BenchCommand::All(s) => {
+            let q = s.quick;
+            perf::create(q).await?.print();
+            perf::counts(q).await?.print();
+            perf::dispatch(q).await?.print();
+            perf::pacing(q, false).await?.print();
+            perf::callbacks(q).await?.print();
+            perf::memory(q).await?.print();
+            perf::startup(q).await?.print();
+            Ok(())
         }
     }
 }

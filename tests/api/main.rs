@@ -1,6 +1,7 @@
 //! Herald's black-box API tests: one binary, a real server per test, HTTP only.
 
 mod auth;
+mod bench;
 mod campaigns;
 mod chaos;
 mod cli;

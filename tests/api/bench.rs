@@ -1,0 +1,39 @@
+//! The benchmarks run in their quick form so they never rot (they assert nothing about speed).
+
+use std::process::Command;
+
+#[test]
+fn bench_all_quick_runs_every_benchmark() {
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "all", "--quick"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bench in [
+        "create",
+        "counts",
+        "dispatch",
+        "pacing",
+        "callbacks",
+        "memory",
+        "startup",
+    ] {
+        assert!(
+            stdout.contains(&format!("== bench {bench} --quick")),
+            "{bench} missing:\n{stdout}"
+        );
+    }
+    // Every bench printed its JSON line.
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("{\"bench\""))
+            .count(),
+        7
+    );
+}
