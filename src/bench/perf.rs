@@ -109,6 +109,27 @@ async fn post_campaign(
     Ok(r.json().await?)
 }
 
+/// Waits until the campaign's status is `done`.
+async fn wait_done(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let url = format!("{base}/v1/sms/campaigns/{id}?recipients_limit=1");
+    wait_until(limit, || {
+        let request = client.get(&url).bearer_auth(key).send();
+        async move {
+            match request.await {
+                Ok(r) => r.json::<Value>().await.is_ok_and(|c| c["status"] == "done"),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+}
+
 /// `create`: POST one campaign of N recipients to a running server, `runs` times.
 pub async fn create(quick: bool) -> anyhow::Result<Report> {
     let n: u64 = if quick { 10_000 } else { 100_000 };
@@ -253,21 +274,13 @@ pub async fn dispatch(quick: bool) -> anyhow::Result<Report> {
     let created = post_campaign(&client, &server.base_url, &key, body).await?;
     let started = Instant::now();
     let id = created["campaign_id"].as_str().context("id")?.to_owned();
-    let url = format!(
-        "{}/v1/sms/campaigns/{id}?recipients_limit=1",
-        server.base_url
-    );
-    wait_until(Duration::from_secs(600), || {
-        let client = client.clone();
-        let url = url.clone();
-        let key = key.clone();
-        async move {
-            match client.get(&url).bearer_auth(&key).send().await {
-                Ok(r) => r.json::<Value>().await.is_ok_and(|c| c["status"] == "done"),
-                Err(_) => false,
-            }
-        }
-    })
+    wait_done(
+        &client,
+        &server.base_url,
+        &key,
+        &id,
+        Duration::from_secs(600),
+    )
     .await?;
     let elapsed = started.elapsed().as_secs_f64();
     let journal = sim.journal(&client).await?;
@@ -382,21 +395,13 @@ async fn pace_run(numbers_n: usize, mps: f64, per_number: u64) -> anyhow::Result
     )
     .await?;
     let id = created["campaign_id"].as_str().context("id")?.to_owned();
-    let url = format!(
-        "{}/v1/sms/campaigns/{id}?recipients_limit=1",
-        server.base_url
-    );
-    wait_until(Duration::from_secs(per_number * 2 + 120), || {
-        let client = client.clone();
-        let url = url.clone();
-        let key = key.clone();
-        async move {
-            match client.get(&url).bearer_auth(&key).send().await {
-                Ok(r) => r.json::<Value>().await.is_ok_and(|c| c["status"] == "done"),
-                Err(_) => false,
-            }
-        }
-    })
+    wait_done(
+        &client,
+        &server.base_url,
+        &key,
+        &id,
+        Duration::from_secs(per_number * 2 + 120),
+    )
     .await?;
     let journal = sim.journal(&client).await?;
     let mut by_number: HashMap<String, Vec<(OffsetDateTime, u32)>> = HashMap::new();

@@ -161,13 +161,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             continue;
         };
 
-        if shared.handle.is_cancelled(work.campaign_id.as_str()) {
-            let seq = work.campaign_seq;
-            let mut released = turns.drop_campaign(seq);
-            released.push(work);
-            release(&shared, released).await;
+        let Some(work) = unless_cancelled(&shared, &mut turns, work).await else {
             continue;
-        }
+        };
 
         let slot = match pacer.lock() {
             Ok(mut p) => p.reserve(work.segments, Instant::now()),
@@ -201,13 +197,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             }
         }
         // A cancel that arrived while this message waited for its slot stops it here.
-        if shared.handle.is_cancelled(work.campaign_id.as_str()) {
-            let seq = work.campaign_seq;
-            let mut released = turns.drop_campaign(seq);
-            released.push(work);
-            release(&shared, released).await;
+        let Some(work) = unless_cancelled(&shared, &mut turns, work).await else {
             continue;
-        }
+        };
         let permit = tokio::select! {
             _ = shared.shutdown.cancelled() => {
                 release(&shared, vec![work]).await;
@@ -231,6 +223,18 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
     }
     release(&shared, turns.drain_all()).await;
     tracing::debug!(number = %phone, "lane stopped");
+}
+
+/// Passes `work` on unless its campaign was cancelled, in which case it and the rest of
+/// that campaign's claimed work are given back (and become `cancelled`).
+async fn unless_cancelled(shared: &Shared, turns: &mut Turns, work: Work) -> Option<Work> {
+    if !shared.handle.is_cancelled(work.campaign_id.as_str()) {
+        return Some(work);
+    }
+    let mut released = turns.drop_campaign(work.campaign_seq);
+    released.push(work);
+    release(shared, released).await;
+    None
 }
 
 /// Gives back claimed work that will not be sent now.

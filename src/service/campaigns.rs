@@ -212,11 +212,20 @@ pub async fn cancel(
         .cancel_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let campaign = store
-        .get_campaign(account, &id)
+    view(store, account, &id).await
+}
+
+/// The campaign as the API shows it after a change.
+async fn view(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &CampaignId,
+) -> ServiceResult<CampaignView> {
+    Ok(store
+        .get_campaign(account, id)
         .await
-        .map_err(ServiceError::from_store("campaign"))?;
-    Ok(campaign.into())
+        .map_err(ServiceError::from_store("campaign"))?
+        .into())
 }
 
 /// Launches a draft: now, or at its `scheduled_at` if that is still ahead.
@@ -230,9 +239,5 @@ pub async fn launch(
         .launch_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let campaign = store
-        .get_campaign(account, &id)
-        .await
-        .map_err(ServiceError::from_store("campaign"))?;
-    Ok(campaign.into())
+    view(store, account, &id).await
 }

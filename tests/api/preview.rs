@@ -3,49 +3,17 @@
 
 use std::process::Command;
 
-use herald::domain::ids::{AccountId, AgentId};
-use herald::store::Agent;
+use herald::domain::ids::AccountId;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::helpers::{TestApp, error_fields, json, spawn_app, spawn_app_with};
+use crate::helpers::{
+    SPEC_CREATE, TestApp, error_fields, json, spawn_app, spawn_app_with, spec_setup,
+};
 
 const PREVIEW: &str = "/v1/sms/campaigns/preview";
 const PARSE: &str = "/v1/sms/recipients/parse";
-
-/// The create request exactly as the product page prints it.
-const SPEC_CREATE: &str = r#"{
-"agent_id": "agent_125207e452f8714a",
-"from_number": "+447446466847",
-"name": "March promotion",
-"message_template": "Hi {{first_name}}, Acme Dental offering 20% off cleanings this month. Reply YES to book.",
-"recipients": [
-{ "phone": "+447111000001", "variables": { "first_name": "Sarah" } },
-{ "phone": "+447111000002", "variables": { "first_name": "James" } }
-],
-"schedule_type": "now"
-}"#;
-
-/// The spec example's agent and sending number.
-async fn spec_setup(app: &TestApp) {
-    let now = OffsetDateTime::now_utc();
-    let account = AccountId::parse(&app.creds.account_id).unwrap();
-    app.store
-        .create_agent(
-            &account,
-            &Agent {
-                id: AgentId::parse("agent_125207e452f8714a").unwrap(),
-                name: "Acme Dental receptionist".into(),
-                system_prompt: "You are the receptionist at Acme Dental.".into(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .await
-        .unwrap();
-    app.add_number("+447446466847").await;
-}
 
 async fn opt_out(app: &TestApp, phone: &str) {
     let account = AccountId::parse(&app.creds.account_id).unwrap();
