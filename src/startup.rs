@@ -30,6 +30,19 @@ pub struct Application {
     pub bootstrap: Option<AccountCredentials>,
 }
 
+/// True for `http(s)://localhost…`, `127.x` and `[::1]` URLs.
+fn is_loopback_url(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]")
+}
+
 /// A random hex string of `bytes` random bytes.
 fn random_hex(bytes: usize) -> String {
     (0..bytes)
@@ -81,6 +94,12 @@ impl Application {
             simulator = Some(sim);
         }
         let twilio = settings.twilio.clone().expect("set above");
+        if simulator.is_none() && is_loopback_url(settings.public_base()) {
+            tracing::warn!(
+                public_url = settings.public_base(),
+                "sending through Twilio but --public-url is a loopback address: Twilio cannot deliver status callbacks or inbound messages here; set --public-url to the address Twilio reaches"
+            );
+        }
         let (username, password) = twilio
             .api_key
             .clone()
@@ -163,5 +182,19 @@ impl Application {
             sim.shutdown().await;
         }
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_public_urls_are_recognised() {
+        assert!(is_loopback_url("http://127.0.0.1:8080"));
+        assert!(is_loopback_url("http://localhost:8080/x"));
+        assert!(is_loopback_url("http://[::1]:8080"));
+        assert!(!is_loopback_url("https://herald.example.com"));
+        assert!(!is_loopback_url("https://user@sms.example.org:8443/hooks"));
     }
 }
