@@ -50,7 +50,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             }
             other => ApiError::MalformedJson(other.body_text()),
         })?;
+        let parse_started = std::time::Instant::now();
         let value = parse_json(&bytes)?;
+        tracing::debug!(
+            bytes = bytes.len(),
+            parse_ms = parse_started.elapsed().as_millis() as u64,
+            "JSON body parsed"
+        );
         Ok(ApiJson {
             value,
             body_hash: Sha256::digest(&bytes).to_vec(),

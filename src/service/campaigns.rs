@@ -51,8 +51,10 @@ pub async fn create(
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
     let now = OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
     let ctx = store.account_context(account).await?;
     let valid = campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
+    let validated = started.elapsed();
     let (status, scheduled_at) = match valid.schedule {
         Schedule::Now => (CampaignStatus::Running, None),
         Schedule::At(t) => (CampaignStatus::Scheduled, Some(t)),
@@ -80,6 +82,12 @@ pub async fn create(
         .create_campaign(&new, idempotency)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    tracing::debug!(
+        recipients = new.recipients.len(),
+        validate_ms = validated.as_millis() as u64,
+        store_ms = (started.elapsed() - validated).as_millis() as u64,
+        "campaign created"
+    );
     let (id, replayed, duplicates) = match created {
         Created::New(id) => (id, false, valid.duplicates),
         Created::Replayed(id) => (id, true, Vec::new()),

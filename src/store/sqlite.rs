@@ -111,7 +111,7 @@ fn key_from_row(row: &SqliteRow) -> ApiKey {
     }
 }
 
-/// Rows per multi-row INSERT when storing recipients (9 parameters each, well
+/// Rows per multi-row INSERT when storing recipients (11 parameters each, well
 /// under SQLite's 32,766-parameter limit; big enough to amortise statement cost).
 const INSERT_CHUNK: usize = 500;
 
@@ -120,18 +120,14 @@ fn recipient_insert_sql(rows: usize) -> String {
         "INSERT INTO recipients (campaign_seq, position, phone, variables, body, segments, \
          from_number, status, error_code, error_message, updated_at) VALUES ",
     );
-    // ?1 is the campaign, ?2 the time; each row then takes 9 numbered parameters.
+    // Anonymous `?` only: sqlx looks up every parameter's name when binding, and SQLite finds
+    // a numbered parameter's name by walking a list, which made numbered multi-row inserts
+    // quadratic (70% of a 100,000-recipient create went there).
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
-        let base = 3 + i * 9;
-        sql.push_str("(?1");
-        for p in base..base + 9 {
-            sql.push_str(",?");
-            sql.push_str(&p.to_string());
-        }
-        sql.push_str(",?2)");
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
     }
     sql
 }
@@ -636,7 +632,7 @@ impl Store for SqliteStore {
             } else {
                 recipient_insert_sql(chunk.len())
             };
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(seq).bind(now);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for (i, r) in chunk.iter().enumerate() {
                 let position = (chunk_index * INSERT_CHUNK + i) as i64;
                 let variables = serde_json::to_string(&r.variables)
@@ -651,6 +647,7 @@ impl Store for SqliteStore {
                     (RecipientStatus::Pending, None, None)
                 };
                 q = q
+                    .bind(seq)
                     .bind(position)
                     .bind(r.phone.as_str())
                     .bind(variables)
@@ -659,7 +656,8 @@ impl Store for SqliteStore {
                     .bind(r.from_number.as_str())
                     .bind(status.as_str())
                     .bind(code)
-                    .bind(message);
+                    .bind(message)
+                    .bind(now);
             }
             q.execute(&mut *tx).await.map_err(backend)?;
         }
