@@ -51,7 +51,7 @@ pub async fn create(
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
     let now = OffsetDateTime::now_utc();
-    let ctx = store.account_context(account).await?;
+    let ctx = super::consents::campaign_context(store, account, request).await?;
     let valid = campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
     let (status, scheduled_at) = match valid.schedule {
         Schedule::Now => (CampaignStatus::Running, None),
@@ -73,6 +73,7 @@ pub async fn create(
         source,
         scheduled_at,
         duplicates_removed: valid.duplicates.len() as u64,
+        require_consent: valid.require_consent,
         recipients: valid.recipients,
         created_at: now,
     };
