@@ -168,6 +168,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             release(&shared, released).await;
             continue;
         }
+        if opted_out_since_claim(&shared, &work).await {
+            continue;
+        }
 
         let slot = match pacer.lock() {
             Ok(mut p) => p.reserve(work.segments, Instant::now()),
@@ -208,6 +211,10 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             release(&shared, released).await;
             continue;
         }
+        // So does a STOP from the recipient.
+        if opted_out_since_claim(&shared, &work).await {
+            continue;
+        }
         let permit = tokio::select! {
             _ = shared.shutdown.cancelled() => {
                 release(&shared, vec![work]).await;
@@ -231,6 +238,26 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
     }
     release(&shared, turns.drain_all()).await;
     tracing::debug!(number = %phone, "lane stopped");
+}
+
+/// Fails claimed work whose recipient opted out after the claim (the claim itself skips
+/// numbers that were opted out already); true when it did.
+async fn opted_out_since_claim(shared: &Shared, work: &Work) -> bool {
+    if !shared
+        .handle
+        .is_opted_out(work.account_id.as_str(), &work.phone)
+    {
+        return false;
+    }
+    shared
+        .store_result(SendResult::Failed {
+            id: work.id,
+            attempt_id: work.attempt_id.clone(),
+            code: "opted_out".into(),
+            message: "the recipient opted out of messages from this account".into(),
+        })
+        .await;
+    true
 }
 
 /// Gives back claimed work that will not be sent now.

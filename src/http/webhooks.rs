@@ -12,8 +12,9 @@ use crate::provider::signature;
 use crate::service::ServiceError;
 use crate::store::StatusEvent;
 
-/// Checks the signature over the public URL + path + query and the form parameters.
-fn verified_params(
+/// Checks the signature over the public URL + path + query and the form parameters
+/// (every Twilio webhook: status callbacks here, incoming messages in `inbound`).
+pub(super) fn verified_params(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
@@ -40,7 +41,8 @@ fn verified_params(
     Ok(params)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The first non-empty value of a form parameter.
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
