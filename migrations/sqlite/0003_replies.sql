@@ -39,6 +39,9 @@ CREATE TABLE messages (
     body              TEXT NOT NULL,
     twilio_sid        TEXT,            -- inbound: Twilio's MessageSid (outbound: see recipient)
     recipient_id      INTEGER REFERENCES recipients(id),  -- outbound through the engine
+    -- outbound 'agent': the inbound message it answers (the agent's history places the answer
+    -- right after it, even when more messages arrived while the model was thinking)
+    reply_to_seq      INTEGER,
     -- inbound 'message' only: pending, answered, failed, no_model, no_agent, opted_out,
     -- superseded, empty
     reply_status      TEXT,

@@ -359,3 +359,20 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
         }
     }
 }
+
+#[cfg(test)]
+mod handle_tests {
+    use super::EngineHandle;
+
+    #[test]
+    fn opt_outs_are_per_account_and_undone_by_opt_ins() {
+        let handle = EngineHandle::new();
+        let other = handle.clone();
+        handle.phone_opted_out("acct_a", "+447111000001");
+        assert!(other.is_opted_out("acct_a", "+447111000001"));
+        assert!(!other.is_opted_out("acct_b", "+447111000001"));
+        assert!(!other.is_opted_out("acct_a", "+447111000002"));
+        other.phone_opted_in("acct_a", "+447111000001");
+        assert!(!handle.is_opted_out("acct_a", "+447111000001"));
+    }
+}

@@ -130,13 +130,6 @@ impl Replier {
             tracing::warn!("agent jobs did not stop in time");
         }
     }
-
-    /// Waits until no job is running (tests use it to know the agent is done).
-    pub async fn idle(&self) {
-        while !self.inner.tasks.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
 }
 
 impl Inner {

@@ -200,8 +200,9 @@ pub struct AgentWork {
     pub agent: Option<(AgentId, String)>,
     /// The campaign the person answers.
     pub campaign: Option<CampaignSent>,
-    /// The conversation up to and including the message, oldest first, newest `limit` only
-    /// (messages that never left are left out).
+    /// The conversation up to and including the message, oldest first, newest `limit` only;
+    /// each agent answer comes right after the message it answered (even if more arrived while
+    /// the model was thinking), and messages that never left are left out.
     pub history: Vec<(Direction, String)>,
 }
 

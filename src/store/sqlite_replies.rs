@@ -434,7 +434,7 @@ impl ReplyStore for SqliteStore {
 
         let opt_out_changed = match (new.keyword, &new.consent) {
             (Some(Keyword::OptOut), Some(event)) => {
-                opt_out_in(&mut tx, &new.account_id, event, Some(&new.body)).await?
+                opt_out_in(&mut tx, &new.account_id, event, Some(new.body.trim())).await?
             }
             (Some(Keyword::OptIn), Some(event)) => {
                 opt_in_in(&mut tx, &new.account_id, event).await?.0
@@ -530,12 +530,13 @@ impl ReplyStore for SqliteStore {
         let campaign = self
             .latest_campaign_sent(account, &our_number, &their_number)
             .await?;
-        // Newest first, then reversed; outbound messages that never left are not history.
+        // Each answer right after the message it answers, newest first, then reversed; outbound
+        // messages that never left are not history.
         let turns = sqlx::query(
             "SELECT m.direction, m.body FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id \
-             WHERE m.conversation_seq = ? AND m.seq <= ? \
+             WHERE m.conversation_seq = ?1 AND COALESCE(m.reply_to_seq, m.seq) <= ?2 \
                AND NOT (r.id IS NOT NULL AND r.twilio_sid IS NULL AND r.status IN ('failed', 'cancelled')) \
-             ORDER BY m.seq DESC LIMIT ?",
+             ORDER BY COALESCE(m.reply_to_seq, m.seq) DESC, m.seq DESC LIMIT ?3",
         )
         .bind(row.get::<i64, _>("conversation_seq"))
         .bind(row.get::<i64, _>("seq"))
@@ -585,7 +586,7 @@ impl ReplyStore for SqliteStore {
         let now = to_ms(reply.now);
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(
-            "SELECT c.seq, c.our_number, c.their_number, \
+            "SELECT m.seq AS inbound_seq, c.seq, c.our_number, c.their_number, \
                  EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = c.account_id \
                      AND o.phone = c.their_number) AS opted_out \
              FROM messages m JOIN conversations c ON c.seq = m.conversation_seq \
@@ -640,13 +641,14 @@ impl ReplyStore for SqliteStore {
         .await
         .map_err(backend)?;
         sqlx::query(
-            "INSERT INTO messages (id, conversation_seq, direction, kind, body, recipient_id, created_at) \
-             VALUES (?, ?, 'outbound', 'agent', ?, ?, ?)",
+            "INSERT INTO messages (id, conversation_seq, direction, kind, body, recipient_id, \
+             reply_to_seq, created_at) VALUES (?, ?, 'outbound', 'agent', ?, ?, ?, ?)",
         )
         .bind(reply.message_id.as_str())
         .bind(conversation_seq)
         .bind(&reply.body)
         .bind(recipient_id)
+        .bind(row.get::<i64, _>("inbound_seq"))
         .bind(now)
         .execute(&mut *tx)
         .await

@@ -7,4 +7,5 @@ mod engine;
 mod errors;
 mod helpers;
 mod preview;
+mod replies;
 mod resources;
