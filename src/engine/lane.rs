@@ -310,6 +310,11 @@ async fn send(shared: &Shared, work: Work, pacer: &Mutex<Pacer>) {
         outcome = decision.outcome,
         "sent"
     );
+    if decision.opted_out {
+        shared
+            .handle
+            .phone_opted_out(work.account_id.as_str(), &work.phone);
+    }
     if decision.opted_out
         && let Err(e) = shared
             .store

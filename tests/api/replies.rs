@@ -1060,10 +1060,21 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
         crate::helpers::error_fields(&json(r).await),
         ["phone", "status", "timestamp"]
     );
-    // Consent records are append-only: no route changes or deletes one.
+    // Consent records are append-only: no route changes or deletes one, nor does the database.
     let some_id = all["consents"][0]["consent_id"].as_str().unwrap();
     let r = app.delete(&format!("/v1/consents/{some_id}")).await;
     assert_eq!(r.status(), 405);
+    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE consents SET status = 'granted'",
+        "DELETE FROM consents",
+    ] {
+        let e = sqlx::query(sql).execute(&db).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
+    db.close().await;
 }
 
 #[tokio::test]
