@@ -10,6 +10,8 @@ use crate::domain::segments::Encoding;
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
+pub mod replies;
+
 /// A campaign with the counts computed from its recipients (create, list).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CampaignView {
@@ -44,6 +46,8 @@ pub struct CampaignView {
     pub scheduled_at: Option<OffsetDateTime>,
     /// Duplicate phones dropped at creation.
     pub duplicates_removed: u64,
+    /// Sends only to numbers with granted consent (others fail with `no_consent`).
+    pub require_consent: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -73,6 +77,7 @@ impl From<store::Campaign> for CampaignView {
             agent_id: c.agent_id,
             scheduled_at: c.scheduled_at,
             duplicates_removed: c.duplicates_removed,
+            require_consent: c.require_consent,
             created_at: c.created_at,
             started_at: c.started_at,
             finished_at: c.finished_at,
@@ -377,6 +382,8 @@ pub struct CampaignPreview {
     pub duplicates: Vec<Duplicate>,
     /// Recipients who opted out: kept, never sent.
     pub opted_out: Vec<OptedOutRecipient>,
+    /// With `require_consent`: recipients without granted consent (kept, never sent).
+    pub no_consent: Vec<OptedOutRecipient>,
 }
 
 /// One recipient as a preview shows it: the exact message, its encoding and segments.
@@ -400,6 +407,9 @@ pub struct PreviewRecipient {
     pub from_number: Option<String>,
     /// Opted out of the account: kept, never sent, not counted in the cost.
     pub opted_out: bool,
+    /// The body requires consent and this number has none granted: kept, never sent, not
+    /// counted in the cost.
+    pub no_consent: bool,
     /// Template placeholders this recipient has no value for (they render as empty text).
     pub missing_variables: Vec<String>,
 }
@@ -432,6 +442,8 @@ pub struct PreviewTotals {
     pub duplicates: u64,
     /// Recipients kept but not sent because they opted out.
     pub opted_out: u64,
+    /// Recipients kept but not sent because the body requires consent and they have none.
+    pub no_consent: u64,
 }
 
 /// One problem of one refused recipient.
@@ -447,7 +459,8 @@ pub struct InvalidRecipient {
     pub reason: String,
 }
 
-/// A recipient kept but never sent because the number opted out.
+/// A recipient kept but never sent because the number opted out (or, in `no_consent`, has no
+/// granted consent).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OptedOutRecipient {
     /// Position in the request's `recipients`.

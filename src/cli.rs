@@ -115,6 +115,19 @@ struct ServeArgs {
     /// message exists, in ms.
     #[arg(long, env = "HERALD_RECONCILE_AFTER_MS", default_value_t = 5000)]
     reconcile_after_ms: u64,
+    /// Base URL of the agent's OpenAI-compatible model server (e.g. https://api.openai.com/v1,
+    /// http://127.0.0.1:11434 for Ollama); without it replies are stored, not answered.
+    #[arg(long, env = "HERALD_LLM_BASE_URL")]
+    llm_base_url: Option<String>,
+    /// The model name the server knows (e.g. gpt-4o-mini, llama3.1).
+    #[arg(long, env = "HERALD_LLM_MODEL")]
+    llm_model: Option<String>,
+    /// API key sent as `Authorization: Bearer …` (local servers usually need none).
+    #[arg(long, env = "HERALD_LLM_API_KEY", hide_env_values = true)]
+    llm_api_key: Option<String>,
+    /// Seconds one model answer may take before the reply is given up (logged, left unanswered).
+    #[arg(long, env = "HERALD_LLM_TIMEOUT", default_value_t = 30)]
+    llm_timeout: u64,
 }
 
 /// Parses the command line and runs the command.
@@ -186,6 +199,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.twilio = twilio;
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
+    settings.llm = match (args.llm_base_url, args.llm_model) {
+        (Some(base_url), Some(model)) => Some(crate::provider::llm::LlmConfig {
+            base_url,
+            model,
+            api_key: args.llm_api_key,
+            timeout: std::time::Duration::from_secs(args.llm_timeout.max(1)),
+        }),
+        (None, None) if args.llm_api_key.is_none() => None,
+        _ => anyhow::bail!(
+            "set both --llm-base-url (HERALD_LLM_BASE_URL) and --llm-model (HERALD_LLM_MODEL) for the agent to answer replies, or neither"
+        ),
+    };
     settings.engine.max_in_flight = args.max_in_flight;
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
     settings.engine.reconcile_after = std::time::Duration::from_millis(args.reconcile_after_ms);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::domain::campaign::Limits;
 use crate::engine::EngineConfig;
+use crate::provider::llm::LlmConfig;
 use crate::simulator::SimulatorConfig;
 
 /// How Herald reaches Twilio (or a Twilio-compatible carrier).
@@ -61,6 +62,8 @@ pub struct Settings {
     pub price_per_segment: f64,
     /// Currency of `price_per_segment` (ISO 4217, e.g. `USD`).
     pub currency: String,
+    /// The agent's OpenAI-compatible model; `None`: replies are stored, not answered.
+    pub llm: Option<LlmConfig>,
 }
 
 /// Twilio's list price of one outbound SMS segment to the US, in USD.
@@ -89,6 +92,7 @@ impl Settings {
             },
             price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
             currency: DEFAULT_CURRENCY.into(),
+            llm: None,
         }
     }
 

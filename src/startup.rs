@@ -13,8 +13,10 @@ use crate::config::{Settings, TwilioSettings};
 use crate::engine::{self, EngineHandle};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::provider::llm::LlmClient;
 use crate::provider::twilio::{TwilioClient, TwilioConfig};
 use crate::service::accounts::{self, AccountCredentials};
+use crate::service::agent::Replier;
 use crate::service::callbacks::StatusIngest;
 use crate::simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use crate::store::{self, DynStore};
@@ -113,6 +115,23 @@ impl Application {
         })
         .context("configuring the Twilio client")?;
         settings.engine.callback_base = settings.public_base().to_owned();
+        let llm = match &settings.llm {
+            None => {
+                tracing::info!(
+                    "no model configured (--llm-base-url, --llm-model): replies are stored, not answered"
+                );
+                None
+            }
+            Some(config) => {
+                let client = LlmClient::new(config).context("configuring the agent's model")?;
+                tracing::info!(
+                    endpoint = client.endpoint(),
+                    model = client.model(),
+                    "the agent answers replies with this model"
+                );
+                Some(client)
+            }
+        };
 
         let state = AppState {
             callbacks: StatusIngest::spawn(store.clone()),
@@ -120,6 +139,7 @@ impl Application {
             settings: Arc::new(settings),
             engine: EngineHandle::new(),
             metrics: Metrics::new(),
+            replier: Replier::new(llm),
         };
         Ok(Self {
             listener,
@@ -169,12 +189,14 @@ impl Application {
             shutdown.await;
             stop.cancel();
         });
+        let replier = self.state.replier.clone();
         let router = http::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
             .context("serving HTTP");
         token.cancel();
+        replier.shutdown(std::time::Duration::from_secs(5)).await;
         if let Some(engine) = engine {
             let _ = engine.await;
         }

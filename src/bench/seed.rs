@@ -94,6 +94,7 @@ pub async fn campaign(
             from_number: Phone::parse(&seeded.numbers[(i as usize) % seeded.numbers.len()])
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             opted_out: false,
+            no_consent: false,
         });
     }
     let id = CampaignId::generate();
@@ -112,6 +113,7 @@ pub async fn campaign(
                 source: Source::Api,
                 scheduled_at: None,
                 duplicates_removed: 0,
+                require_consent: false,
                 recipients,
                 created_at: OffsetDateTime::now_utc(),
             },

@@ -58,6 +58,11 @@ pub struct CampaignRequest {
     /// RFC 3339 time to start, with `schedule` (required) or `draft` (optional).
     #[serde(default)]
     pub scheduled_at: Option<String>,
+    /// Send only to numbers whose latest consent record is `granted` (`/v1/consents`); the
+    /// others are kept and fail with `error_code: "no_consent"`. Checked at create and again
+    /// just before each send. Default false.
+    #[serde(default)]
+    pub require_consent: Option<bool>,
 }
 
 /// One recipient in a create request.
@@ -82,6 +87,9 @@ pub struct AccountContext {
     pub numbers: HashMap<String, Option<String>>,
     /// Numbers that opted out of the account.
     pub opted_out: HashSet<String>,
+    /// Numbers whose latest consent record is `granted`; read only for requests with
+    /// `require_consent` (empty otherwise).
+    pub consented: HashSet<String>,
 }
 
 /// Limits that protect the service; configurable per deployment.
@@ -127,6 +135,9 @@ pub struct NewRecipient {
     pub from_number: Phone,
     /// The number opted out: kept, never sent, reported as failed with `opted_out`.
     pub opted_out: bool,
+    /// The campaign requires consent and the number has none: kept, never sent, reported as
+    /// failed with `no_consent`.
+    pub no_consent: bool,
 }
 
 /// A duplicate phone dropped from a request.
@@ -157,6 +168,8 @@ pub struct ValidCampaign {
     pub recipients: Vec<NewRecipient>,
     /// Entries dropped because their phone appeared earlier.
     pub duplicates: Vec<Duplicate>,
+    /// Sends only to numbers with granted consent.
+    pub require_consent: bool,
 }
 
 /// Checks everything about a request at once: either a campaign that can be stored
@@ -197,6 +210,8 @@ pub struct CampaignAnalysis {
     /// One outcome per entry of the request's `recipients`, in request order; empty when the
     /// list is missing, empty or longer than the limit (see `errors`).
     pub recipients: Vec<RecipientOutcome>,
+    /// Sends only to numbers with granted consent (`require_consent`).
+    pub require_consent: bool,
 }
 
 impl CampaignAnalysis {
@@ -253,6 +268,7 @@ impl CampaignAnalysis {
             schedule: self.schedule,
             recipients,
             duplicates,
+            require_consent: self.require_consent,
         })
     }
 }
@@ -282,6 +298,9 @@ pub struct SendableRecipient {
     pub from_number: Option<Phone>,
     /// The number opted out: kept, never sent, reported as failed with `opted_out`.
     pub opted_out: bool,
+    /// The request requires consent and this number has none granted (and did not opt out):
+    /// kept, never sent, reported as failed with `no_consent`.
+    pub no_consent: bool,
     /// Placeholders of the template this recipient has no (non-null) value for; they render
     /// as empty text, which is allowed but usually a mistake, so previews flag them.
     pub missing_variables: Vec<String>,
@@ -299,6 +318,7 @@ impl SendableRecipient {
             encoding: message.encoding,
             from_number: self.from_number?,
             opted_out: self.opted_out,
+            no_consent: self.no_consent,
         })
     }
 }
@@ -324,6 +344,7 @@ pub struct RecipientChecker<'a> {
     template: Option<&'a Template>,
     from_numbers: &'a [Phone],
     opted_out: &'a HashSet<String>,
+    consented: Option<&'a HashSet<String>>,
     empty: Map<String, Value>,
     seen: HashMap<Phone, usize>,
     sendable: usize,
@@ -341,10 +362,18 @@ impl<'a> RecipientChecker<'a> {
             template,
             from_numbers,
             opted_out,
+            consented: None,
             empty: Map::new(),
             seen: HashMap::new(),
             sendable: 0,
         }
+    }
+
+    /// Requires consent: numbers not in `consented` (and not opted out) are marked
+    /// [`SendableRecipient::no_consent`].
+    pub fn requiring_consent(mut self, consented: &'a HashSet<String>) -> Self {
+        self.consented = Some(consented);
+        self
     }
 
     /// Decides the fate of entry `index`. Checks, in order: variable values (strings, numbers
@@ -429,8 +458,11 @@ impl<'a> RecipientChecker<'a> {
         };
         self.seen.insert(phone.clone(), index);
         self.sendable += 1;
+        let opted_out = self.opted_out.contains(phone.as_str());
+        let no_consent = !opted_out && self.consented.is_some_and(|c| !c.contains(phone.as_str()));
         RecipientOutcome::Sendable(Box::new(SendableRecipient {
-            opted_out: self.opted_out.contains(phone.as_str()),
+            opted_out,
+            no_consent,
             phone,
             variables: vars.clone(),
             message,
@@ -494,6 +526,7 @@ pub fn analyse(
     };
 
     let schedule = validate_schedule(req, now, &mut errors);
+    let require_consent = req.require_consent.unwrap_or(false);
 
     let recipients = match req.recipients.as_deref() {
         None => {
@@ -521,6 +554,9 @@ pub fn analyse(
         Some(list) => {
             let mut checker =
                 RecipientChecker::new(template.as_ref(), &from_numbers, &ctx.opted_out);
+            if require_consent {
+                checker = checker.requiring_consent(&ctx.consented);
+            }
             checker.seen.reserve(list.len());
             list.iter()
                 .enumerate()
@@ -537,6 +573,7 @@ pub fn analyse(
         schedule,
         errors,
         recipients,
+        require_consent,
     }
 }
 
@@ -647,6 +684,7 @@ mod tests {
             ]
             .into(),
             opted_out: ["+447111000009".to_owned()].into(),
+            consented: ["+447111000001".to_owned(), "+447111000009".to_owned()].into(),
         }
     }
 
@@ -738,6 +776,29 @@ mod tests {
             }]
         );
         assert!(c.recipients[1].opted_out);
+    }
+
+    #[test]
+    fn with_require_consent_numbers_without_consent_are_kept_and_marked() {
+        let mut v = spec_request();
+        v["recipients"] = json!([
+            { "phone": "+447111000001" },
+            { "phone": "+447111000002" },
+            { "phone": "+447111000009" }
+        ]);
+        let c = validate(&request(v.clone()), &ctx(), &Limits::default(), now()).unwrap();
+        assert!(!c.require_consent);
+        assert!(c.recipients.iter().all(|r| !r.no_consent));
+        v["require_consent"] = json!(true);
+        let c = validate(&request(v), &ctx(), &Limits::default(), now()).unwrap();
+        assert!(c.require_consent);
+        let flags: Vec<(bool, bool)> = c
+            .recipients
+            .iter()
+            .map(|r| (r.opted_out, r.no_consent))
+            .collect();
+        // Consented; no consent; opted out (which wins over consent).
+        assert_eq!(flags, [(false, false), (false, true), (true, false)]);
     }
 
     #[test]

@@ -72,6 +72,21 @@ prefixed_id!(
     KeyId,
     "key_"
 );
+prefixed_id!(
+    /// A conversation: the messages between one of the account's numbers and one person.
+    ConversationId,
+    "conv_"
+);
+prefixed_id!(
+    /// One message of a conversation.
+    MessageId,
+    "msg_"
+);
+prefixed_id!(
+    /// One consent record (granted or revoked).
+    ConsentId,
+    "cons_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
 //! Herald's pure core: the types and rules of campaigns, with no I/O.
 
 pub mod campaign;
+pub mod consent;
 pub mod ids;
 pub mod import;
+pub mod keywords;
 pub mod phone;
+pub mod reply;
 pub mod segments;
 pub mod status;
 pub mod template;

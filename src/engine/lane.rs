@@ -164,6 +164,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
         let Some(work) = unless_cancelled(&shared, &mut turns, work).await else {
             continue;
         };
+        if opted_out_since_claim(&shared, &work).await {
+            continue;
+        }
 
         let slot = match pacer.lock() {
             Ok(mut p) => p.reserve(work.segments, Instant::now()),
@@ -200,6 +203,10 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
         let Some(work) = unless_cancelled(&shared, &mut turns, work).await else {
             continue;
         };
+        // So does a STOP from the recipient.
+        if opted_out_since_claim(&shared, &work).await {
+            continue;
+        }
         let permit = tokio::select! {
             _ = shared.shutdown.cancelled() => {
                 release(&shared, vec![work]).await;
@@ -235,6 +242,26 @@ async fn unless_cancelled(shared: &Shared, turns: &mut Turns, work: Work) -> Opt
     released.push(work);
     release(shared, released).await;
     None
+}
+
+/// Fails claimed work whose recipient opted out after the claim (the claim itself skips
+/// numbers that were opted out already); true when it did.
+async fn opted_out_since_claim(shared: &Shared, work: &Work) -> bool {
+    if !shared
+        .handle
+        .is_opted_out(work.account_id.as_str(), &work.phone)
+    {
+        return false;
+    }
+    shared
+        .store_result(SendResult::Failed {
+            id: work.id,
+            attempt_id: work.attempt_id.clone(),
+            code: "opted_out".into(),
+            message: "the recipient opted out of messages from this account".into(),
+        })
+        .await;
+    true
 }
 
 /// Gives back claimed work that will not be sent now.
@@ -287,6 +314,11 @@ async fn send(shared: &Shared, work: Work, pacer: &Mutex<Pacer>) {
         outcome = decision.outcome,
         "sent"
     );
+    if decision.opted_out {
+        shared
+            .handle
+            .phone_opted_out(work.account_id.as_str(), &work.phone);
+    }
     if decision.opted_out
         && let Err(e) = shared
             .store

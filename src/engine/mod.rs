@@ -74,6 +74,7 @@ impl Default for EngineConfig {
 pub struct EngineHandle {
     wake: Arc<watch::Sender<u64>>,
     cancelled: Arc<Mutex<HashSet<String>>>,
+    opted_out: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl Default for EngineHandle {
@@ -88,6 +89,7 @@ impl EngineHandle {
         Self {
             wake: Arc::new(watch::channel(0).0),
             cancelled: Arc::default(),
+            opted_out: Arc::default(),
         }
     }
 
@@ -109,6 +111,30 @@ impl EngineHandle {
         self.cancelled
             .lock()
             .map(|set| set.contains(campaign_id))
+            .unwrap_or(false)
+    }
+
+    /// A number opted out of an account: lanes fail its claimed messages (`opted_out`) at
+    /// their last check before sending, so nothing already claimed slips out after a STOP.
+    /// (Unclaimed ones are failed by the store's claim, which reads the opt-out list.)
+    pub fn phone_opted_out(&self, account_id: &str, phone: &str) {
+        if let Ok(mut set) = self.opted_out.lock() {
+            set.insert((account_id.to_owned(), phone.to_owned()));
+        }
+    }
+
+    /// A number opted back in: it may be sent to again.
+    pub fn phone_opted_in(&self, account_id: &str, phone: &str) {
+        if let Ok(mut set) = self.opted_out.lock() {
+            set.remove(&(account_id.to_owned(), phone.to_owned()));
+        }
+    }
+
+    /// True if the number opted out of the account while this process ran (and not back in).
+    pub fn is_opted_out(&self, account_id: &str, phone: &str) -> bool {
+        self.opted_out
+            .lock()
+            .map(|set| set.contains(&(account_id.to_owned(), phone.to_owned())))
             .unwrap_or(false)
     }
 
@@ -331,5 +357,22 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
             last_finish = tokio::time::Instant::now();
             finish(&shared).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod handle_tests {
+    use super::EngineHandle;
+
+    #[test]
+    fn opt_outs_are_per_account_and_undone_by_opt_ins() {
+        let handle = EngineHandle::new();
+        let other = handle.clone();
+        handle.phone_opted_out("acct_a", "+447111000001");
+        assert!(other.is_opted_out("acct_a", "+447111000001"));
+        assert!(!other.is_opted_out("acct_b", "+447111000001"));
+        assert!(!other.is_opted_out("acct_a", "+447111000002"));
+        other.phone_opted_in("acct_a", "+447111000001");
+        assert!(!handle.is_opted_out("acct_a", "+447111000001"));
     }
 }

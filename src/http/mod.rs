@@ -1,9 +1,14 @@
 //! The HTTP edge: thin axum handlers (parse, call one use case, map the result) and the router.
 
+pub mod account;
 pub mod campaigns;
+pub mod consents;
+pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod inbound;
+pub mod optouts;
 pub mod preview;
 pub mod resources;
 pub mod webhooks;
@@ -27,6 +32,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
+use crate::service::agent::Replier;
 use crate::service::callbacks::StatusIngest;
 use crate::store::DynStore;
 use error::ApiError;
@@ -44,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Stores status callbacks in batches.
     pub callbacks: StatusIngest,
+    /// Answers inbound messages with the agent's model, in the background.
+    pub replier: Replier,
 }
 
 #[derive(OpenApi)]
@@ -59,6 +67,10 @@ pub struct AppState {
         (name = "agents", description = "AI agents that answer replies"),
         (name = "numbers", description = "Sending numbers"),
         (name = "api-keys", description = "API keys"),
+        (name = "conversations", description = "Replies: inbound messages, the agent's answers, keyword confirmations"),
+        (name = "opt-outs", description = "Numbers that never receive a campaign SMS"),
+        (name = "consents", description = "Append-only consent records"),
+        (name = "account", description = "The account's reply settings"),
         (name = "health", description = "Probes"),
         (name = "webhooks", description = "Twilio's callbacks"),
     )
@@ -108,6 +120,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(webhooks::status))
+        .routes(routes!(inbound::inbound))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::get))
+        .routes(routes!(optouts::list, optouts::add))
+        .routes(routes!(optouts::remove))
+        .routes(routes!(consents::list, consents::add))
+        .routes(routes!(consents::import))
+        .routes(routes!(consents::for_phone))
+        .routes(routes!(account::get, account::update))
         .split_for_parts();
     let openapi = Arc::new(openapi);
 

@@ -10,8 +10,9 @@ use crate::domain::status::RecipientStatus;
 use crate::provider::signature;
 use crate::store::StatusEvent;
 
-/// Checks the signature over the public URL + path + query and the form parameters.
-fn verified_params(
+/// Checks the signature over the public URL + path + query and the form parameters
+/// (every Twilio webhook: status callbacks here, incoming messages in `inbound`).
+pub(super) fn verified_params(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
@@ -38,7 +39,8 @@ fn verified_params(
     Ok(params)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The first non-empty value of a form parameter.
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)

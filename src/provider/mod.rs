@@ -1,4 +1,7 @@
-//! Twilio, spoken exactly as Twilio documents it: the REST client and webhook signatures.
+//! The outside services Herald speaks to: Twilio, exactly as Twilio documents it (the REST
+//! client, webhook signatures, TwiML), and the agent's OpenAI-compatible model.
 
+pub mod llm;
 pub mod signature;
 pub mod twilio;
+pub mod twiml;

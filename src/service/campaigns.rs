@@ -52,7 +52,7 @@ pub async fn create(
 ) -> ServiceResult<CreateOutcome> {
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    let ctx = store.account_context(account).await?;
+    let ctx = super::consents::campaign_context(store, account, request).await?;
     let valid = campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
     let validated = started.elapsed();
     let (status, scheduled_at) = match valid.schedule {
@@ -75,6 +75,7 @@ pub async fn create(
         source,
         scheduled_at,
         duplicates_removed: valid.duplicates.len() as u64,
+        require_consent: valid.require_consent,
         recipients: valid.recipients,
         created_at: now,
     };

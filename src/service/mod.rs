@@ -1,10 +1,16 @@
 //! Herald's use cases: each public function is one thing a user asks for,
 //! combining domain rules with the store. HTTP handlers and the CLI call these.
 
+pub mod account_settings;
 pub mod accounts;
+pub mod agent;
 pub mod callbacks;
 pub mod campaigns;
+pub mod consents;
+pub mod conversations;
 pub mod credentials;
+pub mod inbound;
+pub mod optouts;
 pub mod preview;
 pub mod recipients;
 pub mod resources;

@@ -46,7 +46,7 @@ pub async fn preview(
         )? as usize,
         after: parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?,
     };
-    let ctx = store.account_context(account).await?;
+    let ctx = super::consents::campaign_context(store, account, request).await?;
     let analysis = campaign::analyse(request, &ctx, limits, OffsetDateTime::now_utc());
     Ok(report(request, analysis, pricing, page))
 }
@@ -83,10 +83,12 @@ fn report(
             invalid: 0,
             duplicates: 0,
             opted_out: 0,
+            no_consent: 0,
         },
         invalid: Vec::new(),
         duplicates: Vec::new(),
         opted_out: Vec::new(),
+        no_consent: Vec::new(),
     };
     let mut more = false;
     for (index, outcome) in analysis.recipients.into_iter().enumerate() {
@@ -97,6 +99,12 @@ fn report(
                 if r.opted_out {
                     out.totals.opted_out += 1;
                     out.opted_out.push(OptedOutRecipient {
+                        index,
+                        phone: r.phone.as_str().to_owned(),
+                    });
+                } else if r.no_consent {
+                    out.totals.no_consent += 1;
+                    out.no_consent.push(OptedOutRecipient {
                         index,
                         phone: r.phone.as_str().to_owned(),
                     });
@@ -125,6 +133,7 @@ fn report(
                     segments,
                     from_number: r.from_number.map(|p| p.as_str().to_owned()),
                     opted_out: r.opted_out,
+                    no_consent: r.no_consent,
                     missing_variables: r.missing_variables,
                 });
             }

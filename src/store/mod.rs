@@ -3,7 +3,9 @@
 //! Everything SQL lives below this module. Callers see records and typed errors,
 //! never a driver type, so a backend can change without touching its callers.
 
+pub mod replies;
 mod sqlite;
+mod sqlite_replies;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::domain::campaign::{AccountContext, NewRecipient};
 use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
+pub use replies::*;
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports. Driver details travel only as the `source` of `Backend`.
@@ -168,6 +171,8 @@ pub struct NewCampaign {
     pub scheduled_at: Option<OffsetDateTime>,
     /// How many duplicate phones were dropped.
     pub duplicates_removed: u64,
+    /// Recipients without granted consent fail with `no_consent` (at create and at claim).
+    pub require_consent: bool,
     /// Recipients in order.
     pub recipients: Vec<NewRecipient>,
     /// Creation time.
@@ -221,6 +226,8 @@ pub struct Campaign {
     pub started_at: Option<OffsetDateTime>,
     /// When it reached done/failed/cancelled.
     pub finished_at: Option<OffsetDateTime>,
+    /// Sends only to numbers with granted consent.
+    pub require_consent: bool,
     /// Counts from per-recipient statuses.
     pub counts: Counts,
 }
@@ -391,8 +398,12 @@ pub struct InFlight {
 
 /// The persistence operations Herald needs. Every method that takes an account
 /// scopes to it: another account's object is `NotFound`, never visible.
+///
+/// Campaigns of kind `reply` (an agent's answer sent through the engine, see
+/// [`ReplyStore::create_reply`]) are engine work only: the campaign queries here (get, list,
+/// recipients, cancel, launch) never see them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ReplyStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database can serve queries.
@@ -441,7 +452,7 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a number; `Conflict` while an unfinished campaign sends from it.
     async fn delete_number(&self, account: &AccountId, phone: &str) -> StoreResult<()>;
 
-    /// Records that `phone` opted out of the account (idempotent).
+    /// Records that `phone` opted out of the account (idempotent), with a consent record.
     async fn add_opt_out(
         &self,
         account: &AccountId,

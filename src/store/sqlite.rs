@@ -19,11 +19,11 @@ use super::*;
 /// SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(super) writer: SqlitePool,
+    pub(super) reader: SqlitePool,
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(super) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             return StoreError::Conflict("already exists".into());
@@ -35,22 +35,22 @@ fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
-fn to_ms(t: OffsetDateTime) -> i64 {
+pub(super) fn to_ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn from_ms(ms: i64) -> OffsetDateTime {
+pub(super) fn from_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn opt_from_ms(ms: Option<i64>) -> Option<OffsetDateTime> {
+pub(super) fn opt_from_ms(ms: Option<i64>) -> Option<OffsetDateTime> {
     ms.map(from_ms)
 }
 
 /// Columns of `campaigns` read into a [`Campaign`] (counts filled in afterwards).
 const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, from_numbers, status, source, \
-     scheduled_at, duplicates_removed, created_at, started_at, finished_at";
+     scheduled_at, duplicates_removed, created_at, started_at, finished_at, require_consent";
 
 fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
     let status: String = row.get("status");
@@ -72,11 +72,12 @@ fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
         created_at: from_ms(row.get("created_at")),
         started_at: opt_from_ms(row.get("started_at")),
         finished_at: opt_from_ms(row.get("finished_at")),
+        require_consent: row.get("require_consent"),
         counts: Counts::default(),
     })
 }
 
-fn corrupt(what: String) -> StoreError {
+pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Backend(format!("unexpected value in the database: {what}").into())
 }
 
@@ -110,6 +111,11 @@ fn key_from_row(row: &SqliteRow) -> ApiKey {
         revoked_at: opt_from_ms(row.get("revoked_at")),
     }
 }
+
+/// Error code and message of a recipient that a `require_consent` campaign does not send to.
+const NO_CONSENT_CODE: &str = "no_consent";
+const NO_CONSENT_MESSAGE: &str =
+    "the campaign requires consent and this number has no granted consent record";
 
 /// Rows per multi-row INSERT when storing recipients (11 parameters each, well
 /// under SQLite's 32,766-parameter limit; big enough to amortise statement cost).
@@ -192,13 +198,15 @@ impl SqliteStore {
     }
 
     async fn campaign_seq(&self, account: &AccountId, id: &CampaignId) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT seq FROM campaigns WHERE id = ? AND account_id = ?")
-            .bind(id.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)
+        sqlx::query_scalar(
+            "SELECT seq FROM campaigns WHERE id = ? AND account_id = ? AND kind = 'campaign'",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)
     }
 }
 
@@ -495,8 +503,8 @@ impl Store for SqliteStore {
     async fn delete_number(&self, account: &AccountId, phone: &str) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let in_use: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM campaigns WHERE account_id = ? AND status IN ('draft', 'scheduled', 'running') \
-             AND EXISTS (SELECT 1 FROM json_each(campaigns.from_numbers) WHERE value = ?) LIMIT 1",
+            "SELECT id FROM campaigns WHERE account_id = ? AND kind = 'campaign' \
+             AND status IN ('draft', 'scheduled', 'running') AND EXISTS (SELECT 1 FROM json_each(campaigns.from_numbers) WHERE value = ?) LIMIT 1",
         )
         .bind(account.as_str())
         .bind(phone)
@@ -528,19 +536,14 @@ impl Store for SqliteStore {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO opt_outs (account_id, phone, source, reason, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (account_id, phone) DO NOTHING",
-        )
-        .bind(account.as_str())
-        .bind(phone)
-        .bind(source)
-        .bind(reason)
-        .bind(to_ms(now))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(())
+        // With its consent record (see `sqlite_replies`).
+        let event = ConsentEvent {
+            phone: phone.to_owned(),
+            source: source.to_owned(),
+            evidence: reason.map(str::to_owned),
+            at: now,
+        };
+        self.opt_out(account, &event, reason).await.map(|_| ())
     }
 
     async fn opted_out_phones(&self, account: &AccountId) -> StoreResult<HashSet<String>> {
@@ -571,6 +574,7 @@ impl Store for SqliteStore {
                 .map(|r| (r.get("phone"), r.get("agent_id")))
                 .collect(),
             opted_out: self.opted_out_phones(account).await?,
+            consented: HashSet::new(),
         })
     }
 
@@ -606,8 +610,8 @@ impl Store for SqliteStore {
         let started_at = (new.status == CampaignStatus::Running).then_some(now);
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, from_numbers, \
-             status, source, scheduled_at, duplicates_removed, created_at, started_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+             status, source, scheduled_at, duplicates_removed, created_at, started_at, require_consent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         )
         .bind(new.id.as_str())
         .bind(new.account_id.as_str())
@@ -621,6 +625,7 @@ impl Store for SqliteStore {
         .bind(new.duplicates_removed as i64)
         .bind(now)
         .bind(started_at)
+        .bind(new.require_consent)
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
@@ -643,6 +648,12 @@ impl Store for SqliteStore {
                         Some("opted_out"),
                         Some("the recipient opted out of messages from this account"),
                     )
+                } else if r.no_consent {
+                    (
+                        RecipientStatus::Failed,
+                        Some(NO_CONSENT_CODE),
+                        Some(NO_CONSENT_MESSAGE),
+                    )
                 } else {
                     (RecipientStatus::Pending, None, None)
                 };
@@ -664,7 +675,7 @@ impl Store for SqliteStore {
 
         let mut initial: HashMap<&'static str, i64> = HashMap::new();
         for r in &new.recipients {
-            let status = if r.opted_out {
+            let status = if r.opted_out || r.no_consent {
                 RecipientStatus::Failed
             } else {
                 RecipientStatus::Pending
@@ -700,8 +711,9 @@ impl Store for SqliteStore {
     }
 
     async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {
-        let sql =
-            format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ? AND account_id = ?");
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ? AND account_id = ? AND kind = 'campaign'"
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(account.as_str())
@@ -725,8 +737,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Campaign>> {
         let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = ? AND seq < ? \
-             ORDER BY seq DESC LIMIT ?"
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = ? AND kind = 'campaign' \
+             AND seq < ? ORDER BY seq DESC LIMIT ?"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(account.as_str())
@@ -797,7 +809,9 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let row = sqlx::query("SELECT seq, status FROM campaigns WHERE id = ? AND account_id = ?")
+        let row = sqlx::query(
+            "SELECT seq, status FROM campaigns WHERE id = ? AND account_id = ? AND kind = 'campaign'",
+        )
             .bind(id.as_str())
             .bind(account.as_str())
             .fetch_optional(&mut *tx)
@@ -844,7 +858,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<CampaignStatus> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let row = sqlx::query(
-            "SELECT seq, status, scheduled_at FROM campaigns WHERE id = ? AND account_id = ?",
+            "SELECT seq, status, scheduled_at FROM campaigns \
+             WHERE id = ? AND account_id = ? AND kind = 'campaign'",
         )
         .bind(id.as_str())
         .bind(account.as_str())
@@ -928,14 +943,14 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<Work>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let campaign: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, account_id FROM campaigns WHERE seq = ? AND status = 'running'",
+        let campaign: Option<(String, String, bool)> = sqlx::query_as(
+            "SELECT id, account_id, require_consent FROM campaigns WHERE seq = ? AND status = 'running'",
         )
         .bind(campaign_seq)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let Some((campaign, account)) = campaign else {
+        let Some((campaign, account, require_consent)) = campaign else {
             return Ok(Vec::new());
         };
         // Opt-outs recorded since the campaign was created are honoured just before sending.
@@ -956,6 +971,27 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        // Consent withdrawn since the campaign was created, likewise.
+        if require_consent {
+            sqlx::query(
+                "UPDATE recipients SET status = 'failed', error_code = ?6, error_message = ?7, updated_at = ?1 \
+                 WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
+                     AND status = 'pending' AND inflight_since IS NULL \
+                     AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
+                     ORDER BY position LIMIT ?4) \
+                 AND phone NOT IN (SELECT phone FROM consent_state WHERE account_id = ?5 AND status = 'granted')",
+            )
+            .bind(to_ms(now))
+            .bind(campaign_seq)
+            .bind(from_number)
+            .bind(limit as i64)
+            .bind(&account)
+            .bind(NO_CONSENT_CODE)
+            .bind(NO_CONSENT_MESSAGE)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         let rows = sqlx::query(
             "UPDATE recipients SET attempt_id = lower(hex(randomblob(8))), inflight_since = ?1, \
              attempts = attempts + 1, reconcile = 0, updated_at = ?1 \

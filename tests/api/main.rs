@@ -9,4 +9,5 @@ mod engine;
 mod errors;
 mod helpers;
 mod preview;
+mod replies;
 mod resources;

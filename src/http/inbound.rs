@@ -1,0 +1,66 @@
+//! `POST /webhooks/twilio/inbound`: Twilio's incoming-message webhook, verified like the
+//! status callback, answered with TwiML at once (the agent works in the background).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::webhooks::{param, verified_params};
+use crate::provider::twiml;
+use crate::service::inbound::{self, InboundSms};
+
+/// Twilio's incoming-message webhook. The message is stored in its conversation; STOP, START
+/// and HELP (and their synonyms) take effect at once and are confirmed in the TwiML answer
+/// (unless the account turned `keyword_replies` off); any other message goes to the agent,
+/// whose answer is sent later through the REST API, so the answer is then an empty
+/// `<Response/>`.
+#[utoipa::path(post, path = "/webhooks/twilio/inbound", tag = "webhooks",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "Twilio's incoming-message parameters (From, To, Body, MessageSid, OptOutType, …)"),
+    responses(
+        (status = 200, description = "TwiML: an empty `<Response/>`, or one `<Message>` confirming a keyword", content_type = "text/xml", body = String),
+        (status = 403, description = "missing or wrong X-Twilio-Signature", body = ErrorBody),
+    ))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = verified_params(&state, &uri, &headers, &body)?;
+    let text = |name: &str| param(&params, name).map(str::to_owned);
+    let sms = InboundSms {
+        from: text("From").unwrap_or_default(),
+        to: text("To").unwrap_or_default(),
+        // As sent: whitespace is the keyword matcher's business, not the transport's.
+        body: params
+            .iter()
+            .find(|(k, _)| k == "Body")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default(),
+        message_sid: text("MessageSid")
+            .or_else(|| text("SmsMessageSid"))
+            .or_else(|| text("SmsSid")),
+        opt_out_type: text("OptOutType"),
+    };
+    let outcome = inbound::receive(
+        state.store.as_ref(),
+        &state.engine,
+        state.replier.is_configured(),
+        &sms,
+    )
+    .await?;
+    if let Some(job) = outcome.agent_job {
+        state
+            .replier
+            .spawn(state.store.clone(), state.engine.clone(), job);
+    }
+    Ok((
+        [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+        twiml::response(outcome.reply.as_deref()),
+    )
+        .into_response())
+}

@@ -1,0 +1,94 @@
+//! Reading conversations: the list (latest activity first) and one thread with the campaign
+//! message it answers, for the dashboard and API users.
+
+use time::OffsetDateTime;
+
+use super::campaigns::{page_size, parse_cursor};
+use super::{ServiceError, ServiceResult};
+use crate::api::replies::{
+    ConversationDetail, ConversationList, ConversationParams, ConversationView, MessageParams,
+};
+use crate::domain::ids::{AccountId, ConversationId};
+use crate::store::Store;
+
+/// The account's conversations, latest activity first.
+pub async fn list(
+    store: &dyn Store,
+    account: &AccountId,
+    params: &ConversationParams,
+) -> ServiceResult<ConversationList> {
+    let limit = page_size("limit", params.limit, 50, 500)?;
+    let before = params
+        .cursor
+        .as_deref()
+        .map(parse_list_cursor)
+        .transpose()?;
+    let mut list = store.list_conversations(account, before, limit + 1).await?;
+    let next = if list.len() > limit as usize {
+        list.truncate(limit as usize);
+        list.last().map(|c| {
+            format!(
+                "{}_{}",
+                c.last_message_at.unix_timestamp_nanos() / 1_000_000,
+                c.seq
+            )
+        })
+    } else {
+        None
+    };
+    Ok(ConversationList {
+        conversations: list.into_iter().map(ConversationView::from).collect(),
+        next_cursor: next,
+    })
+}
+
+/// A list cursor is `<last_message_at ms>_<seq>`, as [`list`] hands them out.
+fn parse_list_cursor(raw: &str) -> ServiceResult<(OffsetDateTime, i64)> {
+    raw.split_once('_')
+        .and_then(|(ms, seq)| {
+            let ms: i64 = ms.parse().ok()?;
+            let seq: i64 = seq.parse().ok()?;
+            let at = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok()?;
+            Some((at, seq))
+        })
+        .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor this API returned"))
+}
+
+/// One conversation with its campaign context and a page of messages (oldest first).
+pub async fn get(
+    store: &dyn Store,
+    account: &AccountId,
+    id: &str,
+    params: &MessageParams,
+) -> ServiceResult<ConversationDetail> {
+    let id = ConversationId::parse(id).ok_or(ServiceError::NotFound("conversation"))?;
+    let limit = page_size("messages_limit", params.messages_limit, 100, 1_000)?;
+    let after = parse_cursor("messages_cursor", params.messages_cursor.as_deref())?;
+    let conversation = store
+        .get_conversation(account, &id)
+        .await
+        .map_err(ServiceError::from_store("conversation"))?;
+    let context = store
+        .latest_campaign_sent(
+            account,
+            &conversation.our_number,
+            &conversation.their_number,
+        )
+        .await?;
+    let mut messages = store
+        .list_messages(account, &id, after, limit + 1)
+        .await
+        .map_err(ServiceError::from_store("conversation"))?;
+    let next = if messages.len() > limit as usize {
+        messages.truncate(limit as usize);
+        messages.last().map(|m| m.seq.to_string())
+    } else {
+        None
+    };
+    Ok(ConversationDetail {
+        conversation: conversation.into(),
+        context: context.map(Into::into),
+        messages: messages.into_iter().map(Into::into).collect(),
+        messages_next_cursor: next,
+    })
+}
