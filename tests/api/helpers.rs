@@ -13,9 +13,9 @@ use herald::config::Settings;
 use herald::service::accounts::{self, AccountCredentials};
 use herald::startup::Application;
 use herald::store::{self, DbOptions, DynStore};
-use sqlx::migrate::MigrateDatabase;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
+use sqlx::migrate::MigrateDatabase;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 

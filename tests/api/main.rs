@@ -8,3 +8,4 @@ mod errors;
 mod helpers;
 mod preview;
 mod resources;
+mod store_conformance;
