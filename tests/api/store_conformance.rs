@@ -1595,14 +1595,19 @@ async fn lanes_and_queue_depth(db: &TestDb) {
 }
 
 async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
-    const N: usize = 100_000;
+    // The full 100,000 (the API's limit) on PostgreSQL, whose bulk insert this is about;
+    // 20,000 on SQLite, whose debug-build C library would take ~15 s for the full count.
+    let n: usize = match db.backend {
+        Backend::Postgres => 100_000,
+        Backend::Sqlite => 20_000,
+    };
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
     // Parsing 100,000 phones would dominate the test: reuse a thousand.
     let phones: Vec<Phone> = (0..1_000).map(|i| phone(&recipient_phone(i))).collect();
     let sender = phone(SENDER);
     let mut new = campaign(&a, &[SENDER], 0);
-    new.recipients = (0..N)
+    new.recipients = (0..n)
         .map(|i| NewRecipient {
             phone: phones[i % phones.len()].clone(),
             variables: variables(i),
@@ -1618,15 +1623,15 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
         .await
         .unwrap();
     let took = started.elapsed();
-    eprintln!("{:?}: created {N} recipients in {took:?}", db.backend);
+    eprintln!("{:?}: created {n} recipients in {took:?}", db.backend);
     let c = s.get_campaign(&a, &new.id).await.unwrap();
-    assert_eq!(c.counts, counts(0, 100, N as u64 - 100, 0));
+    assert_eq!(c.counts, counts(0, n as u64 / 1_000, n as u64 - n as u64 / 1_000, 0));
     let last = s
         .list_recipients(
             &a,
             &new.id,
             &RecipientQuery {
-                after: Some(N as i64 - 2),
+                after: Some(n as i64 - 2),
                 limit: 10,
                 ..RecipientQuery::default()
             },
@@ -1634,7 +1639,7 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(last.len(), 1);
-    assert_eq!(last[0].position, N as i64 - 1);
-    assert_eq!(last[0].variables, variables(N - 1));
+    assert_eq!(last[0].position, n as i64 - 1);
+    assert_eq!(last[0].variables, variables(n - 1));
     assert_eq!(last[0].status, RecipientStatus::Failed);
 }
