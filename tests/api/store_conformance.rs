@@ -66,6 +66,7 @@ conformance!(
     results_only_settle_their_own_attempt,
     claims_are_exclusive_and_in_order,
     concurrent_claims_from_several_nodes_are_disjoint,
+    several_nodes_sending_at_once_keep_every_invariant,
     cancel_keeps_in_flight_recipients_and_stops_the_rest,
     launch_drafts,
     scheduled_campaigns_are_promoted_once,
@@ -1186,6 +1187,133 @@ async fn concurrent_claims_from_several_nodes_are_disjoint(db: &TestDb) {
     );
 }
 
+/// What several engines do to one database at once: claim, store outcomes of every kind,
+/// apply callbacks (on another node than the one that sent), cancel one campaign midway and
+/// close finished ones. Nothing may fail (no deadlock, no serialisation error), and the
+/// end state must be what one engine would have left.
+async fn several_nodes_sending_at_once_keep_every_invariant(db: &TestDb) {
+    const N: usize = 240;
+    let nodes = nodes(db, 3).await;
+    let a = new_account(&*nodes[0], "acme").await;
+    let (kept, kept_seq) = create(&*nodes[0], &campaign(&a, &[SENDER, SENDER_2], N)).await;
+    let (cancelled, cancelled_seq) = create(&*nodes[0], &campaign(&a, &[SENDER], N)).await;
+
+    let mut workers = Vec::new();
+    for i in 0..6 {
+        let store: DynStore = nodes[i % nodes.len()].clone();
+        let callbacks: DynStore = nodes[(i + 1) % nodes.len()].clone();
+        workers.push(tokio::spawn(async move {
+            let mut idle = 0;
+            let mut claims = 0;
+            while idle < 3 {
+                let mut got = Vec::new();
+                for (seq, from) in [
+                    (kept_seq, SENDER),
+                    (kept_seq, SENDER_2),
+                    (cancelled_seq, SENDER),
+                ] {
+                    got.extend(store.claim_work(seq, from, 5, at(0)).await.expect("claim"));
+                }
+                if got.is_empty() {
+                    idle += 1;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                idle = 0;
+                claims += 1;
+                let mut results = Vec::new();
+                let mut events = Vec::new();
+                for w in &got {
+                    // Released and retried recipients come back; a coin (the attempt id) and
+                    // an attempt cap make sure every one ends.
+                    let coin = w.attempt_id.as_bytes()[0] % 2 == 0;
+                    results.push(match w.id % 4 {
+                        1 if w.attempts < 3 => SendResult::Retry {
+                            id: w.id,
+                            attempt_id: w.attempt_id.clone(),
+                            not_before: at(0),
+                            code: "20429".into(),
+                            message: "Too Many Requests".into(),
+                        },
+                        2 if coin => released(w),
+                        3 => failed(w),
+                        _ => {
+                            let sid = format!("SM{}", w.id);
+                            events.push(event(&sid, RecipientStatus::Delivered));
+                            events.push(event(&sid, RecipientStatus::Sent));
+                            accepted(w, &sid)
+                        }
+                    });
+                }
+                store.record_results(&results, at(1)).await.expect("record");
+                callbacks
+                    .apply_status_events(&events, at(2))
+                    .await
+                    .expect("callbacks");
+            }
+            claims
+        }));
+    }
+    let canceller = {
+        let store = nodes[2].clone();
+        let (a, id) = (a.clone(), cancelled.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            store.cancel_campaign(&a, &id, at(3)).await.expect("cancel");
+        })
+    };
+    let closers: Vec<_> = nodes
+        .iter()
+        .map(|store| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut closed = Vec::new();
+                for _ in 0..40 {
+                    closed.extend(store.finish_campaigns(at(4)).await.expect("finish"));
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                closed
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    canceller.await.unwrap();
+    let mut closed = Vec::new();
+    for c in closers {
+        closed.extend(c.await.unwrap());
+    }
+    closed.extend(nodes[0].finish_campaigns(at(5)).await.unwrap());
+
+    assert_eq!(
+        closed,
+        [(kept.clone(), CampaignStatus::Done)],
+        "closed once"
+    );
+    let s = &*nodes[0];
+    let done = checked_counts(s, &a, &kept).await;
+    assert_eq!(done.pending_count, 0);
+    assert_eq!(done.total_count, N as u64);
+    let rows = recipients(s, &a, &cancelled).await;
+    assert!(
+        rows.iter().all(|r| r.status != RecipientStatus::Pending),
+        "nothing stays pending in a cancelled campaign"
+    );
+    let counted = checked_counts(s, &a, &cancelled).await;
+    assert_eq!(counted.pending_count, 0, "every sent one was delivered");
+    assert_eq!(
+        s.get_campaign(&a, &cancelled).await.unwrap().status,
+        CampaignStatus::Cancelled
+    );
+    assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
+    assert_eq!(
+        s.mark_all_in_flight_unknown().await.unwrap(),
+        0,
+        "nothing left in flight"
+    );
+}
+
 async fn cancel_keeps_in_flight_recipients_and_stops_the_rest(db: &TestDb) {
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
@@ -1625,7 +1753,10 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
     let took = started.elapsed();
     eprintln!("{:?}: created {n} recipients in {took:?}", db.backend);
     let c = s.get_campaign(&a, &new.id).await.unwrap();
-    assert_eq!(c.counts, counts(0, n as u64 / 1_000, n as u64 - n as u64 / 1_000, 0));
+    assert_eq!(
+        c.counts,
+        counts(0, n as u64 / 1_000, n as u64 - n as u64 / 1_000, 0)
+    );
     let last = s
         .list_recipients(
             &a,
