@@ -169,7 +169,8 @@ impl PgStore {
             .await?;
         Ok(Self {
             pool,
-            migrate_with: base,
+            // Explicitly no limit, whatever the server, database or role default says.
+            migrate_with: base.options([("statement_timeout", "0")]),
         })
     }
 

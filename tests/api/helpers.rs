@@ -158,15 +158,20 @@ impl TestDb {
     /// A new store on this database with its own connection pool (a second one stands in
     /// for a second Herald node), migrated.
     pub async fn store(&self) -> DynStore {
+        let store = self.connect().await;
+        store.migrate().await.expect("migrations apply");
+        store
+    }
+
+    /// Like [`TestDb::store`], not migrated.
+    pub async fn connect(&self) -> DynStore {
         let options = DbOptions {
             max_connections: 4,
             ..DbOptions::default()
         };
-        let store = store::connect(&self.url, &options)
+        store::connect(&self.url, &options)
             .await
-            .unwrap_or_else(|e| panic!("connecting to {}: {e:#}", self.url));
-        store.migrate().await.expect("migrations apply");
-        store
+            .unwrap_or_else(|e| panic!("connecting to {}: {e:#}", self.url))
     }
 }
 

@@ -53,6 +53,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    migrations_can_run_on_several_nodes_at_once,
     accounts_and_api_keys,
     agents_crud_and_scoping,
     numbers_crud_and_scoping,
@@ -296,6 +297,32 @@ fn positions(work: &[Work], all: &[Recipient]) -> Vec<i64> {
 
 // ---------------------------------------------------------------------------------------
 // Accounts, keys, agents, numbers, opt-outs
+
+async fn migrations_can_run_on_several_nodes_at_once(db: &TestDb) {
+    // Every node migrates at start; nodes often start together.
+    let first = db.connect().await;
+    let mut nodes = vec![first.clone()];
+    for _ in 1..4 {
+        nodes.push(match db.backend {
+            Backend::Postgres => db.connect().await,
+            Backend::Sqlite => first.clone(),
+        });
+    }
+    let runs: Vec<_> = nodes
+        .iter()
+        .map(|store| {
+            let store = store.clone();
+            tokio::spawn(async move { store.migrate().await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().expect("migrate");
+    }
+    first.migrate().await.expect("migrating again is a no-op");
+    assert_eq!(nodes[1].count_accounts().await.unwrap(), 0);
+    new_account(&*nodes[2], "acme").await;
+    assert_eq!(nodes[3].count_accounts().await.unwrap(), 1);
+}
 
 async fn accounts_and_api_keys(db: &TestDb) {
     let s = db.store().await;
