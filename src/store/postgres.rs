@@ -8,6 +8,8 @@
 //!   each campaign is promoted or finished once, whichever node gets there first;
 //! - the idempotency key is inserted first (`ON CONFLICT DO NOTHING`) in the create's
 //!   transaction: a concurrent create with the same key waits on it, then replays;
+//! - a cancellation locks its campaign exclusively, while claims and stored outcomes hold
+//!   it shared, so no recipient is claimed, retried or released into a cancelled campaign;
 //! - transactions that touch both take campaign rows before recipient rows, each in key
 //!   order, so they cannot deadlock one another;
 //! - times are written at millisecond precision, as SQLite keeps them.
@@ -828,11 +830,12 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // The row lock orders this against a concurrent finish, launch or promotion on any
-        // node, and against claims and released attempts (which hold it shared).
+        // The strongest row lock: it orders this against a concurrent finish, launch or
+        // promotion on any node, and also against claims and stored outcomes, which hold
+        // the campaign with KEY SHARE (the only lock that FOR UPDATE excludes and
+        // finishing does not).
         let row = sqlx::query(
-            "SELECT seq, status FROM campaigns WHERE id = $1 AND account_id = $2 \
-             FOR NO KEY UPDATE",
+            "SELECT seq, status FROM campaigns WHERE id = $1 AND account_id = $2 FOR UPDATE",
         )
         .bind(id.as_str())
         .bind(account.as_str())
@@ -974,10 +977,11 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<Work>> {
         let now = ms(now);
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // Shared lock: many claims run at once, but none overlaps a cancellation, so no
+        // A shared lock: many claims run at once, but none overlaps a cancellation, so no
         // recipient is claimed once the campaign is cancelled.
         let campaign: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, account_id FROM campaigns WHERE seq = $1 AND status = 'running' FOR SHARE",
+            "SELECT id, account_id FROM campaigns WHERE seq = $1 AND status = 'running' \
+             FOR KEY SHARE",
         )
         .bind(campaign_seq)
         .fetch_optional(&mut *tx)
@@ -1071,12 +1075,13 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Lock order (campaigns, then recipients, each by key) is the one every transaction
         // here follows, so batches from several nodes cannot deadlock. The campaigns are
-        // held shared: a retried or released recipient of a campaign being cancelled
-        // becomes `cancelled` (below) either way, never stranded as `pending`.
+        // held shared (as claims hold them) so that no cancellation runs meanwhile: a
+        // retried or released recipient of a campaign being cancelled becomes `cancelled`
+        // (below) either way, never stranded as `pending`.
         sqlx::query(
             "SELECT 1 FROM campaigns WHERE seq IN \
                  (SELECT campaign_seq FROM recipients WHERE id = ANY($1)) \
-             ORDER BY seq FOR SHARE",
+             ORDER BY seq FOR KEY SHARE",
         )
         .bind(&ids)
         .execute(&mut *tx)
@@ -1240,9 +1245,10 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>> {
         // One statement, run by every node's engine: the campaign rows are locked (SKIP
-        // LOCKED: one another node is finishing, or a claim holds, is left for the next
+        // LOCKED: one that another node is finishing or cancelling is left for the next
         // tick) and re-checked, so each campaign finishes once. No recipient can become
-        // `pending` again in a running campaign, so "none pending" cannot go stale.
+        // `pending` again in a running campaign, so "none pending" cannot go stale, and
+        // claims and stored outcomes (KEY SHARE) need not be waited for.
         let rows = sqlx::query(
             "UPDATE campaigns c SET finished_at = $1, \
                  status = CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.campaign_seq = c.seq \
