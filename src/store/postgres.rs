@@ -919,18 +919,23 @@ impl Store for PgStore {
         // Every node's scheduler runs this: the row locks make each campaign start once.
         // A campaign another node is promoting (or cancelling) right now is skipped, and
         // the status check on the locked row keeps a finished race from repeating.
-        let ids: Vec<String> = sqlx::query_scalar(
+        let mut promoted: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE campaigns SET status = 'running', started_at = $1 \
              WHERE seq IN (SELECT seq FROM campaigns \
                            WHERE status = 'scheduled' AND scheduled_at <= $1 \
                            ORDER BY seq FOR NO KEY UPDATE SKIP LOCKED) \
-             AND status = 'scheduled' RETURNING id",
+             AND status = 'scheduled' RETURNING seq, id",
         )
         .bind(ms(now))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(ids.into_iter().map(CampaignId::from_trusted).collect())
+        // In campaign order, as SQLite returns them.
+        promoted.sort();
+        Ok(promoted
+            .into_iter()
+            .map(|(_, id)| CampaignId::from_trusted(id))
+            .collect())
     }
 
     async fn lanes_with_work(&self, _now: OffsetDateTime) -> StoreResult<Vec<Lane>> {
