@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Runs everything Herald's CI runs: formatting, lints, and the whole test suite.
 # Works on a fresh machine of the project's kind: it installs what is missing.
+#
+# PostgreSQL: unless TEST_DATABASE_URL is already set, a throwaway cluster of its own is
+# started (scripts/pg-up.sh, on the first free port from 55432; Debian's postgresql is
+# installed if needed) and removed at the end. The store conformance suite then runs on
+# SQLite and PostgreSQL, and the API suite runs a second time on PostgreSQL
+# (HERALD_TEST_PG_API=0 skips that pass). Where PostgreSQL can't be had (no server, and
+# not root with apt-get), everything runs on SQLite alone, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +21,52 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== PostgreSQL"
+pg_port=
+stop_pg() {
+  if [ -n "$pg_port" ]; then
+    PGPORT=$pg_port bash scripts/pg-down.sh --purge || true
+  fi
+}
+trap stop_pg EXIT
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "using TEST_DATABASE_URL from the environment"
+elif ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 ||
+  { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
+  # A cluster of our own, on a port nobody listens on (another checkout may be testing).
+  for port in $(seq 55432 55499); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      pg_port=$port
+      break
+    fi
+  done
+  [ -n "$pg_port" ] || { echo "no free port for PostgreSQL in 55432-55499" >&2; exit 1; }
+  started=$(date +%s%N)
+  TEST_DATABASE_URL=$(PGPORT=$pg_port bash scripts/pg-up.sh)
+  export TEST_DATABASE_URL
+  echo "PostgreSQL at $TEST_DATABASE_URL (up in $((($(date +%s%N) - started) / 1000000)) ms)"
+else
+  echo "PostgreSQL is not installed and can't be (needs root and apt-get): SQLite only"
+fi
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  # The PostgreSQL half of the conformance suite must run, not skip.
+  export HERALD_REQUIRE_POSTGRES=1
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
 else
   cargo test --locked --no-fail-fast
+fi
+
+if [ -n "${TEST_DATABASE_URL:-}" ] && [ "${HERALD_TEST_PG_API:-1}" != 0 ]; then
+  echo "== API tests on PostgreSQL"
+  if cargo nextest --version >/dev/null 2>&1; then
+    HERALD_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast \
+      -E 'binary(api) and not test(store_conformance)'
+  else
+    HERALD_TEST_BACKEND=postgres cargo test --locked --no-fail-fast --test api -- \
+      --skip store_conformance
+  fi
 fi

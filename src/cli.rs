@@ -52,13 +52,28 @@ enum AccountsCommand {
 
 #[derive(Debug, Args)]
 struct DatabaseArgs {
-    /// Database URL: sqlite://PATH (created if missing).
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DATABASE.
     #[arg(
         long,
         env = "HERALD_DATABASE_URL",
         default_value = "sqlite://herald.db"
     )]
     database: String,
+    /// Most database connections this process opens (PostgreSQL; SQLite uses up to 4 readers).
+    #[arg(long, env = "HERALD_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    db_max_connections: u32,
+    /// PostgreSQL cancels a statement that runs longer than this (0: no limit).
+    #[arg(long, env = "HERALD_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    db_statement_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    fn options(&self) -> store::DbOptions {
+        store::DbOptions {
+            max_connections: self.db_max_connections,
+            statement_timeout: std::time::Duration::from_millis(self.db_statement_timeout_ms),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -142,7 +157,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate(db) => {
             telemetry::init(false);
-            let store = store::connect(&db.database).await?;
+            let store = store::connect(&db.database, &db.options()).await?;
             store.migrate().await?;
             eprintln!("migrations applied to {}", db.database);
             Ok(())
@@ -151,7 +166,7 @@ pub async fn run() -> anyhow::Result<()> {
             command: AccountsCommand::Create { name, json, db },
         } => {
             telemetry::init(false);
-            let store = store::connect(&db.database).await?;
+            let store = store::connect(&db.database, &db.options()).await?;
             store.migrate().await?;
             let creds = accounts::create_account(store.as_ref(), &name)
                 .await
@@ -189,7 +204,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (the token also verifies webhooks), or neither to use the built-in simulator"
         ),
     };
-    let mut settings = Settings::new(args.db.database);
+    let mut settings = Settings::new(&args.db.database);
+    settings.db = args.db.options();
     settings.bind = args.bind;
     settings.public_url = args.public_url;
     settings.max_body_bytes = args.max_body_bytes;

@@ -7,6 +7,7 @@ use crate::domain::campaign::Limits;
 use crate::engine::EngineConfig;
 use crate::provider::llm::LlmConfig;
 use crate::simulator::SimulatorConfig;
+use crate::store::DbOptions;
 
 /// How Herald reaches Twilio (or a Twilio-compatible carrier).
 #[derive(Clone)]
@@ -40,8 +41,10 @@ impl fmt::Debug for TwilioSettings {
 pub struct Settings {
     /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
     pub bind: String,
-    /// `sqlite://PATH` (created and migrated on start).
+    /// `sqlite://PATH` or `postgres://…` (created, for SQLite, and migrated on start).
     pub database_url: String,
+    /// Pool size and statement timeout of the database.
+    pub db: DbOptions,
     /// The URL Twilio reaches this server at (status callbacks, signature checks);
     /// `None` means `http://` + the bound address.
     pub public_url: Option<String>,
@@ -77,6 +80,7 @@ impl Settings {
         Self {
             bind: "127.0.0.1:8080".into(),
             database_url: database_url.into(),
+            db: DbOptions::default(),
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
             limits: Limits::default(),

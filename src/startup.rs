@@ -57,7 +57,7 @@ impl Application {
     /// starts the simulator when Twilio is not configured, and binds the listener (so
     /// `local_addr` is known before serving).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings.database_url)
+        let store = store::connect(&settings.database_url, &settings.db)
             .await
             .with_context(|| format!("opening the database {}", settings.database_url))?;
         store.migrate().await.context("migrating the database")?;

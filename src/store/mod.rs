@@ -1,14 +1,16 @@
-//! Persistence: one `Store` trait, implemented for SQLite (and later PostgreSQL).
+//! Persistence: one `Store` trait, implemented for SQLite and PostgreSQL.
 //!
 //! Everything SQL lives below this module. Callers see records and typed errors,
 //! never a driver type, so a backend can change without touching its callers.
 
 pub mod replies;
+mod postgres;
 mod sqlite;
 mod sqlite_replies;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -19,6 +21,7 @@ use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
 pub use replies::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports. Driver details travel only as the `source` of `Backend`.
@@ -44,14 +47,40 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A shared handle to whichever backend the configuration chose.
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens (creating if needed) the database at `url` and returns its store, not yet migrated.
-pub async fn connect(url: &str) -> anyhow::Result<DynStore> {
+/// How a store uses its database: pool size and statement timeout
+/// (`--db-max-connections`, `--db-statement-timeout-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbOptions {
+    /// Most connections a PostgreSQL pool opens (per node: size it so that every node's
+    /// pool fits the server's `max_connections`). SQLite has one writer and uses this many
+    /// readers, at most four.
+    pub max_connections: u32,
+    /// PostgreSQL cancels any statement running longer (`statement_timeout`; zero means
+    /// no limit). Migrations are exempt. SQLite ignores it.
+    pub statement_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Opens the database at `url` and returns its store, not yet migrated: `sqlite://PATH`
+/// (the file is created if missing) or `postgres://USER@HOST[:PORT]/DATABASE` (the
+/// database must exist).
+pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<DynStore> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqliteStore::connect_with(url, options).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("the PostgreSQL backend is not built yet; use a sqlite:// URL")
+        Ok(Arc::new(PgStore::connect(url, options).await?))
     } else {
-        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+        anyhow::bail!(
+            "unsupported database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE"
+        )
     }
 }
 

@@ -145,6 +145,12 @@ impl SqliteStore {
     /// a process crash (kill -9): the WAL is written before commit returns, and
     /// only an OS crash or power loss can lose the last commits.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, &DbOptions::default()).await
+    }
+
+    /// Like [`SqliteStore::connect`], with up to `db.max_connections` readers (at most
+    /// four: one file gains little from more). The statement timeout does not apply.
+    pub async fn connect_with(url: &str, db: &DbOptions) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -165,7 +171,7 @@ impl SqliteStore {
             writer.clone()
         } else {
             SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(db.max_connections.clamp(1, 4))
                 .connect_with(options.read_only(true))
                 .await?
         };

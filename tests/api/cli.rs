@@ -90,3 +90,77 @@ async fn serve_starts_with_zero_configuration_and_prints_the_first_key_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn database_flags_and_a_postgres_url() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+        cmd.args(args).env_remove("HERALD_DATABASE_URL");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("flags.db").display());
+    let out = run(
+        &[
+            "migrate",
+            "--database",
+            &db,
+            "--db-max-connections",
+            "2",
+            "--db-statement-timeout-ms",
+            "5000",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["migrate", "--database", &db],
+        &[("HERALD_DB_MAX_CONNECTIONS", "0")],
+    );
+    assert!(!out.status.success(), "a pool of no connections is refused");
+    let out = run(&["migrate", "--database", "mysql://localhost/herald"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
+
+    // The same commands against PostgreSQL, when the run has one.
+    let Some(pg) = crate::helpers::TestDb::postgres().await else {
+        return;
+    };
+    let out = run(
+        &["migrate"],
+        &[
+            ("HERALD_DATABASE_URL", &pg.url),
+            ("HERALD_DB_STATEMENT_TIMEOUT_MS", "5000"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &[
+            "accounts",
+            "create",
+            "Acme Dental",
+            "--json",
+            "--database",
+            &pg.url,
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["api_key"].as_str().unwrap().contains(':'));
+}

@@ -1,4 +1,9 @@
-//! The test harness: a real Herald on a random loopback port with a fresh SQLite database.
+//! The test harness: a real Herald on a random loopback port with a fresh database.
+//!
+//! The database is a SQLite file in a temporary directory, or, with
+//! `HERALD_TEST_BACKEND=postgres` and `TEST_DATABASE_URL` (an admin URL such as
+//! `postgres://postgres@127.0.0.1:55432/postgres`, what `scripts/pg-up.sh` prints), a fresh
+//! PostgreSQL database `herald_test_<random>` created for the test and dropped after it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,9 +12,10 @@ use std::time::Duration;
 use herald::config::Settings;
 use herald::service::accounts::{self, AccountCredentials};
 use herald::startup::Application;
-use herald::store::DynStore;
+use herald::store::{self, DbOptions, DynStore};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
+use sqlx::migrate::MigrateDatabase;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -23,8 +29,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub creds: AccountCredentials,
     pub store: DynStore,
-    _dir: TempDir,
     _stop: oneshot::Sender<()>,
+    // Last: dropped after the server was told to stop.
+    _db: TestDb,
 }
 
 /// Starts Herald's API with the send engine off (so statuses stay as created).
@@ -54,9 +61,9 @@ pub async fn spawn_sending_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 /// Starts Herald after `tweak` adjusted its settings.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     herald::telemetry::init(false);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("herald.db").display());
-    let mut settings = Settings::new(&db_url);
+    let db = TestDb::for_api_tests().await;
+    let mut settings = Settings::new(&db.url);
+    settings.db.max_connections = 8;
     settings.bind = "127.0.0.1:0".into();
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
@@ -79,8 +86,114 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         creds,
         store,
-        _dir: dir,
         _stop: stop,
+        _db: db,
+    }
+}
+
+/// A database backend the tests can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty (not yet migrated) database for one test. A PostgreSQL database is
+/// dropped when this is, even when the test panicked.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    /// A SQLite file in a new temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        TestDb {
+            backend: Backend::Sqlite,
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new database `herald_test_<random>` on the server of `TEST_DATABASE_URL`; `None`
+    /// when that is unset (the caller skips), unless `HERALD_REQUIRE_POSTGRES=1` says the
+    /// run must cover PostgreSQL (then it panics).
+    pub async fn postgres() -> Option<TestDb> {
+        let Some(admin) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            if std::env::var("HERALD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("HERALD_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+            }
+            return None;
+        };
+        let mut url = reqwest::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/herald_test_{:016x}", rand::random::<u64>()));
+        let url = url.to_string();
+        sqlx::Postgres::create_database(&url)
+            .await
+            .unwrap_or_else(|e| panic!("creating a test database on {admin}: {e}"));
+        Some(TestDb {
+            backend: Backend::Postgres,
+            url,
+            _dir: None,
+        })
+    }
+
+    /// The backend `HERALD_TEST_BACKEND` names (`sqlite`, the default, or `postgres`).
+    pub async fn for_api_tests() -> TestDb {
+        match std::env::var("HERALD_TEST_BACKEND").as_deref() {
+            Ok("postgres") => TestDb::postgres()
+                .await
+                .expect("HERALD_TEST_BACKEND=postgres needs TEST_DATABASE_URL"),
+            Ok("sqlite") | Ok("") | Err(_) => TestDb::sqlite(),
+            Ok(other) => panic!("HERALD_TEST_BACKEND={other:?}: expected sqlite or postgres"),
+        }
+    }
+
+    /// A new store on this database with its own connection pool (a second one stands in
+    /// for a second Herald node), migrated.
+    pub async fn store(&self) -> DynStore {
+        let store = self.connect().await;
+        store.migrate().await.expect("migrations apply");
+        store
+    }
+
+    /// Like [`TestDb::store`], not migrated.
+    pub async fn connect(&self) -> DynStore {
+        let options = DbOptions {
+            max_connections: 4,
+            ..DbOptions::default()
+        };
+        store::connect(&self.url, &options)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e:#}", self.url))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        // Drop can't await, and may run on a runtime that is shutting down: use a thread
+        // with a runtime of its own. `force_drop_database` ends the test's connections.
+        let url = self.url.clone();
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(sqlx::Postgres::force_drop_database(&url))
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.url);
+        }
     }
 }
 

@@ -11,3 +11,4 @@ mod helpers;
 mod preview;
 mod replies;
 mod resources;
+mod store_conformance;
