@@ -29,7 +29,7 @@ pub struct Seeded {
 
 /// Opens (creating) `database`, with an account and `numbers` sending numbers at `mps`.
 pub async fn open(database: &str, numbers: usize, mps: f64) -> anyhow::Result<Seeded> {
-    let store = store::connect(database).await?;
+    let store = store::connect(database, &store::DbOptions::default()).await?;
     store.migrate().await?;
     let creds = accounts::create_account(store.as_ref(), "Bench")
         .await

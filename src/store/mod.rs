@@ -3,8 +3,9 @@
 //! Everything SQL lives below this module. Callers see records and typed errors,
 //! never a driver type, so a backend can change without touching its callers.
 
-pub mod replies;
 mod postgres;
+mod postgres_replies;
+pub mod replies;
 mod sqlite;
 mod sqlite_replies;
 
@@ -20,8 +21,8 @@ use crate::domain::campaign::{AccountContext, NewRecipient};
 use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
-pub use replies::*;
 pub use postgres::PgStore;
+pub use replies::*;
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports. Driver details travel only as the `source` of `Backend`.

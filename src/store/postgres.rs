@@ -12,7 +12,11 @@
 //!   it shared, so no recipient is claimed, retried or released into a cancelled campaign;
 //! - transactions that touch both take campaign rows before recipient rows, each in key
 //!   order, so they cannot deadlock one another;
-//! - times are written at millisecond precision, as SQLite keeps them.
+//! - times are written at millisecond precision, as SQLite keeps them;
+//! - the counts cache (`campaign_counts`) has rows per server process, so status changes on
+//!   several nodes never wait for one another there (migrations/postgres/0004_counts.sql,
+//!   `fold_counts`);
+//! - replies, opt-outs and consents are in `postgres_replies`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -29,7 +33,7 @@ use super::*;
 /// PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     /// The same server without a statement timeout, for migrations (which may wait on
     /// another node's migration lock for longer than any one query should run).
     migrate_with: PgConnectOptions,
@@ -47,7 +51,7 @@ impl fmt::Debug for PgStore {
     }
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(super) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             return StoreError::Conflict("already exists".into());
@@ -59,13 +63,13 @@ fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
-fn corrupt(what: String) -> StoreError {
+pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Backend(format!("unexpected value in the database: {what}").into())
 }
 
 /// A time as stored: UTC, cut to the millisecond (SQLite stores Unix milliseconds, and both
 /// backends must give back the same instants).
-fn ms(t: OffsetDateTime) -> OffsetDateTime {
+pub(super) fn ms(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(t)
@@ -73,7 +77,7 @@ fn ms(t: OffsetDateTime) -> OffsetDateTime {
 
 /// Columns of `campaigns` read into a [`Campaign`] (counts filled in afterwards).
 const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, from_numbers, status, source, \
-     scheduled_at, duplicates_removed, created_at, started_at, finished_at";
+     scheduled_at, duplicates_removed, created_at, started_at, finished_at, require_consent";
 
 fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
     let status: String = row.get("status");
@@ -94,6 +98,7 @@ fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
         created_at: row.get("created_at"),
         started_at: row.get("started_at"),
         finished_at: row.get("finished_at"),
+        require_consent: row.get("require_consent"),
         counts: Counts::default(),
     })
 }
@@ -155,6 +160,10 @@ const INSERT_CHUNK: usize = 5_000;
 /// Error code and message of a recipient who opted out (the same words as SQLite's store).
 const OPTED_OUT_CODE: &str = "opted_out";
 const OPTED_OUT_MESSAGE: &str = "the recipient opted out of messages from this account";
+/// Error code and message of a recipient that a `require_consent` campaign does not send to.
+const NO_CONSENT_CODE: &str = "no_consent";
+const NO_CONSENT_MESSAGE: &str =
+    "the campaign requires consent and this number has no granted consent record";
 
 impl PgStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`): a pool of
@@ -181,9 +190,10 @@ impl PgStore {
         if seqs.is_empty() {
             return Ok(out);
         }
+        // The cache: a few rows per campaign (see migrations/postgres/0004_counts.sql).
         let rows = sqlx::query(
-            "SELECT campaign_seq, status, COUNT(*) AS n FROM recipients \
-             WHERE campaign_seq = ANY($1) GROUP BY campaign_seq, status",
+            "SELECT campaign_seq, status, SUM(n)::bigint AS n FROM campaign_counts \
+             WHERE campaign_seq = ANY($1) GROUP BY campaign_seq, status HAVING SUM(n) <> 0",
         )
         .bind(seqs)
         .fetch_all(&self.pool)
@@ -201,13 +211,44 @@ impl PgStore {
     }
 
     async fn campaign_seq(&self, account: &AccountId, id: &CampaignId) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT seq FROM campaigns WHERE id = $1 AND account_id = $2")
-            .bind(id.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)
+        sqlx::query_scalar(
+            "SELECT seq FROM campaigns WHERE id = $1 AND account_id = $2 AND kind = 'campaign'",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Folds the per-backend rows of `campaign_counts` into each campaign's `slot = 0` row, so
+    /// that a campaign keeps a few rows there however many server processes changed its
+    /// statuses over time (see migrations/postgres/0004_counts.sql). Sums are unchanged, and a
+    /// reader sees the rows before or after, never between.
+    ///
+    /// Locks: a row that a transaction is writing right now is skipped (`SKIP LOCKED`), left
+    /// for the next fold, so a fold never waits on a status change. Only folds write `slot = 0`
+    /// rows of existing campaigns, and each takes them in key order, so concurrent folds (one
+    /// per node) wait for one another at worst, never in a cycle. A status change may wait for
+    /// a fold that holds its row (one short statement), never the other way round.
+    async fn fold_counts(&self) -> StoreResult<()> {
+        sqlx::query(
+            "WITH moved AS ( \
+                 DELETE FROM campaign_counts d \
+                 WHERE d.slot <> 0 AND (d.campaign_seq, d.status, d.slot) IN \
+                     (SELECT l.campaign_seq, l.status, l.slot FROM campaign_counts l \
+                      WHERE l.slot <> 0 FOR UPDATE SKIP LOCKED) \
+                 RETURNING d.campaign_seq, d.status, d.n) \
+             INSERT INTO campaign_counts AS c (campaign_seq, status, slot, n) \
+             SELECT campaign_seq, status, 0, SUM(n)::bigint FROM moved \
+             GROUP BY campaign_seq, status ORDER BY campaign_seq, status \
+             ON CONFLICT (campaign_seq, status, slot) DO UPDATE SET n = c.n + excluded.n",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 }
 
@@ -533,7 +574,7 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         let in_use: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM campaigns WHERE account_id = $1 \
+            "SELECT id FROM campaigns WHERE account_id = $1 AND kind = 'campaign' \
              AND status IN ('draft', 'scheduled', 'running') \
              AND from_numbers @> jsonb_build_array($2::text) ORDER BY seq LIMIT 1",
         )
@@ -567,19 +608,14 @@ impl Store for PgStore {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO opt_outs (account_id, phone, source, reason, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, phone) DO NOTHING",
-        )
-        .bind(account.as_str())
-        .bind(phone)
-        .bind(source)
-        .bind(reason)
-        .bind(ms(now))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(())
+        // With its consent record (see `postgres_replies`).
+        let event = ConsentEvent {
+            phone: phone.to_owned(),
+            source: source.to_owned(),
+            evidence: reason.map(str::to_owned),
+            at: now,
+        };
+        self.opt_out(account, &event, reason).await.map(|_| ())
     }
 
     async fn opted_out_phones(&self, account: &AccountId) -> StoreResult<HashSet<String>> {
@@ -610,6 +646,8 @@ impl Store for PgStore {
                 .map(|r| (r.get("phone"), r.get("agent_id")))
                 .collect(),
             opted_out: self.opted_out_phones(account).await?,
+            // Read only for requests with `require_consent` (`consented_phones`).
+            consented: HashSet::new(),
         })
     }
 
@@ -673,8 +711,9 @@ impl Store for PgStore {
         let started_at = (new.status == CampaignStatus::Running).then_some(now);
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, from_numbers, \
-             status, source, scheduled_at, duplicates_removed, created_at, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+             status, source, scheduled_at, duplicates_removed, created_at, started_at, \
+             require_consent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
         )
         .bind(new.id.as_str())
         .bind(new.account_id.as_str())
@@ -688,6 +727,7 @@ impl Store for PgStore {
         .bind(new.duplicates_removed as i64)
         .bind(now)
         .bind(started_at)
+        .bind(new.require_consent)
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
@@ -705,17 +745,28 @@ impl Store for PgStore {
             let bodies: Vec<&str> = chunk.iter().map(|r| r.body.as_str()).collect();
             let segments: Vec<i32> = chunk.iter().map(|r| r.segments as i32).collect();
             let senders: Vec<&str> = chunk.iter().map(|r| r.from_number.as_str()).collect();
-            let opted_out: Vec<bool> = chunk.iter().map(|r| r.opted_out).collect();
+            // Why a recipient fails at once, if it does: opted out (first) or no consent.
+            let codes: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|r| {
+                    if r.opted_out {
+                        Some(OPTED_OUT_CODE)
+                    } else if r.no_consent {
+                        Some(NO_CONSENT_CODE)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             sqlx::query(
                 "INSERT INTO recipients (campaign_seq, position, phone, variables, body, segments, \
                  from_number, status, error_code, error_message, updated_at) \
                  SELECT $1, r.position, r.phone, r.variables::jsonb, r.body, r.segments, r.from_number, \
-                     CASE WHEN r.opted_out THEN $3 ELSE $4 END, \
-                     CASE WHEN r.opted_out THEN $5 END, \
-                     CASE WHEN r.opted_out THEN $6 END, $2 \
+                     CASE WHEN r.code IS NULL THEN $4 ELSE $3 END, r.code, \
+                     CASE r.code WHEN $5 THEN $6 WHEN $14 THEN $15 END, $2 \
                  FROM UNNEST($7::bigint[], $8::text[], $9::text[], $10::text[], $11::int4[], \
-                             $12::text[], $13::bool[]) \
-                     AS r(position, phone, variables, body, segments, from_number, opted_out)",
+                             $12::text[], $13::text[]) \
+                     AS r(position, phone, variables, body, segments, from_number, code)",
             )
             .bind(seq)
             .bind(now)
@@ -729,18 +780,44 @@ impl Store for PgStore {
             .bind(bodies)
             .bind(segments)
             .bind(senders)
-            .bind(opted_out)
+            .bind(codes)
+            .bind(NO_CONSENT_CODE)
+            .bind(NO_CONSENT_MESSAGE)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         }
+
+        // The initial counts, in the campaign's own rows (`slot = 0`): nobody else can see the
+        // campaign before this commits, so nothing waits here.
+        let failed = new
+            .recipients
+            .iter()
+            .filter(|r| r.opted_out || r.no_consent)
+            .count() as i64;
+        let pending = new.recipients.len() as i64 - failed;
+        sqlx::query(
+            "INSERT INTO campaign_counts (campaign_seq, status, slot, n) \
+             SELECT $1, c.status, 0, c.n FROM UNNEST($2::text[], $3::bigint[]) AS c(status, n) \
+             WHERE c.n > 0",
+        )
+        .bind(seq)
+        .bind(vec![
+            RecipientStatus::Pending.as_str(),
+            RecipientStatus::Failed.as_str(),
+        ])
+        .bind(vec![pending, failed])
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Created::New(new.id.clone()))
     }
 
     async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {
-        let sql =
-            format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND account_id = $2");
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND account_id = $2 AND kind = 'campaign'"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(account.as_str())
@@ -764,8 +841,8 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<Campaign>> {
         let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = $1 AND seq < $2 \
-             ORDER BY seq DESC LIMIT $3"
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = $1 AND kind = 'campaign' \
+             AND seq < $2 ORDER BY seq DESC LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account.as_str())
@@ -835,7 +912,8 @@ impl Store for PgStore {
         // the campaign with KEY SHARE (the only lock that FOR UPDATE excludes and
         // finishing does not).
         let row = sqlx::query(
-            "SELECT seq, status FROM campaigns WHERE id = $1 AND account_id = $2 FOR UPDATE",
+            "SELECT seq, status FROM campaigns WHERE id = $1 AND account_id = $2 \
+             AND kind = 'campaign' FOR UPDATE",
         )
         .bind(id.as_str())
         .bind(account.as_str())
@@ -884,7 +962,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let row = sqlx::query(
             "SELECT seq, status, scheduled_at FROM campaigns WHERE id = $1 AND account_id = $2 \
-             FOR NO KEY UPDATE",
+             AND kind = 'campaign' FOR NO KEY UPDATE",
         )
         .bind(id.as_str())
         .bind(account.as_str())
@@ -984,15 +1062,15 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // A shared lock: many claims run at once, but none overlaps a cancellation, so no
         // recipient is claimed once the campaign is cancelled.
-        let campaign: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, account_id FROM campaigns WHERE seq = $1 AND status = 'running' \
-             FOR KEY SHARE",
+        let campaign: Option<(String, String, bool)> = sqlx::query_as(
+            "SELECT id, account_id, require_consent FROM campaigns \
+             WHERE seq = $1 AND status = 'running' FOR KEY SHARE",
         )
         .bind(campaign_seq)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let Some((campaign, account)) = campaign else {
+        let Some((campaign, account, require_consent)) = campaign else {
             return Ok(Vec::new());
         };
         // Opt-outs recorded since the campaign was created are honoured just before sending.
@@ -1016,6 +1094,29 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        // Consent withdrawn since the campaign was created, likewise.
+        if require_consent {
+            sqlx::query(
+                "UPDATE recipients SET status = 'failed', error_code = $6, error_message = $7, \
+                 updated_at = $1 \
+                 WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = $2 AND from_number = $3 \
+                     AND status = 'pending' AND inflight_since IS NULL \
+                     AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+                     ORDER BY position LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 AND NOT EXISTS (SELECT 1 FROM consent_state s WHERE s.account_id = $5 \
+                                 AND s.phone = recipients.phone AND s.status = 'granted')",
+            )
+            .bind(now)
+            .bind(campaign_seq)
+            .bind(from_number)
+            .bind(limit as i64)
+            .bind(&account)
+            .bind(NO_CONSENT_CODE)
+            .bind(NO_CONSENT_MESSAGE)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         // The claim proper. Rows locked by another node's claim are skipped, not waited
         // for, and a row whose claim committed meanwhile fails the re-check of the
         // subquery's conditions on its new version, so claimed sets are disjoint.
@@ -1284,6 +1385,8 @@ impl Store for PgStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         changed.sort_by_key(|(seq, _, _)| *seq);
+        // Housekeeping of the counts cache, on the engine's beat (every node's, every tick).
+        self.fold_counts().await?;
         Ok(changed
             .into_iter()
             .map(|(_, id, status)| (id, status))
@@ -1356,5 +1459,24 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         Ok(n as u64)
+    }
+
+    async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {
+        let seq = self.campaign_seq(account, id).await?;
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM recipients WHERE campaign_seq = $1 GROUP BY status",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut counts = Counts::default();
+        for row in rows {
+            let status: String = row.get("status");
+            let status = RecipientStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?;
+            counts.add(status, row.get::<i64, _>("n") as u64);
+        }
+        Ok(counts)
     }
 }

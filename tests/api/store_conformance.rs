@@ -178,8 +178,10 @@ fn campaign(account: &AccountId, from: &[&str], n: usize) -> NewCampaign {
                 encoding: Encoding::Gsm7,
                 from_number: senders[i % senders.len()].clone(),
                 opted_out: false,
+                no_consent: false,
             })
             .collect(),
+        require_consent: false,
         created_at: T0,
     }
 }
@@ -1771,6 +1773,7 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
             encoding: Encoding::Gsm7,
             from_number: sender.clone(),
             opted_out: i % 1_000 == 999,
+            no_consent: false,
         })
         .collect();
     let started = std::time::Instant::now();
