@@ -384,3 +384,50 @@ pub async fn spec_setup(app: &TestApp) {
         .unwrap();
     app.add_number("+447446466847").await;
 }
+
+/// A direct connection to a test app's database, for the few tests that look beneath the API
+/// (the SQL they run must mean the same on both backends).
+pub enum RawDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl RawDb {
+    pub async fn connect(url: &str) -> RawDb {
+        if url.starts_with("sqlite:") {
+            RawDb::Sqlite(sqlx::SqlitePool::connect(url).await.expect("SQLite"))
+        } else {
+            RawDb::Postgres(sqlx::PgPool::connect(url).await.expect("PostgreSQL"))
+        }
+    }
+
+    /// The first column of every row, as text.
+    pub async fn strings(&self, sql: &'static str) -> Vec<String> {
+        match self {
+            RawDb::Sqlite(db) => sqlx::query_scalar(sql).fetch_all(db).await,
+            RawDb::Postgres(db) => sqlx::query_scalar(sql).fetch_all(db).await,
+        }
+        .expect("query")
+    }
+
+    /// Runs a statement; the rows it changed.
+    pub async fn execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        match self {
+            RawDb::Sqlite(db) => sqlx::query(sql)
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()),
+            RawDb::Postgres(db) => sqlx::query(sql)
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            RawDb::Sqlite(db) => db.close().await,
+            RawDb::Postgres(db) => db.close().await,
+        }
+    }
+}

@@ -16,7 +16,7 @@ use herald::provider::signature;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json, spawn_app, spawn_app_with, spawn_sending_app};
+use crate::helpers::{RawDb, TestApp, json, spawn_app, spawn_app_with, spawn_sending_app};
 
 const OUR: &str = "+447446466847";
 const SARAH: &str = "+447111000001";
@@ -450,14 +450,10 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
         .map(|c| c["campaign_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [campaign_id.as_str()]);
-    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
-    let reply_ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM campaigns WHERE kind = 'reply'")
-            .fetch_all(&db)
-            .await
-            .unwrap();
+    let db = RawDb::connect(&app.settings.database_url).await;
+    let reply_ids = db
+        .strings("SELECT id FROM campaigns WHERE kind = 'reply'")
+        .await;
     assert_eq!(reply_ids.len(), 2);
     for id in &reply_ids {
         let r = app.get(&format!("/v1/sms/campaigns/{id}")).await;
@@ -1064,14 +1060,12 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
     let some_id = all["consents"][0]["consent_id"].as_str().unwrap();
     let r = app.delete(&format!("/v1/consents/{some_id}")).await;
     assert_eq!(r.status(), 405);
-    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
+    let db = RawDb::connect(&app.settings.database_url).await;
     for sql in [
         "UPDATE consents SET status = 'granted'",
         "DELETE FROM consents",
     ] {
-        let e = sqlx::query(sql).execute(&db).await.unwrap_err();
+        let e = db.execute(sql).await.unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
     db.close().await;
