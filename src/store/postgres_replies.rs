@@ -205,6 +205,9 @@ async fn insert_consents(
     // Each number's latest record of the batch (latest time, then latest seq) replaces its
     // current consent unless that is later: the state the records give one by one. One
     // statement in phone order, so concurrent imports lock the rows in the same order.
+    // "Later" compares (time, seq), not the time alone as SQLite does: there, records are
+    // applied in seq order, so the two agree; here a transaction holding lower seqs may
+    // commit after one holding higher seqs, and must not overwrite its record.
     sqlx::query(
         "INSERT INTO consent_state AS s (account_id, phone, status, occurred_at, consent_seq) \
          SELECT DISTINCT ON (c.phone) $1, c.phone, c.status, c.occurred_at, c.seq \
@@ -213,7 +216,7 @@ async fn insert_consents(
          ORDER BY c.phone, c.occurred_at DESC, c.seq DESC \
          ON CONFLICT (account_id, phone) DO UPDATE SET status = excluded.status, \
              occurred_at = excluded.occurred_at, consent_seq = excluded.consent_seq \
-         WHERE excluded.occurred_at >= s.occurred_at",
+         WHERE (excluded.occurred_at, excluded.consent_seq) > (s.occurred_at, s.consent_seq)",
     )
     .bind(account.as_str())
     .bind(stored.iter().map(|r| r.phone.as_str()).collect::<Vec<_>>())

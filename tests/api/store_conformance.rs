@@ -13,18 +13,23 @@ use std::collections::{HashMap, HashSet};
 
 use herald::domain::Phone;
 use herald::domain::campaign::NewRecipient;
+use herald::domain::consent::ConsentStatus;
 use herald::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
+use herald::domain::ids::{ConsentId, ConversationId, MessageId};
+use herald::domain::keywords::Keyword;
+use herald::domain::reply::Direction;
 use herald::domain::segments::Encoding;
 use herald::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 use herald::store::{
-    Agent, Created, DynStore, IdempotencyKey, NewAccount, NewApiKey, NewCampaign, Number,
-    Recipient, RecipientQuery, SendResult, StatusEvent, Store, StoreError, Work,
+    AccountSettingsUpdate, Agent, ConsentEvent, ConsentRecord, Created, DynStore, IdempotencyKey,
+    NewAccount, NewApiKey, NewCampaign, NewConsent, NewInbound, NewReply, Number, ReceivedInbound,
+    Recipient, RecipientQuery, ReplyStatus, SendResult, StatusEvent, Store, StoreError, Work,
 };
 use serde_json::{Map, Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, RawDb, TestDb};
 
 macro_rules! conformance {
     ($($name:ident),+ $(,)?) => {
@@ -77,6 +82,17 @@ conformance!(
     known_sids_are_per_phone_and_sender,
     lanes_and_queue_depth,
     a_hundred_thousand_recipients_in_one_create,
+    counts_cache_follows_random_sequences,
+    counts_cache_stays_exact_with_several_nodes_at_once,
+    require_consent_at_create_and_at_claim,
+    reply_campaigns_are_engine_work_only,
+    conversations_upsert_list_and_page,
+    messages_keywords_and_the_agent,
+    consents_are_append_only_with_a_current_state,
+    opt_out_list_and_its_consent_records,
+    account_settings_round_trip,
+    racing_opt_outs_and_opt_ins_stay_in_step,
+    concurrent_consent_imports_keep_the_latest_record,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -233,6 +249,8 @@ async fn checked_counts(store: &dyn Store, account: &AccountId, id: &CampaignId)
     let listed = store.list_campaigns(account, None, 500).await.unwrap();
     let listed = listed.iter().find(|c| &c.id == id).expect("listed");
     assert_eq!(listed.counts, expected, "list_campaigns counts");
+    let aggregated = store.aggregate_counts(account, id).await.unwrap();
+    assert_eq!(aggregated, expected, "aggregate_counts");
     expected
 }
 
@@ -1803,4 +1821,1242 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
     assert_eq!(last[0].position, n as i64 - 1);
     assert_eq!(last[0].variables, variables(n - 1));
     assert_eq!(last[0].status, RecipientStatus::Failed);
+}
+
+// ---------------------------------------------------------------------------------------
+// The counts cache
+
+/// A small deterministic generator (SplitMix64): a failing sequence replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+fn consent(phone: &str, status: ConsentStatus, t: OffsetDateTime) -> NewConsent {
+    NewConsent {
+        id: ConsentId::generate(),
+        phone: phone.into(),
+        status,
+        source: "web_form".into(),
+        evidence: Some(format!("form {phone}")),
+        occurred_at: t,
+    }
+}
+
+/// The campaigns the random tests play with: running ones (one with `require_consent`, with
+/// recipients failed at create as opted out or without consent), a draft and a scheduled one.
+async fn random_fixture(s: &dyn Store, a: &AccountId) -> Vec<(CampaignId, i64)> {
+    let granted: Vec<NewConsent> = (0..40)
+        .filter(|i| i % 2 == 0)
+        .map(|i| consent(&recipient_phone(i), ConsentStatus::Granted, T0))
+        .collect();
+    s.add_consents(a, &granted, T0).await.unwrap();
+    let mut mixed = campaign(a, &[SENDER, SENDER_2], 40);
+    mixed.recipients[3].opted_out = true;
+    mixed.recipients[7].opted_out = true;
+    let mut consented = campaign(a, &[SENDER], 30);
+    consented.require_consent = true;
+    for (i, r) in consented.recipients.iter_mut().enumerate() {
+        r.opted_out = i == 4;
+        r.no_consent = i % 2 == 1;
+    }
+    let mut draft = campaign(a, &[SENDER_2], 10);
+    draft.status = CampaignStatus::Draft;
+    let mut scheduled = campaign(a, &[SENDER], 10);
+    scheduled.status = CampaignStatus::Scheduled;
+    scheduled.scheduled_at = Some(at(500));
+    let mut out = Vec::new();
+    for new in [
+        mixed,
+        consented,
+        campaign(a, &[SENDER_2], 20),
+        draft,
+        scheduled,
+    ] {
+        out.push(create(s, &new).await);
+    }
+    out
+}
+
+/// What one engine has claimed and sent, for the random steps.
+#[derive(Default)]
+struct Played {
+    in_flight: Vec<Work>,
+    sent: Vec<(String, String)>,
+    settled: Vec<Work>,
+}
+
+/// One random step of what a node does: claim, store outcomes of every kind (some stale),
+/// apply callbacks (in any order, some repeated), cancel, launch, promote, opt out, change
+/// consent, finish. `callbacks` is the node that receives Twilio's callbacks.
+async fn random_step(
+    s: &dyn Store,
+    callbacks: &dyn Store,
+    a: &AccountId,
+    campaigns: &[(CampaignId, i64)],
+    rng: &mut Rng,
+    played: &mut Played,
+) {
+    let now = at(1_000 + rng.below(1_000) as i64);
+    match rng.below(100) {
+        0..=29 => {
+            let (_, seq) = &campaigns[rng.below(campaigns.len())];
+            let from = [SENDER, SENDER_2][rng.below(2)];
+            let got = s
+                .claim_work(*seq, from, 1 + rng.below(6) as u32, now)
+                .await
+                .expect("claim");
+            played.in_flight.extend(got);
+        }
+        30..=54 if !played.in_flight.is_empty() => {
+            let mut results = Vec::new();
+            let n = 1 + rng.below(played.in_flight.len());
+            for _ in 0..n {
+                let w = played
+                    .in_flight
+                    .swap_remove(rng.below(played.in_flight.len()));
+                let result = match rng.below(5) {
+                    0 | 1 => {
+                        let sid = format!("SM{}x{}", w.id, w.attempt_id);
+                        played.sent.push((sid.clone(), w.attempt_id.clone()));
+                        accepted(&w, &sid)
+                    }
+                    2 => failed(&w),
+                    3 => SendResult::Retry {
+                        id: w.id,
+                        attempt_id: w.attempt_id.clone(),
+                        not_before: at(0),
+                        code: "20429".into(),
+                        message: "Too Many Requests".into(),
+                    },
+                    _ => released(&w),
+                };
+                results.push(result);
+                played.settled.push(w);
+            }
+            // An answer for an attempt that is no longer current changes nothing.
+            if rng.chance(30) && !played.settled.is_empty() {
+                let old = &played.settled[rng.below(played.settled.len())];
+                results.push(failed(old));
+            }
+            s.record_results(&results, now).await.expect("record");
+        }
+        55..=59 if !played.in_flight.is_empty() => {
+            let w = &played.in_flight[rng.below(played.in_flight.len())];
+            let unknown = SendResult::Unknown {
+                id: w.id,
+                attempt_id: w.attempt_id.clone(),
+                message: "timed out".into(),
+            };
+            s.record_results(&[unknown], now).await.expect("unknown");
+        }
+        60..=79 if !played.sent.is_empty() => {
+            use RecipientStatus::*;
+            let events: Vec<StatusEvent> = (0..1 + rng.below(6))
+                .map(|_| {
+                    let (sid, attempt) = &played.sent[rng.below(played.sent.len())];
+                    let mut e = event(
+                        sid,
+                        [Queued, Sent, Delivered, Undelivered, Failed][rng.below(5)],
+                    );
+                    if rng.chance(50) {
+                        e.attempt_id = Some(attempt.clone());
+                    }
+                    e
+                })
+                .collect();
+            callbacks
+                .apply_status_events(&events, now)
+                .await
+                .expect("callbacks");
+        }
+        80..=81 => {
+            // Any but the first, so that there is always something to send.
+            let (id, _) = &campaigns[1 + rng.below(campaigns.len() - 1)];
+            match s.cancel_campaign(a, id, now).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("cancel: {e:?}"),
+            }
+        }
+        83..=84 => {
+            let (id, _) = &campaigns[rng.below(campaigns.len())];
+            match s.launch_campaign(a, id, now).await {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("launch: {e:?}"),
+            }
+            s.promote_due_campaigns(now).await.expect("promote");
+        }
+        85..=87 => {
+            let p = recipient_phone(rng.below(40));
+            s.add_opt_out(a, &p, "api", None, now)
+                .await
+                .expect("opt out");
+        }
+        88..=91 => {
+            let status = [ConsentStatus::Granted, ConsentStatus::Revoked][rng.below(2)];
+            let records = [consent(&recipient_phone(rng.below(40)), status, now)];
+            s.add_consents(a, &records, now).await.expect("consent");
+        }
+        92..=97 => {
+            s.finish_campaigns(now).await.expect("finish");
+        }
+        _ => {
+            s.mark_all_in_flight_unknown().await.expect("mark");
+        }
+    }
+}
+
+async fn counts_cache_follows_random_sequences(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let campaigns = random_fixture(&*s, &a).await;
+    let mut rng = Rng(0x5EED_0001);
+    let mut played = Played::default();
+    for step in 0..250 {
+        random_step(&*s, &*s, &a, &campaigns, &mut rng, &mut played).await;
+        for (id, _) in &campaigns {
+            let cached = s.get_campaign(&a, id).await.unwrap().counts;
+            let aggregated = s.aggregate_counts(&a, id).await.unwrap();
+            assert_eq!(cached, aggregated, "step {step}, campaign {id:?}");
+        }
+        if step % 50 == 49 {
+            for (id, _) in &campaigns {
+                checked_counts(&*s, &a, id).await;
+            }
+        }
+    }
+    // Every kind of change happened.
+    assert!(played.sent.len() > 10, "{}", played.sent.len());
+    let mut all = Counts::default();
+    for (id, _) in &campaigns {
+        let c = checked_counts(&*s, &a, id).await;
+        all.total_count += c.total_count;
+        all.delivered_count += c.delivered_count;
+        all.failed_count += c.failed_count;
+        all.cancelled_count += c.cancelled_count;
+    }
+    assert_eq!(all.total_count, 110);
+    assert!(all.delivered_count > 0 && all.failed_count > 0, "{all:?}");
+}
+
+/// Several engines changing the statuses of the same campaigns at once, in every order, with
+/// callbacks on other nodes, cancels, opt-outs and finishing (which folds the cache on
+/// PostgreSQL) among them. Nothing may fail (no deadlock between the counter rows and the
+/// recipient rows), and the cache must end equal to the rows.
+async fn counts_cache_stays_exact_with_several_nodes_at_once(db: &TestDb) {
+    let nodes = nodes(db, 3).await;
+    let a = new_account(&*nodes[0], "acme").await;
+    let campaigns = random_fixture(&*nodes[0], &a).await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = nodes[i % nodes.len()].clone();
+        let callbacks = nodes[(i + 1) % nodes.len()].clone();
+        let (a, campaigns) = (a.clone(), campaigns.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xC0FF_EE00 + i as u64);
+            let mut played = Played::default();
+            for _ in 0..80 {
+                random_step(&*store, &*callbacks, &a, &campaigns, &mut rng, &mut played).await;
+            }
+            played.sent.len()
+        }));
+    }
+    let mut sent = 0;
+    for t in tasks {
+        sent += t.await.unwrap();
+    }
+    assert!(sent >= 5, "{sent}");
+    nodes[1].finish_campaigns(at(5_000)).await.unwrap();
+    for (id, _) in &campaigns {
+        checked_counts(&*nodes[2], &a, id).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Consent
+
+const NO_CONSENT_MESSAGE: &str =
+    "the campaign requires consent and this number has no granted consent record";
+
+async fn require_consent_at_create_and_at_claim(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let b = new_account(&*s, "other").await;
+    let p = recipient_phone;
+    let grants: Vec<NewConsent> = (0..4)
+        .map(|i| consent(&p(i), ConsentStatus::Granted, T0))
+        .collect();
+    s.add_consents(&a, &grants, T0).await.unwrap();
+    s.add_consents(&b, &[consent(&p(4), ConsentStatus::Granted, T0)], T0)
+        .await
+        .unwrap();
+    let consented = s.consented_phones(&a).await.unwrap();
+    assert_eq!(consented, (0..4).map(p).collect::<HashSet<_>>());
+    assert!(
+        s.account_context(&a).await.unwrap().consented.is_empty(),
+        "read only when a request requires consent"
+    );
+
+    // The service marks the recipients (from `consented_phones`); the store keeps them failed.
+    let mut new = campaign(&a, &[SENDER], 6);
+    new.require_consent = true;
+    new.recipients[3].opted_out = true;
+    new.recipients[4].no_consent = true;
+    new.recipients[5].no_consent = true;
+    let (id, seq) = create(&*s, &new).await;
+    assert!(s.get_campaign(&a, &id).await.unwrap().require_consent);
+    let rows = recipients(&*s, &a, &id).await;
+    use RecipientStatus::*;
+    assert_eq!(
+        rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Pending, Pending, Pending, Failed, Failed, Failed]
+    );
+    assert_eq!(rows[3].error_code.as_deref(), Some("opted_out"));
+    for r in &rows[4..] {
+        assert_eq!(r.error_code.as_deref(), Some("no_consent"));
+        assert_eq!(r.error_message.as_deref(), Some(NO_CONSENT_MESSAGE));
+        assert_eq!(r.updated_at, stored(T0));
+    }
+    assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 3, 3, 0));
+
+    // Withdrawn after create: failed at claim time, like an opt-out (which is checked first).
+    s.add_consents(&a, &[consent(&p(2), ConsentStatus::Revoked, at(5))], at(5))
+        .await
+        .unwrap();
+    s.add_opt_out(&a, &p(1), "api", None, at(5)).await.unwrap();
+    let w = s.claim_work(seq, SENDER, 10, at(10)).await.unwrap();
+    assert_eq!(positions(&w, &rows), [0]);
+    let rows = recipients(&*s, &a, &id).await;
+    assert_eq!(rows[1].error_code.as_deref(), Some("opted_out"));
+    assert_eq!(rows[2].status, Failed);
+    assert_eq!(rows[2].error_code.as_deref(), Some("no_consent"));
+    assert_eq!(rows[2].error_message.as_deref(), Some(NO_CONSENT_MESSAGE));
+    assert_eq!(rows[2].updated_at, stored(at(10)));
+    assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 5, 1, 0));
+
+    // Only the next `limit` are checked, and consent granted again counts again.
+    let mut later = campaign(&a, &[SENDER], 6);
+    later.require_consent = true;
+    let (later_id, later_seq) = create(&*s, &later).await;
+    s.add_consents(
+        &a,
+        &[consent(&p(2), ConsentStatus::Granted, at(20))],
+        at(20),
+    )
+    .await
+    .unwrap();
+    let all = recipients(&*s, &a, &later_id).await;
+    let w = s.claim_work(later_seq, SENDER, 2, at(30)).await.unwrap();
+    assert_eq!(positions(&w, &all), [0, 2], "1 is opted out");
+    assert_eq!(
+        statuses(&*s, &a, &later_id).await,
+        [Pending, Failed, Pending, Pending, Pending, Pending]
+    );
+    let w = s.claim_work(later_seq, SENDER, 10, at(40)).await.unwrap();
+    assert_eq!(
+        positions(&w, &all),
+        [3],
+        "4 and 5 have no consent here, only in b"
+    );
+    assert_eq!(checked_counts(&*s, &a, &later_id).await, counts(0, 3, 3, 0));
+
+    // Without require_consent, consent is not looked at (opt-outs still are).
+    let (plain_id, plain_seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
+    assert!(!s.get_campaign(&a, &plain_id).await.unwrap().require_consent);
+    let all = recipients(&*s, &a, &plain_id).await;
+    let w = s.claim_work(plain_seq, SENDER, 10, at(50)).await.unwrap();
+    assert_eq!(positions(&w, &all), [0, 2, 3, 4, 5]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Replies: conversations, messages, consents, opt-outs, settings
+
+fn inbound(
+    account: &AccountId,
+    ours: &str,
+    theirs: &str,
+    body: &str,
+    sid: &str,
+    t: OffsetDateTime,
+) -> NewInbound {
+    NewInbound {
+        account_id: account.clone(),
+        our_number: ours.into(),
+        their_number: theirs.into(),
+        body: body.into(),
+        twilio_sid: Some(sid.into()),
+        received_at: t,
+        keyword: None,
+        consent: None,
+        reply_status: Some(ReplyStatus::Pending),
+        agent_id: None,
+        campaign_id: None,
+        confirmation: None,
+    }
+}
+
+fn keyword(
+    account: &AccountId,
+    theirs: &str,
+    word: Keyword,
+    sid: &str,
+    t: OffsetDateTime,
+) -> NewInbound {
+    let body = match word {
+        Keyword::OptOut => "STOP",
+        Keyword::OptIn => "START",
+        Keyword::Help => "HELP",
+    };
+    NewInbound {
+        keyword: Some(word),
+        consent: (word != Keyword::Help).then(|| ConsentEvent {
+            phone: theirs.into(),
+            source: "keyword".into(),
+            evidence: Some(format!("{body} ({sid})")),
+            at: t,
+        }),
+        reply_status: None,
+        confirmation: Some(format!("{body} confirmed")),
+        ..inbound(account, SENDER, theirs, body, sid, t)
+    }
+}
+
+async fn received(s: &dyn Store, new: &NewInbound) -> ReceivedInbound {
+    s.receive_inbound(new).await.unwrap().expect("stored")
+}
+
+fn reply(account: &AccountId, to: &MessageId, body: &str, t: OffsetDateTime) -> NewReply {
+    NewReply {
+        account_id: account.clone(),
+        inbound_id: to.clone(),
+        campaign_id: CampaignId::generate(),
+        message_id: MessageId::generate(),
+        body: body.into(),
+        segments: 1,
+        now: t,
+    }
+}
+
+async fn reply_campaigns_are_engine_work_only(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    s.create_number(&a, &number(SENDER, 2.0, None))
+        .await
+        .unwrap();
+    let them = recipient_phone(0);
+    let (user, user_seq) = create(&*s, &campaign(&a, &[SENDER], 2)).await;
+    let w = s.claim_work(user_seq, SENDER, 1, at(1)).await.unwrap();
+    s.record_results(&[accepted(&w[0], "SMuser")], at(2))
+        .await
+        .unwrap();
+
+    let got = received(
+        &*s,
+        &inbound(&a, SENDER, &them, "When can I come?", "SMin1", at(10)),
+    )
+    .await;
+    let answer = reply(&a, &got.message_id, "Tuesday at 10?", at(20));
+    assert!(s.create_reply(&answer).await.unwrap());
+    let rid = answer.campaign_id.clone();
+
+    // Invisible to every campaign query...
+    assert_not_found(s.get_campaign(&a, &rid).await);
+    assert_not_found(s.aggregate_counts(&a, &rid).await);
+    assert_not_found(
+        s.list_recipients(
+            &a,
+            &rid,
+            &RecipientQuery {
+                limit: 10,
+                ..RecipientQuery::default()
+            },
+        )
+        .await,
+    );
+    assert_not_found(s.cancel_campaign(&a, &rid, at(30)).await);
+    assert_not_found(s.launch_campaign(&a, &rid, at(30)).await);
+    let listed: Vec<CampaignId> = s
+        .list_campaigns(&a, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, std::slice::from_ref(&user));
+    // ...and to the reply context: the person answers the user campaign.
+    let sent = s
+        .latest_campaign_sent(&a, SENDER, &them)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent.campaign_id, user);
+    assert_eq!(sent.sent_at, stored(at(2)));
+    assert_eq!(sent.variables, variables(0));
+
+    // ...but the engine sends it like any campaign.
+    assert_eq!(s.lanes_with_work(at(30)).await.unwrap().len(), 1);
+    let lane = s.lane_campaigns(SENDER, at(30)).await.unwrap();
+    assert_eq!(lane.len(), 2);
+    assert_eq!(lane[0], user_seq);
+    let reply_seq = lane[1];
+    assert_eq!(
+        s.pending_total().await.unwrap(),
+        2,
+        "the reply and the user campaign's second"
+    );
+    assert!(s.campaign_running(reply_seq).await.unwrap());
+    let w = s.claim_work(reply_seq, SENDER, 5, at(30)).await.unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        (w[0].phone.as_str(), w[0].body.as_str()),
+        (them.as_str(), "Tuesday at 10?")
+    );
+    assert_eq!((&w[0].campaign_id, &w[0].account_id), (&rid, &a));
+    s.record_results(&[accepted(&w[0], "SMout1")], at(31))
+        .await
+        .unwrap();
+    let messages = s
+        .list_messages(&a, &got.conversation_id, None, 10)
+        .await
+        .unwrap();
+    let out = messages.last().unwrap();
+    assert_eq!(
+        (out.direction, out.kind.as_str()),
+        (Direction::Outbound, "agent")
+    );
+    assert_eq!(out.status, Some(RecipientStatus::Queued));
+    assert_eq!(out.twilio_sid.as_deref(), Some("SMout1"));
+    s.apply_status_events(&[event("SMout1", RecipientStatus::Delivered)], at(32))
+        .await
+        .unwrap();
+    let finished = s.finish_campaigns(at(40)).await.unwrap();
+    assert_eq!(finished, [(rid.clone(), CampaignStatus::Done)]);
+    let out = s
+        .list_messages(&a, &got.conversation_id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(out.last().unwrap().status, Some(RecipientStatus::Delivered));
+
+    // A running reply campaign does not hold its number; an unfinished user campaign does.
+    let again = received(
+        &*s,
+        &inbound(&a, SENDER, &them, "Or Wednesday?", "SMin2", at(50)),
+    )
+    .await;
+    assert!(
+        s.create_reply(&reply(&a, &again.message_id, "Sure", at(51)))
+            .await
+            .unwrap()
+    );
+    assert_conflict(s.delete_number(&a, SENDER).await);
+    s.cancel_campaign(&a, &user, at(52)).await.unwrap();
+    s.delete_number(&a, SENDER).await.unwrap();
+}
+
+async fn conversations_upsert_list_and_page(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let b = new_account(&*s, "other").await;
+    let (p0, p1) = (recipient_phone(0), recipient_phone(1));
+    let agent = agent("Reception", T0);
+    s.create_agent(&a, &agent).await.unwrap();
+    let (cid, _) = create(&*s, &campaign(&a, &[SENDER], 1)).await;
+
+    let m1 = received(&*s, &inbound(&a, SENDER, &p0, "hi", "SM1", at(100))).await;
+    let m2 = received(&*s, &inbound(&a, SENDER, &p1, "hello", "SM2", at(200))).await;
+    let m3 = received(
+        &*s,
+        &inbound(&a, SENDER_2, &p0, "other line", "SM3", at(200)),
+    )
+    .await;
+    let mut fourth = inbound(&a, SENDER, &p0, "again", "SM4", at(300));
+    fourth.agent_id = Some(agent.id.clone());
+    fourth.campaign_id = Some(cid.clone());
+    let m4 = received(&*s, &fourth).await;
+    assert_eq!(
+        m4.conversation_id, m1.conversation_id,
+        "one conversation per pair"
+    );
+    assert_ne!(m3.conversation_id, m1.conversation_id, "per sending number");
+    assert!(!m1.opt_out_changed && m1.confirmation.is_none());
+    // Twilio repeating a webhook: recognised, nothing stored.
+    assert!(
+        s.receive_inbound(&inbound(&a, SENDER, &p0, "hi", "SM1", at(400)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    received(
+        &*s,
+        &inbound(&b, "+14155550100", &p0, "elsewhere", "SM5", at(500)),
+    )
+    .await;
+
+    let list = s.list_conversations(&a, None, 10).await.unwrap();
+    let ids: Vec<&ConversationId> = list.iter().map(|c| &c.id).collect();
+    // Latest activity first; at equal times, the newer conversation first.
+    assert_eq!(
+        ids,
+        [
+            &m1.conversation_id,
+            &m3.conversation_id,
+            &m2.conversation_id
+        ]
+    );
+    let first = &list[0];
+    assert_eq!(
+        (first.our_number.as_str(), first.their_number.as_str()),
+        (SENDER, p0.as_str())
+    );
+    assert_eq!(first.agent_id.as_deref(), Some(agent.id.as_str()));
+    assert_eq!(first.campaign_id.as_deref(), Some(cid.as_str()));
+    assert_eq!(first.created_at, stored(at(100)));
+    assert_eq!(first.last_message_at, stored(at(300)));
+    assert!(!first.opted_out);
+    let last = first.last_message.as_ref().expect("latest message");
+    assert_eq!(
+        (last.body.as_str(), last.direction),
+        ("again", Direction::Inbound)
+    );
+    assert_eq!(
+        (last.kind.as_str(), last.twilio_sid.as_deref()),
+        ("message", Some("SM4"))
+    );
+    assert_eq!(last.reply_status, Some(ReplyStatus::Pending));
+    assert_eq!((last.status, last.created_at), (None, stored(at(300))));
+    assert_eq!(list[2].last_message.as_ref().unwrap().body, "hello");
+
+    let page = s.list_conversations(&a, None, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    let cursor = (page[1].last_message_at, page[1].seq);
+    let rest = s.list_conversations(&a, Some(cursor), 2).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&m2.conversation_id]
+    );
+    assert!(
+        s.list_conversations(&a, Some((rest[0].last_message_at, rest[0].seq)), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let got = s.get_conversation(&a, &m3.conversation_id).await.unwrap();
+    assert_eq!(got.last_message.unwrap().body, "other line");
+    assert_eq!(s.list_conversations(&b, None, 10).await.unwrap().len(), 1);
+    assert_not_found(s.get_conversation(&b, &m1.conversation_id).await);
+    assert_not_found(s.list_messages(&b, &m1.conversation_id, None, 10).await);
+    assert_not_found(s.get_conversation(&a, &ConversationId::generate()).await);
+
+    let owner = s.number_owner(SENDER).await.unwrap();
+    assert!(owner.is_none(), "not registered");
+    s.create_number(&a, &number(SENDER, 1.0, Some(&agent)))
+        .await
+        .unwrap();
+    let owner = s.number_owner(SENDER).await.unwrap().unwrap();
+    assert_eq!(
+        (owner.account_id, owner.agent_id),
+        (a.clone(), Some(agent.id.clone()))
+    );
+}
+
+async fn messages_keywords_and_the_agent(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let agent = agent("Reception", T0);
+    s.create_agent(&a, &agent).await.unwrap();
+    let them = recipient_phone(0);
+    let mut first = inbound(&a, SENDER, &them, "Can I book?", "SMa", at(100));
+    first.agent_id = Some(agent.id.clone());
+    let m1 = received(&*s, &first).await;
+    let mut second = inbound(&a, SENDER, &them, "Tuesday?", "SMb", at(110));
+    second.agent_id = Some(agent.id.clone());
+    let m2 = received(&*s, &second).await;
+    let conversation = m1.conversation_id.clone();
+
+    let work = s.agent_work(&a, &m1.message_id, 10).await.unwrap();
+    assert!(work.superseded, "a newer message waits too");
+    assert_eq!(
+        work.agent,
+        Some((agent.id.clone(), agent.system_prompt.clone()))
+    );
+    assert_eq!(
+        (work.our_number.as_str(), work.their_number.as_str()),
+        (SENDER, them.as_str())
+    );
+    assert!(work.campaign.is_none() && !work.opted_out);
+    assert_eq!(
+        work.history,
+        [(Direction::Inbound, "Can I book?".to_owned())]
+    );
+    s.set_reply_status(&m1.message_id, ReplyStatus::Superseded, None)
+        .await
+        .unwrap();
+    let work = s.agent_work(&a, &m2.message_id, 10).await.unwrap();
+    assert!(!work.superseded);
+    assert_eq!(work.reply_status, Some(ReplyStatus::Pending));
+    assert_not_found(
+        s.agent_work(&new_account(&*s, "x").await, &m2.message_id, 10)
+            .await,
+    );
+
+    // The answer comes in after a third message, and is placed right after what it answers.
+    let m3 = received(
+        &*s,
+        &inbound(&a, SENDER, &them, "Or Wednesday", "SMc", at(115)),
+    )
+    .await;
+    assert!(
+        s.create_reply(&reply(&a, &m2.message_id, "Tuesday at 10 works", at(120)))
+            .await
+            .unwrap()
+    );
+    let messages = s.list_messages(&a, &conversation, None, 10).await.unwrap();
+    let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "Can I book?",
+            "Tuesday?",
+            "Or Wednesday",
+            "Tuesday at 10 works"
+        ]
+    );
+    assert_eq!(messages[0].reply_status, Some(ReplyStatus::Superseded));
+    assert_eq!(messages[1].reply_status, Some(ReplyStatus::Answered));
+    assert_eq!(messages[3].status, Some(RecipientStatus::Pending));
+    assert_eq!(messages[3].reply_status, None);
+    assert!(messages.windows(2).all(|w| w[0].seq < w[1].seq));
+    let page = s
+        .list_messages(&a, &conversation, Some(messages[0].seq), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        [messages[1].id.clone(), messages[2].id.clone()]
+    );
+    let c = s.get_conversation(&a, &conversation).await.unwrap();
+    assert_eq!(c.last_message_at, stored(at(120)));
+    assert_eq!(c.last_message.unwrap().body, "Tuesday at 10 works");
+
+    let history = s.agent_work(&a, &m3.message_id, 10).await.unwrap().history;
+    use Direction::{Inbound as In, Outbound as Out};
+    let turns: Vec<(Direction, &str)> = history.iter().map(|(d, b)| (*d, b.as_str())).collect();
+    assert_eq!(
+        turns,
+        [
+            (In, "Can I book?"),
+            (In, "Tuesday?"),
+            (Out, "Tuesday at 10 works"),
+            (In, "Or Wednesday")
+        ]
+    );
+    let newest = s.agent_work(&a, &m3.message_id, 2).await.unwrap().history;
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[1].1, "Or Wednesday");
+    // An answer that never left is not history.
+    let lane = s.lane_campaigns(SENDER, at(130)).await.unwrap();
+    let w = s.claim_work(lane[0], SENDER, 1, at(130)).await.unwrap();
+    s.record_results(&[failed(&w[0])], at(131)).await.unwrap();
+    let history = s.agent_work(&a, &m3.message_id, 10).await.unwrap().history;
+    assert_eq!(history.len(), 3);
+
+    // STOP: opted out, confirmed once, with a consent record; the agent no longer answers.
+    let stop = received(
+        &*s,
+        &keyword(&a, &them, Keyword::OptOut, "SMstop1", at(200)),
+    )
+    .await;
+    assert!(stop.opt_out_changed);
+    assert_eq!(stop.confirmation.as_deref(), Some("STOP confirmed"));
+    let repeated = received(
+        &*s,
+        &keyword(&a, &them, Keyword::OptOut, "SMstop2", at(210)),
+    )
+    .await;
+    assert!(!repeated.opt_out_changed && repeated.confirmation.is_none());
+    assert!(s.is_opted_out(&a, &them).await.unwrap());
+    assert!(
+        s.get_conversation(&a, &conversation)
+            .await
+            .unwrap()
+            .opted_out
+    );
+    assert!(
+        s.agent_work(&a, &m3.message_id, 10)
+            .await
+            .unwrap()
+            .opted_out
+    );
+    assert!(
+        !s.create_reply(&reply(&a, &m3.message_id, "Wednesday then", at(220)))
+            .await
+            .unwrap()
+    );
+    let m3_now = s.list_messages(&a, &conversation, None, 100).await.unwrap();
+    let kinds: Vec<(&str, Direction)> = m3_now
+        .iter()
+        .map(|m| (m.kind.as_str(), m.direction))
+        .collect();
+    assert_eq!(
+        kinds[4..],
+        [("opt_out", In), ("confirmation", Out), ("opt_out", In)],
+        "the repeated STOP is not confirmed again"
+    );
+    assert_eq!(m3_now[2].reply_status, Some(ReplyStatus::OptedOut));
+    assert_eq!(m3_now.len(), 7, "nothing queued for an opted-out number");
+
+    // START: back in, with a granted record.
+    let start = received(&*s, &keyword(&a, &them, Keyword::OptIn, "SMstart", at(300))).await;
+    assert!(start.opt_out_changed);
+    assert!(!s.is_opted_out(&a, &them).await.unwrap());
+    let records = s.list_consents(&a, Some(&them), None, 10).await.unwrap();
+    let history: Vec<(ConsentStatus, &str)> = records
+        .iter()
+        .map(|r| (r.status, r.source.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (ConsentStatus::Granted, "keyword"),
+            (ConsentStatus::Revoked, "keyword")
+        ]
+    );
+    assert_eq!(records[1].evidence.as_deref(), Some("STOP (SMstop1)"));
+    assert_eq!(records[1].occurred_at, stored(at(200)));
+    let help = received(&*s, &keyword(&a, &them, Keyword::Help, "SMhelp", at(400))).await;
+    assert!(!help.opt_out_changed);
+    assert_eq!(help.confirmation.as_deref(), Some("HELP confirmed"));
+}
+
+async fn consents_are_append_only_with_a_current_state(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let b = new_account(&*s, "other").await;
+    let p = recipient_phone;
+    use ConsentStatus::{Granted, Revoked};
+    let batch = [
+        consent(&p(0), Granted, at(100)),
+        consent(&p(0), Revoked, at(50)), // older, recorded later: history only
+        consent(&p(1), Granted, at(100)),
+        consent(&p(1), Revoked, at(100)), // same time, recorded later: current
+        consent(&p(2), Granted, at(10)),
+    ];
+    let stored_records = s.add_consents(&a, &batch, at(1_000)).await.unwrap();
+    assert_eq!(stored_records.len(), 5);
+    for (r, new) in stored_records.iter().zip(&batch) {
+        assert_eq!(
+            (&r.id, &r.phone, r.status),
+            (&new.id, &new.phone, new.status)
+        );
+        assert_eq!(
+            (r.source.as_str(), &r.evidence),
+            ("web_form", &new.evidence)
+        );
+        assert_eq!(r.occurred_at, stored(new.occurred_at));
+        assert_eq!(r.recorded_at, stored(at(1_000)));
+    }
+    assert!(
+        stored_records.windows(2).all(|w| w[0].seq < w[1].seq),
+        "seqs rise in the order given"
+    );
+    assert_eq!(s.consent_status(&a, &p(0)).await.unwrap(), Some(Granted));
+    assert_eq!(s.consent_status(&a, &p(1)).await.unwrap(), Some(Revoked));
+    assert_eq!(s.consent_status(&a, &p(2)).await.unwrap(), Some(Granted));
+    assert_eq!(s.consent_status(&a, &p(3)).await.unwrap(), None);
+    assert_eq!(s.consent_status(&b, &p(0)).await.unwrap(), None);
+    assert_eq!(
+        s.consented_phones(&a).await.unwrap(),
+        HashSet::from([p(0), p(2)])
+    );
+    assert!(s.consented_phones(&b).await.unwrap().is_empty());
+
+    // Later batches: an older record changes nothing, a newer one does.
+    s.add_consents(&a, &[consent(&p(2), Revoked, at(5))], at(1_100))
+        .await
+        .unwrap();
+    assert_eq!(s.consent_status(&a, &p(2)).await.unwrap(), Some(Granted));
+    s.add_consents(&a, &[consent(&p(2), Revoked, at(20))], at(1_200))
+        .await
+        .unwrap();
+    assert_eq!(s.consent_status(&a, &p(2)).await.unwrap(), Some(Revoked));
+    assert!(s.add_consents(&a, &[], at(1_300)).await.unwrap().is_empty());
+
+    // Newest first, per phone, and paged by seq.
+    let all = s.list_consents(&a, None, None, 100).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0].seq > w[1].seq));
+    assert_eq!(all[6].id, batch[0].id);
+    let of_p0 = s.list_consents(&a, Some(&p(0)), None, 100).await.unwrap();
+    assert_eq!(
+        of_p0.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Revoked, Granted]
+    );
+    let page = s
+        .list_consents(&a, None, Some(all[2].seq), 3)
+        .await
+        .unwrap();
+    let ids = |rs: &[ConsentRecord]| rs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&page), ids(&all[3..6]));
+    assert!(
+        s.list_consents(&b, None, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Append-only in the database itself, whatever the SQL.
+    let raw = RawDb::connect(&db.url).await;
+    let mut forbidden = vec![
+        "UPDATE consents SET status = 'granted'",
+        "DELETE FROM consents",
+    ];
+    if db.backend == Backend::Postgres {
+        forbidden.push("TRUNCATE consents");
+    }
+    for sql in forbidden {
+        let e = raw.execute(sql).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    raw.close().await;
+    assert_eq!(s.list_consents(&a, None, None, 100).await.unwrap().len(), 7);
+}
+
+async fn opt_out_list_and_its_consent_records(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let b = new_account(&*s, "other").await;
+    let p = recipient_phone;
+    let api = |phone: &str, t: OffsetDateTime, evidence: &str| ConsentEvent {
+        phone: phone.into(),
+        source: "api".into(),
+        evidence: Some(evidence.into()),
+        at: t,
+    };
+    assert!(
+        s.opt_out(&a, &api(&p(0), at(100), "asked"), Some("asked"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.opt_out(&a, &api(&p(0), at(150), "again"), Some("again"))
+            .await
+            .unwrap()
+    );
+    let records = s.list_consents(&a, Some(&p(0)), None, 10).await.unwrap();
+    assert_eq!(
+        records.len(),
+        1,
+        "an opt-out that changes nothing records nothing"
+    );
+    assert_eq!(
+        (
+            records[0].status,
+            records[0].source.as_str(),
+            records[0].evidence.as_deref()
+        ),
+        (ConsentStatus::Revoked, "api", Some("asked"))
+    );
+    // Consent granted meanwhile: a repeated opt-out revokes it again (and still says false).
+    s.add_consents(
+        &a,
+        &[consent(&p(0), ConsentStatus::Granted, at(160))],
+        at(160),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !s.opt_out(&a, &api(&p(0), at(170), "third"), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.consent_status(&a, &p(0)).await.unwrap(),
+        Some(ConsentStatus::Revoked)
+    );
+
+    // The Store's add_opt_out records consent too.
+    s.add_opt_out(&a, &p(1), "twilio_21610", None, at(100))
+        .await
+        .unwrap();
+    let records = s.list_consents(&a, Some(&p(1)), None, 10).await.unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| (r.status, r.source.as_str()))
+            .collect::<Vec<_>>(),
+        [(ConsentStatus::Revoked, "twilio_21610")]
+    );
+    s.add_opt_out(&a, &p(2), "keyword", Some("STOP"), at(300))
+        .await
+        .unwrap();
+    s.add_opt_out(&a, &p(3), "keyword", Some("STOP"), at(300))
+        .await
+        .unwrap();
+    s.add_opt_out(&b, &p(4), "keyword", Some("STOP"), at(400))
+        .await
+        .unwrap();
+
+    let got = s.get_opt_out(&a, &p(0)).await.unwrap().unwrap();
+    assert_eq!(
+        (got.source.as_str(), got.reason.as_deref()),
+        ("api", Some("asked"))
+    );
+    assert_eq!(got.created_at, stored(at(100)));
+    assert!(s.get_opt_out(&b, &p(0)).await.unwrap().is_none());
+    assert!(s.is_opted_out(&a, &p(0)).await.unwrap());
+    assert!(!s.is_opted_out(&b, &p(0)).await.unwrap());
+
+    // Newest first, then by phone (descending); paged by (created_at, phone).
+    let list = s.list_opt_outs(&a, None, 10).await.unwrap();
+    let phones: Vec<&str> = list.iter().map(|o| o.phone.as_str()).collect();
+    assert_eq!(phones, [p(3), p(2), p(1), p(0)]);
+    let page = s.list_opt_outs(&a, None, 1).await.unwrap();
+    let rest = s
+        .list_opt_outs(&a, Some((page[0].created_at, page[0].phone.clone())), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|o| o.phone.clone()).collect::<Vec<_>>(),
+        [p(2), p(1)]
+    );
+    assert_eq!(s.list_opt_outs(&b, None, 10).await.unwrap().len(), 1);
+
+    // Back in: a granted record with the reason as evidence; NotFound when not opted out,
+    // and then nothing is recorded.
+    let back = s
+        .remove_opt_out(&a, &api(&p(0), at(500), "asked to come back"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (back.status, back.phone.as_str()),
+        (ConsentStatus::Granted, p(0).as_str())
+    );
+    assert_eq!(back.evidence.as_deref(), Some("asked to come back"));
+    assert_eq!(back.occurred_at, stored(at(500)));
+    assert_eq!(
+        s.consent_status(&a, &p(0)).await.unwrap(),
+        Some(ConsentStatus::Granted)
+    );
+    let before = s.list_consents(&a, None, None, 100).await.unwrap().len();
+    assert_not_found(s.remove_opt_out(&a, &api(&p(0), at(600), "again")).await);
+    assert_not_found(
+        s.remove_opt_out(&b, &api(&p(1), at(600), "wrong account"))
+            .await,
+    );
+    assert_eq!(
+        s.list_consents(&a, None, None, 100).await.unwrap().len(),
+        before
+    );
+    assert!(!s.is_opted_out(&a, &p(0)).await.unwrap());
+    assert_eq!(
+        s.opted_out_phones(&a).await.unwrap(),
+        HashSet::from([p(1), p(2), p(3)])
+    );
+}
+
+async fn account_settings_round_trip(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let b = new_account(&*s, "other").await;
+    let settings = s.account_settings(&a).await.unwrap();
+    assert_eq!(
+        (settings.id.clone(), settings.name.as_str()),
+        (a.clone(), "acme")
+    );
+    assert_eq!((settings.help_text, settings.keyword_replies), (None, true));
+    assert_eq!(settings.created_at, stored(T0));
+
+    let update = |name: Option<&str>, help: Option<Option<&str>>, replies: Option<bool>| {
+        AccountSettingsUpdate {
+            name: name.map(str::to_owned),
+            help_text: help.map(|h| h.map(str::to_owned)),
+            keyword_replies: replies,
+        }
+    };
+    let got = s
+        .update_account_settings(&a, &update(None, Some(Some("Call 0161 496 0000")), None))
+        .await
+        .unwrap();
+    assert_eq!(got.help_text.as_deref(), Some("Call 0161 496 0000"));
+    assert!(got.keyword_replies);
+    let got = s
+        .update_account_settings(&a, &update(Some("Acme Dental"), None, Some(false)))
+        .await
+        .unwrap();
+    assert_eq!(got.name, "Acme Dental");
+    assert_eq!(got.help_text.as_deref(), Some("Call 0161 496 0000"), "kept");
+    assert!(!got.keyword_replies);
+    let got = s
+        .update_account_settings(&a, &update(None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.keyword_replies),
+        ("Acme Dental", false)
+    );
+    let got = s
+        .update_account_settings(&a, &update(None, Some(None), None))
+        .await
+        .unwrap();
+    assert_eq!(got.help_text, None, "back to the default");
+    let read = s.account_settings(&a).await.unwrap();
+    assert_eq!(
+        (read.name.as_str(), read.help_text, read.keyword_replies),
+        ("Acme Dental", None, false)
+    );
+    assert_eq!(s.get_account(&a).await.unwrap().name, "Acme Dental");
+
+    let other = s.account_settings(&b).await.unwrap();
+    assert_eq!(
+        (other.name.as_str(), other.keyword_replies),
+        ("other", true)
+    );
+    assert_not_found(s.account_settings(&AccountId::generate()).await);
+    assert_not_found(
+        s.update_account_settings(&AccountId::generate(), &update(Some("x"), None, None))
+            .await,
+    );
+}
+
+/// STOP, START and API opt-outs of the same numbers on several nodes at once. Whatever order
+/// they land in, each number's history must alternate (a change is recorded once, never
+/// twice) and its current consent must match the opt-out list.
+async fn racing_opt_outs_and_opt_ins_stay_in_step(db: &TestDb) {
+    let nodes = nodes(db, 3).await;
+    let a = new_account(&*nodes[0], "acme").await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = nodes[i % nodes.len()].clone();
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xAB_CD00 + i as u64);
+            for step in 0..40 {
+                let phone = recipient_phone(rng.below(3));
+                // One instant for all: the order of the records is the order they commit.
+                let event = ConsentEvent {
+                    phone: phone.clone(),
+                    source: "api".into(),
+                    evidence: None,
+                    at: T0,
+                };
+                let sid = format!("SM{i}x{step}");
+                match rng.below(4) {
+                    0 => {
+                        store
+                            .receive_inbound(&keyword(&a, &phone, Keyword::OptOut, &sid, T0))
+                            .await
+                            .unwrap();
+                    }
+                    1 => {
+                        store
+                            .receive_inbound(&keyword(&a, &phone, Keyword::OptIn, &sid, T0))
+                            .await
+                            .unwrap();
+                    }
+                    2 => {
+                        store.opt_out(&a, &event, Some("api")).await.unwrap();
+                    }
+                    _ => match store.remove_opt_out(&a, &event).await {
+                        Ok(_) | Err(StoreError::NotFound) => {}
+                        Err(e) => panic!("remove_opt_out: {e:?}"),
+                    },
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = &*nodes[0];
+    for i in 0..3 {
+        let phone = recipient_phone(i);
+        let history = s
+            .list_consents(&a, Some(&phone), None, 1_000)
+            .await
+            .unwrap();
+        assert!(!history.is_empty());
+        assert!(
+            history.windows(2).all(|w| w[0].status != w[1].status),
+            "{phone}: {:?}",
+            history.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        let opted_out = s.is_opted_out(&a, &phone).await.unwrap();
+        let current = s.consent_status(&a, &phone).await.unwrap();
+        assert_eq!(current, Some(history[0].status));
+        assert_eq!(
+            opted_out,
+            current == Some(ConsentStatus::Revoked),
+            "{phone}"
+        );
+    }
+}
+
+/// Imports of overlapping numbers in different orders on several nodes at once: none fails
+/// (no deadlock on the current-consent rows), and each number's current consent is its latest
+/// record (latest time, then latest recorded).
+async fn concurrent_consent_imports_keep_the_latest_record(db: &TestDb) {
+    let nodes = nodes(db, 3).await;
+    let a = new_account(&*nodes[0], "acme").await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = nodes[i % nodes.len()].clone();
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x1234_5600 + i as u64);
+            for _ in 0..10 {
+                let mut phones: Vec<usize> = (0..20).collect();
+                for j in (1..phones.len()).rev() {
+                    phones.swap(j, rng.below(j + 1));
+                }
+                let batch: Vec<NewConsent> = phones
+                    .iter()
+                    .map(|&p| {
+                        let status = [ConsentStatus::Granted, ConsentStatus::Revoked][rng.below(2)];
+                        consent(&recipient_phone(p), status, at(rng.below(5) as i64))
+                    })
+                    .collect();
+                store.add_consents(&a, &batch, at(100)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = &*nodes[1];
+    let all = s.list_consents(&a, None, None, 10_000).await.unwrap();
+    assert_eq!(all.len(), 6 * 10 * 20);
+    let mut granted = HashSet::new();
+    for p in 0..20 {
+        let phone = recipient_phone(p);
+        let latest = all
+            .iter()
+            .filter(|r| r.phone == phone)
+            .max_by_key(|r| (r.occurred_at, r.seq))
+            .unwrap();
+        assert_eq!(
+            s.consent_status(&a, &phone).await.unwrap(),
+            Some(latest.status),
+            "{phone}"
+        );
+        if latest.status == ConsentStatus::Granted {
+            granted.insert(phone);
+        }
+    }
+    assert_eq!(s.consented_phones(&a).await.unwrap(), granted);
 }
