@@ -22,7 +22,10 @@
 --   later update steps over, so a row trigger made a 20,000-recipient cancel take 9 s and a
 --   100,000-recipient one six minutes. Per statement it is one upsert per (campaign, status)
 --   changed. (Transition tables cannot be combined with `UPDATE OF status`, so it runs after
---   every UPDATE of recipients and finds the rows whose status changed itself.)
+--   every UPDATE of recipients.) The same rows are in both tables, so each (campaign, status)
+--   changes by its count after minus its count before: a row whose status stayed adds and
+--   takes one, and no join of the two tables is needed (the planner, which knows nothing of
+--   them, chose a nested loop for one: a 4,096-row update then took five seconds).
 
 CREATE TABLE campaign_counts (
     campaign_seq  bigint NOT NULL,   -- no FK: the FK check would lock the campaign row
@@ -41,13 +44,9 @@ CREATE FUNCTION recipients_status_counts() RETURNS trigger LANGUAGE plpgsql AS $
 BEGIN
     INSERT INTO campaign_counts AS c (campaign_seq, status, slot, n)
         SELECT d.campaign_seq, d.status, pg_backend_pid(), SUM(d.n)
-        FROM (SELECT o.campaign_seq, o.status, -1 AS n
-                  FROM old_rows o JOIN new_rows w ON w.id = o.id
-                  WHERE o.status IS DISTINCT FROM w.status
+        FROM (SELECT campaign_seq, status, -1 AS n FROM old_rows
               UNION ALL
-              SELECT w.campaign_seq, w.status, 1 AS n
-                  FROM old_rows o JOIN new_rows w ON w.id = o.id
-                  WHERE o.status IS DISTINCT FROM w.status) AS d
+              SELECT campaign_seq, status, 1 AS n FROM new_rows) AS d
         GROUP BY d.campaign_seq, d.status
         HAVING SUM(d.n) <> 0
         ORDER BY d.campaign_seq, d.status

@@ -82,6 +82,7 @@ conformance!(
     known_sids_are_per_phone_and_sender,
     lanes_and_queue_depth,
     a_hundred_thousand_recipients_in_one_create,
+    results_naming_a_recipient_twice_apply_in_order,
     counts_cache_follows_random_sequences,
     counts_cache_stays_exact_with_several_nodes_at_once,
     require_consent_at_create_and_at_claim,
@@ -3059,4 +3060,62 @@ async fn concurrent_consent_imports_keep_the_latest_record(db: &TestDb) {
         }
     }
     assert_eq!(s.consented_phones(&a).await.unwrap(), granted);
+}
+
+/// A batch of outcomes that names one recipient more than once is applied in the order given.
+async fn results_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 5)).await;
+    let w = s.claim_work(seq, SENDER, 5, at(0)).await.unwrap();
+    let unknown = SendResult::Unknown {
+        id: w[0].id,
+        attempt_id: w[0].attempt_id.clone(),
+        message: "timed out".into(),
+    };
+    let retry = SendResult::Retry {
+        id: w[3].id,
+        attempt_id: w[3].attempt_id.clone(),
+        not_before: at(0),
+        code: "503".into(),
+        message: "Service Unavailable".into(),
+    };
+    s.record_results(
+        &[
+            unknown,
+            accepted(&w[0], "SM0"),
+            accepted(&w[1], "SM1"),
+            failed(&w[1]),
+            failed(&w[2]),
+            accepted(&w[2], "SM2"),
+            released(&w[3]),
+            retry,
+            accepted(&w[4], "SM4"),
+        ],
+        at(10),
+    )
+    .await
+    .unwrap();
+    let rows = recipients(&*s, &a, &id).await;
+    use RecipientStatus::*;
+    let got: Vec<(RecipientStatus, Option<&str>, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.status, r.twilio_sid.as_deref(), r.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Queued, Some("SM0"), None),
+            (Queued, Some("SM1"), None),
+            (Failed, Some("SM2"), Some("21211")),
+            (Pending, None, None),
+            (Queued, Some("SM4"), None),
+        ]
+    );
+    assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
+    assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 1, 4, 0));
+    // The released one is claimable at once (the retry came after it, and changed nothing).
+    let again = s.claim_work(seq, SENDER, 5, at(20)).await.unwrap();
+    assert_eq!(positions(&again, &rows), [3]);
+    assert_eq!(again[0].attempts, 1);
 }
