@@ -1563,9 +1563,15 @@ impl Store for PgStore {
     }
 
     async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64> {
+        // A node starts while others store outcomes of the same rows, which they lock in id
+        // order (`record_results`, `apply_status_events`): so does this, or the two deadlock
+        // (a plain UPDATE locks in the order it finds rows, by `inflight_since` or on disk).
         let done = sqlx::query(
             "UPDATE recipients SET reconcile = true \
-             WHERE inflight_since IS NOT NULL AND NOT reconcile",
+             WHERE id IN (SELECT id FROM recipients \
+                          WHERE inflight_since IS NOT NULL AND NOT reconcile \
+                          ORDER BY id FOR UPDATE) \
+             AND inflight_since IS NOT NULL AND NOT reconcile",
         )
         .execute(&self.pool)
         .await

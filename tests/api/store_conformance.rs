@@ -83,6 +83,7 @@ conformance!(
     lanes_and_queue_depth,
     a_hundred_thousand_recipients_in_one_create,
     results_naming_a_recipient_twice_apply_in_order,
+    marking_in_flight_work_while_other_nodes_store_outcomes,
     counts_cache_follows_random_sequences,
     counts_cache_stays_exact_with_several_nodes_at_once,
     require_consent_at_create_and_at_claim,
@@ -3118,4 +3119,57 @@ async fn results_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     let again = s.claim_work(seq, SENDER, 5, at(20)).await.unwrap();
     assert_eq!(positions(&again, &rows), [3]);
     assert_eq!(again[0].attempts, 1);
+}
+
+/// A node starting up marks every in-flight recipient for reconciliation while other nodes
+/// store outcomes of the same recipients. Neither may fail: the rows must be taken in one
+/// order (here claimed so that the time order of being in flight is not the id order).
+async fn marking_in_flight_work_while_other_nodes_store_outcomes(db: &TestDb) {
+    const N: usize = 300;
+    let nodes = nodes(db, 3).await;
+    let a = new_account(&*nodes[0], "acme").await;
+    for round in 0..8 {
+        let (_, seq) = create(&*nodes[0], &campaign(&a, &[SENDER, SENDER_2], N)).await;
+        let mut work = nodes[0]
+            .claim_work(seq, SENDER_2, N as u32, at(0))
+            .await
+            .unwrap();
+        work.extend(
+            nodes[0]
+                .claim_work(seq, SENDER, N as u32, at(1))
+                .await
+                .unwrap(),
+        );
+        // Outcomes of other attempts: every row is locked, none changes.
+        let stale: Vec<SendResult> = work
+            .iter()
+            .map(|w| {
+                failed(&Work {
+                    attempt_id: format!("stale{round}"),
+                    ..w.clone()
+                })
+            })
+            .collect();
+        let mut storing = Vec::new();
+        for i in 0..3 {
+            let (store, stale) = (nodes[i % 2].clone(), stale.clone());
+            storing.push(tokio::spawn(async move {
+                for _ in 0..4 {
+                    store.record_results(&stale, at(2)).await.expect("record");
+                }
+            }));
+        }
+        let mark = nodes[2].clone();
+        let marking = tokio::spawn(async move { mark.mark_all_in_flight_unknown().await });
+        for t in storing {
+            t.await.unwrap();
+        }
+        assert_eq!(marking.await.unwrap().expect("mark"), N as u64);
+        let settled: Vec<SendResult> = work
+            .iter()
+            .map(|w| accepted(w, &format!("SM{}", w.id)))
+            .collect();
+        nodes[0].record_results(&settled, at(3)).await.unwrap();
+    }
+    assert!(nodes[0].unknown_in_flight(10).await.unwrap().is_empty());
 }
