@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod preview;
 pub mod recipients;
 pub mod resources;
+pub mod sessions;
 
 use crate::domain::FieldError;
 use crate::store::StoreError;

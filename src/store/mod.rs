@@ -3,7 +3,9 @@
 //! Everything SQL lives below this module. Callers see records and typed errors,
 //! never a driver type, so a backend can change without touching its callers.
 
+pub mod sessions;
 mod sqlite;
+mod sqlite_sessions;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::domain::campaign::{AccountContext, NewRecipient};
 use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
+pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports. Driver details travel only as the `source` of `Backend`.
@@ -392,7 +395,7 @@ pub struct InFlight {
 /// The persistence operations Herald needs. Every method that takes an account
 /// scopes to it: another account's object is `NotFound`, never visible.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SessionStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database can serve queries.
