@@ -108,6 +108,8 @@ pub struct DetailQuery {
 struct RecipientRow {
     r: RecipientView,
     label: &'static str,
+    /// Twilio's status where the label says something else (queued, sent, undelivered).
+    detail: Option<&'static str>,
     class: &'static str,
     updated: When,
 }
@@ -179,6 +181,7 @@ pub async fn detail(
             .into_iter()
             .map(|r| RecipientRow {
                 label: recipient_status_label(r.status),
+                detail: status_detail(r.status),
                 class: recipient_status_class(r.status),
                 updated: When::new(r.updated_at),
                 r,
@@ -190,6 +193,16 @@ pub async fn detail(
         paged: q.after.as_deref().is_some_and(|a| !a.is_empty()),
     };
     Ok(html(&page))
+}
+
+/// What Twilio's status adds to the label shown (the product page shows sent as failed).
+fn status_detail(s: RecipientStatus) -> Option<&'static str> {
+    match s {
+        RecipientStatus::Queued => Some("queued at Twilio"),
+        RecipientStatus::Sent => Some("sent: no delivery report from the carrier"),
+        RecipientStatus::Undelivered => Some("undelivered: the carrier refused it"),
+        _ => None,
+    }
 }
 
 /// One campaign's counts as the API shows them, for the live update script.

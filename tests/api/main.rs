@@ -3,6 +3,7 @@
 mod auth;
 mod campaigns;
 mod cli;
+mod dashboard;
 mod engine;
 mod errors;
 mod helpers;
