@@ -555,6 +555,32 @@ async fn a_campaign_from_the_forms_is_what_was_previewed() {
     }
     assert!(page.contains("data-total=\"sendable\">2<"), "two are sent");
 
+    // "Change the campaign" brings the form back as it was, with the file kept.
+    let draft_id = preview_path
+        .trim_start_matches("/campaigns/drafts/")
+        .to_owned();
+    let form = v.page(&format!("/campaigns/new?draft={draft_id}")).await;
+    assert!(form.contains("value=\"March promotion\""));
+    assert!(form.contains("Using patients.csv from before"));
+    assert_eq!(hidden(&form, "keep_upload"), draft_id);
+    let r = v
+        .post_multipart(
+            "/campaigns/new",
+            &[
+                ("csrf", &csrf),
+                ("name", "March promotion (2)"),
+                ("from_numbers", &from),
+                ("message_template", "Hello {{first_name}}"),
+                ("default_country", "GB"),
+                ("keep_upload", &draft_id),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let changed = v.page(&location(&r)).await;
+    assert!(changed.contains("Hello James") && changed.contains("File patients.csv"));
+
     // Sending without accepting that the bad row is left out is refused; nothing is created.
     let r = v
         .post_form(&preview_path, &[("csrf", &csrf), ("when", "now")])

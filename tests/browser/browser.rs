@@ -242,7 +242,10 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) {
         let (w, h) = self.client.get_window_size().await.expect("size");
         let height = self
-            .js("return document.documentElement.scrollHeight;", vec![])
+            .js(
+                "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;",
+                vec![],
+            )
             .await
             .as_u64()
             .unwrap_or(h)
