@@ -1,12 +1,16 @@
 //! Failures as pages: a short explanation, the right status code, and a way back.
 
 use askama::Template;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use time::OffsetDateTime;
 
 use super::views::{Layout, render};
+use crate::http::AppState;
 use crate::service::ServiceError;
-use crate::service::sessions::SignedIn;
+use crate::service::sessions::{self, SignedIn};
 use crate::store::StoreError;
 
 /// Why a page could not be shown.
@@ -58,9 +62,9 @@ struct ErrorPage {
 }
 
 impl PageError {
-    /// The error page, with the navigation of `user` when signed in.
-    pub fn render(self, user: Option<&SignedIn>) -> Response {
-        let (status, heading, message) = match self {
+    /// Status, heading and message of the error page.
+    fn parts(self) -> (StatusCode, &'static str, String) {
+        match self {
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",
@@ -95,20 +99,63 @@ impl PageError {
                         .to_owned(),
                 )
             }
-        };
-        let page = ErrorPage {
-            layout: Layout::new(heading, user, ""),
-            heading: heading.to_owned(),
-            message,
-        };
-        (status, render(&page)).into_response()
+        }
     }
+
+    /// The error page, with the navigation of `user` when signed in.
+    pub fn render(self, user: Option<&SignedIn>) -> Response {
+        let (status, heading, message) = self.parts();
+        render_page(status, heading, message, user)
+    }
+}
+
+fn render_page(
+    status: StatusCode,
+    heading: &str,
+    message: String,
+    user: Option<&SignedIn>,
+) -> Response {
+    let page = ErrorPage {
+        layout: Layout::new(heading, user, ""),
+        heading: heading.to_owned(),
+        message,
+    };
+    (status, render(&page)).into_response()
+}
+
+/// An error page not rendered yet: [`error_pages`] renders it with the signed-in user's
+/// navigation (a handler's error does not know who is signed in).
+#[derive(Debug, Clone)]
+struct Unrendered {
+    heading: &'static str,
+    message: String,
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        self.render(None)
+        let (status, heading, message) = self.parts();
+        let mut r = status.into_response();
+        r.extensions_mut().insert(Unrendered { heading, message });
+        r
     }
+}
+
+/// Renders error pages that handlers returned, in the frame of the signed-in user.
+pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let cookies = req.headers().clone();
+    let mut res = next.run(req).await;
+    let Some(e) = res.extensions_mut().remove::<Unrendered>() else {
+        return res;
+    };
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(&cookies);
+    let user = match jar.get(super::session::SESSION_COOKIE) {
+        Some(c) => sessions::resume(state.store.as_ref(), c.value(), OffsetDateTime::now_utc())
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    render_page(res.status(), e.heading, e.message, user.as_ref())
 }
 
 /// A page handler's result: the page, or an error page.

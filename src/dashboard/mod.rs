@@ -17,7 +17,7 @@ mod views;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             dashboard.clone(),
             session::flash_layer,
         ))
+        .layer(middleware::from_fn_with_state(state, error::error_pages))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(dashboard))
 }
@@ -120,7 +121,7 @@ async fn home(user: MaybeUser) -> Response {
 }
 
 /// Unknown paths: the API's JSON 404 under the API's prefixes, an HTML page elsewhere.
-async fn not_found(State(_): State<AppState>, uri: Uri, user: MaybeUser) -> Response {
+async fn not_found(uri: Uri) -> Response {
     let path = uri.path();
     if path == "/v1"
         || path.starts_with("/v1/")
@@ -129,7 +130,7 @@ async fn not_found(State(_): State<AppState>, uri: Uri, user: MaybeUser) -> Resp
     {
         return ApiError::RouteNotFound.into_response();
     }
-    PageError::NotFound.render(user.0.as_ref())
+    PageError::NotFound.into_response()
 }
 
 /// Headers every dashboard answer carries: no framing, no sniffing, no third-party anything.

@@ -817,9 +817,16 @@ async fn preview_page(
     let mut blocking: Vec<Problem> = preview.errors.iter().map(problem).collect();
     let invalid_count = invalid_by_index.len();
     if invalid_count > 0 {
-        let first = preview.invalid.first().map(|i| capitalise(&i.reason));
+        let first = preview.invalid.first();
+        // A problem with the phone is fixed in the list; anything else (the rendered body) in
+        // the message.
+        let anchor = match first {
+            Some(i) if i.field.ends_with(".phone") => "recipients_text",
+            _ => "message_template",
+        };
+        let first = first.map(|i| i.reason.clone());
         blocking.push(Problem {
-            anchor: "recipients-table",
+            anchor,
             text: format!(
                 "{} cannot be sent as written{}",
                 plural(invalid_count as u64, "message", "messages"),
@@ -1182,11 +1189,18 @@ pub async fn check(
     mp: Multipart,
 ) -> Result<Json<CheckAnswer>, Response> {
     let fail = |e: PageError| {
-        let status = match e {
-            PageError::Csrf => StatusCode::FORBIDDEN,
-            _ => StatusCode::BAD_REQUEST,
+        let (status, message) = match e {
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "this page is out of date: reload it".to_owned(),
+            ),
+            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "the form could not be read".to_owned(),
+            ),
         };
-        (status, Json(serde_json::json!({"error": format!("{e:?}")}))).into_response()
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
     };
     let mut s = read_form(mp).await.map_err(fail)?;
     check_csrf(&user, &s.csrf).map_err(fail)?;

@@ -393,6 +393,21 @@ async fn forms_need_the_sessions_csrf_token_and_sign_out_ends_it() {
         "Reception"
     );
 
+    // Error pages keep the signed-in frame.
+    for path in [
+        "/campaigns/smsc_0000000000000000",
+        "/agents/agent_nope",
+        "/no-such-page",
+    ] {
+        let r = v.get(path).await;
+        assert_eq!(r.status(), 404, "{path}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Page not found") && page.contains("Sign out"),
+            "{path}"
+        );
+    }
+
     // Sign-out needs the token too, then the cookie no longer works.
     let session = v.cookie_header();
     assert_eq!(

@@ -112,9 +112,9 @@ async fn paste_preview_send_and_watch_it_finish() {
     let id = campaign_id(&path);
     b.wait_text("[data-flash]", "Sending 3 messages").await;
 
-    // The list: dashboard badge, and counts that move without a reload.
-    b.click("nav a[href='/campaigns']").await;
-    b.wait_path("/campaigns").await;
+    // The list: dashboard badge, and counts that move without a reload. (Navigating by URL:
+    // the campaign page may be reloading itself at this moment, as its status changes.)
+    b.goto(&format!("{base}/campaigns")).await;
     let row_css = format!("tr[data-campaign='{id}']");
     b.find(&row_css).await;
     b.js("window.__herald_no_reload = true; return true;", vec![])
@@ -164,7 +164,6 @@ async fn paste_preview_send_and_watch_it_finish() {
     );
     b.screenshot("campaign").await;
     b.close().await;
-    let _ = base;
 }
 
 #[tokio::test]
@@ -337,8 +336,12 @@ async fn phone_width_and_the_other_pages() {
         }
         b.screenshot(shot).await;
     }
-    let source = b.all(".source-api").await;
-    let _ = source;
+    b.goto(&format!("{base}/campaigns")).await;
+    assert_eq!(
+        b.text("tbody .source").await,
+        "api",
+        "the API campaign's badge"
+    );
     b.size(crate::browser::DESKTOP).await;
 
     // Agents: edit the system prompt.
