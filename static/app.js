@@ -365,10 +365,6 @@
   }
 
   // ------------------------------------------------------------------------ small things
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
-    s.addEventListener("change", function () { if (s.form) s.form.submit(); });
-  });
-
   document.querySelectorAll("[data-copy]").forEach(function (b) {
     b.addEventListener("click", function () {
       var input = document.getElementById(b.getAttribute("data-copy"));

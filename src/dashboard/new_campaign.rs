@@ -370,6 +370,12 @@ async fn form_page(
         // of that number's country.
         if let Some(first) = numbers.first() {
             f.from_numbers = vec![first.phone.clone()];
+            // Replies need an agent: the number's own, or else the account's first one.
+            if first.agent_id.is_none()
+                && let Some(agent) = agents.first()
+            {
+                f.agent_id = agent.agent_id.clone();
+            }
             f.default_country = Phone::parse(&first.phone)
                 .ok()
                 .and_then(|p| p.region())
@@ -880,9 +886,22 @@ async fn preview_page(
     }
 
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
-    let agent_label = match data.form.agent_id.as_str() {
-        "" => "The sending number's agent".to_owned(),
-        id => resources::get_agent(store, &user.account_id, id)
+    let number_agent = match data.form.from_numbers.first() {
+        Some(phone) if data.form.agent_id.is_empty() => {
+            resources::get_number(store, &user.account_id, phone)
+                .await
+                .ok()
+                .and_then(|n| n.agent_id)
+        }
+        _ => None,
+    };
+    let agent_label = match (data.form.agent_id.as_str(), number_agent) {
+        ("", None) => "None: replies are kept but not answered".to_owned(),
+        ("", Some(id)) => match resources::get_agent(store, &user.account_id, &id).await {
+            Ok(a) => format!("{} (the sending number’s agent)", a.name),
+            Err(_) => id,
+        },
+        (id, _) => resources::get_agent(store, &user.account_id, id)
             .await
             .map(|a| a.name)
             .unwrap_or_else(|_| id.to_owned()),
