@@ -694,7 +694,6 @@ const JAMES: &str = "+447111000002";
 
 #[tokio::test]
 async fn conversations_show_the_campaign_message_and_the_thread() {
-    use crate::replies::text_in_with;
     let app = crate::helpers::spawn_sending_app(|_| {}).await;
     app.add_number(OUR).await;
     let r = app
@@ -718,26 +717,15 @@ async fn conversations_show_the_campaign_message_and_the_thread() {
     .await;
 
     // Sarah asks something (no agent: kept, not answered), then James says STOP.
-    let a = text_in_with(
-        &app,
+    app.text_in(
         SARAH,
         OUR,
         "Is it valid on Saturday?",
         "SM0000000000000000000000000000d001",
-        &[],
     )
     .await;
-    assert_eq!(a.status, 200);
-    let a = text_in_with(
-        &app,
-        JAMES,
-        OUR,
-        "STOP",
-        "SM0000000000000000000000000000d002",
-        &[],
-    )
-    .await;
-    assert_eq!(a.status, 200);
+    app.text_in(JAMES, OUR, "STOP", "SM0000000000000000000000000000d002")
+        .await;
 
     let mut v = Visitor::new(&app);
     v.sign_in().await;

@@ -159,8 +159,8 @@ where
 }
 
 /// What Herald answered to an inbound webhook.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
+struct Answer {
+    status: u16,
     content_type: String,
     body: String,
 }
@@ -170,7 +170,7 @@ async fn text_in(app: &TestApp, from: &str, body: &str, sid: &str) -> Answer {
     text_in_with(app, from, OUR, body, sid, &[]).await
 }
 
-pub(crate) async fn text_in_with(
+async fn text_in_with(
     app: &TestApp,
     from: &str,
     to: &str,
