@@ -9,6 +9,7 @@
 mod assets;
 mod auth;
 mod campaigns;
+mod conversations;
 mod error;
 mod new_campaign;
 mod resources;
@@ -63,10 +64,15 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/campaigns/{id}/launch",
             get(campaigns::launch_page).post(campaigns::launch),
         )
-        .route("/conversations", get(resources::conversations))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::thread))
         .route(
             "/opt-outs",
             get(resources::opt_outs).post(resources::add_opt_out),
+        )
+        .route(
+            "/opt-outs/{phone}/remove",
+            get(resources::remove_opt_out_page).post(resources::remove_opt_out),
         )
         .route(
             "/agents",

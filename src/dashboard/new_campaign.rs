@@ -57,6 +57,9 @@ struct FormFields {
     recipients_text: String,
     /// File name of the CSV, when the recipients came from one.
     upload_name: Option<String>,
+    /// Send only to numbers whose latest consent record is `granted` (`require_consent`).
+    #[serde(default)]
+    require_consent: bool,
 }
 
 /// One parsed recipient.
@@ -150,7 +153,7 @@ impl DraftData {
             ),
             schedule_type: schedule,
             scheduled_at: at,
-            require_consent: None,
+            require_consent: f.require_consent.then_some(true),
         }
     }
 }
@@ -194,6 +197,7 @@ async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError> {
             "default_country" => f.default_country = text.trim().to_ascii_uppercase(),
             "recipients_text" => f.recipients_text = text,
             "keep_upload" => s.keep_upload = text,
+            "require_consent" => f.require_consent = !text.is_empty(),
             _ => {}
         }
     }
@@ -601,7 +605,7 @@ async fn load_draft(
 /// One row of the preview table.
 struct PreviewRow {
     line: usize,
-    /// ok, invalid, duplicate, opted-out
+    /// ok, invalid, duplicate, opted-out, no-consent, warning
     kind: &'static str,
     phone: String,
     values: Vec<String>,
@@ -636,6 +640,7 @@ struct PreviewPage {
     invalid_rows: usize,
     duplicates: usize,
     opted_out: u64,
+    no_consent: u64,
     blocking: Vec<Problem>,
     warnings: Vec<Problem>,
     rows: Vec<PreviewRow>,
@@ -733,6 +738,11 @@ async fn preview_page(
         let mut notes = Vec::new();
         if r.opted_out {
             notes.push("Opted out: kept in the campaign, never sent".to_owned());
+        } else if r.no_consent {
+            notes.push(
+                "No recorded consent: kept in the campaign, never sent (fails with no_consent)"
+                    .to_owned(),
+            );
         }
         for m in &r.missing_variables {
             notes.push(format!("No value for {{{{{m}}}}}: it will be left blank"));
@@ -741,6 +751,8 @@ async fn preview_page(
             line,
             kind: if r.opted_out {
                 "opted-out"
+            } else if r.no_consent {
+                "no-consent"
             } else if r.missing_variables.is_empty() {
                 "ok"
             } else {
@@ -876,6 +888,15 @@ async fn preview_page(
             ),
         });
     }
+    if preview.totals.no_consent > 0 {
+        warnings.push(Problem {
+            anchor: "recipients-table",
+            text: format!(
+                "{} no recorded consent: kept in the campaign, never sent anything (failed with no_consent).",
+                plural(preview.totals.no_consent, "recipient has", "recipients have"),
+            ),
+        });
+    }
     for (name, n) in missing {
         warnings.push(Problem {
             anchor: "message_template",
@@ -942,6 +963,7 @@ async fn preview_page(
         invalid_rows: parsed.errors.len() + invalid_count,
         duplicates: parsed.duplicates.len(),
         opted_out: preview.totals.opted_out,
+        no_consent: preview.totals.no_consent,
         can_send: preview.valid && preview.totals.sendable > 0,
         blocking,
         warnings,

@@ -1,25 +1,25 @@
 //! The objects around campaigns: agents (and their system prompts), sending numbers, API
-//! keys (a new key's secret is shown once), opt-outs, and the conversations page.
+//! keys (a new key's secret is shown once), and opt-outs.
 
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::{Extension, Form};
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 use super::auth::CsrfForm;
 use super::error::{PageError, PageResult, html};
-use super::session::{CurrentUser, FlashKind, IncomingFlash, check_csrf, redirect_with};
+use super::session::{CurrentUser, FlashKind, IncomingFlash, check_csrf, redirect_with, urlencode};
 use super::views::{Layout, When, phone_path};
+use crate::api::replies::{OptOutParams, OptOutRequest};
 use crate::api::{AgentRequest, AgentView, ApiKeyRequest, NumberRequest, NumberUpdate};
 use crate::domain::phone::Phone;
 use crate::http::AppState;
 use crate::service::sessions::SignedIn;
-use crate::service::{ServiceError, ServiceResult, resources};
+use crate::service::{ServiceError, ServiceResult, optouts, resources};
 
 /// Field errors of a form, by field name.
 #[derive(Debug, Default, Clone)]
@@ -58,6 +58,7 @@ impl Errors {
                     "phone" => "Phone number",
                     "agent_id" => "Agent",
                     "name" => "Name",
+                    "reason" => "Reason",
                     _ => "",
                 };
                 let text = if label.is_empty() || message.starts_with(char::is_uppercase) {
@@ -675,43 +676,87 @@ pub async fn revoke_api_key(
 
 // -------------------------------------------------------------------------------- opt-outs
 
+/// An opt-out as listed.
+struct OptOutRow {
+    phone: String,
+    path: String,
+    source: String,
+    reason: Option<String>,
+    at: When,
+}
+
 #[derive(Template)]
 #[template(path = "opt_outs.html")]
 struct OptOutsPage {
     layout: Layout,
-    phones: Vec<String>,
+    rows: Vec<OptOutRow>,
+    first_page: bool,
+    next_cursor: Option<String>,
     phone: String,
+    reason: String,
     errors: Errors,
+}
+
+/// `?cursor=` of the opt-out list.
+#[derive(Debug, Default, Deserialize)]
+pub struct OptOutQuery {
+    cursor: Option<String>,
 }
 
 async fn opt_outs_page(
     state: &AppState,
     user: &SignedIn,
+    cursor: Option<String>,
     phone: String,
+    reason: String,
     errors: Errors,
 ) -> PageResult<OptOutsPage> {
-    let mut phones: Vec<String> = state
-        .store
-        .opted_out_phones(&user.account_id)
-        .await?
-        .into_iter()
-        .collect();
-    phones.sort();
+    let params = OptOutParams {
+        limit: Some(OPT_OUT_PAGE),
+        cursor: cursor.clone(),
+    };
+    let list = optouts::list(state.store.as_ref(), &user.account_id, &params).await?;
     Ok(OptOutsPage {
         layout: Layout::new("Opt-outs", Some(user), "opt-outs"),
-        phones,
+        rows: list
+            .opt_outs
+            .into_iter()
+            .map(|o| OptOutRow {
+                path: phone_path(&o.phone),
+                phone: o.phone,
+                source: o.source,
+                reason: o.reason,
+                at: When::new(o.created_at),
+            })
+            .collect(),
+        first_page: cursor.is_none(),
+        next_cursor: list.next_cursor.map(|c| urlencode(&c)),
         phone,
+        reason,
         errors,
     })
 }
 
-/// Numbers that asked not to be texted (by STOP, or added here).
+/// Opt-outs per page.
+const OPT_OUT_PAGE: u32 = 100;
+
+/// Numbers that asked not to be texted (by STOP, or added here), newest first.
 pub async fn opt_outs(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
+    Query(q): Query<OptOutQuery>,
 ) -> PageResult {
-    let mut page = opt_outs_page(&state, &user, String::new(), Errors::default()).await?;
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let mut page = opt_outs_page(
+        &state,
+        &user,
+        cursor,
+        String::new(),
+        String::new(),
+        Errors::default(),
+    )
+    .await?;
     page.layout = page.layout.with_flash(flash);
     Ok(html(&page))
 }
@@ -728,6 +773,7 @@ pub struct OptOutForm {
 }
 
 /// Adds a number to the opt-outs (someone asked by phone or email): never texted again.
+/// The same use case as `POST /v1/opt-outs`.
 pub async fn add_opt_out(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -742,43 +788,117 @@ pub async fn add_opt_out(
         .first()
         .and_then(|n| Phone::parse(&n.phone).ok())
         .and_then(|p| p.region());
-    match Phone::parse_with_region(&form.phone, region.as_deref()) {
-        Ok(phone) => {
-            let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
-            store
-                .add_opt_out(
-                    &user.account_id,
-                    phone.as_str(),
-                    "dashboard",
-                    reason,
-                    OffsetDateTime::now_utc(),
-                )
-                .await?;
-            Ok(redirect_with(
-                "/opt-outs",
-                FlashKind::Success,
-                format!("{phone} will not be sent any more messages."),
-            ))
-        }
+    let phone = Phone::parse_with_region(&form.phone, region.as_deref())
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|_| form.phone.clone());
+    let req = OptOutRequest {
+        phone: Some(phone),
+        reason: Some(form.reason.clone()),
+    };
+    match optouts::add(store, &state.engine, &user.account_id, &req).await {
+        Ok((view, created)) => Ok(redirect_with(
+            "/opt-outs",
+            FlashKind::Success,
+            if created {
+                format!("{} will not be sent any more messages.", view.phone)
+            } else {
+                format!("{} was already opted out.", view.phone)
+            },
+        )),
         Err(e) => {
-            let errors = Errors(vec![("phone".into(), e.to_string())]);
-            let page = opt_outs_page(&state, &user, form.phone, errors).await?;
+            let errors = Errors::from_service(e)?;
+            let page = opt_outs_page(&state, &user, None, form.phone, form.reason, errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response())
         }
     }
 }
 
-// --------------------------------------------------------------------------- conversations
-
 #[derive(Template)]
-#[template(path = "conversations.html")]
-struct ConversationsPage {
+#[template(path = "opt_out_remove.html")]
+struct RemoveOptOutPage {
     layout: Layout,
+    entry: OptOutRow,
+    reason: String,
+    errors: Errors,
 }
 
-/// Replies and the agent's answers. Placeholder until inbound messages are stored.
-pub async fn conversations(CurrentUser(user): CurrentUser) -> Response {
-    html(&ConversationsPage {
-        layout: Layout::new("Conversations", Some(&user), "conversations"),
+/// The opt-out of `phone` (as written in the path), or 404.
+async fn find_opt_out(state: &AppState, user: &SignedIn, phone: &str) -> PageResult<OptOutRow> {
+    let o = optouts::get(state.store.as_ref(), &user.account_id, phone).await?;
+    Ok(OptOutRow {
+        path: phone_path(&o.phone),
+        phone: o.phone,
+        source: o.source,
+        reason: o.reason,
+        at: When::new(o.created_at),
     })
+}
+
+fn remove_page(
+    user: &SignedIn,
+    entry: OptOutRow,
+    reason: String,
+    errors: Errors,
+) -> RemoveOptOutPage {
+    RemoveOptOutPage {
+        layout: Layout::new(
+            format!("Opt {} back in?", entry.phone),
+            Some(user),
+            "opt-outs",
+        ),
+        entry,
+        reason,
+        errors,
+    }
+}
+
+/// "Are you sure?" before taking a number off the opt-outs, with the reason to give.
+pub async fn remove_opt_out_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(phone): Path<String>,
+) -> PageResult {
+    let entry = find_opt_out(&state, &user, &phone).await?;
+    Ok(html(&remove_page(
+        &user,
+        entry,
+        String::new(),
+        Errors::default(),
+    )))
+}
+
+/// Takes a number off the opt-outs (it may be sent campaigns again). The reason is required
+/// and kept as the evidence of the consent record written: the same use case as
+/// `DELETE /v1/opt-outs/{phone}`.
+pub async fn remove_opt_out(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(phone): Path<String>,
+    Form(form): Form<OptOutForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let entry = find_opt_out(&state, &user, &phone).await?;
+    match optouts::remove(
+        state.store.as_ref(),
+        &state.engine,
+        &user.account_id,
+        &entry.phone,
+        Some(&form.reason),
+    )
+    .await
+    {
+        Ok(_) => Ok(redirect_with(
+            "/opt-outs",
+            FlashKind::Success,
+            format!(
+                "{} is opted back in: campaigns can be sent to it again.",
+                entry.phone
+            ),
+        )),
+        Err(e) => {
+            let errors = Errors::from_service(e)?;
+            let page = remove_page(&user, entry, form.reason, errors);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response())
+        }
+    }
 }

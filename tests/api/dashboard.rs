@@ -687,3 +687,244 @@ async fn a_campaign_from_the_forms_is_what_was_previewed() {
     let list = stranger.page("/campaigns").await;
     assert!(!list.contains("March promotion"));
 }
+
+const OUR: &str = "+447446466847";
+const SARAH: &str = "+447111000001";
+const JAMES: &str = "+447111000002";
+
+#[tokio::test]
+async fn conversations_show_the_campaign_message_and_the_thread() {
+    let app = crate::helpers::spawn_sending_app(|_| {}).await;
+    app.add_number(OUR).await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "from_number": OUR, "name": "March promotion",
+                "message_template": "Hi {{first_name}}, 20% off cleanings. Reply YES to book.",
+                "recipients": [
+                    { "phone": SARAH, "variables": { "first_name": "Sarah" } },
+                    { "phone": JAMES, "variables": { "first_name": "James" } }
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let campaign_id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    app.wait_for(&campaign_id, 20, |c| {
+        c["status"] == "done" && c["pending_count"] == 0
+    })
+    .await;
+
+    // Sarah asks something (no agent: kept, not answered), then James says STOP.
+    app.text_in(
+        SARAH,
+        OUR,
+        "Is it valid on Saturday?",
+        "SM0000000000000000000000000000d001",
+    )
+    .await;
+    app.text_in(JAMES, OUR, "STOP", "SM0000000000000000000000000000d002")
+        .await;
+
+    let mut v = Visitor::new(&app);
+    v.sign_in().await;
+    let list = v.page("/conversations").await;
+    assert!(!list.contains("Coming soon"));
+    let james_at = list.find(JAMES).expect("James listed");
+    let sarah_at = list.find(SARAH).expect("Sarah listed");
+    assert!(james_at < sarah_at, "latest activity first");
+    assert!(list.contains("Is it valid on Saturday?"), "last message");
+    assert_eq!(list.matches(">Opted out<").count(), 1, "James only");
+    assert!(list.contains(OUR));
+
+    let api = json(app.get("/v1/conversations").await).await;
+    let id_of = |phone: &str| {
+        api["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["phone"] == phone)
+            .unwrap()["conversation_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let sarah = v.page(&format!("/conversations/{}", id_of(SARAH))).await;
+    for expected in [
+        "Conversation with +447111000001",
+        &format!("href=\"/campaigns/{campaign_id}\">March promotion</a>"),
+        "Hi Sarah, 20% off cleanings. Reply YES to book.",
+        "<code>first_name</code>: Sarah",
+        "data-direction=\"inbound\" data-kind=\"message\"",
+        "Is it valid on Saturday?",
+        "data-reply",
+    ] {
+        assert!(sarah.contains(expected), "{expected}");
+    }
+    let james = v.page(&format!("/conversations/{}", id_of(JAMES))).await;
+    let stop = james
+        .find("data-direction=\"inbound\" data-kind=\"opt_out\"")
+        .expect("the STOP");
+    let confirmation = james
+        .find("data-direction=\"outbound\" data-kind=\"confirmation\"")
+        .expect("the confirmation");
+    assert!(stop < confirmation, "oldest first");
+    assert!(james.contains(">Opt-out<") && james.contains(">Confirmation<"));
+    assert!(james.contains("Hi James, 20% off cleanings."));
+
+    // Unknown ids and other accounts' threads are not found.
+    assert_eq!(v.get("/conversations/conv_nope").await.status(), 404);
+    let other = herald::service::accounts::create_account(app.store.as_ref(), "Other")
+        .await
+        .unwrap();
+    let mut stranger = Visitor::new(&app);
+    stranger.sign_in_as(&other.user, &other.password).await;
+    assert_eq!(
+        stranger
+            .get(&format!("/conversations/{}", id_of(SARAH)))
+            .await
+            .status(),
+        404
+    );
+    assert!(!stranger.page("/conversations").await.contains(SARAH));
+}
+
+#[tokio::test]
+async fn opting_back_in_needs_a_reason_and_the_sessions_csrf_token() {
+    let app = spawn_app().await;
+    app.add_number(OUR).await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.sign_in().await;
+
+    // Added here, read as a number of the sending number's country; listed through the service.
+    let r = v
+        .post_form(
+            "/opt-outs",
+            &[
+                ("csrf", &csrf),
+                ("phone", "07111 000001"),
+                ("reason", "asked by email"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let api = json(app.get("/v1/opt-outs").await).await;
+    assert_eq!(api["opt_outs"][0]["phone"], SARAH);
+    let page = v.page("/opt-outs").await;
+    assert!(page.contains(SARAH) && page.contains("asked by email"));
+    let remove = "/opt-outs/%2B447111000001/remove";
+    assert!(page.contains(remove));
+
+    let confirm = v.page(remove).await;
+    assert!(confirm.contains("name=\"reason\"") && confirm.contains("required"));
+    // Without the session's token: refused, still opted out.
+    let r = v
+        .post_form(remove, &[("csrf", "nope"), ("reason", "asked again")])
+        .await;
+    assert_eq!(r.status(), 403);
+    // Without a reason: refused with the reason field flagged.
+    let r = v
+        .post_form(remove, &[("csrf", &csrf), ("reason", "  ")])
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Reason is required"));
+    assert_eq!(
+        json(app.get("/v1/opt-outs").await).await["opt_outs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let r = v
+        .post_form(
+            remove,
+            &[
+                ("csrf", &csrf),
+                ("reason", "Asked by phone on 3 March to get offers"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/opt-outs");
+    assert_eq!(
+        json(app.get("/v1/opt-outs").await).await["opt_outs"],
+        json!([])
+    );
+    let consent = json(app.get("/v1/consents/%2B447111000001").await).await;
+    assert_eq!(consent["status"], "granted", "{consent:#}");
+    assert_eq!(consent["opted_out"], false);
+    assert_eq!(
+        consent["consents"][0]["evidence"],
+        "Asked by phone on 3 March to get offers"
+    );
+    // No longer opted out: nothing to remove.
+    assert_eq!(v.get(remove).await.status(), 404);
+}
+
+#[tokio::test]
+async fn require_consent_from_the_form_flags_and_fails_numbers_without_consent() {
+    let app = spawn_app().await;
+    let from = app.add_number(OUR).await;
+    let r = app
+        .post_json(
+            "/v1/consents",
+            &json!({ "phone": SARAH, "status": "granted", "source": "web_form" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut v = Visitor::new(&app);
+    let csrf = v.sign_in().await;
+    let form = v.page("/campaigns/new").await;
+    assert!(form.contains("Send only to numbers with recorded consent"));
+
+    let r = v
+        .post_multipart(
+            "/campaigns/new",
+            &[
+                ("csrf", &csrf),
+                ("name", "Consent only"),
+                ("from_numbers", &from),
+                ("message_template", "Hi"),
+                ("recipients_text", &format!("{SARAH}\n{JAMES}")),
+                ("require_consent", "yes"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let preview_path = location(&r);
+    let page = v.page(&preview_path).await;
+    assert!(page.contains("data-total=\"sendable\">1<"), "Sarah only");
+    assert!(page.contains("data-total=\"no_consent\">1<"));
+    let james_row = page
+        .find("data-kind=\"no-consent\"")
+        .expect("James flagged");
+    assert!(page[james_row..].contains(JAMES));
+    assert!(page.contains("No recorded consent"));
+    // "Change the campaign" keeps the box ticked.
+    let draft = preview_path.trim_start_matches("/campaigns/drafts/");
+    let again = v.page(&format!("/campaigns/new?draft={draft}")).await;
+    assert!(again.contains(
+        "name=\"require_consent\" value=\"yes\" aria-describedby=\"consent-hint\" checked"
+    ));
+
+    let r = v
+        .post_form(&preview_path, &[("csrf", &csrf), ("when", "now")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let id = location(&r).trim_start_matches("/campaigns/").to_owned();
+    let c = api_campaign(&app, &id).await;
+    assert_eq!(c["require_consent"], true);
+    let outcome: Vec<(&str, &Value)> = c["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["phone"].as_str().unwrap(), &r["error_code"]))
+        .collect();
+    assert_eq!(
+        outcome,
+        [(SARAH, &Value::Null), (JAMES, &json!("no_consent"))]
+    );
+}

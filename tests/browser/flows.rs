@@ -308,7 +308,7 @@ async fn phone_width_and_the_other_pages() {
         return;
     };
     // An API campaign (api badge) beside the pages a phone user sees.
-    app.create_campaign(FROM, 3, json!({})).await;
+    let campaign = app.create_campaign(FROM, 3, json!({})).await;
     b.size(PHONE).await;
     for (path, shot) in [
         ("/campaigns", "phone-campaigns"),
@@ -404,8 +404,28 @@ async fn phone_width_and_the_other_pages() {
     b.goto(&format!("{base}/numbers")).await;
     b.find("h1").await;
     b.screenshot("numbers").await;
+
+    // Conversations: a reply to the API campaign, read in its thread with what was sent.
+    let id = campaign["campaign_id"].as_str().unwrap();
+    app.wait_for(id, 20, |c| c["status"] == "done" && c["pending_count"] == 0)
+        .await;
+    app.text_in(
+        "+447111000001",
+        FROM,
+        "Can I come on Tuesday?",
+        "SM0000000000000000000000000000b001",
+    )
+    .await;
     b.goto(&format!("{base}/conversations")).await;
     b.wait_text("h1", "Conversations").await;
+    b.click_text("+447111000001").await;
+    b.wait_path("/conversations/conv_").await;
+    b.wait_text("[data-context-body]", "Hi P0").await;
+    assert_eq!(
+        b.text("li[data-direction='inbound'] .msg-body").await,
+        "Can I come on Tuesday?"
+    );
+    b.screenshot("conversation").await;
 
     // Sign out: the session is gone.
     b.click_text("Sign out").await;
