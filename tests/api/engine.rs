@@ -227,8 +227,10 @@ async fn a_scheduled_campaign_starts_on_time() {
     assert_eq!(journal.len(), 3);
     let start = at.replace_nanosecond(0).unwrap();
     assert!(journal[0].at() >= start, "sent early");
+    // The engine promotes within one tick (50 ms here); the bound is loose only so that a
+    // heavily loaded test machine cannot make this test flaky.
     assert!(
-        journal[0].at() - start < time::Duration::seconds(1),
+        journal[0].at() - start < time::Duration::seconds(5),
         "started late"
     );
 }
