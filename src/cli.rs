@@ -235,6 +235,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_credentials("Herald created your first account.", creds);
     }
     tracing::info!(address = %app.local_addr(), "herald is listening");
+    println!(
+        "Dashboard: {}/ (sign in with the dashboard user)",
+        app.settings().public_base()
+    );
     println!("Herald is listening on http://{}", app.local_addr());
     app.run_until(shutdown_signal()).await?;
     tracing::info!("herald stopped");

@@ -127,8 +127,15 @@ impl Report {
 }
 
 fn commit() -> String {
+    // The checkout this binary was built from (benchmarks run where they were built).
     std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ])
         .output()
         .ok()
         .filter(|o| o.status.success())

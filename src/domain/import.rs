@@ -139,14 +139,38 @@ const MAX_ECHO_CHARS: usize = 100;
 /// delimiter is the one of `,` `;` tab that occurs most often outside quotes in the first line
 /// (ties: `,` then `;` then tab); if the first line has none, the first of the next
 /// lines that has one decides, and a file with none at all is one column.
+///
+/// Excel's `sep=;` first line (written by some exports, and honoured by Excel when it opens a
+/// file) names the delimiter; that line is not a row, and later rows keep their physical line
+/// numbers.
 pub fn read_table(input: &[u8]) -> Result<Table, ImportFailure> {
     let text = decode(input)?;
+    let (text, declared) = strip_sep_line(&text);
     if text.trim().is_empty() {
         return Err(ImportFailure::Empty);
     }
-    let delimiter = detect_csv_delimiter(&text);
-    let rows = read_rows(&text, delimiter, true)?;
+    let delimiter = declared.unwrap_or_else(|| detect_csv_delimiter(text));
+    let rows = read_rows(text, delimiter, true)?;
     Ok(Table { delimiter, rows })
+}
+
+/// Finds a `sep=X` first line (X one ASCII punctuation character or a tab); returns the text with
+/// that line blanked (its line break kept, so line numbers do not move) and the delimiter.
+fn strip_sep_line(text: &str) -> (&str, Option<u8>) {
+    let first_end = text.find(['\n', '\r']).unwrap_or(text.len());
+    let first = &text[..first_end];
+    let line = first.trim_matches(' ').trim_matches('"');
+    let declared = line
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("sep="))
+        .and_then(|_| match line.as_bytes().get(4..) {
+            Some([b]) if *b == b'\t' || (b.is_ascii_punctuation() && *b != b'"') => Some(*b),
+            _ => None,
+        });
+    match declared {
+        Some(delimiter) => (&text[first_end..], Some(delimiter)),
+        None => (text, None),
+    }
 }
 
 /// Imports an uploaded CSV file.
@@ -536,7 +560,26 @@ fn reason(value: &str, err: &PhoneError) -> String {
             value.trim()
         );
     }
+    if let Some(plus) = lost_plus(value) {
+        return format!(
+            "{err}; if a spreadsheet dropped its leading +, it is {plus}: add the + (or the right default country) and check it"
+        );
+    }
     err.to_string()
+}
+
+/// A value of bare digits that would be a valid number with a `+` in front: what a spreadsheet
+/// leaves of `+447723456789` when it stores the column as numbers. Reported, never guessed:
+/// the same digits may be a mistyped national number.
+fn lost_plus(value: &str) -> Option<Phone> {
+    let value = value.trim();
+    if value.is_empty()
+        || value.starts_with(['+', '0'])
+        || !value.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    Phone::parse(&format!("+{value}")).ok()
 }
 
 /// Several phones in one cell: whitespace-separated, or split before each `+`.
@@ -1328,5 +1371,76 @@ mod tests {
             let _ = parse_csv(input, Some("GB"));
             let _ = parse_paste(&String::from_utf8_lossy(input), Some("GB"));
         }
+    }
+
+    #[test]
+    fn excel_sep_line_names_the_delimiter() {
+        let input = "sep=;\r\nphone;name;note\r\n+447723456789;Alice;a, b\r\n";
+        assert_eq!(read_table(input.as_bytes()).unwrap().delimiter, b';');
+        let import = csv(input, None);
+        assert_eq!(phones(&import), ["+447723456789"]);
+        assert_eq!(lines(&import), [3], "the sep= line still counts as line 1");
+        assert_eq!(import.phone_column.as_deref(), Some("phone"));
+        assert_eq!(import.variables, ["name", "note"]);
+        assert_eq!(var(&import.recipients[0], "note"), "a, b");
+
+        // With a BOM, quoted, declaring a tab.
+        let input = "\u{FEFF}\"sep=\t\"\nphone\tname\n+447723456789\tAl, Jr\n";
+        let import = csv(input, None);
+        assert_eq!(phones(&import), ["+447723456789"]);
+        assert_eq!(var(&import.recipients[0], "name"), "Al, Jr");
+
+        // A declared delimiter wins over counting: commas inside the values do not matter.
+        let import = csv("SEP=|\nphone|name\n+447723456789|Smith, Alice, Dr\n", None);
+        assert_eq!(var(&import.recipients[0], "name"), "Smith, Alice, Dr");
+
+        // Only a whole first line "sep=X" is a declaration.
+        let import = csv("sep,phone\nx,+447723456789\n", None);
+        assert_eq!(import.phone_column.as_deref(), Some("phone"));
+        assert_eq!(import.variables, ["sep"]);
+        assert_eq!(parse_csv(b"sep=;\r\n", None), Err(ImportFailure::Empty));
+    }
+
+    #[test]
+    fn spreadsheet_mangled_numbers_are_flagged_or_fixed_never_guessed() {
+        // A spreadsheet stored the phone column as numbers: the leading + is gone.
+        let input = "phone,name\n447723456789,A\n14155552671,B\n7723456789,C\n";
+        let import = csv(input, None);
+        assert!(import.recipients.is_empty(), "nothing is guessed");
+        let errs = errors(&import);
+        assert_eq!(errs.len(), 3);
+        assert!(errs[0].2.contains("+447723456789"), "{}", errs[0].2);
+        assert!(errs[1].2.contains("+14155552671"), "{}", errs[1].2);
+        // The leading 0 of a national number is gone, and no default country was chosen.
+        assert_eq!(errs[2].2, PhoneError::NotInternational.to_string());
+
+        // The user picks United Kingdom: its own country code and the lost 0 are fixed; the US
+        // number is still flagged, not turned into a British one.
+        let import = csv(input, Some("GB"));
+        assert_eq!(phones(&import), ["+447723456789", "+447723456789"]);
+        assert_eq!(lines(&import), [2, 4]);
+        let errs = errors(&import);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].0, 3);
+        assert!(errs[0].2.contains("+14155552671"), "{}", errs[0].2);
+
+        // The user picks United States: the US number is fixed and the British one with its
+        // country code is flagged; 7723456789 is a valid US number, read as the user asked
+        // (the preview lists destination countries, so a wrong choice shows at once).
+        let import = csv(input, Some("US"));
+        assert_eq!(phones(&import), ["+14155552671", "+17723456789"]);
+        assert_eq!(import.errors.len(), 1);
+        assert!(import.errors[0].reason.contains("+447723456789"));
+
+        // The same rules for a paste, and Excel's rounded numbers are always refused.
+        let import = parse_paste("447723456789\n4.47723E+11\n07723456789\n", None);
+        assert!(import.recipients.is_empty());
+        let reasons: Vec<&str> = import.errors.iter().map(|e| e.reason.as_str()).collect();
+        assert!(reasons[0].contains("+447723456789"));
+        assert!(reasons[1].contains("Excel"));
+        assert_eq!(reasons[2], PhoneError::NotInternational.to_string());
+        let import = parse_paste("447723456789\n4.47723E+11\n07723456789\n", Some("GB"));
+        assert_eq!(phones(&import), ["+447723456789", "+447723456789"]);
+        assert_eq!(import.errors.len(), 1);
     }
 }

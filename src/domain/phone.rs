@@ -137,6 +137,15 @@ impl Phone {
         }
     }
 
+    /// The country calling code of a region (`GB` → 44), or `None` for a region we do not
+    /// know; lets the dashboard label its default-country choices "United Kingdom (+44)".
+    pub fn calling_code(region: &str) -> Option<u16> {
+        let region = resolve_region(region).ok()?;
+        PHONE_NUMBER_UTIL
+            .get_country_code_for_region(region)
+            .and_then(|c| u16::try_from(c).ok())
+    }
+
     /// The canonical E.164 text, e.g. `+447111000001`; what Twilio and the database expect.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -20,6 +20,9 @@ const REFRESH: Duration = Duration::from_secs(1);
 const EMPTY_BACKOFF: Duration = Duration::from_millis(250);
 /// How far ahead (in pacing time) a lane claims work: small, so a crash leaves little to reconcile.
 const CLAIM_AHEAD: f64 = 0.25;
+/// Most recipients claimed at once by one lane (fast numbers claim in large batches, so the
+/// claim transaction is rare next to the sends).
+const MAX_CLAIM: f64 = 500.0;
 
 /// Claimed work of one campaign on this lane.
 #[derive(Debug)]
@@ -117,7 +120,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
 
         let batch = {
             let mps = pacer.lock().map(|p| p.mps()).unwrap_or(1.0);
-            (mps * CLAIM_AHEAD).ceil().clamp(1.0, 100.0) as u32
+            (mps * CLAIM_AHEAD).ceil().clamp(1.0, MAX_CLAIM) as u32
         };
         let mut picked = None;
         for _ in 0..turns.queues.len() {

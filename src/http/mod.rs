@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", get(metrics))
+        .merge(crate::dashboard::router(state.clone()))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

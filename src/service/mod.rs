@@ -14,6 +14,7 @@ pub mod optouts;
 pub mod preview;
 pub mod recipients;
 pub mod resources;
+pub mod sessions;
 
 use crate::domain::FieldError;
 use crate::store::StoreError;

@@ -40,6 +40,16 @@ pub async fn list(
     })
 }
 
+/// One number's opt-out; 404 when the number is not opted out.
+pub async fn get(store: &dyn Store, account: &AccountId, phone: &str) -> ServiceResult<OptOutView> {
+    let phone = Phone::parse(phone).map_err(|_| ServiceError::NotFound("opt-out"))?;
+    store
+        .get_opt_out(account, phone.as_str())
+        .await?
+        .map(Into::into)
+        .ok_or(ServiceError::NotFound("opt-out"))
+}
+
 /// A cursor is `<created_at ms>_<phone>`, as [`list`] hands them out.
 fn parse_cursor(raw: &str) -> ServiceResult<(OffsetDateTime, String)> {
     raw.split_once('_')

@@ -6,8 +6,10 @@
 mod postgres;
 mod postgres_replies;
 pub mod replies;
+pub mod sessions;
 mod sqlite;
 mod sqlite_replies;
+mod sqlite_sessions;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
 pub use postgres::PgStore;
 pub use replies::*;
+pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports. Driver details travel only as the `source` of `Backend`.
@@ -433,7 +436,7 @@ pub struct InFlight {
 /// [`ReplyStore::create_reply`]) are engine work only: the campaign queries here (get, list,
 /// recipients, cancel, launch) never see them.
 #[async_trait]
-pub trait Store: ReplyStore + Send + Sync + 'static {
+pub trait Store: ReplyStore + SessionStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database can serve queries.

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, sqlite::SqliteRow};
 use time::OffsetDateTime;
@@ -158,7 +159,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            // 16 MiB of page cache per connection (five connections): reads are indexed, and
+            // a larger cache only raised the sending server's RSS.
+            .pragma("cache_size", "-16384");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -1043,89 +1046,122 @@ impl Store for SqliteStore {
         if results.is_empty() {
             return Ok(());
         }
-        let now = to_ms(now);
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        // One statement per kind of outcome, each over a JSON array of rows: a statement per
+        // row costs a round trip to sqlx's SQLite thread, which capped sending at a few
+        // thousand a second.
+        let mut accepted = Vec::new();
+        let mut failed = Vec::new();
+        let mut retry = Vec::new();
+        let mut unknown = Vec::new();
+        let mut released = Vec::new();
         for result in results {
-            let q = match result {
+            match result {
                 SendResult::Accepted {
                     id,
                     attempt_id,
                     sid,
                     status,
-                } => sqlx::query(
-                    "UPDATE recipients SET twilio_sid = COALESCE(twilio_sid, ?1), \
-                     status = CASE WHEN (CASE status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
-                         WHEN 'sent' THEN 2 ELSE 3 END) < ?2 THEN ?3 ELSE status END, \
-                     error_code = CASE WHEN status = 'pending' THEN NULL ELSE error_code END, \
-                     error_message = CASE WHEN status = 'pending' THEN NULL ELSE error_message END, \
-                     inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
-                     submitted_at = COALESCE(submitted_at, ?4), updated_at = ?4 \
-                     WHERE id = ?5 AND attempt_id = ?6",
-                )
-                .bind(sid)
-                .bind(status.rank() as i64)
-                .bind(status.as_str())
-                .bind(now)
-                .bind(id)
-                .bind(attempt_id),
+                } => accepted.push(serde_json::json!([
+                    id,
+                    attempt_id,
+                    sid,
+                    status.as_str(),
+                    status.rank()
+                ])),
                 SendResult::Failed {
                     id,
                     attempt_id,
                     code,
                     message,
-                } => sqlx::query(
-                    "UPDATE recipients SET status = 'failed', error_code = ?1, error_message = ?2, \
-                     inflight_since = NULL, reconcile = 0, updated_at = ?3 \
-                     WHERE id = ?4 AND attempt_id = ?5 AND status = 'pending'",
-                )
-                .bind(code)
-                .bind(message)
-                .bind(now)
-                .bind(id)
-                .bind(attempt_id),
+                } => failed.push(serde_json::json!([id, attempt_id, code, message])),
                 SendResult::Retry {
                     id,
                     attempt_id,
                     not_before,
                     code,
                     message,
-                } => sqlx::query(
-                    "UPDATE recipients SET inflight_since = NULL, reconcile = 0, next_attempt_at = ?1, \
-                     error_code = ?2, error_message = ?3, updated_at = ?4, \
-                     status = CASE WHEN (SELECT status FROM campaigns WHERE seq = campaign_seq) = 'cancelled' \
-                         THEN 'cancelled' ELSE status END \
-                     WHERE id = ?5 AND attempt_id = ?6 AND status = 'pending' AND inflight_since IS NOT NULL",
-                )
-                .bind(to_ms(*not_before))
-                .bind(code)
-                .bind(message)
-                .bind(now)
-                .bind(id)
-                .bind(attempt_id),
+                } => retry.push(serde_json::json!([
+                    id,
+                    attempt_id,
+                    to_ms(*not_before),
+                    code,
+                    message
+                ])),
                 SendResult::Unknown {
                     id,
                     attempt_id,
                     message,
-                } => sqlx::query(
-                    "UPDATE recipients SET reconcile = 1, error_message = ?1, updated_at = ?2 \
-                     WHERE id = ?3 AND attempt_id = ?4 AND inflight_since IS NOT NULL",
-                )
-                .bind(message)
+                } => unknown.push(serde_json::json!([id, attempt_id, message])),
+                SendResult::Released { id, attempt_id } => {
+                    released.push(serde_json::json!([id, attempt_id]))
+                }
+            }
+        }
+        let now = to_ms(now);
+        let batches: [(&Vec<Value>, &'static str); 5] = [
+            (
+                &accepted,
+                "UPDATE recipients SET twilio_sid = COALESCE(recipients.twilio_sid, v.sid), \
+                 status = CASE WHEN (CASE recipients.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
+                     WHEN 'sent' THEN 2 ELSE 3 END) < v.rank THEN v.status ELSE recipients.status END, \
+                 error_code = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_code END, \
+                 error_message = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_message END, \
+                 inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
+                 submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2 \
+                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS sid, \
+                       value->>3 AS status, value->>4 AS rank FROM json_each(?1)) AS v \
+                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt",
+            ),
+            (
+                &failed,
+                "UPDATE recipients SET status = 'failed', error_code = v.code, error_message = v.message, \
+                 inflight_since = NULL, reconcile = 0, updated_at = ?2 \
+                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS code, \
+                       value->>3 AS message FROM json_each(?1)) AS v \
+                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+                   AND recipients.status = 'pending'",
+            ),
+            (
+                &retry,
+                "UPDATE recipients SET inflight_since = NULL, reconcile = 0, next_attempt_at = v.not_before, \
+                 error_code = v.code, error_message = v.message, updated_at = ?2, \
+                 status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
+                     THEN 'cancelled' ELSE recipients.status END \
+                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS not_before, \
+                       value->>3 AS code, value->>4 AS message FROM json_each(?1)) AS v \
+                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+                   AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
+            ),
+            (
+                &unknown,
+                "UPDATE recipients SET reconcile = 1, error_message = v.message, updated_at = ?2 \
+                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS message \
+                       FROM json_each(?1)) AS v \
+                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+                   AND recipients.inflight_since IS NOT NULL",
+            ),
+            (
+                &released,
+                "UPDATE recipients SET inflight_since = NULL, reconcile = 0, attempts = recipients.attempts - 1, \
+                 updated_at = ?2, \
+                 status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
+                     THEN 'cancelled' ELSE recipients.status END \
+                 FROM (SELECT value->>0 AS id, value->>1 AS attempt FROM json_each(?1)) AS v \
+                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+                   AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
+            ),
+        ];
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        for (rows, sql) in batches {
+            if rows.is_empty() {
+                continue;
+            }
+            sqlx::query(sql)
+                .bind(Value::Array(rows.clone()).to_string())
                 .bind(now)
-                .bind(id)
-                .bind(attempt_id),
-                SendResult::Released { id, attempt_id } => sqlx::query(
-                    "UPDATE recipients SET inflight_since = NULL, reconcile = 0, attempts = attempts - 1, \
-                     updated_at = ?1, \
-                     status = CASE WHEN (SELECT status FROM campaigns WHERE seq = campaign_seq) = 'cancelled' \
-                         THEN 'cancelled' ELSE status END \
-                     WHERE id = ?2 AND attempt_id = ?3 AND status = 'pending' AND inflight_since IS NOT NULL",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(attempt_id),
-            };
-            q.execute(&mut *tx).await.map_err(backend)?;
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -1138,30 +1174,65 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(0);
         }
-        let now = to_ms(now);
-        let mut moved = 0;
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        // Applying events one by one, forward only, ends with each message's first event of
+        // its highest rank; keeping just that event per message gives the same result in
+        // one statement (several events for one row in an UPDATE … FROM would be ambiguous).
+        let mut best: HashMap<&str, &StatusEvent> = HashMap::new();
+        let mut order: Vec<&str> = Vec::new();
         for e in events {
-            let done = sqlx::query(
-                "UPDATE recipients SET status = ?1, twilio_sid = COALESCE(twilio_sid, ?2), \
-                 error_code = COALESCE(?3, error_code), error_message = COALESCE(?4, error_message), \
-                 inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
-                 submitted_at = COALESCE(submitted_at, ?5), updated_at = ?5 \
-                 WHERE id = (SELECT id FROM recipients WHERE twilio_sid = ?2 \
-                             UNION ALL SELECT id FROM recipients WHERE attempt_id = ?6 LIMIT 1) \
-                 AND (CASE status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END) < ?7",
-            )
-            .bind(e.status.as_str())
-            .bind(&e.sid)
-            .bind(&e.error_code)
-            .bind(&e.error_message)
-            .bind(now)
-            .bind(&e.attempt_id)
-            .bind(e.status.rank() as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            moved += done.rows_affected();
+            match best.get(e.sid.as_str()) {
+                Some(prior) if prior.status.rank() >= e.status.rank() => {}
+                Some(_) => {
+                    best.insert(&e.sid, e);
+                }
+                None => {
+                    best.insert(&e.sid, e);
+                    order.push(&e.sid);
+                }
+            }
+        }
+        let rows: Vec<Value> = order
+            .iter()
+            .map(|sid| {
+                let e = best[sid];
+                serde_json::json!([
+                    e.sid,
+                    e.attempt_id,
+                    e.status.as_str(),
+                    e.status.rank(),
+                    e.error_code,
+                    e.error_message
+                ])
+            })
+            .collect();
+        let rows = Value::Array(rows).to_string();
+        let now = to_ms(now);
+        const SET: &str = "status = v.status, twilio_sid = COALESCE(recipients.twilio_sid, v.sid), \
+             error_code = COALESCE(v.code, recipients.error_code), \
+             error_message = COALESCE(v.message, recipients.error_message), \
+             inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
+             submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2";
+        const V: &str = "(SELECT value->>0 AS sid, value->>1 AS attempt, value->>2 AS status, \
+             value->>3 AS rank, value->>4 AS code, value->>5 AS message FROM json_each(?1)) AS v";
+        const FORWARD: &str = "(CASE recipients.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
+             WHEN 'sent' THEN 2 ELSE 3 END) < v.rank";
+        let by_attempt = format!(
+            "UPDATE recipients SET {SET} FROM {V} \
+             WHERE v.attempt IS NOT NULL AND recipients.attempt_id = v.attempt AND {FORWARD}"
+        );
+        let by_sid = format!(
+            "UPDATE recipients SET {SET} FROM {V} WHERE recipients.twilio_sid = v.sid AND {FORWARD}"
+        );
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut moved = 0;
+        for sql in [by_attempt, by_sid] {
+            moved += sqlx::query(AssertSqlSafe(sql))
+                .bind(&rows)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
         }
         tx.commit().await.map_err(backend)?;
         Ok(moved)

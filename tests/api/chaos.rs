@@ -123,3 +123,109 @@ async fn a_created_campaign_survives_an_immediate_sigkill() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A scheduled campaign whose time passes while Herald is down starts once when it is back.
+#[tokio::test]
+async fn a_campaign_scheduled_while_herald_was_down_starts_once_on_restart() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("sched.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["accounts", "create", "Scheduled", "--json"])
+        .env("HERALD_DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", &db)
+            .env("HERALD_BIND", format!("127.0.0.1:{port}"))
+            .env_remove("TWILIO_ACCOUNT_SID")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let ready = || async {
+        for _ in 0..600 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("server did not start");
+    };
+    let mut child = start();
+    ready().await;
+    client
+        .post(format!("{base}/v1/numbers"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "phone": "+447446466847", "mps": 50 }))
+        .send()
+        .await
+        .unwrap();
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let at = at
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = client
+        .post(format!("{base}/v1/sms/campaigns"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "from_number": "+447446466847", "name": "Later", "message_template": "Hi",
+            "recipients": [{ "phone": "+447723456781" }, { "phone": "+447723456782" }],
+            "schedule_type": "schedule", "scheduled_at": at
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    child.kill().unwrap(); // down before the scheduled time
+    child.wait().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+
+    let mut child = start();
+    ready().await;
+    let mut c = serde_json::Value::Null;
+    for _ in 0..500 {
+        c = client
+            .get(format!("{base}/v1/sms/campaigns/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if c["status"] == "done" && c["pending_count"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(
+        c["delivered_count"].as_u64().unwrap() + c["failed_count"].as_u64().unwrap(),
+        2
+    );
+    for r in c["recipients"].as_array().unwrap() {
+        assert!(r["twilio_sid"].is_string(), "{r}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

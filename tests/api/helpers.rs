@@ -280,6 +280,47 @@ impl TestApp {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         json(r).await
     }
+
+    /// Posts a signed incoming-message webhook from `from` to our number `to`, as Twilio does
+    /// (Herald must have Twilio settings, as with the simulator); asserts the 200.
+    pub async fn text_in(&self, from: &str, to: &str, body: &str, sid: &str) {
+        let mut params: Vec<(String, String)> = [
+            ("AccountSid", "AC00000000000000000000000000000000"),
+            ("ApiVersion", "2010-04-01"),
+            ("Body", body),
+            ("From", from),
+            ("MessageSid", sid),
+            ("NumMedia", "0"),
+            ("NumSegments", "1"),
+            ("SmsMessageSid", sid),
+            ("SmsSid", sid),
+            ("SmsStatus", "received"),
+            ("To", to),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        params.sort();
+        let url = format!("{}/webhooks/twilio/inbound", self.settings.public_base());
+        let token = &self
+            .settings
+            .twilio
+            .as_ref()
+            .expect("Twilio settings")
+            .auth_token;
+        let r = self
+            .client
+            .post(self.url("/webhooks/twilio/inbound"))
+            .header(
+                herald::provider::signature::HEADER,
+                herald::provider::signature::compute(token, &url, &params),
+            )
+            .form(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
 }
 
 /// The body of a response as JSON.

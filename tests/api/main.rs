@@ -5,6 +5,7 @@ mod bench;
 mod campaigns;
 mod chaos;
 mod cli;
+mod dashboard;
 mod engine;
 mod errors;
 mod helpers;

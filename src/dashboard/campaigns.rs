@@ -1,0 +1,331 @@
+//! Outbound → SMS Campaigns: the list, one campaign with its recipients, cancel and launch,
+//! and the small JSON answers the page script polls for live counts.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form, Json};
+use serde::Deserialize;
+
+use super::auth::CsrfForm;
+use super::error::{PageError, PageResult, html};
+use super::session::{CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with};
+use super::views::{CampaignRow, Layout, When, recipient_status_class, recipient_status_label};
+use crate::api::{CampaignList, CampaignView, ListParams, RecipientParams, RecipientView};
+use crate::domain::status::RecipientStatus;
+use crate::http::AppState;
+use crate::service::{ServiceError, campaigns, resources};
+
+/// Campaigns per page of the list.
+const PAGE: u32 = 50;
+/// Recipients per page of a campaign.
+const RECIPIENT_PAGE: u32 = 100;
+
+/// `?cursor=` of the list.
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<CampaignRow>,
+    next_cursor: Option<String>,
+    first_page: bool,
+    live_url: String,
+    has_numbers: bool,
+}
+
+impl ListPage {
+    fn any_live(&self) -> bool {
+        self.rows.iter().any(CampaignRow::live)
+    }
+}
+
+fn list_params(q: &ListQuery) -> ListParams {
+    ListParams {
+        limit: Some(PAGE),
+        cursor: q.cursor.clone().filter(|c| !c.is_empty()),
+    }
+}
+
+/// All campaigns, newest first, with status and source badges, counts and progress.
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Extension(flash): Extension<IncomingFlash>,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let store = state.store.as_ref();
+    let page = campaigns::list(store, &user.account_id, &list_params(&q))
+        .await
+        .map_err(|e| match e {
+            ServiceError::Validation(_) => PageError::NotFound,
+            e => e.into(),
+        })?;
+    let has_numbers = !resources::list_numbers(store, &user.account_id)
+        .await?
+        .numbers
+        .is_empty();
+    let live_url = match &q.cursor {
+        Some(c) if !c.is_empty() => {
+            format!("/campaigns/live?cursor={}", super::session::urlencode(c))
+        }
+        _ => "/campaigns/live".to_owned(),
+    };
+    Ok(html(&ListPage {
+        layout: Layout::new("SMS campaigns", Some(&user), "campaigns").with_flash(flash),
+        rows: page.campaigns.into_iter().map(CampaignRow::new).collect(),
+        next_cursor: page.next_cursor,
+        first_page: q.cursor.as_deref().unwrap_or("").is_empty(),
+        live_url,
+        has_numbers,
+    }))
+}
+
+/// The list page's campaigns as the API shows them, for the live update script.
+pub async fn list_live(
+    State(state): State<AppState>,
+    LiveUser(user): LiveUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<CampaignList>, Response> {
+    campaigns::list(state.store.as_ref(), &user.account_id, &list_params(&q))
+        .await
+        .map(Json)
+        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+}
+
+/// `?status=&after=` of a campaign page.
+#[derive(Debug, Deserialize, Default)]
+pub struct DetailQuery {
+    status: Option<String>,
+    after: Option<String>,
+}
+
+/// One recipient row.
+struct RecipientRow {
+    r: RecipientView,
+    label: &'static str,
+    /// Twilio's status where the label says something else (queued, sent, undelivered).
+    detail: Option<&'static str>,
+    class: &'static str,
+    updated: When,
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct DetailPage {
+    layout: Layout,
+    row: CampaignRow,
+    agent_name: Option<String>,
+    recipients: Vec<RecipientRow>,
+    statuses: Vec<(&'static str, bool)>,
+    filter: String,
+    next_url: Option<String>,
+    paged: bool,
+}
+
+/// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
+pub async fn detail(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Extension(flash): Extension<IncomingFlash>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    let store = state.store.as_ref();
+    let filter = q
+        .status
+        .as_deref()
+        .and_then(RecipientStatus::parse)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let params = RecipientParams {
+        recipients_limit: Some(RECIPIENT_PAGE),
+        recipients_cursor: q.after.clone().filter(|a| !a.is_empty()),
+        recipient_status: (!filter.is_empty()).then(|| filter.clone()),
+    };
+    let detail = campaigns::get(store, &user.account_id, &id, &params)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Validation(_) => PageError::NotFound,
+            e => e.into(),
+        })?;
+    let agent_name = match &detail.campaign.agent_id {
+        Some(a) => resources::get_agent(store, &user.account_id, a)
+            .await
+            .ok()
+            .map(|a| a.name),
+        None => None,
+    };
+    let next_url = detail.recipients_next_cursor.as_ref().map(|c| {
+        let mut url = format!("/campaigns/{}?after={c}", detail.campaign.campaign_id);
+        if !filter.is_empty() {
+            url.push_str(&format!("&status={filter}"));
+        }
+        url
+    });
+    let statuses = RecipientStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.as_str() == filter))
+        .collect();
+    let row = CampaignRow::new(detail.campaign);
+    let page = DetailPage {
+        layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
+        row,
+        agent_name,
+        recipients: detail
+            .recipients
+            .into_iter()
+            .map(|r| RecipientRow {
+                label: recipient_status_label(r.status),
+                detail: status_detail(r.status),
+                class: recipient_status_class(r.status),
+                updated: When::new(r.updated_at),
+                r,
+            })
+            .collect(),
+        statuses,
+        filter,
+        next_url,
+        paged: q.after.as_deref().is_some_and(|a| !a.is_empty()),
+    };
+    Ok(html(&page))
+}
+
+/// What Twilio's status adds to the label shown (the product page shows sent as failed).
+fn status_detail(s: RecipientStatus) -> Option<&'static str> {
+    match s {
+        RecipientStatus::Queued => Some("queued at Twilio"),
+        RecipientStatus::Sent => Some("sent: no delivery report from the carrier"),
+        RecipientStatus::Undelivered => Some("undelivered: the carrier refused it"),
+        _ => None,
+    }
+}
+
+/// One campaign's counts as the API shows them, for the live update script.
+pub async fn detail_live(
+    State(state): State<AppState>,
+    LiveUser(user): LiveUser,
+    Path(id): Path<String>,
+) -> Result<Json<CampaignView>, Response> {
+    let params = RecipientParams {
+        recipients_limit: Some(1),
+        ..RecipientParams::default()
+    };
+    campaigns::get(state.store.as_ref(), &user.account_id, &id, &params)
+        .await
+        .map(|d| Json(d.campaign))
+        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "confirm_campaign.html")]
+struct ConfirmPage {
+    layout: Layout,
+    row: CampaignRow,
+    action: &'static str,
+}
+
+async fn confirm_page(
+    state: &AppState,
+    user: &crate::service::sessions::SignedIn,
+    id: &str,
+    action: &'static str,
+) -> PageResult {
+    let params = RecipientParams {
+        recipients_limit: Some(1),
+        ..RecipientParams::default()
+    };
+    let detail = campaigns::get(state.store.as_ref(), &user.account_id, id, &params).await?;
+    let row = CampaignRow::new(detail.campaign);
+    let title = match action {
+        "cancel" => format!("Cancel “{}”?", row.c.name),
+        _ => format!("Launch “{}”?", row.c.name),
+    };
+    Ok(html(&ConfirmPage {
+        layout: Layout::new(title, Some(user), "campaigns"),
+        row,
+        action,
+    }))
+}
+
+/// "Are you sure?" before cancelling.
+pub async fn cancel_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    confirm_page(&state, &user, &id, "cancel").await
+}
+
+/// Cancels: unsent recipients become cancelled; sent messages are not recalled.
+pub async fn cancel(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::session::urlencode(&id));
+    match campaigns::cancel(state.store.as_ref(), &user.account_id, &id).await {
+        Ok(view) => {
+            state.engine.campaign_cancelled(&view.campaign_id);
+            let n = view.cancelled_count;
+            Ok(redirect_with(
+                &back,
+                FlashKind::Success,
+                format!(
+                    "Campaign cancelled. {n} message{} will not be sent.",
+                    if n == 1 { "" } else { "s" }
+                ),
+            ))
+        }
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not cancelled: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "Are you sure?" before launching a draft.
+pub async fn launch_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    confirm_page(&state, &user, &id, "launch").await
+}
+
+/// Launches a draft: now, or at its scheduled time.
+pub async fn launch(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::session::urlencode(&id));
+    match campaigns::launch(state.store.as_ref(), &user.account_id, &id).await {
+        Ok(view) => {
+            state.engine.wake();
+            let text = match view.scheduled_at {
+                Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
+                    format!("Campaign scheduled for {}.", When::new(t).text)
+                }
+                _ => format!("Campaign launched: sending to {} people.", view.total_count),
+            };
+            Ok(redirect_with(&back, FlashKind::Success, text))
+        }
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not launched: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

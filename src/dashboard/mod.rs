@@ -1,0 +1,167 @@
+//! The web dashboard (DESIGN §6): server-rendered pages for the people who will never write a
+//! curl command. Sign in, paste or upload recipients, check the preview, send, and watch it go.
+//!
+//! Every page calls the same `service` functions as the JSON API (campaigns are created with
+//! `Source::Dashboard`), so counts, validation and previews can never disagree with the API.
+//! Pages work without JavaScript; one small embedded script adds the live parts (counts that
+//! update, the character counter, local times). Nothing is loaded from outside the binary.
+
+mod assets;
+mod auth;
+mod campaigns;
+mod conversations;
+mod error;
+mod new_campaign;
+mod resources;
+mod session;
+mod views;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get, post};
+use axum::{Extension, Router};
+
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use error::PageError;
+use session::{Dashboard, MaybeUser};
+
+/// The dashboard's routes, to merge into the application router. Paths under `/v1/` and
+/// `/webhooks/` that no API route matches still get the API's JSON 404.
+pub fn router(state: AppState) -> Router<AppState> {
+    let secure = state.settings.public_base().starts_with("https://");
+    let dashboard = Arc::new(Dashboard::new(secure));
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/account/password",
+            get(auth::password_page).post(auth::change_password),
+        )
+        .route("/campaigns", get(campaigns::list))
+        .route("/campaigns/live", get(campaigns::list_live))
+        .route(
+            "/campaigns/new",
+            get(new_campaign::form).post(new_campaign::submit),
+        )
+        .route("/campaigns/new/check", post(new_campaign::check))
+        .route(
+            "/campaigns/drafts/{draft}",
+            get(new_campaign::preview).post(new_campaign::confirm),
+        )
+        .route("/campaigns/{id}", get(campaigns::detail))
+        .route("/campaigns/{id}/live", get(campaigns::detail_live))
+        .route(
+            "/campaigns/{id}/cancel",
+            get(campaigns::cancel_page).post(campaigns::cancel),
+        )
+        .route(
+            "/campaigns/{id}/launch",
+            get(campaigns::launch_page).post(campaigns::launch),
+        )
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::thread))
+        .route(
+            "/opt-outs",
+            get(resources::opt_outs).post(resources::add_opt_out),
+        )
+        .route(
+            "/opt-outs/{phone}/remove",
+            get(resources::remove_opt_out_page).post(resources::remove_opt_out),
+        )
+        .route(
+            "/agents",
+            get(resources::agents).post(resources::create_agent),
+        )
+        .route(
+            "/agents/{id}",
+            get(resources::agent).post(resources::update_agent),
+        )
+        .route(
+            "/agents/{id}/delete",
+            get(resources::delete_agent_page).post(resources::delete_agent),
+        )
+        .route(
+            "/numbers",
+            get(resources::numbers).post(resources::create_number),
+        )
+        .route(
+            "/numbers/{phone}",
+            get(resources::number).post(resources::update_number),
+        )
+        .route(
+            "/numbers/{phone}/delete",
+            get(resources::delete_number_page).post(resources::delete_number),
+        )
+        .route(
+            "/api-keys",
+            get(resources::api_keys).post(resources::create_api_key),
+        )
+        .route(
+            "/api-keys/{id}/revoke",
+            get(resources::revoke_api_key_page).post(resources::revoke_api_key),
+        )
+        .route("/static/{version}/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
+        .route("/{*path}", any(not_found))
+        .layer(middleware::from_fn_with_state(
+            dashboard.clone(),
+            session::flash_layer,
+        ))
+        .layer(middleware::from_fn_with_state(state, error::error_pages))
+        .layer(middleware::from_fn(security_headers))
+        .layer(Extension(dashboard))
+}
+
+/// `/`: the campaign list for a signed-in user, the sign-in page otherwise.
+async fn home(user: MaybeUser) -> Response {
+    match user.0 {
+        Some(_) => Redirect::to("/campaigns").into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+/// Unknown paths: the API's JSON 404 under the API's prefixes, an HTML page elsewhere.
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/webhooks"
+        || path.starts_with("/webhooks/")
+    {
+        return ApiError::RouteNotFound.into_response();
+    }
+    PageError::NotFound.into_response()
+}
+
+/// Headers every dashboard answer carries: no framing, no sniffing, no third-party anything.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+             object-src 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,341 @@
+//! Dashboard sign-in: passwords checked with Argon2, sessions as random 256-bit tokens of
+//! which only the SHA-256 is stored, idle and absolute expiry, a CSRF token per session,
+//! and password changes that end every other session.
+
+use std::sync::LazyLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use super::credentials::{hash_password, password_matches};
+use super::{ServiceError, ServiceResult};
+use crate::domain::FieldError;
+use crate::domain::ids::AccountId;
+use crate::store::Store;
+use crate::store::sessions::NewSession;
+
+/// A session ends after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::hours(12);
+/// A session ends this long after sign-in, however active.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::days(7);
+/// Activity is written back at most this often (a page load is not a database write).
+const TOUCH_EVERY: Duration = Duration::minutes(1);
+/// Shortest password a user may choose.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted (Argon2 hashes anything, but a 1 MB password is an attack).
+pub const MAX_PASSWORD_CHARS: usize = 1_024;
+
+/// Who a session belongs to, and what its forms must carry.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The user's row id.
+    pub user_id: i64,
+    /// The account the user acts for.
+    pub account_id: AccountId,
+    /// The user's name, for the page header.
+    pub username: String,
+    /// The token every POST of this session must carry.
+    pub csrf_token: String,
+    /// SHA-256 of the session token (how sign-out and password changes name it).
+    pub token_hash: Vec<u8>,
+}
+
+/// A session just made: the token goes into the cookie and is never stored.
+#[derive(Debug, Clone)]
+pub struct NewSignIn {
+    /// The cookie value (43 characters of base64url, 256 random bits).
+    pub token: String,
+    /// The session it opens.
+    pub session: SignedIn,
+}
+
+/// 32 random bytes as base64url: session tokens and CSRF tokens.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// SHA-256 of a session token, the only form in which it is stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A real Argon2 hash to check against when the user does not exist, so a wrong user name
+/// costs the same time as a wrong password and timing does not tell which names exist.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("herald-dummy-password-for-unknown-users").unwrap_or_default());
+
+/// Checks a password on the blocking pool (Argon2 takes tens of milliseconds of CPU).
+async fn check_password(password: String, phc: String) -> ServiceResult<bool> {
+    tokio::task::spawn_blocking(move || password_matches(&password, &phc))
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("checking a password")))
+}
+
+async fn open_session(
+    store: &dyn Store,
+    user_id: i64,
+    account_id: AccountId,
+    username: String,
+) -> ServiceResult<NewSignIn> {
+    let token = random_token();
+    let session = SignedIn {
+        user_id,
+        account_id,
+        username,
+        csrf_token: random_token(),
+        token_hash: token_hash(&token),
+    };
+    store
+        .create_session(&NewSession {
+            token_hash: session.token_hash.clone(),
+            user_id,
+            csrf_token: session.csrf_token.clone(),
+            created_at: OffsetDateTime::now_utc(),
+        })
+        .await?;
+    Ok(NewSignIn { token, session })
+}
+
+/// Signs a user in. A wrong user name and a wrong password are the same `Unauthorized`,
+/// after the same amount of work.
+pub async fn sign_in(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+) -> ServiceResult<NewSignIn> {
+    let username = username.trim();
+    if username.is_empty() || password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(ServiceError::Unauthorized);
+    }
+    let user = store.find_user(username).await?;
+    let phc = user
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let matches = check_password(password.to_owned(), phc).await?;
+    match user {
+        Some(user) if matches => open_session(store, user.id, user.account_id, user.username).await,
+        _ => Err(ServiceError::Unauthorized),
+    }
+}
+
+/// The session a cookie token names, if it exists and has not expired (an expired one is
+/// deleted). Records activity at most once a minute.
+pub async fn resume(
+    store: &dyn Store,
+    token: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<Option<SignedIn>> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let hash = token_hash(token);
+    let Some(record) = store.find_session(&hash).await? else {
+        return Ok(None);
+    };
+    if now - record.last_seen_at > IDLE_TIMEOUT || now - record.created_at > ABSOLUTE_TIMEOUT {
+        store.delete_session(&hash).await?;
+        return Ok(None);
+    }
+    if now - record.last_seen_at > TOUCH_EVERY {
+        store.touch_session(&hash, now).await?;
+    }
+    Ok(Some(SignedIn {
+        user_id: record.user.id,
+        account_id: record.user.account_id,
+        username: record.user.username,
+        csrf_token: record.csrf_token,
+        token_hash: hash,
+    }))
+}
+
+/// Ends a session.
+pub async fn sign_out(store: &dyn Store, session: &SignedIn) -> ServiceResult<()> {
+    store.delete_session(&session.token_hash).await?;
+    Ok(())
+}
+
+/// Deletes expired sessions (run now and then; expiry is also checked on every request).
+pub async fn purge_expired(store: &dyn Store, now: OffsetDateTime) -> ServiceResult<u64> {
+    Ok(store
+        .delete_expired_sessions(now - IDLE_TIMEOUT, now - ABSOLUTE_TIMEOUT)
+        .await?)
+}
+
+/// Changes the signed-in user's password. The current password must be right, the new one
+/// long enough and typed twice the same. Every session of the user ends, and a new one is
+/// returned for this browser (so a stolen session cookie stops working too).
+pub async fn change_password(
+    store: &dyn Store,
+    session: &SignedIn,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> ServiceResult<NewSignIn> {
+    let mut errors = Vec::new();
+    let new_chars = new.chars().count();
+    if new_chars < MIN_PASSWORD_CHARS {
+        errors.push(FieldError::new(
+            "new_password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    } else if new_chars > MAX_PASSWORD_CHARS {
+        errors.push(FieldError::new(
+            "new_password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    } else if new == current {
+        errors.push(FieldError::new(
+            "new_password",
+            "must be different from the current password",
+        ));
+    }
+    if new != confirm {
+        errors.push(FieldError::new(
+            "confirm_password",
+            "does not match the new password",
+        ));
+    }
+    let user = store
+        .find_user(&session.username)
+        .await?
+        .filter(|u| u.id == session.user_id)
+        .ok_or(ServiceError::Unauthorized)?;
+    if current.chars().count() > MAX_PASSWORD_CHARS
+        || !check_password(current.to_owned(), user.password_hash.clone()).await?
+    {
+        errors.insert(
+            0,
+            FieldError::new("current_password", "is not your current password"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let new = new.to_owned();
+    let phc = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e)))?
+        .map_err(ServiceError::Internal)?;
+    store.set_password(user.id, &phc).await?;
+    store.delete_user_sessions(user.id, None).await?;
+    open_session(store, user.id, user.account_id, user.username).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::accounts;
+    use crate::store::{SessionStore, SqliteStore};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        crate::store::Store::migrate(&store).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn sign_in_resume_expire_and_sign_out() {
+        let (_dir, store) = store().await;
+        let creds = accounts::create_account(&store, "Clinic").await.unwrap();
+        assert!(matches!(
+            sign_in(&store, &creds.user, "wrong").await,
+            Err(ServiceError::Unauthorized)
+        ));
+        assert!(matches!(
+            sign_in(&store, "nobody", &creds.password).await,
+            Err(ServiceError::Unauthorized)
+        ));
+        let new = sign_in(&store, &format!(" {} ", creds.user), &creds.password)
+            .await
+            .unwrap();
+        assert_eq!(new.token.len(), 43);
+        assert_ne!(new.token, new.session.csrf_token);
+        // Only the hash is stored.
+        assert!(
+            store
+                .find_session(new.token.as_bytes())
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let now = OffsetDateTime::now_utc();
+        let s = resume(&store, &new.token, now).await.unwrap().unwrap();
+        assert_eq!(s.account_id.as_str(), creds.account_id);
+        assert_eq!(s.csrf_token, new.session.csrf_token);
+        assert!(resume(&store, "forged", now).await.unwrap().is_none());
+        // Idle for longer than the timeout: gone, and deleted.
+        let later = now + IDLE_TIMEOUT + Duration::minutes(1);
+        assert!(resume(&store, &new.token, later).await.unwrap().is_none());
+        assert!(resume(&store, &new.token, now).await.unwrap().is_none());
+
+        let new = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        // Active all along, but past the absolute limit.
+        let mut t = now;
+        while t < now + ABSOLUTE_TIMEOUT - Duration::hours(11) {
+            t += Duration::hours(11);
+            assert!(resume(&store, &new.token, t).await.unwrap().is_some());
+        }
+        t += Duration::hours(11);
+        assert!(resume(&store, &new.token, t).await.unwrap().is_none());
+
+        let new = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        sign_out(&store, &new.session).await.unwrap();
+        assert!(resume(&store, &new.token, now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn password_change_checks_and_ends_other_sessions() {
+        let (_dir, store) = store().await;
+        let creds = accounts::create_account(&store, "Clinic").await.unwrap();
+        let a = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        let b = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        let fields = |e: ServiceError| match e {
+            ServiceError::Validation(errors) => {
+                errors.into_iter().map(|e| e.field).collect::<Vec<_>>()
+            }
+            other => panic!("{other:?}"),
+        };
+        let e = change_password(&store, &a.session, "wrong", "short", "other")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            fields(e),
+            ["current_password", "new_password", "confirm_password"]
+        );
+        let e = change_password(
+            &store,
+            &a.session,
+            &creds.password,
+            &creds.password,
+            &creds.password,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(fields(e), ["new_password"]);
+
+        let fresh = change_password(
+            &store,
+            &a.session,
+            &creds.password,
+            "correct horse battery",
+            "correct horse battery",
+        )
+        .await
+        .unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert!(resume(&store, &a.token, now).await.unwrap().is_none());
+        assert!(resume(&store, &b.token, now).await.unwrap().is_none());
+        assert!(resume(&store, &fresh.token, now).await.unwrap().is_some());
+        assert!(sign_in(&store, &creds.user, &creds.password).await.is_err());
+        assert!(
+            sign_in(&store, &creds.user, "correct horse battery")
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The dashboard in a real headless Chromium: what an office manager does, click by click.
+//!
+//! Each test starts Herald in-process (engine and Twilio simulator included) on a random
+//! loopback port with a fresh database, and its own chromedriver + Chromium.
+
+mod browser;
+mod flows;
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
