@@ -5,6 +5,7 @@
 
 mod postgres;
 mod postgres_replies;
+mod postgres_sessions;
 pub mod replies;
 pub mod sessions;
 mod sqlite;

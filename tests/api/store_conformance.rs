@@ -95,6 +95,8 @@ conformance!(
     account_settings_round_trip,
     racing_opt_outs_and_opt_ins_stay_in_step,
     concurrent_consent_imports_keep_the_latest_record,
+    sessions_round_trip_and_expire,
+    drafts_are_scoped_to_their_account,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -3172,4 +3174,122 @@ async fn marking_in_flight_work_while_other_nodes_store_outcomes(db: &TestDb) {
         nodes[0].record_results(&settled, at(3)).await.unwrap();
     }
     assert!(nodes[0].unknown_in_flight(10).await.unwrap().is_empty());
+}
+
+// Dashboard sessions and drafts (SessionStore).
+
+async fn sessions_round_trip_and_expire(db: &TestDb) {
+    let store = db.store().await;
+    let creds = herald::service::accounts::create_account(store.as_ref(), "Clinic")
+        .await
+        .unwrap();
+    let user = store.find_user(&creds.user).await.unwrap().unwrap();
+    assert_eq!(user.account_id.as_str(), creds.account_id);
+    assert!(store.find_user("nobody").await.unwrap().is_none());
+
+    let t0 = OffsetDateTime::now_utc();
+    for (hash, at) in [
+        (vec![1u8; 32], t0),
+        (vec![2u8; 32], t0 - time::Duration::days(8)),
+    ] {
+        store
+            .create_session(&herald::store::sessions::NewSession {
+                token_hash: hash,
+                user_id: user.id,
+                csrf_token: "csrf".into(),
+                created_at: at,
+            })
+            .await
+            .unwrap();
+    }
+    let s = store.find_session(&[1u8; 32]).await.unwrap().unwrap();
+    assert_eq!(s.user.username, creds.user);
+    assert_eq!(s.csrf_token, "csrf");
+    store
+        .touch_session(&[1u8; 32], t0 + time::Duration::minutes(5))
+        .await
+        .unwrap();
+    let s = store.find_session(&[1u8; 32]).await.unwrap().unwrap();
+    assert!(s.last_seen_at > s.created_at);
+
+    let gone = store
+        .delete_expired_sessions(t0 - time::Duration::hours(12), t0 - time::Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    assert!(store.find_session(&[2u8; 32]).await.unwrap().is_none());
+
+    store
+        .create_session(&herald::store::sessions::NewSession {
+            token_hash: vec![3u8; 32],
+            user_id: user.id,
+            csrf_token: "x".into(),
+            created_at: t0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_user_sessions(user.id, Some(&[1u8; 32]))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.find_session(&[1u8; 32]).await.unwrap().is_some());
+    store.delete_session(&[1u8; 32]).await.unwrap();
+    assert!(store.find_session(&[1u8; 32]).await.unwrap().is_none());
+
+    store.set_password(user.id, "$argon2id$new").await.unwrap();
+    let user = store.find_user(&creds.user).await.unwrap().unwrap();
+    assert_eq!(user.password_hash, "$argon2id$new");
+    assert!(matches!(
+        store.set_password(-1, "x").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn drafts_are_scoped_to_their_account(db: &TestDb) {
+    let store = db.store().await;
+    let a = herald::service::accounts::create_account(store.as_ref(), "A")
+        .await
+        .unwrap();
+    let b = herald::service::accounts::create_account(store.as_ref(), "B")
+        .await
+        .unwrap();
+    let user = store.find_user(&a.user).await.unwrap().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let draft = herald::store::sessions::DraftRecord {
+        id: "drf_1".into(),
+        account_id: user.account_id.clone(),
+        user_id: user.id,
+        data: "{}".into(),
+        upload: Some(b"phone\n+447723456789\n".to_vec()),
+        campaign_id: None,
+        created_at: now,
+    };
+    store.save_draft(&draft).await.unwrap();
+    let got = store.get_draft(&user.account_id, "drf_1").await.unwrap();
+    assert_eq!(got.upload, draft.upload);
+    let other = AccountId::from_trusted(b.account_id.clone());
+    assert!(matches!(
+        store.get_draft(&other, "drf_1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.mark_draft_sent(&other, "drf_1", "smsc_x").await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .mark_draft_sent(&user.account_id, "drf_1", "smsc_x")
+        .await
+        .unwrap();
+    let got = store.get_draft(&user.account_id, "drf_1").await.unwrap();
+    assert_eq!(got.campaign_id.as_deref(), Some("smsc_x"));
+    assert_eq!(
+        store
+            .delete_drafts_before(now + time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
 }
