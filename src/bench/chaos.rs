@@ -241,16 +241,36 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
     report.duplicates = carrier.values().filter(|sids| sids.len() > 1).count() as u64;
     let mut accounted: HashSet<String> = HashSet::new();
     for id in &campaigns {
-        let mut cursor: Option<String> = None;
+        // A "settled" campaign can still see `sent` become `delivered` (a late callback): read
+        // the counts before and after the rows, and again until nothing moved in between, so
+        // that the comparison below is between one state of the campaign and itself.
+        let mut head = Value::Null;
         let mut rows: Vec<Value> = Vec::new();
-        let head = detail(&client, &server.base_url, &key, id, None).await?;
-        loop {
-            let page = detail(&client, &server.base_url, &key, id, cursor.as_deref()).await?;
-            rows.extend(page["recipients"].as_array().cloned().unwrap_or_default());
-            cursor = page["recipients_next_cursor"].as_str().map(str::to_owned);
-            if cursor.is_none() {
+        for _ in 0..50 {
+            let before = detail(&client, &server.base_url, &key, id, None).await?;
+            let mut cursor: Option<String> = None;
+            rows.clear();
+            loop {
+                let page = detail(&client, &server.base_url, &key, id, cursor.as_deref()).await?;
+                rows.extend(page["recipients"].as_array().cloned().unwrap_or_default());
+                cursor = page["recipients_next_cursor"].as_str().map(str::to_owned);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            head = detail(&client, &server.base_url, &key, id, None).await?;
+            let stable = [
+                "delivered_count",
+                "failed_count",
+                "pending_count",
+                "total_count",
+            ]
+            .iter()
+            .all(|k| before[*k] == head[*k]);
+            if stable {
                 break;
             }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let mut counts = [0u64; 4];
         for r in &rows {

@@ -176,7 +176,7 @@ async fn record_by_kind(
     struct Columns<'a> {
         ids: Vec<i64>,
         attempts: Vec<&'a str>,
-        texts: [Vec<&'a str>; 3],
+        texts: [Vec<&'a str>; 2],
         ranks: Vec<i32>,
         times: Vec<OffsetDateTime>,
     }
