@@ -1046,122 +1046,16 @@ impl Store for SqliteStore {
         if results.is_empty() {
             return Ok(());
         }
-        // One statement per kind of outcome, each over a JSON array of rows: a statement per
-        // row costs a round trip to sqlx's SQLite thread, which capped sending at a few
-        // thousand a second.
-        let mut accepted = Vec::new();
-        let mut failed = Vec::new();
-        let mut retry = Vec::new();
-        let mut unknown = Vec::new();
-        let mut released = Vec::new();
-        for result in results {
-            match result {
-                SendResult::Accepted {
-                    id,
-                    attempt_id,
-                    sid,
-                    status,
-                } => accepted.push(serde_json::json!([
-                    id,
-                    attempt_id,
-                    sid,
-                    status.as_str(),
-                    status.rank()
-                ])),
-                SendResult::Failed {
-                    id,
-                    attempt_id,
-                    code,
-                    message,
-                } => failed.push(serde_json::json!([id, attempt_id, code, message])),
-                SendResult::Retry {
-                    id,
-                    attempt_id,
-                    not_before,
-                    code,
-                    message,
-                } => retry.push(serde_json::json!([
-                    id,
-                    attempt_id,
-                    to_ms(*not_before),
-                    code,
-                    message
-                ])),
-                SendResult::Unknown {
-                    id,
-                    attempt_id,
-                    message,
-                } => unknown.push(serde_json::json!([id, attempt_id, message])),
-                SendResult::Released { id, attempt_id } => {
-                    released.push(serde_json::json!([id, attempt_id]))
-                }
-            }
-        }
-        let now = to_ms(now);
-        let batches: [(&Vec<Value>, &'static str); 5] = [
-            (
-                &accepted,
-                "UPDATE recipients SET twilio_sid = COALESCE(recipients.twilio_sid, v.sid), \
-                 status = CASE WHEN (CASE recipients.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
-                     WHEN 'sent' THEN 2 ELSE 3 END) < v.rank THEN v.status ELSE recipients.status END, \
-                 error_code = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_code END, \
-                 error_message = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_message END, \
-                 inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
-                 submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2 \
-                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS sid, \
-                       value->>3 AS status, value->>4 AS rank FROM json_each(?1)) AS v \
-                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt",
-            ),
-            (
-                &failed,
-                "UPDATE recipients SET status = 'failed', error_code = v.code, error_message = v.message, \
-                 inflight_since = NULL, reconcile = 0, updated_at = ?2 \
-                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS code, \
-                       value->>3 AS message FROM json_each(?1)) AS v \
-                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
-                   AND recipients.status = 'pending'",
-            ),
-            (
-                &retry,
-                "UPDATE recipients SET inflight_since = NULL, reconcile = 0, next_attempt_at = v.not_before, \
-                 error_code = v.code, error_message = v.message, updated_at = ?2, \
-                 status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
-                     THEN 'cancelled' ELSE recipients.status END \
-                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS not_before, \
-                       value->>3 AS code, value->>4 AS message FROM json_each(?1)) AS v \
-                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
-                   AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
-            ),
-            (
-                &unknown,
-                "UPDATE recipients SET reconcile = 1, error_message = v.message, updated_at = ?2 \
-                 FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS message \
-                       FROM json_each(?1)) AS v \
-                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
-                   AND recipients.inflight_since IS NOT NULL",
-            ),
-            (
-                &released,
-                "UPDATE recipients SET inflight_since = NULL, reconcile = 0, attempts = recipients.attempts - 1, \
-                 updated_at = ?2, \
-                 status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
-                     THEN 'cancelled' ELSE recipients.status END \
-                 FROM (SELECT value->>0 AS id, value->>1 AS attempt FROM json_each(?1)) AS v \
-                 WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
-                   AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
-            ),
-        ];
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for (rows, sql) in batches {
-            if rows.is_empty() {
-                continue;
+        // Grouping by kind reorders results; that is only the same as applying them in order
+        // when no recipient is named twice. Otherwise apply them one at a time, in order.
+        let mut ids = HashSet::with_capacity(results.len());
+        if results.iter().all(|r| ids.insert(result_id(r))) {
+            record_grouped(&mut tx, results, now).await?;
+        } else {
+            for r in results {
+                record_grouped(&mut tx, std::slice::from_ref(r), now).await?;
             }
-            sqlx::query(sql)
-                .bind(Value::Array(rows.clone()).to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -1362,4 +1256,139 @@ impl Store for SqliteStore {
         }
         Ok(counts)
     }
+}
+
+/// The row a send outcome is about.
+fn result_id(result: &SendResult) -> i64 {
+    match result {
+        SendResult::Accepted { id, .. }
+        | SendResult::Failed { id, .. }
+        | SendResult::Retry { id, .. }
+        | SendResult::Unknown { id, .. }
+        | SendResult::Released { id, .. } => *id,
+    }
+}
+
+/// Stores outcomes with one statement per kind of outcome, each over a JSON array of rows: a
+/// statement per row costs a round trip to sqlx's SQLite thread, which capped sending at a
+/// few thousand a second. Callers make sure no recipient is named twice.
+async fn record_grouped(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    results: &[SendResult],
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let mut accepted = Vec::new();
+    let mut failed = Vec::new();
+    let mut retry = Vec::new();
+    let mut unknown = Vec::new();
+    let mut released = Vec::new();
+    for result in results {
+        match result {
+            SendResult::Accepted {
+                id,
+                attempt_id,
+                sid,
+                status,
+            } => accepted.push(serde_json::json!([
+                id,
+                attempt_id,
+                sid,
+                status.as_str(),
+                status.rank()
+            ])),
+            SendResult::Failed {
+                id,
+                attempt_id,
+                code,
+                message,
+            } => failed.push(serde_json::json!([id, attempt_id, code, message])),
+            SendResult::Retry {
+                id,
+                attempt_id,
+                not_before,
+                code,
+                message,
+            } => retry.push(serde_json::json!([
+                id,
+                attempt_id,
+                to_ms(*not_before),
+                code,
+                message
+            ])),
+            SendResult::Unknown {
+                id,
+                attempt_id,
+                message,
+            } => unknown.push(serde_json::json!([id, attempt_id, message])),
+            SendResult::Released { id, attempt_id } => {
+                released.push(serde_json::json!([id, attempt_id]))
+            }
+        }
+    }
+    let now = to_ms(now);
+    let batches: [(&Vec<Value>, &'static str); 5] = [
+        (
+            &accepted,
+            "UPDATE recipients SET twilio_sid = COALESCE(recipients.twilio_sid, v.sid), \
+             status = CASE WHEN (CASE recipients.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
+                 WHEN 'sent' THEN 2 ELSE 3 END) < v.rank THEN v.status ELSE recipients.status END, \
+             error_code = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_code END, \
+             error_message = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_message END, \
+             inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
+             submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2 \
+             FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS sid, \
+                   value->>3 AS status, value->>4 AS rank FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt",
+        ),
+        (
+            &failed,
+            "UPDATE recipients SET status = 'failed', error_code = v.code, error_message = v.message, \
+             inflight_since = NULL, reconcile = 0, updated_at = ?2 \
+             FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS code, \
+                   value->>3 AS message FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+               AND recipients.status = 'pending'",
+        ),
+        (
+            &retry,
+            "UPDATE recipients SET inflight_since = NULL, reconcile = 0, next_attempt_at = v.not_before, \
+             error_code = v.code, error_message = v.message, updated_at = ?2, \
+             status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
+                 THEN 'cancelled' ELSE recipients.status END \
+             FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS not_before, \
+                   value->>3 AS code, value->>4 AS message FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+               AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
+        ),
+        (
+            &unknown,
+            "UPDATE recipients SET reconcile = 1, error_message = v.message, updated_at = ?2 \
+             FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS message \
+                   FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+               AND recipients.inflight_since IS NOT NULL",
+        ),
+        (
+            &released,
+            "UPDATE recipients SET inflight_since = NULL, reconcile = 0, attempts = recipients.attempts - 1, \
+             updated_at = ?2, \
+             status = CASE WHEN (SELECT status FROM campaigns WHERE seq = recipients.campaign_seq) = 'cancelled' \
+                 THEN 'cancelled' ELSE recipients.status END \
+             FROM (SELECT value->>0 AS id, value->>1 AS attempt FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt \
+               AND recipients.status = 'pending' AND recipients.inflight_since IS NOT NULL",
+        ),
+    ];
+    for (rows, sql) in batches {
+        if rows.is_empty() {
+            continue;
+        }
+        sqlx::query(sql)
+            .bind(Value::Array(rows.clone()).to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }
