@@ -64,8 +64,33 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// True when the JSON text escapes a NUL character (`\u0000`) in a string: PostgreSQL cannot
+/// store one, and no SMS field has a use for it.
+fn escapes_nul(bytes: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if *b == b'u'
+            && backslashes % 2 == 1
+            && bytes.get(i + 1..i + 5).is_some_and(|h| h == b"0000")
+        {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
 /// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if escapes_nul(bytes) {
+        return Err(ApiError::Service(ServiceError::Validation(vec![
+            FieldError::new("body", "text must not contain the NUL character (\\u0000)"),
+        ])));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -143,5 +168,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
             .await
             .map(|p| ApiPath(p.0))
             .map_err(|_| ApiError::RouteNotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn nul_escapes_are_found_but_escaped_backslashes_are_not() {
+        assert!(escapes_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(escapes_nul(b"{\"name\": \"a\\u0000\"}"));
+        assert!(!escapes_nul(b"{\"name\": \"a\\\\u0000\"}"));
+        assert!(!escapes_nul(b"{\"name\": \"u0000\"}"));
+        assert!(!escapes_nul(b"{\"name\": \"\\u00e9\"}"));
     }
 }

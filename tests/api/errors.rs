@@ -129,3 +129,19 @@ async fn health_readiness_and_openapi() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_with_422_not_stored() {
+    let app = spawn_app().await;
+    let r = app
+        .request(Method::POST, "/v1/agents")
+        .header("Content-Type", "application/json")
+        .body(r#"{"name": "Reception\u0000", "system_prompt": "Hi"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(json(r).await["error"]["details"][0]["field"], "body");
+    let list = json(app.get("/v1/agents").await).await;
+    assert_eq!(list["agents"], serde_json::json!([]));
+}
