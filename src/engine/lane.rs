@@ -98,11 +98,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             break;
         }
         if last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
-            match shared
-                .store
-                .lane_campaigns(&phone, OffsetDateTime::now_utc())
-                .await
-            {
+            match shared.store.lane_campaigns(&phone).await {
                 Ok(running) => {
                     last_refresh = Some(Instant::now());
                     release(&shared, turns.retain_running(&running)).await;

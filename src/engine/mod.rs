@@ -262,7 +262,7 @@ async fn supervise(shared: &Arc<Shared>) {
             }
             Err(e) => tracing::error!(error = ?e, "promoting scheduled campaigns failed"),
         }
-        match shared.store.lanes_with_work(now).await {
+        match shared.store.lanes_with_work().await {
             Ok(found) => {
                 lanes.retain(|_, h| !h.is_finished());
                 for lane in found {

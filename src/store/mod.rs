@@ -544,11 +544,11 @@ pub trait Store: ReplyStore + SessionStore + Send + Sync + 'static {
 
     /// Moves scheduled campaigns whose time has come to `running`; returns them.
     async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>>;
-    /// Sending numbers that have sendable recipients in running campaigns.
-    async fn lanes_with_work(&self, now: OffsetDateTime) -> StoreResult<Vec<Lane>>;
-    /// Running campaigns (by `seq`, oldest first) with sendable recipients on this number.
-    async fn lane_campaigns(&self, from_number: &str, now: OffsetDateTime)
-    -> StoreResult<Vec<i64>>;
+    /// The sending numbers of running campaigns, with their rates (a lane per number; its
+    /// recipients may all be waiting for a retry or a callback).
+    async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>>;
+    /// Running campaigns (by `seq`, oldest first) that send from this number.
+    async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>>;
     /// Claims up to `limit` sendable recipients of one campaign on one number, in order,
     /// marking each in flight with a fresh attempt id in the same transaction.
     async fn claim_work(

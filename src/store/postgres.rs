@@ -1176,7 +1176,7 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn lanes_with_work(&self, _now: OffsetDateTime) -> StoreResult<Vec<Lane>> {
+    async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>> {
         let rows = sqlx::query(
             "SELECT DISTINCT j.phone, COALESCE(n.mps, 1.0::float8) AS mps \
              FROM campaigns c \
@@ -1196,11 +1196,7 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn lane_campaigns(
-        &self,
-        from_number: &str,
-        _now: OffsetDateTime,
-    ) -> StoreResult<Vec<i64>> {
+    async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar(
             "SELECT seq FROM campaigns WHERE status = 'running' \
              AND from_numbers @> jsonb_build_array($1::text) ORDER BY seq",

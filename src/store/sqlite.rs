@@ -911,7 +911,7 @@ impl Store for SqliteStore {
         Ok(ids.into_iter().map(CampaignId::from_trusted).collect())
     }
 
-    async fn lanes_with_work(&self, _now: OffsetDateTime) -> StoreResult<Vec<Lane>> {
+    async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>> {
         let rows = sqlx::query(
             "SELECT DISTINCT j.value AS phone, COALESCE(n.mps, 1.0) AS mps \
              FROM campaigns c, json_each(c.from_numbers) j LEFT JOIN numbers n ON n.phone = j.value \
@@ -929,11 +929,7 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn lane_campaigns(
-        &self,
-        from_number: &str,
-        _now: OffsetDateTime,
-    ) -> StoreResult<Vec<i64>> {
+    async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar(
             "SELECT c.seq FROM campaigns c WHERE c.status = 'running' \
              AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = ?) ORDER BY c.seq",

@@ -1731,7 +1731,7 @@ async fn lanes_and_queue_depth(db: &TestDb) {
     s.create_number(&a, &number(SENDER, 2.5, None))
         .await
         .unwrap();
-    assert!(s.lanes_with_work(at(0)).await.unwrap().is_empty());
+    assert!(s.lanes_with_work().await.unwrap().is_empty());
     assert_eq!(s.pending_total().await.unwrap(), 0);
 
     let (_, first) = create(&*s, &campaign(&a, &[SENDER, SENDER_2], 4)).await;
@@ -1740,21 +1740,13 @@ async fn lanes_and_queue_depth(db: &TestDb) {
     draft.status = CampaignStatus::Draft;
     create(&*s, &draft).await;
 
-    let lanes = s.lanes_with_work(at(0)).await.unwrap();
+    let lanes = s.lanes_with_work().await.unwrap();
     let lanes: Vec<(&str, f64)> = lanes.iter().map(|l| (l.phone.as_str(), l.mps)).collect();
     // Sorted by phone; a number that is not registered paces at the default 1/s.
     assert_eq!(lanes, [(SENDER_2, 1.0), (SENDER, 2.5)]);
-    assert_eq!(
-        s.lane_campaigns(SENDER, at(0)).await.unwrap(),
-        [first, second]
-    );
-    assert_eq!(s.lane_campaigns(SENDER_2, at(0)).await.unwrap(), [first]);
-    assert!(
-        s.lane_campaigns("+447700900123", at(0))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(s.lane_campaigns(SENDER).await.unwrap(), [first, second]);
+    assert_eq!(s.lane_campaigns(SENDER_2).await.unwrap(), [first]);
+    assert!(s.lane_campaigns("+447700900123").await.unwrap().is_empty());
     assert_eq!(
         s.pending_total().await.unwrap(),
         7,
@@ -2313,8 +2305,8 @@ async fn reply_campaigns_are_engine_work_only(db: &TestDb) {
     assert_eq!(sent.variables, variables(0));
 
     // ...but the engine sends it like any campaign.
-    assert_eq!(s.lanes_with_work(at(30)).await.unwrap().len(), 1);
-    let lane = s.lane_campaigns(SENDER, at(30)).await.unwrap();
+    assert_eq!(s.lanes_with_work().await.unwrap().len(), 1);
+    let lane = s.lane_campaigns(SENDER).await.unwrap();
     assert_eq!(lane.len(), 2);
     assert_eq!(lane[0], user_seq);
     let reply_seq = lane[1];
@@ -2574,7 +2566,7 @@ async fn messages_keywords_and_the_agent(db: &TestDb) {
     assert_eq!(newest.len(), 2);
     assert_eq!(newest[1].1, "Or Wednesday");
     // An answer that never left is not history.
-    let lane = s.lane_campaigns(SENDER, at(130)).await.unwrap();
+    let lane = s.lane_campaigns(SENDER).await.unwrap();
     let w = s.claim_work(lane[0], SENDER, 1, at(130)).await.unwrap();
     s.record_results(&[failed(&w[0])], at(131)).await.unwrap();
     let history = s.agent_work(&a, &m3.message_id, 10).await.unwrap().history;
