@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Settings, TwilioSettings};
 use crate::domain::campaign::Limits;
+use crate::domain::ids::NodeId;
 use crate::service::accounts;
 use crate::startup::Application;
 use crate::{store, telemetry};
@@ -130,6 +131,15 @@ struct ServeArgs {
     /// message exists, in ms.
     #[arg(long, env = "HERALD_RECONCILE_AFTER_MS", default_value_t = 5000)]
     reconcile_after_ms: u64,
+    /// This node's name when several nodes share a PostgreSQL database (default: the host
+    /// name and the listen address). A node that restarts under the same name takes its
+    /// sending numbers back at once; two live nodes must never share a name.
+    #[arg(long, env = "HERALD_NODE_ID", value_parser = parse_node_id)]
+    node_id: Option<NodeId>,
+    /// How long a node's lease on a sending number lasts without renewal, in ms (renewed
+    /// every third of it): how soon the other nodes take over the numbers of a node that died.
+    #[arg(long, env = "HERALD_LEASE_TTL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
+    lease_ttl_ms: u64,
     /// Base URL of the agent's OpenAI-compatible model server (e.g. https://api.openai.com/v1,
     /// http://127.0.0.1:11434 for Ollama); without it replies are stored, not answered.
     #[arg(long, env = "HERALD_LLM_BASE_URL")]
@@ -230,6 +240,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.engine.max_in_flight = args.max_in_flight;
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
     settings.engine.reconcile_after = std::time::Duration::from_millis(args.reconcile_after_ms);
+    settings.engine.lease_ttl = std::time::Duration::from_millis(args.lease_ttl_ms);
+    settings.node_id = args.node_id;
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
         print_credentials("Herald created your first account.", creds);
@@ -265,6 +277,15 @@ fn parse_currency(raw: &str) -> Result<String, String> {
             "{raw:?} is not a currency: give a three-letter ISO 4217 code such as USD"
         ))
     }
+}
+
+fn parse_node_id(raw: &str) -> Result<NodeId, String> {
+    NodeId::parse(raw).ok_or_else(|| {
+        format!(
+            "{raw:?} is not a node name: give 1 to {} printable characters without spaces",
+            NodeId::MAX_LEN
+        )
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::campaign::Limits;
+use crate::domain::ids::NodeId;
 use crate::engine::EngineConfig;
 use crate::provider::llm::LlmConfig;
 use crate::simulator::SimulatorConfig;
@@ -67,6 +68,9 @@ pub struct Settings {
     pub currency: String,
     /// The agent's OpenAI-compatible model; `None`: replies are stored, not answered.
     pub llm: Option<LlmConfig>,
+    /// This node's name in a cluster; `None` derives it from the host name and the bound
+    /// address, so a node restarting on the same address keeps its name.
+    pub node_id: Option<NodeId>,
 }
 
 /// Twilio's list price of one outbound SMS segment to the US, in USD.
@@ -97,6 +101,7 @@ impl Settings {
             price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
             currency: DEFAULT_CURRENCY.into(),
             llm: None,
+            node_id: None,
         }
     }
 

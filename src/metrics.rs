@@ -45,6 +45,10 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Recipients whose in-flight outcome is being reconciled.
     pub reconciling: Gauge,
+    /// Sending numbers whose lease this node holds (it paces them).
+    pub leases_held: Gauge,
+    /// Live nodes sharing the database, this one included.
+    pub nodes: Gauge,
 }
 
 impl Metrics {
@@ -87,6 +91,18 @@ impl Metrics {
             "Recipients whose in-flight outcome is being reconciled",
             reconciling.clone(),
         );
+        let leases_held = Gauge::default();
+        registry.register(
+            "leases_held",
+            "Sending numbers whose lease this node holds",
+            leases_held.clone(),
+        );
+        let nodes = Gauge::default();
+        registry.register(
+            "nodes",
+            "Live nodes sharing the database, this one included",
+            nodes.clone(),
+        );
         Arc::new(Self {
             registry,
             submissions,
@@ -95,6 +111,8 @@ impl Metrics {
             provider_latency_seconds,
             queue_depth,
             reconciling,
+            leases_held,
+            nodes,
         })
     }
 

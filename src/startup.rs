@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, TwilioSettings};
+use crate::domain::ids::NodeId;
 use crate::engine::{self, EngineHandle};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -115,6 +116,10 @@ impl Application {
         })
         .context("configuring the Twilio client")?;
         settings.engine.callback_base = settings.public_base().to_owned();
+        settings.engine.node = settings
+            .node_id
+            .clone()
+            .unwrap_or_else(|| NodeId::derive(&host_name(), &addr.to_string()));
         let llm = match &settings.llm {
             None => {
                 tracing::info!(
@@ -205,6 +210,16 @@ impl Application {
         }
         served
     }
+}
+
+/// The machine's host name (for a node's default name), or `localhost`.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::domain::campaign::NewRecipient;
-use crate::domain::ids::{AccountId, CampaignId};
+use crate::domain::ids::{AccountId, CampaignId, NodeId};
 use crate::domain::phone::Phone;
 use crate::domain::segments;
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
@@ -135,11 +135,12 @@ pub async fn send_through(
     let campaign = seeded.store.get_campaign(&seeded.account, id).await?;
     let now = OffsetDateTime::now_utc();
     let mut sids = Vec::new();
+    let node = NodeId::parse("bench-seed").expect("a valid node name");
     for number in &seeded.numbers {
         loop {
             let work = seeded
                 .store
-                .claim_work(campaign.seq, number, 5_000, now)
+                .claim_work(&node, campaign.seq, number, 5_000, now)
                 .await?;
             if work.is_empty() {
                 break;

@@ -88,6 +88,48 @@ prefixed_id!(
     "cons_"
 );
 
+/// A Herald node's name in a cluster: who holds a sending number's lease and who claimed a
+/// recipient (DESIGN §4). Chosen by the operator (`--node-id`) or derived from the host name
+/// and listen address, so a node that restarts keeps its name and takes its numbers back at
+/// once instead of waiting for its old leases to expire.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeId(String);
+
+impl NodeId {
+    /// Longest accepted name.
+    pub const MAX_LEN: usize = 128;
+
+    /// Accepts 1 to 128 printable ASCII characters without spaces.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    /// The default name of a node listening on `bind` on host `host`: `host/bind`, with any
+    /// character a name may not hold replaced by `_`.
+    pub fn derive(host: &str, bind: &str) -> Self {
+        let raw: String = format!("{}/{}", host.trim(), bind.trim())
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+            .take(Self::MAX_LEN)
+            .collect();
+        Self(raw)
+    }
+
+    /// The name as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +149,16 @@ mod tests {
         assert_eq!(CampaignId::parse(""), None);
         assert!(CampaignId::parse("smsc_a1b2c3d4").is_some());
         assert!(AgentId::parse("agent_125207e452f8714a").is_some());
+    }
+
+    #[test]
+    fn node_ids_are_printable_names() {
+        assert!(NodeId::parse("node-a").is_some());
+        assert!(NodeId::parse("").is_none());
+        assert!(NodeId::parse("has space").is_none());
+        assert!(NodeId::parse(&"x".repeat(129)).is_none());
+        let derived = NodeId::derive("web 1\n", "0.0.0.0:8080");
+        assert_eq!(derived.as_str(), "web_1/0.0.0.0:8080");
+        assert!(NodeId::parse(derived.as_str()).is_some());
     }
 }

@@ -1,5 +1,6 @@
 //! One sending number's lane: campaigns on the number take turns, every message waits for
-//! its pacing slot, then a send task calls Twilio.
+//! its pacing slot, then a send task calls Twilio. A lane runs only while its node holds
+//! the number's lease (see [`super::leases`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use super::leases::{self, handover_guard};
 use super::pacing::Pacer;
 use super::{Shared, retry};
 use crate::metrics::NumberLabel;
@@ -93,8 +95,26 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             number: phone.clone(),
         });
     tracing::debug!(number = %phone, "lane started");
+    let ttl = shared.config.lease_ttl;
+    let guard = || handover_guard(pacer.lock().map(|p| p.mps()).unwrap_or(1.0), ttl);
+    // A number this node held in its previous life: wait as another node would have to.
+    let resumed = shared
+        .resumed
+        .lock()
+        .map(|mut r| r.remove(&phone))
+        .unwrap_or(false);
+    if resumed {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => {}
+            _ = tokio::time::sleep_until(shared.started + guard()) => {}
+        }
+    }
     'lane: loop {
         if shared.shutdown.is_cancelled() {
+            break;
+        }
+        if !shared.held.may_send(&phone, guard(), Instant::now()) {
+            tracing::info!(number = %phone, "the number's lease ends; the lane stops");
             break;
         }
         if last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
@@ -126,7 +146,13 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             if q.buffer.is_empty() && q.empty_until.is_none_or(|t| Instant::now() >= t) {
                 match shared
                     .store
-                    .claim_work(q.seq, &phone, batch, OffsetDateTime::now_utc())
+                    .claim_work(
+                        &shared.config.node,
+                        q.seq,
+                        &phone,
+                        batch,
+                        OffsetDateTime::now_utc(),
+                    )
                     .await
                 {
                     Ok(work) if work.is_empty() => {
@@ -216,6 +242,13 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
                 Err(_) => break 'lane,
             },
         };
+        // The last check before the message leaves: the lease must outlast it by a guard,
+        // so a hand-over never puts two nodes' messages in one carrier window.
+        if !shared.held.may_send(&phone, guard(), Instant::now()) {
+            tracing::info!(number = %phone, "the number's lease ends; the lane stops");
+            release(&shared, vec![work]).await;
+            break 'lane;
+        }
         lag.set(Instant::now().saturating_duration_since(slot).as_secs_f64());
         if let Ok(mut p) = pacer.lock() {
             p.depart(work.segments);
@@ -228,6 +261,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
         });
     }
     release(&shared, turns.drain_all()).await;
+    leases::release(&shared, &phone, guard()).await;
     tracing::debug!(number = %phone, "lane stopped");
 }
 

@@ -8,19 +8,24 @@
 //! - a *lane* owns a number's pacing: campaigns on the number take turns, each message waits
 //!   for its slot, then a *send task* calls Twilio (bounded by a semaphore);
 //! - send tasks hand outcomes to the *writer*, which stores them in batches;
-//! - the *reconciler* settles attempts whose outcome is unknown by asking Twilio.
+//! - the *reconciler* settles attempts whose outcome is unknown by asking Twilio;
+//! - the *keeper* renews this node's sending-number leases (see [`leases`]): on a cluster a
+//!   lane runs only on the node holding its number's lease.
 //!
 //! Crash safety rests on one rule: a recipient is marked in flight (with a fresh attempt id)
 //! in the same transaction that claims it, before any request leaves, and that mark is only
-//! cleared by storing the attempt's outcome. Whatever is in flight at start-up is reconciled
-//! against Twilio before it is ever sent again.
+//! cleared by storing the attempt's outcome. Whatever this node had in flight at start-up,
+//! and whatever a dead node had in flight, is reconciled against Twilio before it is ever
+//! sent again.
 
 mod lane;
+pub mod leases;
 pub mod pacing;
 mod reconcile;
 pub mod retry;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +35,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::domain::ids::NodeId;
 use crate::metrics::Metrics;
 use crate::provider::twilio::TwilioClient;
 use crate::store::{DynStore, SendResult};
@@ -53,6 +59,11 @@ pub struct EngineConfig {
     pub reconcile_deadline: Duration,
     /// How long in-flight sends may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// This node's name in the cluster (leases and claims are recorded under it).
+    pub node: NodeId,
+    /// How long a sending-number lease lasts without renewal (renewed every third of it):
+    /// how soon the other nodes take a dead node's numbers.
+    pub lease_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +76,8 @@ impl Default for EngineConfig {
             reconcile_after: Duration::from_secs(5),
             reconcile_deadline: Duration::from_secs(3600),
             shutdown_grace: Duration::from_secs(10),
+            node: NodeId::parse("local").expect("a valid node name"),
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -161,6 +174,15 @@ struct Shared {
     shutdown: CancellationToken,
     sends: TaskTracker,
     pacers: Mutex<HashMap<String, Arc<Mutex<Pacer>>>>,
+    /// Sending-number leases this node holds.
+    held: leases::Held,
+    /// Live nodes sharing the database (this one included), as the keeper last counted.
+    live_nodes: AtomicU32,
+    /// When the engine started.
+    started: tokio::time::Instant,
+    /// Numbers whose lease this node's previous life still held at start: their lanes wait
+    /// one hand-over guard from `started` before sending, as another node would.
+    resumed: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -209,21 +231,45 @@ pub fn spawn(
         shutdown,
         sends: TaskTracker::new(),
         pacers: Mutex::default(),
+        held: leases::Held::default(),
+        live_nodes: AtomicU32::new(1),
+        started: tokio::time::Instant::now(),
+        resumed: Mutex::default(),
     });
     tokio::spawn(run(shared, rx))
 }
 
 async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<WriterMsg>) {
-    match shared.store.mark_all_in_flight_unknown().await {
+    let node = &shared.config.node;
+    tracing::info!(node = %node, "send engine starting");
+    match shared.store.leases().await {
+        Ok(leases) => {
+            if let Ok(mut resumed) = shared.resumed.lock() {
+                resumed.extend(
+                    leases
+                        .into_iter()
+                        .filter(|l| l.node_id == node.as_str())
+                        .map(|l| l.phone),
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = ?e, "reading the number leases failed"),
+    }
+    match shared
+        .store
+        .mark_orphaned_in_flight(node, true, shared.config.lease_ttl)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             recipients = n,
-            "recipients were in flight when Herald last stopped; reconciling them with Twilio before anything is resent"
+            "recipients were in flight when this node (or a dead one) stopped; reconciling them with Twilio before anything is resent"
         ),
         Err(e) => {
             tracing::error!(error = ?e, "could not mark in-flight recipients for reconciliation")
         }
     }
+    let keeper = tokio::spawn(leases::keep(shared.clone()));
     let writer = tokio::spawn(writer(shared.clone(), rx));
     let reconciler = tokio::spawn(reconcile::run(shared.clone()));
     supervise(&shared).await;
@@ -245,6 +291,18 @@ async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<WriterMsg>) {
         let _ = done.await;
     }
     writer.abort();
+    let _ = keeper.await;
+    // Last, so that other nodes reconcile only what is really left in flight.
+    if let Err(e) = shared
+        .store
+        .retire_node(
+            &shared.config.node,
+            leases::handover_guard(0.0, shared.config.lease_ttl),
+        )
+        .await
+    {
+        tracing::warn!(error = ?e, "leaving the cluster cleanly failed; the leases will expire");
+    }
     tracing::info!("send engine stopped");
 }
 
@@ -265,13 +323,29 @@ async fn supervise(shared: &Arc<Shared>) {
         match shared.store.lanes_with_work().await {
             Ok(found) => {
                 lanes.retain(|_, h| !h.is_finished());
-                for lane in found {
+                let share =
+                    leases::fair_share(found.len(), shared.live_nodes.load(Ordering::Relaxed));
+                for lane in &found {
                     let pacer = shared.pacer(&lane.phone, lane.mps);
-                    if let std::collections::hash_map::Entry::Vacant(slot) =
-                        lanes.entry(lane.phone.clone())
-                    {
-                        slot.insert(tokio::spawn(lane::run(shared.clone(), lane.phone, pacer)));
+                    if lanes.contains_key(&lane.phone) {
+                        continue;
                     }
+                    let held = shared.held.holds(&lane.phone)
+                        || (shared.held.len() < share
+                            && leases::acquire(shared, &lane.phone).await);
+                    if held {
+                        lanes.insert(
+                            lane.phone.clone(),
+                            tokio::spawn(lane::run(shared.clone(), lane.phone.clone(), pacer)),
+                        );
+                    }
+                }
+                // More than a fair share (a node joined): give one number back per tick.
+                if shared.held.len() > share.max(1)
+                    && let Some(phone) = shared.held.phones().pop()
+                {
+                    tracing::info!(number = %phone, share, "giving a number back to even out the nodes' shares");
+                    shared.held.remove(&phone);
                 }
             }
             Err(e) => tracing::error!(error = ?e, "listing sending numbers with work failed"),

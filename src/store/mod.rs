@@ -3,12 +3,15 @@
 //! Everything SQL lives below this module. Callers see records and typed errors,
 //! never a driver type, so a backend can change without touching its callers.
 
+pub mod leases;
 mod postgres;
+mod postgres_leases;
 mod postgres_replies;
 mod postgres_sessions;
 pub mod replies;
 pub mod sessions;
 mod sqlite;
+mod sqlite_leases;
 mod sqlite_replies;
 mod sqlite_sessions;
 
@@ -21,9 +24,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::domain::campaign::{AccountContext, NewRecipient};
-use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
+use crate::domain::ids::{AccountId, AgentId, CampaignId, KeyId, NodeId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
+pub use leases::LeaseStore;
 pub use postgres::PgStore;
 pub use replies::*;
 pub use sessions::SessionStore;
@@ -437,7 +441,7 @@ pub struct InFlight {
 /// [`ReplyStore::create_reply`]) are engine work only: the campaign queries here (get, list,
 /// recipients, cancel, launch) never see them.
 #[async_trait]
-pub trait Store: ReplyStore + SessionStore + Send + Sync + 'static {
+pub trait Store: ReplyStore + SessionStore + LeaseStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database can serve queries.
@@ -550,9 +554,11 @@ pub trait Store: ReplyStore + SessionStore + Send + Sync + 'static {
     /// Running campaigns (by `seq`, oldest first) that send from this number.
     async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>>;
     /// Claims up to `limit` sendable recipients of one campaign on one number, in order,
-    /// marking each in flight with a fresh attempt id in the same transaction.
+    /// marking each in flight with a fresh attempt id, claimed by `node`, in the same
+    /// transaction.
     async fn claim_work(
         &self,
+        node: &NodeId,
         campaign_seq: i64,
         from_number: &str,
         limit: u32,
@@ -573,8 +579,6 @@ pub trait Store: ReplyStore + SessionStore + Send + Sync + 'static {
         &self,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>>;
-    /// Marks every in-flight recipient as needing reconciliation (at start-up, after a crash).
-    async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64>;
     /// In-flight recipients whose outcome is unknown, oldest first.
     async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>>;
     /// Twilio sids already stored for messages from `from_number` to `phone`

@@ -1209,6 +1209,7 @@ impl Store for PgStore {
 
     async fn claim_work(
         &self,
+        node: &NodeId,
         campaign_seq: i64,
         from_number: &str,
         limit: u32,
@@ -1280,7 +1281,8 @@ impl Store for PgStore {
         // 13, no pgcrypto), as 16 hex digits like SQLite's `hex(randomblob(8))`.
         let rows = sqlx::query(
             "UPDATE recipients SET attempt_id = left(md5(gen_random_uuid()::text), 16), \
-             inflight_since = $1, attempts = attempts + 1, reconcile = false, updated_at = $1 \
+             inflight_since = $1, attempts = attempts + 1, reconcile = false, claimed_by = $5, \
+             updated_at = $1 \
              WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = $2 AND from_number = $3 \
                  AND status = 'pending' AND inflight_since IS NULL \
                  AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
@@ -1291,6 +1293,7 @@ impl Store for PgStore {
         .bind(campaign_seq)
         .bind(from_number)
         .bind(limit as i64)
+        .bind(node.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
@@ -1556,23 +1559,6 @@ impl Store for PgStore {
             .into_iter()
             .map(|(_, id, status)| (id, status))
             .collect())
-    }
-
-    async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64> {
-        // A node starts while others store outcomes of the same rows, which they lock in id
-        // order (`record_results`, `apply_status_events`): so does this, or the two deadlock
-        // (a plain UPDATE locks in the order it finds rows, by `inflight_since` or on disk).
-        let done = sqlx::query(
-            "UPDATE recipients SET reconcile = true \
-             WHERE id IN (SELECT id FROM recipients \
-                          WHERE inflight_since IS NOT NULL AND NOT reconcile \
-                          ORDER BY id FOR UPDATE) \
-             AND inflight_since IS NOT NULL AND NOT reconcile",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(done.rows_affected())
     }
 
     async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>> {

@@ -942,6 +942,7 @@ impl Store for SqliteStore {
 
     async fn claim_work(
         &self,
+        node: &NodeId,
         campaign_seq: i64,
         from_number: &str,
         limit: u32,
@@ -999,7 +1000,7 @@ impl Store for SqliteStore {
         }
         let rows = sqlx::query(
             "UPDATE recipients SET attempt_id = lower(hex(randomblob(8))), inflight_since = ?1, \
-             attempts = attempts + 1, reconcile = 0, updated_at = ?1 \
+             attempts = attempts + 1, reconcile = 0, claimed_by = ?5, updated_at = ?1 \
              WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
                  AND status = 'pending' AND inflight_since IS NULL \
                  AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
@@ -1010,6 +1011,7 @@ impl Store for SqliteStore {
         .bind(campaign_seq)
         .bind(from_number)
         .bind(limit as i64)
+        .bind(node.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
@@ -1167,16 +1169,6 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(changed)
-    }
-
-    async fn mark_all_in_flight_unknown(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE recipients SET reconcile = 1 WHERE inflight_since IS NOT NULL AND reconcile = 0",
-        )
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(done.rows_affected())
     }
 
     async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>> {

@@ -11,11 +11,11 @@ use time::OffsetDateTime;
 
 use crate::helpers::{Sent, TestApp, json, spawn_sending_app};
 
-fn finished(c: &Value) -> bool {
+pub(crate) fn finished(c: &Value) -> bool {
     matches!(c["status"].as_str(), Some("done" | "failed" | "cancelled")) && c["pending_count"] == 0
 }
 
-async fn number(app: &TestApp, phone: &str, mps: f64) {
+pub(crate) async fn number(app: &TestApp, phone: &str, mps: f64) {
     let r = app
         .post_json("/v1/numbers", &json!({ "phone": phone, "mps": mps }))
         .await;
@@ -41,7 +41,7 @@ fn aggregate(c: &Value) -> (u64, u64, u64, u64) {
 }
 
 /// The cached counts the API shows equal a GROUP BY over the rows.
-async fn assert_cache_matches(app: &TestApp, id: &str) {
+pub(crate) async fn assert_cache_matches(app: &TestApp, id: &str) {
     let account = AccountId::parse(&app.creds.account_id).unwrap();
     let id = herald::domain::ids::CampaignId::parse(id).unwrap();
     let shown = app.store.get_campaign(&account, &id).await.unwrap().counts;
@@ -49,7 +49,7 @@ async fn assert_cache_matches(app: &TestApp, id: &str) {
     assert_eq!(shown, aggregated);
 }
 
-fn assert_counts_match(c: &Value) {
+pub(crate) fn assert_counts_match(c: &Value) {
     let (d, f, p, x) = aggregate(c);
     assert_eq!(c["delivered_count"], d, "{c}");
     assert_eq!(c["failed_count"], f);
@@ -59,7 +59,7 @@ fn assert_counts_match(c: &Value) {
 }
 
 /// The most segments any number sent within any 1-second window.
-fn worst_window(journal: &[Sent]) -> HashMap<String, u32> {
+pub(crate) fn worst_window(journal: &[Sent]) -> HashMap<String, u32> {
     let mut by_number: HashMap<String, Vec<(OffsetDateTime, u32)>> = HashMap::new();
     for s in journal {
         by_number

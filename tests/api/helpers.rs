@@ -29,9 +29,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub creds: AccountCredentials,
     pub store: DynStore,
-    _stop: oneshot::Sender<()>,
-    // Last: dropped after the server was told to stop.
-    _db: TestDb,
+    /// Dropping it stops the server (gracefully).
+    pub stop: oneshot::Sender<()>,
+    // Last: dropped after the server was told to stop (another node on the same
+    // database has none).
+    _db: Option<TestDb>,
 }
 
 /// Starts Herald's API with the send engine off (so statuses stay as created).
@@ -86,8 +88,45 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         creds,
         store,
-        _stop: stop,
-        _db: db,
+        stop,
+        _db: Some(db),
+    }
+}
+
+impl TestApp {
+    /// Starts another Herald node on this one's database and Twilio (simulator), as a
+    /// cluster would run it, after `tweak` adjusted its settings (which start as this
+    /// node's, on a new port). Its public URL stays this node's, as behind one load
+    /// balancer: Twilio's callbacks for its messages arrive here. Its client speaks to it
+    /// directly, as the same account.
+    pub async fn spawn_another_node(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = (*self.settings).clone();
+        settings.bind = "127.0.0.1:0".into();
+        settings.public_url = Some(self.settings.public_base().to_owned());
+        settings.node_id = None;
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("node builds");
+        assert!(
+            app.bootstrap.is_none(),
+            "the database already has an account"
+        );
+        let addr = app.local_addr();
+        let store = app.store();
+        let settings = app.settings();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            sim_url: self.sim_url.clone(),
+            settings,
+            client: reqwest::Client::new(),
+            creds: self.creds.clone(),
+            store,
+            stop,
+            _db: None,
+        }
     }
 }
 

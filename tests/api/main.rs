@@ -5,6 +5,7 @@ mod bench;
 mod campaigns;
 mod chaos;
 mod cli;
+mod cluster;
 mod dashboard;
 mod engine;
 mod errors;

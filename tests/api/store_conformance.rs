@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use herald::domain::Phone;
 use herald::domain::campaign::NewRecipient;
 use herald::domain::consent::ConsentStatus;
-use herald::domain::ids::{AccountId, AgentId, CampaignId, KeyId};
+use herald::domain::ids::{AccountId, AgentId, CampaignId, KeyId, NodeId};
 use herald::domain::ids::{ConsentId, ConversationId, MessageId};
 use herald::domain::keywords::Keyword;
 use herald::domain::reply::Direction;
@@ -97,6 +97,9 @@ conformance!(
     concurrent_consent_imports_keep_the_latest_record,
     sessions_round_trip_and_expire,
     drafts_are_scoped_to_their_account,
+    leases_are_exclusive_until_released_or_expired,
+    racing_nodes_take_a_free_lease_once,
+    a_dead_nodes_in_flight_work_is_reconciled_and_a_live_nodes_is_not,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -118,6 +121,15 @@ async fn nodes(db: &TestDb, n: usize) -> Vec<DynStore> {
 /// A time with nanoseconds, to show that both stores keep milliseconds.
 const T0: OffsetDateTime = datetime!(2026-03-01 10:00:00.123456789 UTC);
 const SENDER: &str = "+447446466847";
+
+/// Lease time-to-live (and liveness window) in the lease tests.
+const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The node claiming work in these tests (several "nodes" claim under one name unless a
+/// test says otherwise).
+fn node() -> NodeId {
+    NodeId::parse("node-a").expect("a node name")
+}
 const SENDER_2: &str = "+14155552671";
 
 /// `T0` plus `ms` milliseconds.
@@ -829,7 +841,7 @@ async fn counts_are_the_aggregation_of_the_rows(db: &TestDb) {
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 12)).await;
     assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 0, 12, 0));
 
-    let w = s.claim_work(seq, SENDER, 8, at(10)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 8, at(10)).await.unwrap();
     assert_eq!(w.len(), 8);
     assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 0, 12, 0));
     let mut results: Vec<SendResult> = (0..6).map(|i| accepted(&w[i], &format!("SM{i}"))).collect();
@@ -871,7 +883,7 @@ async fn status_events_only_move_forward(db: &TestDb) {
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 4)).await;
-    let w = s.claim_work(seq, SENDER, 4, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 4, at(0)).await.unwrap();
     s.record_results(
         &[
             accepted(&w[0], "SM0"),
@@ -995,7 +1007,7 @@ async fn results_only_settle_their_own_attempt(db: &TestDb) {
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 5)).await;
-    let w = s.claim_work(seq, SENDER, 5, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 5, at(0)).await.unwrap();
     assert_eq!(w.len(), 5);
     let stale = |w: &Work| {
         let mut w = w.clone();
@@ -1032,7 +1044,7 @@ async fn results_only_settle_their_own_attempt(db: &TestDb) {
         assert_eq!(r.updated_at, stored(at(0)), "claimed at 0, untouched since");
     }
     assert!(
-        s.claim_work(seq, SENDER, 5, at(20))
+        s.claim_work(&node(), seq, SENDER, 5, at(20))
             .await
             .unwrap()
             .is_empty(),
@@ -1091,11 +1103,14 @@ async fn results_only_settle_their_own_attempt(db: &TestDb) {
     );
 
     // Released: back in the queue, the attempt not counted. Retry: only after its time.
-    let again = s.claim_work(seq, SENDER, 5, at(40)).await.unwrap();
+    let again = s.claim_work(&node(), seq, SENDER, 5, at(40)).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (w[4].id, 1));
     assert_ne!(again[0].attempt_id, w[4].attempt_id);
-    let later = s.claim_work(seq, SENDER, 5, at(60_000)).await.unwrap();
+    let later = s
+        .claim_work(&node(), seq, SENDER, 5, at(60_000))
+        .await
+        .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!((later[0].id, later[0].attempts), (w[2].id, 2));
     assert_ne!(later[0].attempt_id, w[2].attempt_id);
@@ -1127,7 +1142,7 @@ async fn claims_are_exclusive_and_in_order(db: &TestDb) {
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER, SENDER_2], 10)).await;
     let all = recipients(&*s, &a, &id).await;
 
-    let first = s.claim_work(seq, SENDER, 3, at(0)).await.unwrap();
+    let first = s.claim_work(&node(), seq, SENDER, 3, at(0)).await.unwrap();
     assert_eq!(positions(&first, &all), [0, 2, 4]);
     for w in &first {
         assert_eq!(
@@ -1140,15 +1155,18 @@ async fn claims_are_exclusive_and_in_order(db: &TestDb) {
         assert_eq!(w.attempt_id.len(), 16);
         assert!(w.attempt_id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
-    let second = s.claim_work(seq, SENDER, 3, at(1)).await.unwrap();
+    let second = s.claim_work(&node(), seq, SENDER, 3, at(1)).await.unwrap();
     assert_eq!(positions(&second, &all), [6, 8]);
     assert!(
-        s.claim_work(seq, SENDER, 3, at(2))
+        s.claim_work(&node(), seq, SENDER, 3, at(2))
             .await
             .unwrap()
             .is_empty()
     );
-    let other = s.claim_work(seq, SENDER_2, 10, at(3)).await.unwrap();
+    let other = s
+        .claim_work(&node(), seq, SENDER_2, 10, at(3))
+        .await
+        .unwrap();
     assert_eq!(positions(&other, &all), [1, 3, 5, 7, 9]);
     let attempt_ids: HashSet<&str> = first
         .iter()
@@ -1162,7 +1180,7 @@ async fn claims_are_exclusive_and_in_order(db: &TestDb) {
     s.record_results(&[released(&first[1])], at(4))
         .await
         .unwrap();
-    let again = s.claim_work(seq, SENDER, 3, at(5)).await.unwrap();
+    let again = s.claim_work(&node(), seq, SENDER, 3, at(5)).await.unwrap();
     assert_eq!(positions(&again, &all), [2]);
     assert!(!attempt_ids.contains(again[0].attempt_id.as_str()));
 
@@ -1171,7 +1189,7 @@ async fn claims_are_exclusive_and_in_order(db: &TestDb) {
     draft.status = CampaignStatus::Draft;
     let (_, draft_seq) = create(&*s, &draft).await;
     assert!(
-        s.claim_work(draft_seq, SENDER, 5, at(6))
+        s.claim_work(&node(), draft_seq, SENDER, 5, at(6))
             .await
             .unwrap()
             .is_empty()
@@ -1180,7 +1198,7 @@ async fn claims_are_exclusive_and_in_order(db: &TestDb) {
     assert!(s.campaign_running(seq).await.unwrap());
     assert!(!s.campaign_running(i64::MAX).await.unwrap());
     assert!(
-        s.claim_work(i64::MAX, SENDER, 5, at(6))
+        s.claim_work(&node(), i64::MAX, SENDER, 5, at(6))
             .await
             .unwrap()
             .is_empty()
@@ -1200,7 +1218,10 @@ async fn concurrent_claims_from_several_nodes_are_disjoint(db: &TestDb) {
             let mut empty = 0;
             // Stop after a few empty claims in a row (another node may hold the last rows).
             while empty < 3 {
-                let got = store.claim_work(seq, SENDER, 7, at(0)).await.unwrap();
+                let got = store
+                    .claim_work(&node(), seq, SENDER, 7, at(0))
+                    .await
+                    .unwrap();
                 if got.is_empty() {
                     empty += 1;
                     tokio::task::yield_now().await;
@@ -1231,7 +1252,7 @@ async fn concurrent_claims_from_several_nodes_are_disjoint(db: &TestDb) {
     assert!(claimed.iter().all(|w| w.attempts == 1));
     assert!(
         nodes[1]
-            .claim_work(seq, SENDER, 7, at(0))
+            .claim_work(&node(), seq, SENDER, 7, at(0))
             .await
             .unwrap()
             .is_empty()
@@ -1263,7 +1284,12 @@ async fn several_nodes_sending_at_once_keep_every_invariant(db: &TestDb) {
                     (kept_seq, SENDER_2),
                     (cancelled_seq, SENDER),
                 ] {
-                    got.extend(store.claim_work(seq, from, 5, at(0)).await.expect("claim"));
+                    got.extend(
+                        store
+                            .claim_work(&node(), seq, from, 5, at(0))
+                            .await
+                            .expect("claim"),
+                    );
                 }
                 if got.is_empty() {
                     idle += 1;
@@ -1359,7 +1385,7 @@ async fn several_nodes_sending_at_once_keep_every_invariant(db: &TestDb) {
     );
     assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
     assert_eq!(
-        s.mark_all_in_flight_unknown().await.unwrap(),
+        s.mark_orphaned_in_flight(&node(), true, TTL).await.unwrap(),
         0,
         "nothing left in flight"
     );
@@ -1370,7 +1396,7 @@ async fn cancel_keeps_in_flight_recipients_and_stops_the_rest(db: &TestDb) {
     let a = new_account(&*s, "acme").await;
     let b = new_account(&*s, "other").await;
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
-    let w = s.claim_work(seq, SENDER, 3, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 3, at(0)).await.unwrap();
     assert_not_found(s.cancel_campaign(&b, &id, at(5)).await);
     s.cancel_campaign(&a, &id, at(10)).await.unwrap();
 
@@ -1385,7 +1411,7 @@ async fn cancel_keeps_in_flight_recipients_and_stops_the_rest(db: &TestDb) {
     assert_eq!(c.finished_at, Some(stored(at(10))));
     assert!(!s.campaign_running(seq).await.unwrap());
     assert!(
-        s.claim_work(seq, SENDER, 10, at(20))
+        s.claim_work(&node(), seq, SENDER, 10, at(20))
             .await
             .unwrap()
             .is_empty()
@@ -1533,18 +1559,18 @@ async fn finish_marks_done_or_failed_once(db: &TestDb) {
     let a = new_account(&**s, "acme").await;
 
     let (all_failed, seq) = create(&**s, &campaign(&a, &[SENDER], 2)).await;
-    let w = s.claim_work(seq, SENDER, 2, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 2, at(0)).await.unwrap();
     s.record_results(&[failed(&w[0]), failed(&w[1])], at(1))
         .await
         .unwrap();
     let (some_sent, seq) = create(&**s, &campaign(&a, &[SENDER], 2)).await;
-    let w = s.claim_work(seq, SENDER, 2, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 2, at(0)).await.unwrap();
     s.record_results(&[failed(&w[0]), accepted(&w[1], "SM1")], at(1))
         .await
         .unwrap();
     // Failed after Twilio took it: the campaign still sent something.
     let (failed_later, seq) = create(&**s, &campaign(&a, &[SENDER], 1)).await;
-    let w = s.claim_work(seq, SENDER, 1, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 1, at(0)).await.unwrap();
     s.record_results(&[accepted(&w[0], "SM9")], at(1))
         .await
         .unwrap();
@@ -1557,7 +1583,7 @@ async fn finish_marks_done_or_failed_once(db: &TestDb) {
     let (all_opted_out, _) = create(&**s, &opted).await;
     let (untouched, _) = create(&**s, &campaign(&a, &[SENDER], 1)).await;
     let (in_flight, seq) = create(&**s, &campaign(&a, &[SENDER], 1)).await;
-    s.claim_work(seq, SENDER, 1, at(0)).await.unwrap();
+    s.claim_work(&node(), seq, SENDER, 1, at(0)).await.unwrap();
     let mut draft = campaign(&a, &[SENDER], 1);
     draft.status = CampaignStatus::Draft;
     draft.recipients[0].opted_out = true;
@@ -1618,7 +1644,7 @@ async fn opt_outs_are_honoured_at_claim_time(db: &TestDb) {
         .unwrap();
 
     // The opted-out among the next `limit` fail; `limit` others are claimed.
-    let w = s.claim_work(seq, SENDER, 2, at(10)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 2, at(10)).await.unwrap();
     assert_eq!(positions(&w, &all), [1, 2]);
     let rows = recipients(&*s, &a, &id).await;
     assert_eq!(rows[0].status, RecipientStatus::Failed);
@@ -1633,7 +1659,7 @@ async fn opt_outs_are_honoured_at_claim_time(db: &TestDb) {
         RecipientStatus::Pending,
         "not yet among the next two"
     );
-    let w = s.claim_work(seq, SENDER, 5, at(20)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 5, at(20)).await.unwrap();
     assert_eq!(positions(&w, &all), [4]);
     assert_eq!(
         recipients(&*s, &a, &id).await[3].status,
@@ -1646,13 +1672,22 @@ async fn in_flight_recipients_queue_for_reconciliation(db: &TestDb) {
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
     let (_, seq) = create(&*s, &campaign(&a, &[SENDER], 4)).await;
-    let early = s.claim_work(seq, SENDER, 1, at(0)).await.unwrap();
-    let late = s.claim_work(seq, SENDER, 2, at(1_000)).await.unwrap();
+    let early = s.claim_work(&node(), seq, SENDER, 1, at(0)).await.unwrap();
+    let late = s
+        .claim_work(&node(), seq, SENDER, 2, at(1_000))
+        .await
+        .unwrap();
     assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
 
     // At start-up every in-flight recipient is suspect, once.
-    assert_eq!(s.mark_all_in_flight_unknown().await.unwrap(), 3);
-    assert_eq!(s.mark_all_in_flight_unknown().await.unwrap(), 0);
+    assert_eq!(
+        s.mark_orphaned_in_flight(&node(), true, TTL).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        s.mark_orphaned_in_flight(&node(), true, TTL).await.unwrap(),
+        0
+    );
     let unknown = s.unknown_in_flight(10).await.unwrap();
     let expected: Vec<&Work> = early.iter().chain(&late).collect();
     assert_eq!(unknown.len(), 3);
@@ -1680,7 +1715,10 @@ async fn in_flight_recipients_queue_for_reconciliation(db: &TestDb) {
         .map(|u| u.id)
         .collect();
     assert_eq!(ids, [late[0].id, late[1].id]);
-    let fresh = s.claim_work(seq, SENDER, 1, at(3_000)).await.unwrap();
+    let fresh = s
+        .claim_work(&node(), seq, SENDER, 1, at(3_000))
+        .await
+        .unwrap();
     s.record_results(
         &[SendResult::Unknown {
             id: fresh[0].id,
@@ -1692,7 +1730,10 @@ async fn in_flight_recipients_queue_for_reconciliation(db: &TestDb) {
     .await
     .unwrap();
     assert_eq!(s.unknown_in_flight(10).await.unwrap().len(), 3);
-    assert_eq!(s.mark_all_in_flight_unknown().await.unwrap(), 0);
+    assert_eq!(
+        s.mark_orphaned_in_flight(&node(), true, TTL).await.unwrap(),
+        0
+    );
 }
 
 async fn known_sids_are_per_phone_and_sender(db: &TestDb) {
@@ -1701,7 +1742,7 @@ async fn known_sids_are_per_phone_and_sender(db: &TestDb) {
     let mut sids = Vec::new();
     for (i, from) in [SENDER, SENDER, SENDER_2].into_iter().enumerate() {
         let (_, seq) = create(&*s, &campaign(&a, &[from], 1)).await;
-        let w = s.claim_work(seq, from, 1, at(0)).await.unwrap();
+        let w = s.claim_work(&node(), seq, from, 1, at(0)).await.unwrap();
         let sid = format!("SM{i}");
         s.record_results(&[accepted(&w[0], &sid)], at(1))
             .await
@@ -1753,7 +1794,10 @@ async fn lanes_and_queue_depth(db: &TestDb) {
         "running campaigns only"
     );
 
-    let w = s.claim_work(second, SENDER, 3, at(0)).await.unwrap();
+    let w = s
+        .claim_work(&node(), second, SENDER, 3, at(0))
+        .await
+        .unwrap();
     assert_eq!(
         s.pending_total().await.unwrap(),
         7,
@@ -1914,7 +1958,7 @@ async fn random_step(
             let (_, seq) = &campaigns[rng.below(campaigns.len())];
             let from = [SENDER, SENDER_2][rng.below(2)];
             let got = s
-                .claim_work(*seq, from, 1 + rng.below(6) as u32, now)
+                .claim_work(&node(), *seq, from, 1 + rng.below(6) as u32, now)
                 .await
                 .expect("claim");
             played.in_flight.extend(got);
@@ -2012,7 +2056,9 @@ async fn random_step(
             s.finish_campaigns(now).await.expect("finish");
         }
         _ => {
-            s.mark_all_in_flight_unknown().await.expect("mark");
+            s.mark_orphaned_in_flight(&node(), true, TTL)
+                .await
+                .expect("mark");
         }
     }
 }
@@ -2135,7 +2181,10 @@ async fn require_consent_at_create_and_at_claim(db: &TestDb) {
         .await
         .unwrap();
     s.add_opt_out(&a, &p(1), "api", None, at(5)).await.unwrap();
-    let w = s.claim_work(seq, SENDER, 10, at(10)).await.unwrap();
+    let w = s
+        .claim_work(&node(), seq, SENDER, 10, at(10))
+        .await
+        .unwrap();
     assert_eq!(positions(&w, &rows), [0]);
     let rows = recipients(&*s, &a, &id).await;
     assert_eq!(rows[1].error_code.as_deref(), Some("opted_out"));
@@ -2157,13 +2206,19 @@ async fn require_consent_at_create_and_at_claim(db: &TestDb) {
     .await
     .unwrap();
     let all = recipients(&*s, &a, &later_id).await;
-    let w = s.claim_work(later_seq, SENDER, 2, at(30)).await.unwrap();
+    let w = s
+        .claim_work(&node(), later_seq, SENDER, 2, at(30))
+        .await
+        .unwrap();
     assert_eq!(positions(&w, &all), [0, 2], "1 is opted out");
     assert_eq!(
         statuses(&*s, &a, &later_id).await,
         [Pending, Failed, Pending, Pending, Pending, Pending]
     );
-    let w = s.claim_work(later_seq, SENDER, 10, at(40)).await.unwrap();
+    let w = s
+        .claim_work(&node(), later_seq, SENDER, 10, at(40))
+        .await
+        .unwrap();
     assert_eq!(
         positions(&w, &all),
         [3],
@@ -2175,7 +2230,10 @@ async fn require_consent_at_create_and_at_claim(db: &TestDb) {
     let (plain_id, plain_seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
     assert!(!s.get_campaign(&a, &plain_id).await.unwrap().require_consent);
     let all = recipients(&*s, &a, &plain_id).await;
-    let w = s.claim_work(plain_seq, SENDER, 10, at(50)).await.unwrap();
+    let w = s
+        .claim_work(&node(), plain_seq, SENDER, 10, at(50))
+        .await
+        .unwrap();
     assert_eq!(positions(&w, &all), [0, 2, 3, 4, 5]);
 }
 
@@ -2256,7 +2314,10 @@ async fn reply_campaigns_are_engine_work_only(db: &TestDb) {
         .unwrap();
     let them = recipient_phone(0);
     let (user, user_seq) = create(&*s, &campaign(&a, &[SENDER], 2)).await;
-    let w = s.claim_work(user_seq, SENDER, 1, at(1)).await.unwrap();
+    let w = s
+        .claim_work(&node(), user_seq, SENDER, 1, at(1))
+        .await
+        .unwrap();
     s.record_results(&[accepted(&w[0], "SMuser")], at(2))
         .await
         .unwrap();
@@ -2316,7 +2377,10 @@ async fn reply_campaigns_are_engine_work_only(db: &TestDb) {
         "the reply and the user campaign's second"
     );
     assert!(s.campaign_running(reply_seq).await.unwrap());
-    let w = s.claim_work(reply_seq, SENDER, 5, at(30)).await.unwrap();
+    let w = s
+        .claim_work(&node(), reply_seq, SENDER, 5, at(30))
+        .await
+        .unwrap();
     assert_eq!(w.len(), 1);
     assert_eq!(
         (w[0].phone.as_str(), w[0].body.as_str()),
@@ -2567,7 +2631,10 @@ async fn messages_keywords_and_the_agent(db: &TestDb) {
     assert_eq!(newest[1].1, "Or Wednesday");
     // An answer that never left is not history.
     let lane = s.lane_campaigns(SENDER).await.unwrap();
-    let w = s.claim_work(lane[0], SENDER, 1, at(130)).await.unwrap();
+    let w = s
+        .claim_work(&node(), lane[0], SENDER, 1, at(130))
+        .await
+        .unwrap();
     s.record_results(&[failed(&w[0])], at(131)).await.unwrap();
     let history = s.agent_work(&a, &m3.message_id, 10).await.unwrap().history;
     assert_eq!(history.len(), 3);
@@ -3062,7 +3129,7 @@ async fn results_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     let s = db.store().await;
     let a = new_account(&*s, "acme").await;
     let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 5)).await;
-    let w = s.claim_work(seq, SENDER, 5, at(0)).await.unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 5, at(0)).await.unwrap();
     let unknown = SendResult::Unknown {
         id: w[0].id,
         attempt_id: w[0].attempt_id.clone(),
@@ -3110,7 +3177,7 @@ async fn results_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
     assert_eq!(checked_counts(&*s, &a, &id).await, counts(0, 1, 4, 0));
     // The released one is claimable at once (the retry came after it, and changed nothing).
-    let again = s.claim_work(seq, SENDER, 5, at(20)).await.unwrap();
+    let again = s.claim_work(&node(), seq, SENDER, 5, at(20)).await.unwrap();
     assert_eq!(positions(&again, &rows), [3]);
     assert_eq!(again[0].attempts, 1);
 }
@@ -3125,12 +3192,12 @@ async fn marking_in_flight_work_while_other_nodes_store_outcomes(db: &TestDb) {
     for round in 0..8 {
         let (_, seq) = create(&*nodes[0], &campaign(&a, &[SENDER, SENDER_2], N)).await;
         let mut work = nodes[0]
-            .claim_work(seq, SENDER_2, N as u32, at(0))
+            .claim_work(&node(), seq, SENDER_2, N as u32, at(0))
             .await
             .unwrap();
         work.extend(
             nodes[0]
-                .claim_work(seq, SENDER, N as u32, at(1))
+                .claim_work(&node(), seq, SENDER, N as u32, at(1))
                 .await
                 .unwrap(),
         );
@@ -3154,7 +3221,8 @@ async fn marking_in_flight_work_while_other_nodes_store_outcomes(db: &TestDb) {
             }));
         }
         let mark = nodes[2].clone();
-        let marking = tokio::spawn(async move { mark.mark_all_in_flight_unknown().await });
+        let marking =
+            tokio::spawn(async move { mark.mark_orphaned_in_flight(&node(), true, TTL).await });
         for t in storing {
             t.await.unwrap();
         }
@@ -3284,4 +3352,153 @@ async fn drafts_are_scoped_to_their_account(db: &TestDb) {
             .unwrap(),
         1
     );
+}
+
+// Sending-number leases and orphaned work (LeaseStore).
+
+fn node_named(name: &str) -> NodeId {
+    NodeId::parse(name).expect("a node name")
+}
+
+async fn leases_are_exclusive_until_released_or_expired(db: &TestDb) {
+    let s = db.store().await;
+    let (a, b) = (node_named("node-a"), node_named("node-b"));
+    assert!(s.acquire_lease(&a, SENDER, TTL).await.unwrap());
+    assert!(!s.acquire_lease(&b, SENDER, TTL).await.unwrap());
+    // Taking one's own lease again renews it; other numbers are independent.
+    assert!(s.acquire_lease(&a, SENDER, TTL).await.unwrap());
+    assert!(s.acquire_lease(&b, SENDER_2, TTL).await.unwrap());
+    let leases = s.leases().await.unwrap();
+    assert_eq!(
+        leases
+            .iter()
+            .map(|l| (l.phone.as_str(), l.node_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(SENDER_2, "node-b"), (SENDER, "node-a")]
+    );
+    assert!(leases[0].expires_at > OffsetDateTime::now_utc() + Duration::seconds(30));
+
+    // A heartbeat renews only the leases the node still holds among those it names.
+    let kept = s
+        .heartbeat(&a, &[SENDER.to_owned(), SENDER_2.to_owned()], TTL)
+        .await
+        .unwrap();
+    assert_eq!(kept, [SENDER.to_owned()]);
+    assert!(
+        s.heartbeat(&b, &[SENDER.to_owned()], TTL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Released with a guard: closed to others for the guard, open to its holder.
+    s.release_lease(&a, SENDER, TTL).await.unwrap();
+    assert!(!s.acquire_lease(&b, SENDER, TTL).await.unwrap());
+    // Someone else's release changes nothing.
+    s.release_lease(&b, SENDER, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(!s.acquire_lease(&b, SENDER, TTL).await.unwrap());
+    assert!(s.acquire_lease(&a, SENDER, TTL).await.unwrap());
+    // Released at once: anyone may take it.
+    s.release_lease(&a, SENDER, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(s.acquire_lease(&b, SENDER, TTL).await.unwrap());
+    assert!(
+        s.heartbeat(&a, &[SENDER.to_owned()], TTL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A lease nobody renews expires, and then anyone may take it.
+    let short = std::time::Duration::from_millis(200);
+    assert!(s.acquire_lease(&a, "+15005550006", short).await.unwrap());
+    assert!(!s.acquire_lease(&b, "+15005550006", TTL).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        s.heartbeat(&a, &["+15005550006".to_owned()], TTL)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an expired lease is not renewed"
+    );
+    assert!(s.acquire_lease(&b, "+15005550006", TTL).await.unwrap());
+    assert!(!s.acquire_lease(&a, "+15005550006", TTL).await.unwrap());
+
+    // Retiring releases every lease of the node and forgets it.
+    s.heartbeat(&a, &[], TTL).await.unwrap();
+    assert_eq!(s.live_nodes(&a, TTL).await.unwrap(), 2);
+    assert_eq!(s.live_nodes(&node_named("node-c"), TTL).await.unwrap(), 3);
+    s.retire_node(&b, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(s.live_nodes(&a, TTL).await.unwrap(), 1);
+    assert!(s.acquire_lease(&a, SENDER, TTL).await.unwrap());
+    assert!(s.acquire_lease(&a, "+15005550006", TTL).await.unwrap());
+}
+
+async fn racing_nodes_take_a_free_lease_once(db: &TestDb) {
+    let nodes = nodes(db, 3).await;
+    for round in 0..10 {
+        let phone = format!("+1415555{round:04}");
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (store, phone) = (nodes[i % nodes.len()].clone(), phone.clone());
+            tasks.push(tokio::spawn(async move {
+                let me = node_named(&format!("node-{i}"));
+                store.acquire_lease(&me, &phone, TTL).await.unwrap()
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(
+            winners, 1,
+            "round {round}: exactly one node takes the lease"
+        );
+    }
+}
+
+async fn a_dead_nodes_in_flight_work_is_reconciled_and_a_live_nodes_is_not(db: &TestDb) {
+    let s = db.store().await;
+    let (live, dead, me) = (node_named("live"), node_named("dead"), node_named("me"));
+    let a = new_account(&*s, "acme").await;
+    let (_, seq) = create(&*s, &campaign(&a, &[SENDER, SENDER_2], 8)).await;
+    s.heartbeat(&live, &[], TTL).await.unwrap();
+    assert!(s.acquire_lease(&live, SENDER, TTL).await.unwrap());
+    let lives = s.claim_work(&live, seq, SENDER, 2, at(0)).await.unwrap();
+    // `dead` claimed, then died: no heartbeat, and its lease ran out.
+    let short = std::time::Duration::from_millis(100);
+    assert!(s.acquire_lease(&dead, SENDER_2, short).await.unwrap());
+    let deads = s.claim_work(&dead, seq, SENDER_2, 3, at(0)).await.unwrap();
+    let mine = s.claim_work(&me, seq, SENDER_2, 1, at(0)).await.unwrap();
+    assert_eq!((lives.len(), deads.len(), mine.len()), (2, 3, 1));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Another node's scan: the dead node's work, not the live one's nor its own.
+    assert_eq!(s.mark_orphaned_in_flight(&me, false, TTL).await.unwrap(), 3);
+    let unknown: HashSet<i64> = s
+        .unknown_in_flight(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(unknown, deads.iter().map(|w| w.id).collect());
+    // At its start-up a node also reconciles what it claimed in its previous life.
+    assert_eq!(s.mark_orphaned_in_flight(&me, true, TTL).await.unwrap(), 1);
+    assert_eq!(s.mark_orphaned_in_flight(&me, true, TTL).await.unwrap(), 0);
+
+    // A live node that gave its number up still settles its own work...
+    s.release_lease(&live, SENDER, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(s.mark_orphaned_in_flight(&me, false, TTL).await.unwrap(), 0);
+    // ...until it leaves the cluster.
+    s.retire_node(&live, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(s.mark_orphaned_in_flight(&me, false, TTL).await.unwrap(), 2);
+    assert_eq!(s.unknown_in_flight(10).await.unwrap().len(), 6);
 }
