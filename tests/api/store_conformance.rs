@@ -3178,7 +3178,11 @@ async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     };
     let view = |rows: Vec<Recipient>| {
         rows.into_iter()
-            .map(|r| (r.status, r.twilio_sid, r.error_code, r.error_message))
+            .map(|r| {
+                // The sid without its campaign's prefix, to compare the two campaigns.
+                let sid = r.twilio_sid.map(|sid| sid[3..].to_owned());
+                (r.status, sid, r.error_code, r.error_message)
+            })
             .collect::<Vec<_>>()
     };
 
@@ -3187,7 +3191,7 @@ async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     let events = batch("SMb", &w);
     assert_eq!(s.apply_status_events(&events, at(20)).await.unwrap(), 6);
     let got = view(recipients(&*s, &a, &batched).await);
-    let sid = |i: usize| Some(format!("SMb{i}"));
+    let sid = |i: usize| Some(i.to_string());
     let error = |code: &str| (Some(code.to_owned()), Some(format!("error {code}")));
     assert_eq!(
         got,
@@ -3220,17 +3224,7 @@ async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
         s.apply_status_events(&[e], at(20)).await.unwrap();
     }
     let one_by_one = view(recipients(&*s, &a, &single).await);
-    let renamed = |v: Vec<(
-        RecipientStatus,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )>| {
-        v.into_iter()
-            .map(|(st, sid, c, m)| (st, sid.map(|x| x[3..].to_owned()), c, m))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(renamed(one_by_one), renamed(got));
+    assert_eq!(one_by_one, got);
     assert_eq!(checked_counts(&*s, &a, &single).await, batched_counts);
 }
 
