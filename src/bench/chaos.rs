@@ -10,6 +10,8 @@ use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::harness::{ServerProcess, SimulatorProcess, wait_until};
 
@@ -47,6 +49,43 @@ pub struct ChaosArgs {
     /// Print the report as one JSON line too.
     #[arg(long)]
     pub json: bool,
+    /// `herald serve` processes sharing the database and the carrier, each on its own
+    /// loopback port; each kill picks one at random. More than one needs PostgreSQL.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub nodes: u32,
+    /// The database: a PostgreSQL server URL (`postgres://USER@HOST:PORT/DB`), on which a
+    /// new database `herald_chaos_<random>` is created for the run (and dropped after it,
+    /// unless the run failed), or a `sqlite://` file that does not exist yet. Default: a
+    /// SQLite file in a scratch directory.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Make the pacing check part of the verdict: no sending number may have carried more
+    /// segments than its mps in any 1 s window at the carrier. `--check-pacing` alone means
+    /// true. Default: on with more than one node (several nodes must share each number's
+    /// rate), off with one (a node restarted within a second of its last sends is allowed
+    /// a fresh start).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub check_pacing: Option<bool>,
+}
+
+impl ChaosArgs {
+    /// Whether the verdict includes the pacing check.
+    pub fn pacing_checked(&self) -> bool {
+        self.check_pacing.unwrap_or(self.nodes > 1)
+    }
+}
+
+/// The busiest 1 s of one sending number at the carrier.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NumberWindow {
+    /// The sending number.
+    pub from: String,
+    /// Messages the carrier accepted from it.
+    pub messages: u64,
+    /// Most segments it carried in any 1 s window (`[t, t + 1 s)`).
+    pub worst_window: u64,
+    /// Its configured rate, segments per second.
+    pub mps: f64,
 }
 
 /// What a chaos run found.
@@ -70,10 +109,29 @@ pub struct ChaosReport {
     pub unsettled: u64,
     /// Campaigns whose counts differ from their rows.
     pub count_mismatches: u64,
-    /// Exit code of the final graceful shutdown (SIGTERM).
+    /// Exit code of the final graceful shutdown (SIGTERM): the first node's that was not
+    /// 0, else 0.
     pub shutdown_exit_code: Option<i32>,
     /// Wall time of the run.
     pub seconds: f64,
+    /// `herald serve` processes.
+    pub nodes: u32,
+    /// Backend of the database (`sqlite` or `postgres`).
+    pub backend: String,
+    /// Messages the carrier accepted (its journal).
+    pub carrier_messages: u64,
+    /// Carrier messages per second between its first and its last acceptance.
+    pub throughput: f64,
+    /// Each sending number's busiest 1 s.
+    pub windows: Vec<NumberWindow>,
+    /// The busiest 1 s of any number, in segments.
+    pub worst_window: u64,
+    /// Configured rate of each number.
+    pub mps: f64,
+    /// No number carried more than its mps in any 1 s window.
+    pub worst_window_ok: bool,
+    /// Whether `worst_window_ok` is part of the verdict (`--check-pacing`).
+    pub pacing_checked: bool,
 }
 
 impl ChaosReport {
@@ -85,6 +143,7 @@ impl ChaosReport {
             && self.count_mismatches == 0
             && self.accepted + self.failed_with_reason == self.recipients
             && self.shutdown_exit_code == Some(0)
+            && (self.worst_window_ok || !self.pacing_checked)
     }
 
     /// Prints the report as a table (and JSON when asked).
@@ -106,6 +165,32 @@ impl ChaosReport {
             "  graceful shutdown exit code   {:?}",
             self.shutdown_exit_code
         );
+        println!(
+            "  nodes                         {} ({})",
+            self.nodes, self.backend
+        );
+        println!("  carrier messages              {}", self.carrier_messages);
+        println!(
+            "  throughput                    {:.1} messages/s",
+            self.throughput
+        );
+        for w in &self.windows {
+            println!(
+                "  busiest 1 s, {:<17}{} segments ({} messages, mps {})",
+                w.from, w.worst_window, w.messages, w.mps
+            );
+        }
+        println!(
+            "  pacing                        worst {} of mps {}: {}{}",
+            self.worst_window,
+            self.mps,
+            if self.worst_window_ok { "ok" } else { "OVER" },
+            if self.pacing_checked {
+                ""
+            } else {
+                " (not checked)"
+            }
+        );
         println!("  time                          {:.1} s", self.seconds);
         println!(
             "  verdict                       {}",
@@ -119,13 +204,97 @@ impl ChaosReport {
 
 /// Runs the chaos scenario end to end.
 pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
+    let dir = tempfile_dir()?;
+    let db = ChaosDb::prepare(args.database.as_deref(), &dir).await?;
+    anyhow::ensure!(
+        args.nodes == 1 || db.postgres_url.is_some(),
+        "--nodes {} needs a PostgreSQL --database (SQLite serves one node)",
+        args.nodes
+    );
+    let result = run_on(args, &db.url, &dir).await;
+    match &result {
+        Ok(report) if report.ok() => {
+            db.drop().await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Ok(_) => {
+            eprintln!(
+                "chaos: keeping {} (database {}) for inspection",
+                dir.display(),
+                db.url
+            );
+        }
+        Err(_) => db.drop().await,
+    }
+    result
+}
+
+/// The run's database: a SQLite file, or a database created for the run on a PostgreSQL
+/// server.
+struct ChaosDb {
+    url: String,
+    /// Set when the database was created for the run (dropped after it).
+    postgres_url: Option<String>,
+}
+
+impl ChaosDb {
+    async fn prepare(arg: Option<&str>, dir: &std::path::Path) -> anyhow::Result<ChaosDb> {
+        use sqlx::migrate::MigrateDatabase as _;
+        let Some(arg) = arg else {
+            return Ok(ChaosDb {
+                url: format!("sqlite://{}/chaos.db", dir.display()),
+                postgres_url: None,
+            });
+        };
+        if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+            let mut url = reqwest::Url::parse(arg).context("--database is not a URL")?;
+            url.set_path(&format!("/herald_chaos_{:016x}", rand::random::<u64>()));
+            let url = url.to_string();
+            sqlx::Postgres::create_database(&url)
+                .await
+                .with_context(|| format!("creating a database for the run on {arg}"))?;
+            return Ok(ChaosDb {
+                url: url.clone(),
+                postgres_url: Some(url),
+            });
+        }
+        if arg.starts_with("sqlite:") {
+            anyhow::ensure!(
+                !sqlx::Sqlite::database_exists(arg).await.unwrap_or(false),
+                "--database {arg} exists: a chaos run needs a fresh database"
+            );
+            return Ok(ChaosDb {
+                url: arg.to_owned(),
+                postgres_url: None,
+            });
+        }
+        anyhow::bail!("--database {arg}: expected a postgres:// or sqlite:// URL")
+    }
+
+    /// Drops a database created for the run.
+    async fn drop(&self) {
+        use sqlx::migrate::MigrateDatabase as _;
+        if let Some(url) = &self.postgres_url
+            && let Err(e) = sqlx::Postgres::force_drop_database(url).await
+        {
+            eprintln!("chaos: could not drop {url}: {e}");
+        }
+    }
+}
+
+async fn run_on(
+    args: &ChaosArgs,
+    database: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<ChaosReport> {
     let started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = StdRng::seed_from_u64(seed);
-    let dir = tempfile_dir()?;
-    let database = format!("sqlite://{}/chaos.db", dir.display());
-    let log = dir.join("serve.log");
-    eprintln!("chaos: seed {seed}, working in {}", dir.display());
+    eprintln!(
+        "chaos: seed {seed}, {} node(s), working in {}",
+        args.nodes,
+        dir.display()
+    );
 
     let sim = SimulatorProcess::start(&[
         "--callback-delay-ms",
@@ -140,9 +309,20 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         &seed.to_string(),
     ])
     .await?;
-    let mut server = ServerProcess::new(&database, &sim, &[("HERALD_RECONCILE_AFTER_MS", "1000")])?;
-    let key = server.create_account("Chaos").await?;
-    server.start(Some(&log)).await?;
+    let mut nodes: Vec<ServerProcess> = (0..args.nodes)
+        .map(|_| ServerProcess::new(database, &sim, &[("HERALD_RECONCILE_AFTER_MS", "1000")]))
+        .collect::<anyhow::Result<_>>()?;
+    let logs: Vec<std::path::PathBuf> = (0..args.nodes)
+        .map(|i| match args.nodes {
+            1 => dir.join("serve.log"),
+            _ => dir.join(format!("serve-{i}.log")),
+        })
+        .collect();
+    // The account (and the migrations) once, before any node starts.
+    let key = nodes[0].create_account("Chaos").await?;
+    for (node, log) in nodes.iter_mut().zip(&logs) {
+        node.start(Some(log)).await?;
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -151,7 +331,7 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         .collect();
     for n in &numbers {
         let r = client
-            .post(format!("{}/v1/numbers", server.base_url))
+            .post(format!("{}/v1/numbers", nodes[0].base_url))
             .bearer_auth(&key)
             .json(&json!({ "phone": n, "mps": args.mps }))
             .send()
@@ -163,7 +343,18 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         );
     }
 
-    let mut report = ChaosReport::default();
+    let mut report = ChaosReport {
+        nodes: args.nodes,
+        backend: if database.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+        .to_owned(),
+        mps: args.mps,
+        pacing_checked: args.pacing_checked(),
+        ..ChaosReport::default()
+    };
     let mut campaigns: Vec<String> = Vec::new();
     let mut next_phone: u64 = 100_000;
     let create = |first: u64| {
@@ -178,16 +369,20 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         })
     };
 
-    while report.kills < args.kills {
+    // Without kills, one campaign runs to completion (a throughput run).
+    let mut first = args.kills == 0;
+    while first || report.kills < args.kills {
+        // Every node is up here: any of them serves the API.
+        let base = nodes[rng.random_range(0..nodes.len())].base_url.clone();
         let running = match campaigns.last() {
             None => false,
-            Some(id) => status(&client, &server.base_url, &key, id).await? == "running",
+            Some(id) => status(&client, &base, &key, id).await? == "running",
         };
         if !running {
             let body = create(next_phone);
             next_phone += args.recipients as u64;
             let r = client
-                .post(format!("{}/v1/sms/campaigns", server.base_url))
+                .post(format!("{base}/v1/sms/campaigns"))
                 .bearer_auth(&key)
                 .header("Idempotency-Key", format!("chaos-{next_phone}"))
                 .json(&body)
@@ -198,20 +393,26 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
             campaigns.push(v["campaign_id"].as_str().context("campaign_id")?.to_owned());
             report.recipients += args.recipients as u64;
         }
+        if first {
+            first = false;
+            continue;
+        }
         let gap = rng.random_range(args.min_gap_ms..=args.max_gap_ms.max(args.min_gap_ms));
         tokio::time::sleep(Duration::from_millis(gap)).await;
-        server.kill().await?;
+        let victim = rng.random_range(0..nodes.len());
+        nodes[victim].kill().await?;
         report.kills += 1;
-        server.start(Some(&log)).await?;
+        nodes[victim].start(Some(&logs[victim])).await?;
     }
     report.campaigns = campaigns.len() as u32;
+    let base = nodes[0].base_url.clone();
 
     // Let everything settle: sends finish, reconciliation runs, callbacks (retried by the
     // carrier while Herald was down) arrive.
     let settle = Duration::from_secs(args.settle_secs);
     let settled = wait_until(settle, || {
         let client = client.clone();
-        let base = server.base_url.clone();
+        let base = base.clone();
         let key = key.clone();
         let campaigns = campaigns.clone();
         async move {
@@ -247,18 +448,18 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         let mut head = Value::Null;
         let mut rows: Vec<Value> = Vec::new();
         for _ in 0..50 {
-            let before = detail(&client, &server.base_url, &key, id, None).await?;
+            let before = detail(&client, &base, &key, id, None).await?;
             let mut cursor: Option<String> = None;
             rows.clear();
             loop {
-                let page = detail(&client, &server.base_url, &key, id, cursor.as_deref()).await?;
+                let page = detail(&client, &base, &key, id, cursor.as_deref()).await?;
                 rows.extend(page["recipients"].as_array().cloned().unwrap_or_default());
                 cursor = page["recipients_next_cursor"].as_str().map(str::to_owned);
                 if cursor.is_none() {
                     break;
                 }
             }
-            head = detail(&client, &server.base_url, &key, id, None).await?;
+            head = detail(&client, &base, &key, id, None).await?;
             let stable = [
                 "delivered_count",
                 "failed_count",
@@ -312,15 +513,70 @@ pub async fn run(args: &ChaosArgs) -> anyhow::Result<ChaosReport> {
         .filter(|m| !accounted.contains(m["sid"].as_str().unwrap_or_default()))
         .count() as u64;
 
-    report.shutdown_exit_code = server.terminate().await?;
+    pacing(&journal, args.mps, &mut report)?;
+
+    report.shutdown_exit_code = Some(0);
+    for node in &mut nodes {
+        let code = node.terminate().await?;
+        if report.shutdown_exit_code == Some(0) {
+            report.shutdown_exit_code = code;
+        }
+    }
     sim.stop().await;
     report.seconds = started.elapsed().as_secs_f64();
-    if report.ok() {
-        let _ = std::fs::remove_dir_all(&dir);
-    } else {
-        eprintln!("chaos: keeping {} for inspection", dir.display());
-    }
     Ok(report)
+}
+
+/// Fills in the carrier-side figures: throughput, and each number's busiest 1 s window
+/// (`[t, t + 1 s)` from each acceptance `t`), in segments.
+fn pacing(journal: &[Value], mps: f64, report: &mut ChaosReport) -> anyhow::Result<()> {
+    let mut by_number: HashMap<String, Vec<(OffsetDateTime, u64)>> = HashMap::new();
+    let mut all: Vec<OffsetDateTime> = Vec::with_capacity(journal.len());
+    for m in journal {
+        let at = OffsetDateTime::parse(m["received_at"].as_str().unwrap_or_default(), &Rfc3339)
+            .context("a carrier journal time")?;
+        all.push(at);
+        by_number
+            .entry(m["from"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push((at, m["segments"].as_u64().unwrap_or(1)));
+    }
+    report.carrier_messages = journal.len() as u64;
+    all.sort();
+    if let (Some(first), Some(last)) = (all.first(), all.last()) {
+        let span = (*last - *first).as_seconds_f64();
+        if span > 0.0 {
+            report.throughput = (all.len() - 1) as f64 / span;
+        }
+    }
+    let mut windows: Vec<NumberWindow> = by_number
+        .into_iter()
+        .map(|(from, mut sends)| {
+            sends.sort();
+            let (mut worst, mut in_window, mut start) = (0, 0, 0);
+            for end in 0..sends.len() {
+                in_window += sends[end].1;
+                while sends[end].0 - sends[start].0 >= time::Duration::SECOND {
+                    in_window -= sends[start].1;
+                    start += 1;
+                }
+                worst = worst.max(in_window);
+            }
+            NumberWindow {
+                from,
+                messages: sends.len() as u64,
+                worst_window: worst,
+                mps,
+            }
+        })
+        .collect();
+    windows.sort_by(|a, b| a.from.cmp(&b.from));
+    report.worst_window = windows.iter().map(|w| w.worst_window).max().unwrap_or(0);
+    report.worst_window_ok = windows
+        .iter()
+        .all(|w| w.worst_window as f64 <= w.mps.max(1.0));
+    report.windows = windows;
+    Ok(())
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

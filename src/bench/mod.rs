@@ -25,7 +25,8 @@ pub struct Size {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Kill `herald serve` with SIGKILL at random instants mid-campaign and check that no
-    /// recipient was lost or texted twice.
+    /// recipient was lost or texted twice (`--nodes N --database postgres://…`: N nodes on
+    /// one database, and each number's pacing across them).
     Chaos(chaos::ChaosArgs),
     /// POST one campaign of 100,000 recipients; time to 201 and memory.
     Create(Size),
@@ -60,7 +61,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             if report.ok() {
                 Ok(())
             } else {
-                anyhow::bail!("chaos run found lost or duplicated messages")
+                anyhow::bail!(
+                    "chaos run failed: lost, duplicated or unsettled messages, wrong counts, an \
+                     unclean shutdown, or (when checked) a number over its rate"
+                )
             }
         }
         BenchCommand::Create(s) => perf::create(s.quick).await.map(|r| r.print()),

@@ -15,7 +15,7 @@ mod sqlite_leases;
 mod sqlite_replies;
 mod sqlite_sessions;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -413,6 +413,82 @@ pub struct StatusEvent {
     pub error_code: Option<String>,
     /// Twilio's error message, if sent.
     pub error_message: Option<String>,
+}
+
+/// A recipient row as [`fold_status_events`] reads it: what a status callback may change,
+/// and what it is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatusRow {
+    /// Row id.
+    pub id: i64,
+    /// The current attempt.
+    pub attempt_id: Option<String>,
+    /// Twilio's message sid, once known.
+    pub twilio_sid: Option<String>,
+    /// Current status.
+    pub status: RecipientStatus,
+    /// Error code, if any.
+    pub error_code: Option<String>,
+    /// Error message, if any.
+    pub error_message: Option<String>,
+}
+
+/// Applies a batch of status callbacks, one after the other in the order given, to the rows
+/// they may name (every row whose sid or attempt id some event carries), in memory; returns
+/// the rows that moved, with their final values, by id.
+///
+/// This is the meaning of `apply_status_events` for any batch, which both stores write back
+/// in one statement: an event finds its row by sid (the lowest id, should two rows carry
+/// it), or else by attempt id (a callback can beat the stored answer of the request that
+/// created the message); it moves the row only forward (a higher rank), sets the sid if the
+/// row had none, and keeps earlier error details unless it brings its own. So an event can
+/// find a row by a sid that an earlier event of the same batch gave it, error details of an
+/// earlier event survive a later one without any, and a row moved twice is one row moved.
+pub(crate) fn fold_status_events(rows: Vec<StatusRow>, events: &[StatusEvent]) -> Vec<StatusRow> {
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.id);
+    rows.dedup_by_key(|r| r.id);
+    let mut moved = vec![false; rows.len()];
+    // Rows by sid (the first, i.e. lowest id, of those carrying it) and by attempt id.
+    let mut by_sid: HashMap<String, usize> = HashMap::new();
+    let mut by_attempt: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(sid) = &r.twilio_sid {
+            by_sid.entry(sid.clone()).or_insert(i);
+        }
+        if let Some(attempt) = &r.attempt_id {
+            by_attempt.entry(attempt.clone()).or_insert(i);
+        }
+    }
+    for e in events {
+        let found = by_sid.get(&e.sid).or_else(|| {
+            e.attempt_id
+                .as_deref()
+                .and_then(|attempt| by_attempt.get(attempt))
+        });
+        let Some(&i) = found else { continue };
+        let row = &mut rows[i];
+        if !row.status.can_become(e.status) {
+            continue;
+        }
+        row.status = e.status;
+        if row.twilio_sid.is_none() {
+            row.twilio_sid = Some(e.sid.clone());
+            let first = by_sid.entry(e.sid.clone()).or_insert(i);
+            *first = (*first).min(i);
+        }
+        if e.error_code.is_some() {
+            row.error_code.clone_from(&e.error_code);
+        }
+        if e.error_message.is_some() {
+            row.error_message.clone_from(&e.error_message);
+        }
+        moved[i] = true;
+    }
+    rows.into_iter()
+        .zip(moved)
+        .filter_map(|(row, moved)| moved.then_some(row))
+        .collect()
 }
 
 /// A recipient whose request may have left without its outcome being stored.

@@ -1469,49 +1469,66 @@ impl Store for PgStore {
             .iter()
             .filter_map(|e| e.attempt_id.as_deref())
             .collect();
-        let mut moved = 0;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Take the rows in id order first (see `record_results`): callbacks for the same
-        // messages may reach several nodes at once.
-        sqlx::query(
-            "SELECT 1 FROM recipients WHERE twilio_sid = ANY($1) OR attempt_id = ANY($2) \
+        // messages may reach several nodes at once. Held, they are what the batch applied
+        // in order does to them (`fold_status_events`), written back in one statement.
+        let rows = sqlx::query(
+            "SELECT id, attempt_id, twilio_sid, status, error_code, error_message \
+             FROM recipients WHERE twilio_sid = ANY($1) OR attempt_id = ANY($2) \
              ORDER BY id FOR UPDATE",
         )
         .bind(&sids)
         .bind(&attempts)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let status: String = r.get("status");
+                Ok(StatusRow {
+                    id: r.get("id"),
+                    attempt_id: r.get("attempt_id"),
+                    twilio_sid: r.get("twilio_sid"),
+                    status: RecipientStatus::parse(&status)
+                        .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?,
+                    error_code: r.get("error_code"),
+                    error_message: r.get("error_message"),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let moved = fold_status_events(rows, events);
+        if moved.is_empty() {
+            tx.commit().await.map_err(backend)?;
+            return Ok(0);
+        }
+        let ids: Vec<i64> = moved.iter().map(|r| r.id).collect();
+        let statuses: Vec<&str> = moved.iter().map(|r| r.status.as_str()).collect();
+        let sids: Vec<Option<&str>> = moved.iter().map(|r| r.twilio_sid.as_deref()).collect();
+        let codes: Vec<Option<&str>> = moved.iter().map(|r| r.error_code.as_deref()).collect();
+        let messages: Vec<Option<&str>> =
+            moved.iter().map(|r| r.error_message.as_deref()).collect();
+        sqlx::query(
+            "UPDATE recipients AS r SET status = v.status, twilio_sid = v.sid, \
+             error_code = v.code, error_message = v.message, \
+             inflight_since = NULL, reconcile = false, next_attempt_at = NULL, \
+             submitted_at = COALESCE(r.submitted_at, $1), updated_at = $1 \
+             FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                 AS v(id, status, sid, code, message) \
+             WHERE r.id = v.id",
+        )
+        .bind(now)
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&sids)
+        .bind(&codes)
+        .bind(&messages)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        for e in events {
-            // The row is found by its sid, or else by the attempt id (a callback can beat
-            // the stored answer of the request that created the message).
-            let done = sqlx::query(
-                "UPDATE recipients SET status = $1, twilio_sid = COALESCE(twilio_sid, $2), \
-                 error_code = COALESCE($3, error_code), error_message = COALESCE($4, error_message), \
-                 inflight_since = NULL, reconcile = false, next_attempt_at = NULL, \
-                 submitted_at = COALESCE(submitted_at, $5), updated_at = $5 \
-                 WHERE id = (SELECT m.id FROM \
-                                 (SELECT id, 0 AS pref FROM recipients WHERE twilio_sid = $2 \
-                                  UNION ALL \
-                                  SELECT id, 1 AS pref FROM recipients WHERE attempt_id = $6) AS m \
-                             ORDER BY m.pref LIMIT 1) \
-                 AND (CASE status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 \
-                      ELSE 3 END) < $7",
-            )
-            .bind(e.status.as_str())
-            .bind(&e.sid)
-            .bind(&e.error_code)
-            .bind(&e.error_message)
-            .bind(now)
-            .bind(&e.attempt_id)
-            .bind(e.status.rank() as i32)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            moved += done.rows_affected();
-        }
         tx.commit().await.map_err(backend)?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 
     async fn finish_campaigns(

@@ -1066,68 +1066,77 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(0);
         }
-        // Applying events one by one, forward only, ends with each message's first event of
-        // its highest rank; keeping just that event per message gives the same result in
-        // one statement (several events for one row in an UPDATE … FROM would be ambiguous).
-        let mut best: HashMap<&str, &StatusEvent> = HashMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for e in events {
-            match best.get(e.sid.as_str()) {
-                Some(prior) if prior.status.rank() >= e.status.rank() => {}
-                Some(_) => {
-                    best.insert(&e.sid, e);
-                }
-                None => {
-                    best.insert(&e.sid, e);
-                    order.push(&e.sid);
-                }
-            }
-        }
-        let rows: Vec<Value> = order
+        // Read the rows the events may name, apply the batch to them in order
+        // (`fold_status_events`), and write back the ones that moved in one statement. The
+        // one writer connection holds the transaction: nothing moves the rows in between.
+        let sids = Value::Array(events.iter().map(|e| Value::from(e.sid.as_str())).collect());
+        let attempts = Value::Array(
+            events
+                .iter()
+                .filter_map(|e| e.attempt_id.as_deref().map(Value::from))
+                .collect(),
+        );
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT r.id, r.attempt_id, r.twilio_sid, r.status, r.error_code, r.error_message \
+             FROM json_each(?1) AS j JOIN recipients r ON r.twilio_sid = j.value \
+             UNION \
+             SELECT r.id, r.attempt_id, r.twilio_sid, r.status, r.error_code, r.error_message \
+             FROM json_each(?2) AS j JOIN recipients r ON r.attempt_id = j.value",
+        )
+        .bind(sids.to_string())
+        .bind(attempts.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let rows = rows
             .iter()
-            .map(|sid| {
-                let e = best[sid];
+            .map(|r| {
+                let status: String = r.get("status");
+                Ok(StatusRow {
+                    id: r.get("id"),
+                    attempt_id: r.get("attempt_id"),
+                    twilio_sid: r.get("twilio_sid"),
+                    status: RecipientStatus::parse(&status)
+                        .ok_or_else(|| corrupt(format!("recipient status {status:?}")))?,
+                    error_code: r.get("error_code"),
+                    error_message: r.get("error_message"),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let moved = fold_status_events(rows, events);
+        if moved.is_empty() {
+            tx.commit().await.map_err(backend)?;
+            return Ok(0);
+        }
+        let updates: Vec<Value> = moved
+            .iter()
+            .map(|r| {
                 serde_json::json!([
-                    e.sid,
-                    e.attempt_id,
-                    e.status.as_str(),
-                    e.status.rank(),
-                    e.error_code,
-                    e.error_message
+                    r.id,
+                    r.status.as_str(),
+                    r.twilio_sid,
+                    r.error_code,
+                    r.error_message
                 ])
             })
             .collect();
-        let rows = Value::Array(rows).to_string();
-        let now = to_ms(now);
-        const SET: &str = "status = v.status, twilio_sid = COALESCE(recipients.twilio_sid, v.sid), \
-             error_code = COALESCE(v.code, recipients.error_code), \
-             error_message = COALESCE(v.message, recipients.error_message), \
-             inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
-             submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2";
-        const V: &str = "(SELECT value->>0 AS sid, value->>1 AS attempt, value->>2 AS status, \
-             value->>3 AS rank, value->>4 AS code, value->>5 AS message FROM json_each(?1)) AS v";
-        const FORWARD: &str = "(CASE recipients.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 \
-             WHEN 'sent' THEN 2 ELSE 3 END) < v.rank";
-        let by_attempt = format!(
-            "UPDATE recipients SET {SET} FROM {V} \
-             WHERE v.attempt IS NOT NULL AND recipients.attempt_id = v.attempt AND {FORWARD}"
-        );
-        let by_sid = format!(
-            "UPDATE recipients SET {SET} FROM {V} WHERE recipients.twilio_sid = v.sid AND {FORWARD}"
-        );
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let mut moved = 0;
-        for sql in [by_attempt, by_sid] {
-            moved += sqlx::query(AssertSqlSafe(sql))
-                .bind(&rows)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?
-                .rows_affected();
-        }
+        sqlx::query(
+            "UPDATE recipients SET status = v.status, twilio_sid = v.sid, error_code = v.code, \
+             error_message = v.message, inflight_since = NULL, reconcile = 0, \
+             next_attempt_at = NULL, submitted_at = COALESCE(recipients.submitted_at, ?2), \
+             updated_at = ?2 \
+             FROM (SELECT value->>0 AS id, value->>1 AS status, value->>2 AS sid, \
+                   value->>3 AS code, value->>4 AS message FROM json_each(?1)) AS v \
+             WHERE recipients.id = v.id",
+        )
+        .bind(Value::Array(updates).to_string())
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 
     async fn finish_campaigns(

@@ -36,6 +36,81 @@ fn sigkill_mid_campaign_loses_nothing_and_sends_nothing_twice() {
     );
 }
 
+/// Three `herald serve` nodes on one PostgreSQL database (a fresh one, created on the server
+/// of `TEST_DATABASE_URL` by the run), one of them SIGKILLed at random instants: nothing
+/// lost, nothing twice, everything settled, counts exact, and no number over its rate in
+/// any second at the carrier although three nodes send from it. Skipped without
+/// `TEST_DATABASE_URL`. Asserts nothing about speed.
+#[test]
+fn three_nodes_on_postgres_survive_sigkills_and_share_each_numbers_rate() {
+    let Some(server) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        if std::env::var("HERALD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("HERALD_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+        }
+        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "bench",
+            "chaos",
+            "--nodes",
+            "3",
+            "--database",
+            &server,
+            "--kills",
+            "5",
+            "--recipients",
+            "600",
+            "--numbers",
+            "3",
+            "--mps",
+            "20",
+            "--seed",
+            "12",
+            "--settle-secs",
+            "120",
+            "--check-pacing",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON report\n{stdout}\n{stderr}"));
+    let field = |k: &str| {
+        report[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {report}"))
+    };
+    assert_eq!(report["nodes"], 3, "{stdout}");
+    assert_eq!(field("kills"), 5, "{stdout}");
+    assert_eq!(field("duplicates"), 0, "{stdout}\n{stderr}");
+    assert_eq!(field("lost"), 0, "{stdout}\n{stderr}");
+    assert_eq!(field("unsettled"), 0, "{stdout}\n{stderr}");
+    assert_eq!(field("count_mismatches"), 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        field("accepted") + field("failed_with_reason"),
+        field("recipients"),
+        "{stdout}"
+    );
+    assert_eq!(report["shutdown_exit_code"], 0, "{stdout}\n{stderr}");
+    assert_eq!(report["pacing_checked"], true, "{stdout}");
+    assert!(
+        report["worst_window_ok"] == true,
+        "a number carried more than its mps in some second: {}\n{stdout}",
+        report["windows"]
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+}
+
 /// A 201 means the campaign is on disk: killing the server right after loses nothing.
 #[tokio::test]
 async fn a_created_campaign_survives_an_immediate_sigkill() {

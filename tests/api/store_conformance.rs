@@ -83,6 +83,7 @@ conformance!(
     lanes_and_queue_depth,
     a_hundred_thousand_recipients_in_one_create,
     results_naming_a_recipient_twice_apply_in_order,
+    status_events_naming_a_recipient_twice_apply_in_order,
     marking_in_flight_work_while_other_nodes_store_outcomes,
     counts_cache_follows_random_sequences,
     counts_cache_stays_exact_with_several_nodes_at_once,
@@ -3180,6 +3181,118 @@ async fn results_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     let again = s.claim_work(&node(), seq, SENDER, 5, at(20)).await.unwrap();
     assert_eq!(positions(&again, &rows), [3]);
     assert_eq!(again[0].attempts, 1);
+}
+
+/// A batch of status callbacks that names recipients several times, repeated and out of
+/// order, ends exactly where the same callbacks one at a time end; each recipient that moved
+/// counts once.
+async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
+    use RecipientStatus::*;
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    // The events for one campaign of six, whose first three have their stored answers
+    // (queued, with a sid) and the last three are still in flight.
+    let batch = |prefix: &str, w: &[Work]| {
+        let sid = |i: usize| format!("{prefix}{i}");
+        let ev = |i: usize, status, attempt: bool| {
+            let mut e = event(&sid(i), status);
+            if attempt {
+                e.attempt_id = Some(w[i].attempt_id.clone());
+            }
+            e
+        };
+        let with_error = |mut e: StatusEvent, code: &str| {
+            e.error_code = Some(code.into());
+            e.error_message = Some(format!("error {code}"));
+            e
+        };
+        vec![
+            // Repeated and reordered: the first event of the highest rank wins.
+            ev(0, Sent, true),
+            ev(1, Delivered, true),
+            ev(0, Delivered, false),
+            ev(2, Queued, false),
+            ev(0, Sent, false),
+            with_error(ev(1, Undelivered, false), "30003"),
+            ev(0, Queued, true),
+            with_error(ev(2, Undelivered, true), "30005"),
+            ev(0, Failed, false),
+            ev(2, Delivered, false),
+            // In flight: found by attempt id first, then by the sid that gave it.
+            ev(3, Sent, true),
+            ev(3, Delivered, false),
+            // By sid before any event gave it that sid: nothing; then by attempt id.
+            ev(4, Delivered, false),
+            ev(4, Sent, true),
+            // Error details of an earlier event survive a later one without any.
+            with_error(ev(5, Sent, true), "30001"),
+            ev(5, Sent, true),
+            ev(5, Undelivered, false),
+        ]
+    };
+    let setup = |prefix: &'static str| {
+        let s = s.clone();
+        let a = a.clone();
+        async move {
+            let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
+            let w = s.claim_work(seq, SENDER, 6, at(0)).await.unwrap();
+            let answers: Vec<SendResult> = (0..3)
+                .map(|i| accepted(&w[i], &format!("{prefix}{i}")))
+                .collect();
+            s.record_results(&answers, at(10)).await.unwrap();
+            (id, seq, w)
+        }
+    };
+    let view = |rows: Vec<Recipient>| {
+        rows.into_iter()
+            .map(|r| {
+                // The sid without its campaign's prefix, to compare the two campaigns.
+                let sid = r.twilio_sid.map(|sid| sid[3..].to_owned());
+                (r.status, sid, r.error_code, r.error_message)
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // One batch.
+    let (batched, seq, w) = setup("SMb").await;
+    let events = batch("SMb", &w);
+    assert_eq!(s.apply_status_events(&events, at(20)).await.unwrap(), 6);
+    let got = view(recipients(&*s, &a, &batched).await);
+    let sid = |i: usize| Some(i.to_string());
+    let error = |code: &str| (Some(code.to_owned()), Some(format!("error {code}")));
+    assert_eq!(
+        got,
+        [
+            (Delivered, sid(0), None, None),
+            (Delivered, sid(1), None, None),
+            (Undelivered, sid(2), error("30005").0, error("30005").1),
+            (Delivered, sid(3), None, None),
+            (Sent, sid(4), None, None),
+            (Undelivered, sid(5), error("30001").0, error("30001").1),
+        ]
+    );
+    assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
+    // None is pending any more: none can be claimed again.
+    assert!(
+        s.claim_work(seq, SENDER, 6, at(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let batched_counts = checked_counts(&*s, &a, &batched).await;
+    // The same batch again moves one: the fifth, whose delivery is now found by its sid.
+    assert_eq!(s.apply_status_events(&events, at(40)).await.unwrap(), 1);
+    assert_eq!(recipients(&*s, &a, &batched).await[4].status, Delivered);
+    assert_eq!(s.apply_status_events(&events, at(50)).await.unwrap(), 0);
+
+    // The same events one at a time, on a campaign like it.
+    let (single, _, w) = setup("SMs").await;
+    for e in batch("SMs", &w) {
+        s.apply_status_events(&[e], at(20)).await.unwrap();
+    }
+    let one_by_one = view(recipients(&*s, &a, &single).await);
+    assert_eq!(one_by_one, got);
+    assert_eq!(checked_counts(&*s, &a, &single).await, batched_counts);
 }
 
 /// A node starting up marks every in-flight recipient for reconciliation while other nodes
