@@ -66,6 +66,14 @@ pub struct ChaosArgs {
     /// a fresh start).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub check_pacing: Option<bool>,
+    /// The nodes' sending-number lease, in ms (`herald serve --lease-ttl-ms`): a killed
+    /// node's numbers pass to the others this long after its last renewal at the latest.
+    #[arg(long, default_value_t = 10_000)]
+    pub lease_ttl_ms: u64,
+    /// How long a killed node stays down before it restarts, in ms. Longer than the lease,
+    /// the other nodes take its numbers over and reconcile its in-flight work meanwhile.
+    #[arg(long, default_value_t = 0)]
+    pub down_ms: u64,
 }
 
 impl ChaosArgs {
@@ -310,7 +318,16 @@ async fn run_on(
     ])
     .await?;
     let mut nodes: Vec<ServerProcess> = (0..args.nodes)
-        .map(|_| ServerProcess::new(database, &sim, &[("HERALD_RECONCILE_AFTER_MS", "1000")]))
+        .map(|_| {
+            ServerProcess::new(
+                database,
+                &sim,
+                &[
+                    ("HERALD_RECONCILE_AFTER_MS", "1000"),
+                    ("HERALD_LEASE_TTL_MS", &args.lease_ttl_ms.to_string()),
+                ],
+            )
+        })
         .collect::<anyhow::Result<_>>()?;
     let logs: Vec<std::path::PathBuf> = (0..args.nodes)
         .map(|i| match args.nodes {
@@ -402,6 +419,9 @@ async fn run_on(
         let victim = rng.random_range(0..nodes.len());
         nodes[victim].kill().await?;
         report.kills += 1;
+        if args.down_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.down_ms)).await;
+        }
         nodes[victim].start(Some(&logs[victim])).await?;
     }
     report.campaigns = campaigns.len() as u32;

@@ -74,6 +74,12 @@ fn three_nodes_on_postgres_survive_sigkills_and_share_each_numbers_rate() {
             "--settle-secs",
             "120",
             "--check-pacing",
+            // Leases of 3 s and a victim down for 4 s: the survivors take its number over
+            // (and reconcile its in-flight work), then give it back when it returns.
+            "--lease-ttl-ms",
+            "3000",
+            "--down-ms",
+            "4000",
         ])
         .env("RUST_BACKTRACE", "0")
         .output()

@@ -3235,7 +3235,7 @@ async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
         let a = a.clone();
         async move {
             let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
-            let w = s.claim_work(seq, SENDER, 6, at(0)).await.unwrap();
+            let w = s.claim_work(&node(), seq, SENDER, 6, at(0)).await.unwrap();
             let answers: Vec<SendResult> = (0..3)
                 .map(|i| accepted(&w[i], &format!("{prefix}{i}")))
                 .collect();
@@ -3274,7 +3274,7 @@ async fn status_events_naming_a_recipient_twice_apply_in_order(db: &TestDb) {
     assert!(s.unknown_in_flight(10).await.unwrap().is_empty());
     // None is pending any more: none can be claimed again.
     assert!(
-        s.claim_work(seq, SENDER, 6, at(30))
+        s.claim_work(&node(), seq, SENDER, 6, at(30))
             .await
             .unwrap()
             .is_empty()
