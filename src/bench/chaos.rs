@@ -140,6 +140,11 @@ pub struct ChaosReport {
     pub worst_window_ok: bool,
     /// Whether `worst_window_ok` is part of the verdict (`--check-pacing`).
     pub pacing_checked: bool,
+    /// Sending-number leases taken, over all nodes (from their logs): the first takes, the
+    /// take-backs after restarts and the take-overs of dead nodes' numbers.
+    pub lease_takes: u64,
+    /// Times a node marked a dead node's in-flight work for reconciliation (from the logs).
+    pub dead_node_reconciliations: u64,
 }
 
 impl ChaosReport {
@@ -198,6 +203,11 @@ impl ChaosReport {
             } else {
                 " (not checked)"
             }
+        );
+        println!("  number leases taken           {}", self.lease_takes);
+        println!(
+            "  dead nodes' work reconciled   {} time(s)",
+            self.dead_node_reconciliations
         );
         println!("  time                          {:.1} s", self.seconds);
         println!(
@@ -325,6 +335,8 @@ async fn run_on(
                 &[
                     ("HERALD_RECONCILE_AFTER_MS", "1000"),
                     ("HERALD_LEASE_TTL_MS", &args.lease_ttl_ms.to_string()),
+                    // Lease hand-overs are logged at info: the report counts them.
+                    ("RUST_LOG", "warn,herald::engine::leases=info"),
                 ],
             )
         })
@@ -543,6 +555,12 @@ async fn run_on(
         }
     }
     sim.stop().await;
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        report.lease_takes += text.matches("took the number's lease").count() as u64;
+        report.dead_node_reconciliations +=
+            text.matches("in flight on a node that is gone").count() as u64;
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
