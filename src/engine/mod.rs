@@ -323,8 +323,20 @@ async fn supervise(shared: &Arc<Shared>) {
         match shared.store.lanes_with_work().await {
             Ok(found) => {
                 lanes.retain(|_, h| !h.is_finished());
-                let share =
+                let mut share =
                     leases::fair_share(found.len(), shared.live_nodes.load(Ordering::Relaxed));
+                // About to take numbers: count the live nodes afresh, so that a node that
+                // started a moment ago gets its share now rather than by a hand-over later.
+                if shared.held.len() < share
+                    && found.iter().any(|l| !shared.held.holds(&l.phone))
+                    && let Ok(n) = shared
+                        .store
+                        .live_nodes(&shared.config.node, shared.config.lease_ttl)
+                        .await
+                {
+                    shared.live_nodes.store(n, Ordering::Relaxed);
+                    share = leases::fair_share(found.len(), n);
+                }
                 for lane in &found {
                     let pacer = shared.pacer(&lane.phone, lane.mps);
                     if lanes.contains_key(&lane.phone) {
