@@ -75,16 +75,6 @@ impl SimulatorProcess {
             .await?)
     }
 
-    /// Forgets the journal (the messages themselves stay).
-    pub async fn clear_journal(&self, client: &reqwest::Client) -> anyhow::Result<()> {
-        client
-            .delete(format!("{}/sim/messages", self.base_url))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-
     /// Stops it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

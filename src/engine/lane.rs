@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::leases::{self, handover_guard};
@@ -14,7 +15,7 @@ use super::pacing::Pacer;
 use super::{Shared, retry};
 use crate::metrics::NumberLabel;
 use crate::provider::twilio::SendRequest;
-use crate::store::{SendResult, Work};
+use crate::store::{SendResult, StoreError, StoreResult, Work};
 
 /// How often a lane re-reads which campaigns use its number.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -22,9 +23,14 @@ const REFRESH: Duration = Duration::from_secs(1);
 const EMPTY_BACKOFF: Duration = Duration::from_millis(250);
 /// How far ahead (in pacing time) a lane claims work: small, so a crash leaves little to reconcile.
 const CLAIM_AHEAD: f64 = 0.25;
+/// The resolution of tokio's timer.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// Most recipients claimed at once by one lane (fast numbers claim in large batches, so the
 /// claim transaction is rare next to the sends).
 const MAX_CLAIM: f64 = 500.0;
+
+/// A claim under way in the background: the next batch, claimed while this one sends.
+type Claim = JoinHandle<StoreResult<Vec<Work>>>;
 
 /// Claimed work of one campaign on this lane.
 #[derive(Debug)]
@@ -32,6 +38,48 @@ struct CampaignQueue {
     seq: i64,
     buffer: VecDeque<Work>,
     empty_until: Option<Instant>,
+    claiming: Option<Claim>,
+}
+
+impl CampaignQueue {
+    fn new(seq: i64) -> Self {
+        Self {
+            seq,
+            buffer: VecDeque::new(),
+            empty_until: None,
+            claiming: None,
+        }
+    }
+
+    /// Takes in the outcome of a claim.
+    fn absorb(&mut self, claimed: StoreResult<Vec<Work>>, phone: &str) {
+        match claimed {
+            Ok(work) if work.is_empty() => self.empty_until = Some(Instant::now() + EMPTY_BACKOFF),
+            Ok(work) => {
+                self.empty_until = None;
+                self.buffer.extend(work);
+            }
+            Err(e) => {
+                tracing::error!(number = %phone, error = ?e, "claiming work failed");
+                self.empty_until = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Claimed work a lane gives back: what its queues held, and claims still under way
+/// (whose work is given back once they come in).
+#[derive(Debug, Default)]
+struct Leftovers {
+    work: Vec<Work>,
+    claims: Vec<Claim>,
+}
+
+impl Leftovers {
+    fn take_from(&mut self, q: &mut CampaignQueue) {
+        self.work.extend(q.buffer.drain(..));
+        self.claims.extend(q.claiming.take());
+    }
 }
 
 /// Round-robin over the campaigns of one number, so a small campaign is not stuck
@@ -44,33 +92,29 @@ struct Turns {
 impl Turns {
     /// Keeps the queues of `running` campaigns (adding new ones at the end) and returns
     /// the claimed work of campaigns that stopped running.
-    fn retain_running(&mut self, running: &[i64]) -> Vec<Work> {
-        let mut released = Vec::new();
+    fn retain_running(&mut self, running: &[i64]) -> Leftovers {
+        let mut released = Leftovers::default();
         self.queues.retain_mut(|q| {
             let keep = running.contains(&q.seq);
             if !keep {
-                released.extend(q.buffer.drain(..));
+                released.take_from(q);
             }
             keep
         });
         for seq in running {
             if !self.queues.iter().any(|q| q.seq == *seq) {
-                self.queues.push_back(CampaignQueue {
-                    seq: *seq,
-                    buffer: VecDeque::new(),
-                    empty_until: None,
-                });
+                self.queues.push_back(CampaignQueue::new(*seq));
             }
         }
         released
     }
 
     /// Removes a campaign's queue, returning its claimed work.
-    fn drop_campaign(&mut self, seq: i64) -> Vec<Work> {
-        let mut released = Vec::new();
+    fn drop_campaign(&mut self, seq: i64) -> Leftovers {
+        let mut released = Leftovers::default();
         self.queues.retain_mut(|q| {
             if q.seq == seq {
-                released.extend(q.buffer.drain(..));
+                released.take_from(q);
                 false
             } else {
                 true
@@ -79,9 +123,45 @@ impl Turns {
         released
     }
 
-    fn drain_all(&mut self) -> Vec<Work> {
-        self.queues.drain(..).flat_map(|q| q.buffer).collect()
+    fn drain_all(&mut self) -> Leftovers {
+        let mut released = Leftovers::default();
+        for mut q in self.queues.drain(..) {
+            released.take_from(&mut q);
+        }
+        released
     }
+}
+
+/// Starts claiming the next batch of a campaign on this number in the background.
+fn claim_ahead(shared: &Arc<Shared>, seq: i64, phone: &str, batch: u32) -> Claim {
+    let (shared, phone) = (shared.clone(), phone.to_owned());
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let claimed = shared
+            .store
+            .claim_work(
+                &shared.config.node,
+                seq,
+                &phone,
+                batch,
+                OffsetDateTime::now_utc(),
+            )
+            .await;
+        tracing::trace!(
+            number = %phone,
+            rows = claimed.as_ref().map_or(0, Vec::len),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "claimed"
+        );
+        claimed
+    })
+}
+
+/// The outcome of a background claim (a claim task that died is a failed claim).
+async fn claimed(claim: Claim) -> StoreResult<Vec<Work>> {
+    claim
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Backend(Box::new(e))))
 }
 
 pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pacer>>) {
@@ -121,7 +201,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             match shared.store.lane_campaigns(&phone).await {
                 Ok(running) => {
                     last_refresh = Some(Instant::now());
-                    release(&shared, turns.retain_running(&running)).await;
+                    release_leftovers(&shared, turns.retain_running(&running)).await;
                     if running.is_empty() {
                         break;
                     }
@@ -143,30 +223,20 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             let Some(mut q) = turns.queues.pop_front() else {
                 break;
             };
-            if q.buffer.is_empty() && q.empty_until.is_none_or(|t| Instant::now() >= t) {
-                match shared
-                    .store
-                    .claim_work(
-                        &shared.config.node,
-                        q.seq,
-                        &phone,
-                        batch,
-                        OffsetDateTime::now_utc(),
-                    )
-                    .await
-                {
-                    Ok(work) if work.is_empty() => {
-                        q.empty_until = Some(Instant::now() + EMPTY_BACKOFF)
-                    }
-                    Ok(work) => {
-                        q.empty_until = None;
-                        q.buffer.extend(work);
-                    }
-                    Err(e) => {
-                        tracing::error!(number = %phone, error = ?e, "claiming work failed");
-                        q.empty_until = Some(Instant::now() + Duration::from_secs(1));
-                    }
-                }
+            // The next batch is claimed while this one sends, once the buffer runs low.
+            if q.claiming.is_none()
+                && q.buffer.len() <= (batch / 2) as usize
+                && q.empty_until.is_none_or(|t| Instant::now() >= t)
+            {
+                q.claiming = Some(claim_ahead(&shared, q.seq, &phone, batch));
+            }
+            if q.claiming
+                .as_ref()
+                .is_some_and(|c| c.is_finished() || q.buffer.is_empty())
+                && let Some(claim) = q.claiming.take()
+            {
+                let outcome = claimed(claim).await;
+                q.absorb(outcome, &phone);
             }
             let next = q.buffer.pop_front();
             turns.queues.push_back(q);
@@ -197,15 +267,21 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             Ok(mut p) => p.reserve(work.segments, Instant::now()),
             Err(_) => Instant::now(),
         };
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => {
-                if let Ok(mut p) = pacer.lock() {
-                    p.unreserve(slot, work.segments);
+        // tokio's timer fires on whole milliseconds, so a shorter sleep costs a full one and
+        // would cap a fast number near 1,000 messages a second: a slot due within the timer's
+        // resolution is due now. (Spacing is then exact to a millisecond; the window guard
+        // below still holds every carrier window to the rate.)
+        if slot > Instant::now() + TIMER_RESOLUTION {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => {
+                    if let Ok(mut p) = pacer.lock() {
+                        p.unreserve(slot, work.segments);
+                    }
+                    release(&shared, vec![work]).await;
+                    break 'lane;
                 }
-                release(&shared, vec![work]).await;
-                break 'lane;
+                _ = tokio::time::sleep_until(slot) => {}
             }
-            _ = tokio::time::sleep_until(slot) => {}
         }
         // The carrier's one-second window must have room as well (see `pacing`).
         loop {
@@ -260,7 +336,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             drop(permit);
         });
     }
-    release(&shared, turns.drain_all()).await;
+    release_leftovers(&shared, turns.drain_all()).await;
     leases::release(&shared, &phone, guard()).await;
     tracing::debug!(number = %phone, "lane stopped");
 }
@@ -272,9 +348,19 @@ async fn unless_cancelled(shared: &Shared, turns: &mut Turns, work: Work) -> Opt
         return Some(work);
     }
     let mut released = turns.drop_campaign(work.campaign_seq);
-    released.push(work);
-    release(shared, released).await;
+    released.work.push(work);
+    release_leftovers(shared, released).await;
     None
+}
+
+/// Gives back what a lane's queues held, once the claims under way have come in.
+async fn release_leftovers(shared: &Shared, mut leftovers: Leftovers) {
+    for claim in leftovers.claims {
+        if let Ok(work) = claimed(claim).await {
+            leftovers.work.extend(work);
+        }
+    }
+    release(shared, leftovers.work).await;
 }
 
 /// Fails claimed work whose recipient opted out after the claim (the claim itself skips
@@ -431,12 +517,12 @@ mod tests {
         turns.queues[0].buffer.push_back(work(1, 1));
         turns.queues[1].buffer.push_back(work(2, 2));
         let released = turns.retain_running(&[2, 3]);
-        assert_eq!(released.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(released.work.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
         assert_eq!(
             turns.queues.iter().map(|q| q.seq).collect::<Vec<_>>(),
             [2, 3]
         );
-        assert_eq!(turns.drop_campaign(2).len(), 1);
-        assert!(turns.drain_all().is_empty());
+        assert_eq!(turns.drop_campaign(2).work.len(), 1);
+        assert!(turns.drain_all().work.is_empty());
     }
 }

@@ -416,12 +416,20 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
         }
         let mut delay = Duration::from_millis(50);
         loop {
+            let started = tokio::time::Instant::now();
             match shared
                 .store
                 .record_results(&batch, OffsetDateTime::now_utc())
                 .await
             {
-                Ok(()) => break,
+                Ok(()) => {
+                    tracing::trace!(
+                        rows = batch.len(),
+                        ms = started.elapsed().as_secs_f64() * 1e3,
+                        "outcomes stored"
+                    );
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(error = ?e, rows = batch.len(), "storing send outcomes failed; retrying");
                     if delay > Duration::from_secs(5) && shared.shutdown.is_cancelled() {

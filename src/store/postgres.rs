@@ -1277,10 +1277,12 @@ impl Store for PgStore {
         // The claim proper. Rows locked by another node's claim are skipped, not waited
         // for, and a row whose claim committed meanwhile fails the re-check of the
         // subquery's conditions on its new version, so claimed sets are disjoint.
-        // Attempt ids: 64 random bits from gen_random_uuid() (built in since PostgreSQL
-        // 13, no pgcrypto), as 16 hex digits like SQLite's `hex(randomblob(8))`.
+        // Attempt ids grow with time, as on SQLite (claim time in ms, row id, 24 random
+        // bits from gen_random_uuid(), built in since PostgreSQL 13), so a claim's new ids
+        // land together at the end of the attempt index instead of on a page each.
         let rows = sqlx::query(
-            "UPDATE recipients SET attempt_id = left(md5(gen_random_uuid()::text), 16), \
+            "UPDATE recipients SET attempt_id = lpad(to_hex((extract(epoch FROM $1) * 1000)::bigint), 12, '0') \
+                 || lpad(to_hex(id), 10, '0') || left(md5(gen_random_uuid()::text), 6), \
              inflight_since = $1, attempts = attempts + 1, reconcile = false, claimed_by = $5, \
              updated_at = $1 \
              WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = $2 AND from_number = $3 \
