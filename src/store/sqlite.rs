@@ -590,6 +590,7 @@ impl Store for SqliteStore {
     async fn create_campaign(
         &self,
         new: &NewCampaign,
+        recipients: &mut dyn RecipientSource,
         idempotency: Option<&IdempotencyKey>,
     ) -> StoreResult<Created> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
@@ -631,7 +632,7 @@ impl Store for SqliteStore {
         .bind(new.status.as_str())
         .bind(new.source.as_str())
         .bind(new.scheduled_at.map(to_ms))
-        .bind(new.duplicates_removed as i64)
+        .bind(0i64)
         .bind(now)
         .bind(started_at)
         .bind(new.require_consent)
@@ -640,15 +641,19 @@ impl Store for SqliteStore {
         .map_err(backend)?;
 
         let full_chunk_sql = recipient_insert_sql(INSERT_CHUNK);
-        for (chunk_index, chunk) in new.recipients.chunks(INSERT_CHUNK).enumerate() {
+        let (mut position, mut failed) = (0i64, 0i64);
+        loop {
+            let chunk = recipients.next_chunk(INSERT_CHUNK)?;
+            if chunk.is_empty() {
+                break;
+            }
             let sql = if chunk.len() == INSERT_CHUNK {
                 full_chunk_sql.clone()
             } else {
                 recipient_insert_sql(chunk.len())
             };
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (i, r) in chunk.iter().enumerate() {
-                let position = (chunk_index * INSERT_CHUNK + i) as i64;
+            for r in chunk {
                 let variables = serde_json::to_string(&r.variables)
                     .map_err(|e| StoreError::Backend(Box::new(e)))?;
                 let (status, code, message) = if r.opted_out {
@@ -666,6 +671,9 @@ impl Store for SqliteStore {
                 } else {
                     (RecipientStatus::Pending, None, None)
                 };
+                if status == RecipientStatus::Failed {
+                    failed += 1;
+                }
                 q = q
                     .bind(seq)
                     .bind(position)
@@ -678,23 +686,31 @@ impl Store for SqliteStore {
                     .bind(code)
                     .bind(message)
                     .bind(now);
+                position += 1;
             }
             q.execute(&mut *tx).await.map_err(backend)?;
         }
 
-        let mut initial: HashMap<&'static str, i64> = HashMap::new();
-        for r in &new.recipients {
-            let status = if r.opted_out || r.no_consent {
-                RecipientStatus::Failed
-            } else {
-                RecipientStatus::Pending
-            };
-            *initial.entry(status.as_str()).or_default() += 1;
+        // Known only once every recipient was read.
+        let duplicates_removed = recipients.duplicates_removed();
+        if duplicates_removed > 0 {
+            sqlx::query("UPDATE campaigns SET duplicates_removed = ? WHERE seq = ?")
+                .bind(duplicates_removed as i64)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
-        for (status, n) in initial {
+        for (status, n) in [
+            (RecipientStatus::Pending, position - failed),
+            (RecipientStatus::Failed, failed),
+        ] {
+            if n == 0 {
+                continue;
+            }
             sqlx::query("INSERT INTO campaign_counts (campaign_seq, status, n) VALUES (?, ?, ?)")
                 .bind(seq)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(n)
                 .execute(&mut *tx)
                 .await
