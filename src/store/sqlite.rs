@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, sqlite::SqliteRow};
 use time::OffsetDateTime;
 
 use super::*;
@@ -137,6 +139,72 @@ fn recipient_insert_sql(rows: usize) -> String {
         sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
     }
     sql
+}
+
+/// Builds the multi-row INSERT of each chunk of a new campaign's recipients.
+struct RecipientInserts {
+    seq: i64,
+    now: i64,
+    full_chunk_sql: String,
+    /// Position of the next recipient.
+    position: i64,
+    /// Recipients so far that fail at once (opted out, no consent).
+    failed: i64,
+}
+
+impl RecipientInserts {
+    /// The INSERT of the source's next chunk, or `None` when it has no more.
+    fn next(
+        &mut self,
+        recipients: &mut dyn RecipientSource,
+    ) -> StoreResult<Option<sqlx::query::Query<'static, Sqlite, SqliteArguments>>> {
+        let chunk = recipients.next_chunk(INSERT_CHUNK)?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        let sql = if chunk.len() == INSERT_CHUNK {
+            self.full_chunk_sql.clone()
+        } else {
+            recipient_insert_sql(chunk.len())
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in chunk {
+            let variables = serde_json::to_string(&r.variables)
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let (status, code, message) = if r.opted_out {
+                (
+                    RecipientStatus::Failed,
+                    Some("opted_out"),
+                    Some("the recipient opted out of messages from this account"),
+                )
+            } else if r.no_consent {
+                (
+                    RecipientStatus::Failed,
+                    Some(NO_CONSENT_CODE),
+                    Some(NO_CONSENT_MESSAGE),
+                )
+            } else {
+                (RecipientStatus::Pending, None, None)
+            };
+            if status == RecipientStatus::Failed {
+                self.failed += 1;
+            }
+            q = q
+                .bind(self.seq)
+                .bind(self.position)
+                .bind(r.phone.as_str().to_owned())
+                .bind(variables)
+                .bind(r.body.clone())
+                .bind(r.segments as i64)
+                .bind(r.from_number.as_str().to_owned())
+                .bind(status.as_str())
+                .bind(code)
+                .bind(message)
+                .bind(self.now);
+            self.position += 1;
+        }
+        Ok(Some(q))
+    }
 }
 
 impl SqliteStore {
@@ -643,56 +711,23 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
 
-        let full_chunk_sql = recipient_insert_sql(INSERT_CHUNK);
-        let (mut position, mut failed) = (0i64, 0i64);
-        loop {
-            let chunk = recipients.next_chunk(INSERT_CHUNK)?;
-            if chunk.is_empty() {
-                break;
-            }
-            let sql = if chunk.len() == INSERT_CHUNK {
-                full_chunk_sql.clone()
-            } else {
-                recipient_insert_sql(chunk.len())
-            };
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in chunk {
-                let variables = serde_json::to_string(&r.variables)
-                    .map_err(|e| StoreError::Backend(Box::new(e)))?;
-                let (status, code, message) = if r.opted_out {
-                    (
-                        RecipientStatus::Failed,
-                        Some("opted_out"),
-                        Some("the recipient opted out of messages from this account"),
-                    )
-                } else if r.no_consent {
-                    (
-                        RecipientStatus::Failed,
-                        Some(NO_CONSENT_CODE),
-                        Some(NO_CONSENT_MESSAGE),
-                    )
-                } else {
-                    (RecipientStatus::Pending, None, None)
-                };
-                if status == RecipientStatus::Failed {
-                    failed += 1;
-                }
-                q = q
-                    .bind(seq)
-                    .bind(position)
-                    .bind(r.phone.as_str())
-                    .bind(variables)
-                    .bind(&r.body)
-                    .bind(r.segments as i64)
-                    .bind(r.from_number.as_str())
-                    .bind(status.as_str())
-                    .bind(code)
-                    .bind(message)
-                    .bind(now);
-                position += 1;
-            }
-            q.execute(&mut *tx).await.map_err(backend)?;
+        let mut inserts = RecipientInserts {
+            seq,
+            now,
+            full_chunk_sql: recipient_insert_sql(INSERT_CHUNK),
+            position: 0,
+            failed: 0,
+        };
+        // SQLite runs on its own thread: while it inserts one chunk, this task reads (checks
+        // and renders) the next. The statement owns its arguments, so the two overlap.
+        let mut next = inserts.next(recipients)?;
+        while let Some(insert) = next {
+            let (done, following) =
+                tokio::join!(insert.execute(&mut *tx), async { inserts.next(recipients) });
+            done.map_err(backend)?;
+            next = following?;
         }
+        let (position, failed) = (inserts.position, inserts.failed);
 
         // Known only once every recipient was read.
         let duplicates_removed = recipients.duplicates_removed();
