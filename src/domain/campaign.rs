@@ -32,12 +32,11 @@ pub enum ScheduleType {
     Draft,
 }
 
+// `L` is how the recipients are held: a `Vec` of `RecipientRequest` (owned, the default) or
+// `RecipientsJson` (their JSON text in the request's bytes, read one recipient at a time,
+// which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
+// plain comment, not a doc comment: the doc comment is the OpenAPI description.
 /// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
-///
-/// `L` is how the recipients are held: a `Vec` of [`RecipientRequest`] (owned, the default)
-/// or [`RecipientsJson`] (their JSON text in the request's bytes, read one recipient at a
-/// time, which create uses so that a 100,000-recipient body is not copied into 100,000
-/// maps).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
 pub struct CampaignRequest<L = Vec<RecipientRequest>> {
