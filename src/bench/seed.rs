@@ -13,7 +13,7 @@ use crate::domain::phone::Phone;
 use crate::domain::segments;
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::service::accounts;
-use crate::store::{self, DynStore, NewCampaign, Number, SendResult, StatusEvent};
+use crate::store::{self, DynStore, NewCampaign, Number, RecipientList, SendResult, StatusEvent};
 
 /// What a seeded database holds.
 pub struct Seeded {
@@ -112,11 +112,10 @@ pub async fn campaign(
                 status,
                 source: Source::Api,
                 scheduled_at: None,
-                duplicates_removed: 0,
                 require_consent: false,
-                recipients,
                 created_at: OffsetDateTime::now_utc(),
             },
+            &mut RecipientList::new(recipients, 0),
             None,
         )
         .await?;

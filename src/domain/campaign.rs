@@ -1,9 +1,11 @@
 //! A campaign request, the one analysis pass over it, and the all-or-nothing validation
 //! (create) and the report (preview) built from that analysis.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -30,10 +32,14 @@ pub enum ScheduleType {
     Draft,
 }
 
+// `L` is how the recipients are held: a `Vec` of `RecipientRequest` (owned, the default) or
+// `RecipientsJson` (their JSON text in the request's bytes, read one recipient at a time,
+// which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
+// plain comment, not a doc comment: the doc comment is the OpenAPI description.
 /// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CampaignRequest {
+#[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
+pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// The agent that answers replies (`agent_…`); defaults to the sending number's agent.
     #[serde(default)]
     pub agent_id: Option<String>,
@@ -51,7 +57,8 @@ pub struct CampaignRequest {
     pub message_template: Option<String>,
     /// Who gets it.
     #[serde(default)]
-    pub recipients: Option<Vec<RecipientRequest>>,
+    #[schema(value_type = Option<Vec<RecipientRequest>>)]
+    pub recipients: Option<L>,
     /// `now` (default), `schedule` or `draft`.
     #[serde(default)]
     pub schedule_type: Option<ScheduleType>,
@@ -76,6 +83,246 @@ pub struct RecipientRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
+}
+
+/// One recipient as the per-recipient checks read it, however it is held.
+pub trait RecipientInput {
+    /// The phone as given.
+    fn phone(&self) -> Option<&str>;
+    /// The variables as given (`None` when absent); `Err` with a message when they cannot be
+    /// read as an object (never, for a value that deserialized).
+    fn variables(&self) -> Result<Option<Cow<'_, Map<String, Value>>>, String>;
+}
+
+impl RecipientInput for RecipientRequest {
+    fn phone(&self) -> Option<&str> {
+        self.phone.as_deref()
+    }
+
+    fn variables(&self) -> Result<Option<Cow<'_, Map<String, Value>>>, String> {
+        Ok(self.variables.as_ref().map(Cow::Borrowed))
+    }
+}
+
+impl<T: RecipientInput + ?Sized> RecipientInput for &T {
+    fn phone(&self) -> Option<&str> {
+        (**self).phone()
+    }
+
+    fn variables(&self) -> Result<Option<Cow<'_, Map<String, Value>>>, String> {
+        (**self).variables()
+    }
+}
+
+/// A request's `recipients`, however they are held: read in order, as often as needed.
+pub trait Recipients {
+    /// One recipient as the checks read it.
+    type Item<'s>: RecipientInput + Send
+    where
+        Self: 's;
+    /// How many there are.
+    fn len(&self) -> usize;
+    /// True when there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Each recipient in request order.
+    fn iter(&self) -> impl Iterator<Item = Self::Item<'_>> + Send;
+}
+
+impl Recipients for Vec<RecipientRequest> {
+    type Item<'s> = &'s RecipientRequest;
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &RecipientRequest> + Send {
+        self.as_slice().iter()
+    }
+}
+
+/// A request's `recipients` kept as their JSON text in the request's bytes: checked when
+/// deserialized (each entry read as a [`RecipientRequest`] and dropped, so it refuses exactly
+/// what a `Vec` of them refuses), then read again as [`RecipientRef`]s one entry at a time,
+/// so no per-entry value is held for the whole request.
+#[derive(Debug, Clone, Copy)]
+pub struct RecipientsJson<'a> {
+    raw: &'a RawValue,
+    len: usize,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RecipientsJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = usize;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<usize, A::Error> {
+                let mut n = 0;
+                // The owned form, dropped at once: the same checks as a `Vec` of them.
+                while seq.next_element::<RecipientRequest>()?.is_some() {
+                    n += 1;
+                }
+                Ok(n)
+            }
+        }
+        let raw = <&'a RawValue>::deserialize(deserializer)?;
+        // Any refusal here is reported without the exact serde message and position; the
+        // caller re-reads a refused body with the owned types for those.
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let len = serde::Deserializer::deserialize_seq(&mut de, Count)
+            .map_err(serde::de::Error::custom)?;
+        Ok(RecipientsJson { raw, len })
+    }
+}
+
+impl<'a> Recipients for RecipientsJson<'a> {
+    type Item<'s>
+        = JsonEntry<'a>
+    where
+        Self: 's;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> impl Iterator<Item = JsonEntry<'a>> + Send {
+        JsonEntries {
+            text: self.raw.get(),
+            // Past the `[` (a raw value starts at its first character).
+            pos: 1,
+            left: self.len,
+        }
+    }
+}
+
+/// One entry read from a [`RecipientsJson`]: the recipient, or why it could not be read
+/// again (never, after the check when deserializing; refused as invalid rather than
+/// skipped, so nothing is ever partial).
+#[derive(Debug, Clone)]
+pub enum JsonEntry<'a> {
+    /// The recipient.
+    Read(RecipientRef<'a>),
+    /// The entry could not be read.
+    Unreadable(String),
+}
+
+impl RecipientInput for JsonEntry<'_> {
+    fn phone(&self) -> Option<&str> {
+        match self {
+            JsonEntry::Read(r) => r.phone(),
+            JsonEntry::Unreadable(_) => None,
+        }
+    }
+
+    fn variables(&self) -> Result<Option<Cow<'_, Map<String, Value>>>, String> {
+        match self {
+            JsonEntry::Read(r) => r.variables(),
+            JsonEntry::Unreadable(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// Reads the entries of a JSON array one at a time.
+struct JsonEntries<'a> {
+    text: &'a str,
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for JsonEntries<'a> {
+    type Item = JsonEntry<'a>;
+
+    fn next(&mut self) -> Option<JsonEntry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let bytes = self.text.as_bytes();
+        let skip = |mut pos: usize| {
+            while bytes.get(pos).is_some_and(u8::is_ascii_whitespace) {
+                pos += 1;
+            }
+            pos
+        };
+        let mut pos = skip(self.pos);
+        if bytes.get(pos) == Some(&b',') {
+            pos = skip(pos + 1);
+        }
+        let rest = self.text.get(pos..).unwrap_or("");
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<RecipientRef<'a>>();
+        let entry = match stream.next() {
+            Some(Ok(r)) => JsonEntry::Read(r),
+            Some(Err(e)) => JsonEntry::Unreadable(e.to_string()),
+            None => JsonEntry::Unreadable("missing".into()),
+        };
+        self.pos = pos + stream.byte_offset();
+        Some(entry)
+    }
+}
+
+/// One recipient of a create request, borrowed from the request's bytes: the phone as a
+/// string slice (owned only when it had escapes) and the variables as their JSON text, read
+/// into a map only when the recipient is checked. Read only from text that was already read
+/// as a [`RecipientRequest`] ([`RecipientsJson`]), so the variables do read as a map.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientRef<'a> {
+    /// E.164 phone number, as given.
+    #[serde(default, borrow)]
+    pub phone: Option<BorrowedStr<'a>>,
+    /// The variables' JSON text (an object).
+    #[serde(default, borrow)]
+    pub variables: Option<&'a RawValue>,
+}
+
+impl RecipientInput for RecipientRef<'_> {
+    fn phone(&self) -> Option<&str> {
+        self.phone.as_ref().map(|p| p.0.as_ref())
+    }
+
+    fn variables(&self) -> Result<Option<Cow<'_, Map<String, Value>>>, String> {
+        self.variables
+            .map(|raw| {
+                serde_json::from_str(raw.get())
+                    .map(Cow::Owned)
+                    .map_err(|e| e.to_string())
+            })
+            .transpose()
+    }
+}
+
+/// A JSON string borrowed from the input when it has no escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BorrowedStr<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BorrowedStr<'de>;
+            // The same words as `String`'s visitor, so type errors read the same.
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 /// What validation needs to know about the account, gathered by the caller.
@@ -177,8 +424,8 @@ pub struct ValidCampaign {
 ///
 /// This is [`analyse`] followed by [`CampaignAnalysis::into_valid`]; the preview endpoint runs
 /// the same analysis and reports it instead of refusing.
-pub fn validate(
-    req: &CampaignRequest,
+pub fn validate<L: Recipients>(
+    req: &CampaignRequest<L>,
     ctx: &AccountContext,
     limits: &Limits,
     now: OffsetDateTime,
@@ -308,7 +555,7 @@ pub struct SendableRecipient {
 
 impl SendableRecipient {
     /// The stored form, when there is a message and a sender (always, for a valid request).
-    fn into_new_recipient(self) -> Option<NewRecipient> {
+    pub fn into_new_recipient(self) -> Option<NewRecipient> {
         let message = self.message?;
         Some(NewRecipient {
             phone: self.phone,
@@ -345,8 +592,11 @@ pub struct RecipientChecker<'a> {
     from_numbers: &'a [Phone],
     opted_out: &'a HashSet<String>,
     consented: Option<&'a HashSet<String>>,
-    empty: Map<String, Value>,
-    seen: HashMap<Phone, usize>,
+    /// Index of the sendable entry that claimed each phone (by [`Phone::key`], which is
+    /// smaller than the phone's text: 100,000 of them are held at once).
+    seen: HashMap<u64, usize>,
+    /// The same, for phones without a key (none that E.164 allows).
+    seen_long: HashMap<String, usize>,
     sendable: usize,
 }
 
@@ -363,8 +613,8 @@ impl<'a> RecipientChecker<'a> {
             from_numbers,
             opted_out,
             consented: None,
-            empty: Map::new(),
             seen: HashMap::new(),
+            seen_long: HashMap::new(),
             sendable: 0,
         }
     }
@@ -379,10 +629,19 @@ impl<'a> RecipientChecker<'a> {
     /// Decides the fate of entry `index`. Checks, in order: variable values (strings, numbers
     /// or booleans), the phone (required, E.164), repeats of an earlier sendable phone, then
     /// the rendered body (not empty, at most [`MAX_BODY_CHARS`]).
-    pub fn check(&mut self, index: usize, r: &RecipientRequest) -> RecipientOutcome {
-        let vars = r.variables.as_ref().unwrap_or(&self.empty);
+    pub fn check<R: RecipientInput + ?Sized>(&mut self, index: usize, r: &R) -> RecipientOutcome {
+        let vars = match r.variables() {
+            Ok(Some(vars)) => vars,
+            Ok(None) => Cow::Owned(Map::new()),
+            Err(e) => {
+                return RecipientOutcome::Invalid(vec![FieldError::new(
+                    format!("recipients[{index}].variables"),
+                    e,
+                )]);
+            }
+        };
         let mut errors = Vec::new();
-        for (key, value) in vars {
+        for (key, value) in vars.iter() {
             if matches!(value, Value::Array(_) | Value::Object(_)) {
                 errors.push(FieldError::new(
                     format!("recipients[{index}].variables.{key}"),
@@ -390,7 +649,7 @@ impl<'a> RecipientChecker<'a> {
                 ));
             }
         }
-        let phone = match r.phone.as_deref() {
+        let phone = match r.phone() {
             None => {
                 errors.push(FieldError::new(
                     format!("recipients[{index}].phone"),
@@ -412,7 +671,12 @@ impl<'a> RecipientChecker<'a> {
         let Some(phone) = phone.filter(|_| errors.is_empty()) else {
             return RecipientOutcome::Invalid(errors);
         };
-        if let Some(&first_index) = self.seen.get(&phone) {
+        let key = phone.key();
+        let claimed = match key {
+            Some(key) => self.seen.get(&key),
+            None => self.seen_long.get(phone.as_str()),
+        };
+        if let Some(&first_index) = claimed {
             return RecipientOutcome::Duplicate(Duplicate {
                 index,
                 phone: phone.as_str().to_owned(),
@@ -422,7 +686,7 @@ impl<'a> RecipientChecker<'a> {
         let (message, missing_variables) = match self.template {
             None => (None, Vec::new()),
             Some(template) => {
-                let body = template.render(vars);
+                let body = template.render(&vars);
                 let chars = body.chars().count();
                 if chars > MAX_BODY_CHARS {
                     return RecipientOutcome::Invalid(vec![FieldError::new(
@@ -440,7 +704,7 @@ impl<'a> RecipientChecker<'a> {
                 }
                 let count = segments::count(&body);
                 let missing = template
-                    .missing(vars)
+                    .missing(&vars)
                     .into_iter()
                     .map(str::to_owned)
                     .collect();
@@ -456,7 +720,10 @@ impl<'a> RecipientChecker<'a> {
             0 => None,
             n => Some(self.from_numbers[self.sendable % n].clone()),
         };
-        self.seen.insert(phone.clone(), index);
+        match key {
+            Some(key) => self.seen.insert(key, index),
+            None => self.seen_long.insert(phone.as_str().to_owned(), index),
+        };
         self.sendable += 1;
         let opted_out = self.opted_out.contains(phone.as_str());
         let no_consent = !opted_out && self.consented.is_some_and(|c| !c.contains(phone.as_str()));
@@ -464,7 +731,7 @@ impl<'a> RecipientChecker<'a> {
             opted_out,
             no_consent,
             phone,
-            variables: vars.clone(),
+            variables: vars.into_owned(),
             message,
             from_number,
             missing_variables,
@@ -472,13 +739,54 @@ impl<'a> RecipientChecker<'a> {
     }
 }
 
-/// Runs every check on a request and keeps every finding (see [`CampaignAnalysis`]).
-pub fn analyse(
-    req: &CampaignRequest,
+/// The campaign-wide half of the analysis: everything but the per-recipient outcomes.
+///
+/// Why apart: create checks the recipients one chunk at a time while it stores them
+/// ([`CampaignPlan::checker`]), instead of holding every outcome at once as
+/// [`CampaignAnalysis`] does.
+#[derive(Debug, Clone)]
+pub struct CampaignPlan {
+    /// Campaign name, trimmed (empty when invalid).
+    pub name: String,
+    /// The template as given, when it is usable.
+    pub message_template: Option<String>,
+    /// The parsed template, when it is usable.
+    pub template: Option<Template>,
+    /// The agent answering replies (given, or the first sender's default agent).
+    pub agent_id: Option<String>,
+    /// The valid sending numbers, in the order given, without repeats.
+    pub from_numbers: Vec<Phone>,
+    /// When it starts (`Now` when the schedule is invalid).
+    pub schedule: Schedule,
+    /// Problems with the campaign as a whole, in the order create reports them.
+    pub errors: Vec<FieldError>,
+    /// Sends only to numbers with granted consent (`require_consent`).
+    pub require_consent: bool,
+    /// How many recipients the request lists, when the list is there, not empty and within
+    /// the limit (otherwise `errors` says what is wrong with it).
+    pub recipients: Option<usize>,
+}
+
+impl CampaignPlan {
+    /// The per-recipient checker for this request: call it on each entry in request order.
+    pub fn checker<'s>(&'s self, ctx: &'s AccountContext) -> RecipientChecker<'s> {
+        let mut checker =
+            RecipientChecker::new(self.template.as_ref(), &self.from_numbers, &ctx.opted_out);
+        if self.require_consent {
+            checker = checker.requiring_consent(&ctx.consented);
+        }
+        checker.seen.reserve(self.recipients.unwrap_or(0));
+        checker
+    }
+}
+
+/// Runs the campaign-wide checks of a request (see [`CampaignPlan`]).
+pub fn plan<L: Recipients>(
+    req: &CampaignRequest<L>,
     ctx: &AccountContext,
     limits: &Limits,
     now: OffsetDateTime,
-) -> CampaignAnalysis {
+) -> CampaignPlan {
     let mut errors = Vec::new();
 
     let name = match req.name.as_deref().map(str::trim) {
@@ -528,57 +836,76 @@ pub fn analyse(
     let schedule = validate_schedule(req, now, &mut errors);
     let require_consent = req.require_consent.unwrap_or(false);
 
-    let recipients = match req.recipients.as_deref() {
+    let recipients = match req.recipients.as_ref().map(Recipients::len) {
         None => {
             errors.push(FieldError::new("recipients", "is required"));
-            Vec::new()
+            None
         }
-        Some([]) => {
+        Some(0) => {
             errors.push(FieldError::new(
                 "recipients",
                 "must list at least one recipient",
             ));
-            Vec::new()
+            None
         }
-        Some(list) if list.len() > limits.max_recipients => {
+        Some(len) if len > limits.max_recipients => {
             errors.push(FieldError::new(
                 "recipients",
                 format!(
-                    "has {} recipients; at most {} are allowed in one call",
-                    list.len(),
+                    "has {len} recipients; at most {} are allowed in one call",
                     limits.max_recipients
                 ),
             ));
-            Vec::new()
+            None
         }
-        Some(list) => {
-            let mut checker =
-                RecipientChecker::new(template.as_ref(), &from_numbers, &ctx.opted_out);
-            if require_consent {
-                checker = checker.requiring_consent(&ctx.consented);
-            }
-            checker.seen.reserve(list.len());
-            list.iter()
-                .enumerate()
-                .map(|(i, r)| checker.check(i, r))
-                .collect()
-        }
+        Some(len) => Some(len),
     };
 
-    CampaignAnalysis {
+    CampaignPlan {
         name,
         message_template: template_src.map(str::to_owned),
+        template,
         agent_id,
         from_numbers,
         schedule,
         errors,
-        recipients,
         require_consent,
+        recipients,
     }
 }
 
-fn validate_senders(
-    req: &CampaignRequest,
+/// Runs every check on a request and keeps every finding (see [`CampaignAnalysis`]).
+pub fn analyse<L: Recipients>(
+    req: &CampaignRequest<L>,
+    ctx: &AccountContext,
+    limits: &Limits,
+    now: OffsetDateTime,
+) -> CampaignAnalysis {
+    let plan = plan(req, ctx, limits, now);
+    let recipients = match (plan.recipients, req.recipients.as_ref()) {
+        (Some(_), Some(list)) => {
+            let mut checker = plan.checker(ctx);
+            list.iter()
+                .enumerate()
+                .map(|(i, r)| checker.check(i, &r))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    CampaignAnalysis {
+        name: plan.name,
+        message_template: plan.message_template,
+        agent_id: plan.agent_id,
+        from_numbers: plan.from_numbers,
+        schedule: plan.schedule,
+        errors: plan.errors,
+        recipients,
+        require_consent: plan.require_consent,
+    }
+}
+
+fn validate_senders<L>(
+    req: &CampaignRequest<L>,
     ctx: &AccountContext,
     errors: &mut Vec<FieldError>,
 ) -> Vec<Phone> {
@@ -621,8 +948,8 @@ fn validate_senders(
     out
 }
 
-fn validate_schedule(
-    req: &CampaignRequest,
+fn validate_schedule<L>(
+    req: &CampaignRequest<L>,
     now: OffsetDateTime,
     errors: &mut Vec<FieldError>,
 ) -> Schedule {
@@ -1016,5 +1343,92 @@ mod tests {
         let ok = analyse(&request(spec_request()), &ctx(), &Limits::default(), now());
         assert!(ok.is_valid());
         assert_eq!(ok.into_valid().unwrap().recipients.len(), 2);
+    }
+
+    fn borrowed(body: &str) -> Result<CampaignRequest<RecipientsJson<'_>>, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    #[test]
+    fn recipients_json_reads_every_entry_as_the_owned_form_does() {
+        let body = r#"{ "name": "N", "recipients" : [
+            { "phone": "+447111000001", "variables": { "b": 2, "a": "x", "a": "y" } } ,
+            {"variables":{"first_name":"S\u00e9b"},"phone":"\u002b447111000002"},
+            { "phone": "+447111000003" },{}
+          ] , "from_number": "+447446466847" }"#;
+        let owned: CampaignRequest = serde_json::from_str(body).unwrap();
+        let lazy = borrowed(body).unwrap();
+        let list = lazy.recipients.as_ref().unwrap();
+        assert_eq!(Recipients::len(list), 4);
+        let entries: Vec<JsonEntry<'_>> = list.iter().collect();
+        assert_eq!(entries.len(), 4);
+        for (entry, want) in entries.iter().zip(owned.recipients.as_ref().unwrap()) {
+            assert_eq!(entry.phone(), want.phone.as_deref());
+            assert_eq!(
+                entry.variables().unwrap().map(Cow::into_owned),
+                want.variables.clone()
+            );
+        }
+        // Unescaped text is borrowed from the body, not copied.
+        let JsonEntry::Read(first) = &entries[0] else {
+            panic!("{:?}", entries[0]);
+        };
+        assert!(matches!(first.phone, Some(BorrowedStr(Cow::Borrowed(_)))));
+        // Reading again gives the same entries.
+        assert_eq!(list.iter().count(), 4);
+    }
+
+    #[test]
+    fn recipients_json_refuses_what_the_owned_form_refuses() {
+        for recipients in [
+            r#"[{ "phone": 447111000001 }]"#,
+            r#"[{ "phone": "+447111000001", "variables": [1] }]"#,
+            r#"[{ "phone": "+447111000001", "variables": "x" }]"#,
+            r#"[{ "phone": "+447111000001", "variables": { "n": 1e400 } }]"#,
+            r#"[{ "phone": "+447111000001", "extra": 1 }]"#,
+            r#"[null]"#,
+            r#"{}"#,
+            r#""x""#,
+        ] {
+            let body = format!(r#"{{ "recipients": {recipients} }}"#);
+            assert!(
+                serde_json::from_str::<CampaignRequest>(&body).is_err(),
+                "owned form accepts {body}"
+            );
+            assert!(borrowed(&body).is_err(), "borrowed form accepts {body}");
+        }
+        let empty = borrowed(r#"{ "recipients": [ ] }"#).unwrap();
+        assert_eq!(Recipients::len(empty.recipients.as_ref().unwrap()), 0);
+        assert!(
+            borrowed(r#"{ "recipients": null }"#)
+                .unwrap()
+                .recipients
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_borrowed_and_owned_forms_give_the_same_analysis() {
+        let mut v = spec_request();
+        v["recipients"] = json!([
+            { "phone": "+447111000001", "variables": { "first_name": "A" } },
+            { "phone": "nope" },
+            { "phone": "+44 7111 000001", "variables": { "first_name": "B" } },
+            { "phone": "+447111000009", "variables": { "first_name": ["x"] } },
+            { "phone": "+447111000009" }
+        ]);
+        let body = serde_json::to_string(&v).unwrap();
+        let owned = analyse(&request(v), &ctx(), &Limits::default(), now());
+        let lazy = analyse(&borrowed(&body).unwrap(), &ctx(), &Limits::default(), now());
+        assert_eq!(lazy.recipients, owned.recipients);
+        assert_eq!(lazy.all_errors(), owned.all_errors());
+        let limited = plan(
+            &borrowed(&body).unwrap(),
+            &ctx(),
+            &Limits { max_recipients: 4 },
+            now(),
+        );
+        assert_eq!(limited.recipients, None);
+        assert_eq!(limited.errors[0].field, "recipients");
     }
 }

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
+use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody, parse_json};
 use crate::api::{
     CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
 };
-use crate::domain::campaign::CampaignRequest;
+use crate::domain::campaign::{CampaignRequest, RecipientsJson};
 use crate::domain::status::Source;
 use crate::service::campaigns;
 
@@ -33,24 +33,48 @@ pub async fn create(
     State(state): State<AppState>,
     Authenticated(account): Authenticated,
     headers: HeaderMap,
-    body: ApiJson<CampaignRequest>,
+    body: JsonBody,
 ) -> ApiResult<Response> {
+    // Recipients borrowed from the body. A body that form refuses is read again in the owned
+    // form, whose error (path and message) is the one to report; the two accept the same
+    // bodies, so that second read is only ever for the error.
+    let request = match parse_json::<CampaignRequest<RecipientsJson<'_>>>(&body.bytes) {
+        Ok(request) => Ok(request),
+        Err(_) => Err(parse_json::<CampaignRequest>(&body.bytes)?),
+    };
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(campaigns::idempotency_key(
             v.to_str().unwrap_or(""),
-            body.body_hash,
+            body.body_hash.clone(),
         )?),
     };
-    let outcome = campaigns::create(
-        state.store.as_ref(),
-        &state.settings.limits,
-        &account,
-        &body.value,
-        Source::Api,
-        idempotency.as_ref(),
-    )
-    .await?;
+    let store = state.store.as_ref();
+    let limits = &state.settings.limits;
+    let outcome = match &request {
+        Ok(request) => {
+            campaigns::create(
+                store,
+                limits,
+                &account,
+                request,
+                Source::Api,
+                idempotency.as_ref(),
+            )
+            .await?
+        }
+        Err(request) => {
+            campaigns::create(
+                store,
+                limits,
+                &account,
+                request,
+                Source::Api,
+                idempotency.as_ref(),
+            )
+            .await?
+        }
+    };
     if !outcome.replayed {
         state.engine.wake();
     }

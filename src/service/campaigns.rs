@@ -6,10 +6,17 @@ use super::{ServiceError, ServiceResult};
 use crate::api::{
     CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
 };
-use crate::domain::campaign::{self, CampaignRequest, Limits, Schedule};
+use crate::domain::FieldError;
+use crate::domain::campaign::{
+    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, Limits, NewRecipient,
+    RecipientChecker, RecipientInput, RecipientOutcome, Recipients, Schedule,
+};
 use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
-use crate::store::{Created, IdempotencyKey, NewCampaign, RecipientQuery, Store};
+use crate::store::{
+    Created, IdempotencyKey, NewCampaign, RecipientQuery, RecipientSource, Store, StoreError,
+    StoreResult,
+};
 
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -42,20 +49,38 @@ pub struct CreateOutcome {
 }
 
 /// Validates and stores a campaign; nothing is stored unless everything is valid.
-pub async fn create(
+///
+/// How, for a large request: the campaign-wide checks run first ([`campaign::plan`]); then
+/// the store reads the recipients chunk by chunk inside its transaction, each chunk checked
+/// and rendered as it is asked for ([`CheckedRecipients`]). The first invalid recipient
+/// stops the writing: every remaining recipient is still checked, so the 422 lists every
+/// problem, exactly as a check of the whole request would, and the transaction rolls back.
+/// So the peak memory is the request plus one chunk, not the request plus every rendered
+/// recipient.
+pub async fn create<L: Recipients + Sync>(
     store: &dyn Store,
     limits: &Limits,
     account: &AccountId,
-    request: &CampaignRequest,
+    request: &CampaignRequest<L>,
     source: Source,
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
     let ctx = super::consents::campaign_context(store, account, request).await?;
-    let valid = campaign::validate(request, &ctx, limits, now).map_err(ServiceError::Validation)?;
-    let validated = started.elapsed();
-    let (status, scheduled_at) = match valid.schedule {
+    let plan = campaign::plan(request, &ctx, limits, now);
+    let (Some(list), Some(len), true) = (
+        request.recipients.as_ref(),
+        plan.recipients,
+        plan.errors.is_empty(),
+    ) else {
+        let mut errors = plan.errors.clone();
+        if let (Some(list), Some(_)) = (request.recipients.as_ref(), plan.recipients) {
+            errors.extend(recipient_errors(&plan, &ctx, list));
+        }
+        return Err(ServiceError::Validation(errors));
+    };
+    let (status, scheduled_at) = match plan.schedule {
         Schedule::Now => (CampaignStatus::Running, None),
         Schedule::At(t) => (CampaignStatus::Scheduled, Some(t)),
         Schedule::Draft(t) => (CampaignStatus::Draft, t),
@@ -63,10 +88,10 @@ pub async fn create(
     let new = NewCampaign {
         id: CampaignId::generate(),
         account_id: account.clone(),
-        name: valid.name,
-        message_template: valid.message_template,
-        agent_id: valid.agent_id,
-        from_numbers: valid
+        name: plan.name.clone(),
+        message_template: plan.message_template.clone().unwrap_or_default(),
+        agent_id: plan.agent_id.clone(),
+        from_numbers: plan
             .from_numbers
             .iter()
             .map(|p| p.as_str().to_owned())
@@ -74,24 +99,42 @@ pub async fn create(
         status,
         source,
         scheduled_at,
-        duplicates_removed: valid.duplicates.len() as u64,
-        require_consent: valid.require_consent,
-        recipients: valid.recipients,
+        require_consent: plan.require_consent,
         created_at: now,
     };
+    let mut recipients = CheckedRecipients::new(plan.checker(&ctx), list.iter(), len);
     let created = store
-        .create_campaign(&new, idempotency)
-        .await
-        .map_err(ServiceError::from_store("campaign"))?;
+        .create_campaign(&new, &mut recipients, idempotency)
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(StoreError::Refused) => return Err(ServiceError::Validation(recipients.errors)),
+        // A key used before: as when every check ran before storing, an invalid request is a
+        // 422 even then (the store read none of the recipients).
+        Err(e @ StoreError::IdempotencyMismatch) => {
+            let errors = recipient_errors(&plan, &ctx, list);
+            return Err(if errors.is_empty() {
+                ServiceError::from_store("campaign")(e)
+            } else {
+                ServiceError::Validation(errors)
+            });
+        }
+        Err(e) => return Err(ServiceError::from_store("campaign")(e)),
+    };
     tracing::debug!(
-        recipients = new.recipients.len(),
-        validate_ms = validated.as_millis() as u64,
-        store_ms = (started.elapsed() - validated).as_millis() as u64,
+        recipients = len,
+        elapsed_ms = started.elapsed().as_millis() as u64,
         "campaign created"
     );
     let (id, replayed, duplicates) = match created {
-        Created::New(id) => (id, false, valid.duplicates),
-        Created::Replayed(id) => (id, true, Vec::new()),
+        Created::New(id) => (id, false, recipients.duplicates),
+        Created::Replayed(id) => {
+            let errors = recipient_errors(&plan, &ctx, list);
+            if !errors.is_empty() {
+                return Err(ServiceError::Validation(errors));
+            }
+            (id, true, Vec::new())
+        }
     };
     let stored = store
         .get_campaign(account, &id)
@@ -104,6 +147,108 @@ pub async fn create(
         },
         replayed,
     })
+}
+
+/// Every problem of the recipients, in request order (none when all are fine).
+fn recipient_errors<L: Recipients>(
+    plan: &CampaignPlan,
+    ctx: &AccountContext,
+    list: &L,
+) -> Vec<FieldError> {
+    let mut checker = plan.checker(ctx);
+    let mut errors = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        if let RecipientOutcome::Invalid(e) = checker.check(i, &r) {
+            errors.extend(e);
+        }
+    }
+    errors
+}
+
+/// A create request's recipients as a [`RecipientSource`]: each chunk is checked and
+/// rendered when the store asks for it. On the first invalid recipient it checks the rest
+/// (for the complete list of problems, in `errors`) and refuses.
+struct CheckedRecipients<'a, I> {
+    checker: RecipientChecker<'a>,
+    list: I,
+    /// Index of the next entry.
+    next: usize,
+    /// How many entries the request lists.
+    len: usize,
+    chunk: Vec<NewRecipient>,
+    duplicates: Vec<Duplicate>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a, I: Iterator<Item: RecipientInput>> CheckedRecipients<'a, I> {
+    fn new(checker: RecipientChecker<'a>, list: I, len: usize) -> Self {
+        Self {
+            checker,
+            list,
+            next: 0,
+            len,
+            chunk: Vec::new(),
+            duplicates: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Checks every entry not checked yet, keeping only their problems.
+    fn refuse(&mut self) -> StoreError {
+        self.chunk = Vec::new();
+        for r in self.list.by_ref() {
+            if let RecipientOutcome::Invalid(e) = self.checker.check(self.next, &r) {
+                self.errors.extend(e);
+            }
+            self.next += 1;
+        }
+        StoreError::Refused
+    }
+}
+
+impl<I: Iterator<Item: RecipientInput> + Send> RecipientSource for CheckedRecipients<'_, I> {
+    fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]> {
+        self.chunk.clear();
+        while self.chunk.len() < max {
+            let Some(r) = self.list.next() else {
+                if self.next != self.len {
+                    // The list ended early: never, but refused rather than stored short.
+                    self.errors.push(FieldError::new(
+                        format!("recipients[{}]", self.next),
+                        "could not be read",
+                    ));
+                    return Err(self.refuse());
+                }
+                break;
+            };
+            let index = self.next;
+            self.next += 1;
+            match self.checker.check(index, &r) {
+                RecipientOutcome::Sendable(r) => match r.into_new_recipient() {
+                    Some(new) => self.chunk.push(new),
+                    // Unreachable: the plan has a template and a sender. Refused rather than
+                    // dropped, so nothing is ever partial.
+                    None => {
+                        self.errors.push(FieldError::new(
+                            format!("recipients[{index}]"),
+                            "could not be prepared for sending",
+                        ));
+                        return Err(self.refuse());
+                    }
+                },
+                RecipientOutcome::Duplicate(d) => self.duplicates.push(d),
+                RecipientOutcome::Invalid(e) => {
+                    self.errors.extend(e);
+                    return Err(self.refuse());
+                }
+            }
+        }
+        Ok(&self.chunk)
+    }
+
+    fn duplicates_removed(&self) -> u64 {
+        self.duplicates.len() as u64
+    }
 }
 
 fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {

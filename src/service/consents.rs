@@ -16,10 +16,10 @@ use crate::store::{NewConsent, Store};
 
 /// What validating a campaign request needs: the account context, plus the numbers with
 /// granted consent when the request has `require_consent` (read only then: it can be large).
-pub async fn campaign_context(
+pub async fn campaign_context<L: Sync>(
     store: &dyn Store,
     account: &AccountId,
-    request: &CampaignRequest,
+    request: &CampaignRequest<L>,
 ) -> ServiceResult<AccountContext> {
     let mut ctx = store.account_context(account).await?;
     if request.require_consent == Some(true) {

@@ -54,6 +54,11 @@ impl ServiceError {
             StoreError::NotFound => ServiceError::NotFound(what),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::IdempotencyMismatch => ServiceError::IdempotencyMismatch,
+            // Only the caller that handed the store a refusing source knows why; it maps this
+            // itself. Reaching here is a bug.
+            StoreError::Refused => {
+                ServiceError::Internal(anyhow::anyhow!("recipients refused").context(what))
+            }
             StoreError::Backend(source) => {
                 ServiceError::Internal(anyhow::Error::from_boxed(source).context(what))
             }

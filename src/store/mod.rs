@@ -45,6 +45,9 @@ pub enum StoreError {
     /// The idempotency key was used before with a different request body.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
+    /// A [`RecipientSource`] refused its recipients part way; nothing was stored.
+    #[error("the recipients were refused")]
+    Refused,
     /// The database failed.
     #[error("database error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -207,14 +210,56 @@ pub struct NewCampaign {
     pub source: Source,
     /// Start time for scheduled (and optionally draft) campaigns.
     pub scheduled_at: Option<OffsetDateTime>,
-    /// How many duplicate phones were dropped.
-    pub duplicates_removed: u64,
     /// Recipients without granted consent fail with `no_consent` (at create and at claim).
     pub require_consent: bool,
-    /// Recipients in order.
-    pub recipients: Vec<NewRecipient>,
     /// Creation time.
     pub created_at: OffsetDateTime,
+}
+
+/// The recipients of a campaign being created, handed to the store a chunk at a time, in
+/// order. The store asks for the next chunk only after writing the previous one, so a source
+/// can check and render each chunk as it is asked for, and the recipients never all sit in
+/// memory at once.
+pub trait RecipientSource: Send {
+    /// The next at most `max` recipients (`max` > 0); an empty slice when there are no more.
+    /// `Err(StoreError::Refused)` (or any error) makes the store roll back and return it.
+    fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]>;
+    /// How many duplicate phones were dropped; read after the last chunk.
+    fn duplicates_removed(&self) -> u64;
+}
+
+/// Recipients already in memory, as a [`RecipientSource`].
+#[derive(Debug, Clone, Default)]
+pub struct RecipientList {
+    /// Recipients in order.
+    pub recipients: Vec<NewRecipient>,
+    /// How many duplicate phones were dropped before these.
+    pub duplicates_removed: u64,
+    next: usize,
+}
+
+impl RecipientList {
+    /// A source handing out `recipients` in order.
+    pub fn new(recipients: Vec<NewRecipient>, duplicates_removed: u64) -> Self {
+        Self {
+            recipients,
+            duplicates_removed,
+            next: 0,
+        }
+    }
+}
+
+impl RecipientSource for RecipientList {
+    fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]> {
+        let start = self.next.min(self.recipients.len());
+        let end = start.saturating_add(max).min(self.recipients.len());
+        self.next = end;
+        Ok(&self.recipients[start..end])
+    }
+
+    fn duplicates_removed(&self) -> u64 {
+        self.duplicates_removed
+    }
 }
 
 /// An `Idempotency-Key` with the hash of the request it came with.
@@ -581,12 +626,15 @@ pub trait Store: ReplyStore + SessionStore + LeaseStore + Send + Sync + 'static 
     /// What validating a campaign request needs to know about the account.
     async fn account_context(&self, account: &AccountId) -> StoreResult<AccountContext>;
 
-    /// Stores a campaign with all its recipients in one transaction. With an
-    /// idempotency key already used for the same request, stores nothing and
-    /// returns the first campaign's id; with a different request, `IdempotencyMismatch`.
+    /// Stores a campaign with all its recipients (read from `recipients` chunk by chunk
+    /// until it is empty) in one transaction; if the source fails, stores nothing and returns
+    /// its error. With an idempotency key already used for the same request, stores nothing,
+    /// reads no recipient and returns the first campaign's id; with a different request,
+    /// `IdempotencyMismatch`.
     async fn create_campaign(
         &self,
         new: &NewCampaign,
+        recipients: &mut dyn RecipientSource,
         idempotency: Option<&IdempotencyKey>,
     ) -> StoreResult<Created>;
     /// One campaign with counts.

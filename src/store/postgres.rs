@@ -814,6 +814,7 @@ impl Store for PgStore {
     async fn create_campaign(
         &self,
         new: &NewCampaign,
+        recipients: &mut dyn RecipientSource,
         idempotency: Option<&IdempotencyKey>,
     ) -> StoreResult<Created> {
         let now = ms(new.created_at);
@@ -884,7 +885,7 @@ impl Store for PgStore {
         .bind(new.status.as_str())
         .bind(new.source.as_str())
         .bind(new.scheduled_at.map(ms))
-        .bind(new.duplicates_removed as i64)
+        .bind(0i64)
         .bind(now)
         .bind(started_at)
         .bind(new.require_consent)
@@ -893,9 +894,15 @@ impl Store for PgStore {
         .map_err(backend)?;
 
         // One round trip per chunk: each column travels as one array parameter.
-        for (chunk_index, chunk) in new.recipients.chunks(INSERT_CHUNK).enumerate() {
-            let first = (chunk_index * INSERT_CHUNK) as i64;
+        let (mut first, mut failed) = (0i64, 0i64);
+        loop {
+            let chunk = recipients.next_chunk(INSERT_CHUNK)?;
+            if chunk.is_empty() {
+                break;
+            }
             let positions: Vec<i64> = (first..first + chunk.len() as i64).collect();
+            first += chunk.len() as i64;
+            failed += chunk.iter().filter(|r| r.opted_out || r.no_consent).count() as i64;
             let phones: Vec<&str> = chunk.iter().map(|r| r.phone.as_str()).collect();
             let variables = chunk
                 .iter()
@@ -950,12 +957,17 @@ impl Store for PgStore {
 
         // The initial counts, in the campaign's own rows (`slot = 0`): nobody else can see the
         // campaign before this commits, so nothing waits here.
-        let failed = new
-            .recipients
-            .iter()
-            .filter(|r| r.opted_out || r.no_consent)
-            .count() as i64;
-        let pending = new.recipients.len() as i64 - failed;
+        let pending = first - failed;
+        // Known only once every recipient was read.
+        let duplicates_removed = recipients.duplicates_removed();
+        if duplicates_removed > 0 {
+            sqlx::query("UPDATE campaigns SET duplicates_removed = $1 WHERE seq = $2")
+                .bind(duplicates_removed as i64)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::query(
             "INSERT INTO campaign_counts (campaign_seq, status, slot, n) \
              SELECT $1, c.status, 0, c.n FROM UNNEST($2::text[], $3::bigint[]) AS c(status, n) \

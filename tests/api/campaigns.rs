@@ -457,3 +457,116 @@ async fn sender_pools_spread_recipients() {
         .collect();
     assert_eq!(froms, [a.as_str(), b.as_str(), a.as_str(), b.as_str()]);
 }
+
+/// Create checks and stores the recipients a chunk at a time: problems far into a large
+/// request still refuse all of it (every problem listed, nothing stored, the idempotency key
+/// left unused), and duplicates are counted across chunks.
+#[tokio::test]
+async fn large_creates_are_all_or_nothing_across_chunks() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let recipients = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({ "phone": format!("+4471110{:05}", i + 1), "variables": { "first_name": format!("P{i}") } }))
+            .collect()
+    };
+    let mut list = recipients(1_500);
+    list[1_200] = json!({ "phone": "07111000000" });
+    list[1_400] = json!({ "phone": "+447111099999", "variables": { "first_name": { "x": 1 } } });
+    let body = json!({
+        "from_number": from, "name": "Big", "message_template": "Hi {{first_name}}",
+        "recipients": list,
+    });
+    let send = |body: &Value, key: &'static str| {
+        app.request(Method::POST, "/v1/sms/campaigns")
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+    };
+    let r = send(&body, "big-1").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "recipients[1200].phone",
+            "recipients[1400].variables.first_name"
+        ]
+    );
+    let listed = json(app.get("/v1/sms/campaigns").await).await;
+    assert!(
+        listed["campaigns"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
+
+    // The key was not used up; duplicates far apart collapse to the first.
+    let mut list = recipients(1_500);
+    list[1_300] = json!({ "phone": "+44 7111 000002", "variables": { "first_name": "Again" } });
+    let good = json!({
+        "from_number": from, "name": "Big", "message_template": "Hi {{first_name}}",
+        "recipients": list,
+    });
+    let r = send(&good, "big-1").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created = json(r).await;
+    assert_eq!(created["total_count"], 1_499);
+    assert_eq!(created["duplicates_removed"], 1);
+    assert_eq!(created["duplicates"][0]["index"], 1_300);
+    assert_eq!(created["duplicates"][0]["first_index"], 1);
+    let id = created["campaign_id"].as_str().unwrap().to_owned();
+    let page = json(
+        app.get(&format!(
+            "/v1/sms/campaigns/{id}?recipients_limit=1000&recipients_cursor=1299"
+        ))
+        .await,
+    )
+    .await;
+    // Position 1300 is the entry after the dropped one.
+    let r = &page["recipients"][0];
+    assert_eq!(r["phone"], "+447111001302");
+    assert_eq!(r["body"], "Hi P1301");
+    assert_eq!(page["recipients"].as_array().unwrap().len(), 199);
+
+    // The same key with another, invalid body: the problems, as when nothing was stored.
+    let r = send(&body, "big-1").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "recipients[1200].phone",
+            "recipients[1400].variables.first_name"
+        ]
+    );
+    let listed = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(listed["campaigns"].as_array().unwrap().len(), 1);
+}
+
+/// The recipients are read borrowing from the body; a body that reading refuses is answered
+/// with the message and position serde gives for the whole body, as before.
+#[tokio::test]
+async fn shape_errors_inside_recipients_keep_their_exact_message() {
+    let app = spawn_app().await;
+    for (body, field, message) in [
+        (
+            r#"{"recipients": [{"phone": "+447111000001"}, {"phone": "+447111000002", "variables": [1]}]}"#,
+            "recipients[1].variables",
+            "invalid type: sequence, expected a map at line 1 column 84",
+        ),
+        (
+            r#"{"recipients": [{"phone": "+447111000001", "variables": {"a": "x"}, "extra": 1}]}"#,
+            "recipients[0].extra",
+            "unknown field `extra`, expected `phone` or `variables` at line 1 column 75",
+        ),
+    ] {
+        let r = post_raw(&app, body).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let v = json(r).await;
+        assert_eq!(error_fields(&v), [field], "{v}");
+        assert_eq!(v["error"]["details"][0]["message"], message, "{v}");
+    }
+    let r = post_raw(
+        &app,
+        r#"{"recipients": [{"phone": "+447111000001", "variables": {"n": 1e400}}]}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}

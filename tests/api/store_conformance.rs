@@ -23,7 +23,8 @@ use herald::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 use herald::store::{
     AccountSettingsUpdate, Agent, ConsentEvent, ConsentRecord, Created, DynStore, IdempotencyKey,
     NewAccount, NewApiKey, NewCampaign, NewConsent, NewInbound, NewReply, Number, ReceivedInbound,
-    Recipient, RecipientQuery, ReplyStatus, SendResult, StatusEvent, Store, StoreError, Work,
+    Recipient, RecipientList, RecipientQuery, RecipientSource, ReplyStatus, SendResult,
+    StatusEvent, Store, StoreError, StoreResult, Work,
 };
 use serde_json::{Map, Value, json};
 use time::macros::datetime;
@@ -65,6 +66,7 @@ conformance!(
     opt_outs_are_idempotent_and_scoped,
     campaigns_round_trip,
     idempotency_keys,
+    a_refused_source_stores_nothing,
     concurrent_creates_with_one_idempotency_key_make_one_campaign,
     campaigns_and_recipients_page_with_cursors,
     counts_are_the_aggregation_of_the_rows,
@@ -189,18 +191,22 @@ async fn new_account(store: &dyn Store, name: &str) -> AccountId {
 
 /// A running campaign of `n` recipients, sent from `from` in turn (recipient i from
 /// `from[i % from.len()]`).
-fn campaign(account: &AccountId, from: &[&str], n: usize) -> NewCampaign {
+fn campaign(account: &AccountId, from: &[&str], n: usize) -> TestCampaign {
     let senders: Vec<Phone> = from.iter().map(|p| phone(p)).collect();
-    NewCampaign {
-        id: CampaignId::generate(),
-        account_id: account.clone(),
-        name: "March promotion".into(),
-        message_template: "Hi {{first_name}}".into(),
-        agent_id: None,
-        from_numbers: from.iter().map(|p| p.to_string()).collect(),
-        status: CampaignStatus::Running,
-        source: Source::Api,
-        scheduled_at: None,
+    TestCampaign {
+        new: NewCampaign {
+            id: CampaignId::generate(),
+            account_id: account.clone(),
+            name: "March promotion".into(),
+            message_template: "Hi {{first_name}}".into(),
+            agent_id: None,
+            from_numbers: from.iter().map(|p| p.to_string()).collect(),
+            status: CampaignStatus::Running,
+            source: Source::Api,
+            scheduled_at: None,
+            require_consent: false,
+            created_at: T0,
+        },
         duplicates_removed: 0,
         recipients: (0..n)
             .map(|i| NewRecipient {
@@ -214,14 +220,43 @@ fn campaign(account: &AccountId, from: &[&str], n: usize) -> NewCampaign {
                 no_consent: false,
             })
             .collect(),
-        require_consent: false,
-        created_at: T0,
+    }
+}
+
+/// A campaign to store with the recipients it is stored with (a [`RecipientList`]).
+#[derive(Debug, Clone)]
+struct TestCampaign {
+    new: NewCampaign,
+    recipients: Vec<NewRecipient>,
+    duplicates_removed: u64,
+}
+
+impl TestCampaign {
+    /// The recipients as the store reads them.
+    fn source(&self) -> RecipientList {
+        RecipientList::new(self.recipients.clone(), self.duplicates_removed)
+    }
+}
+
+impl std::ops::Deref for TestCampaign {
+    type Target = NewCampaign;
+    fn deref(&self) -> &NewCampaign {
+        &self.new
+    }
+}
+
+impl std::ops::DerefMut for TestCampaign {
+    fn deref_mut(&mut self) -> &mut NewCampaign {
+        &mut self.new
     }
 }
 
 /// Stores `new` and returns its id and internal `seq`.
-async fn create(store: &dyn Store, new: &NewCampaign) -> (CampaignId, i64) {
-    let created = store.create_campaign(new, None).await.expect("create");
+async fn create(store: &dyn Store, new: &TestCampaign) -> (CampaignId, i64) {
+    let created = store
+        .create_campaign(new, &mut new.source(), None)
+        .await
+        .expect("create");
     assert_eq!(created, Created::New(new.id.clone()));
     let seq = store
         .get_campaign(&new.account_id, &new.id)
@@ -688,20 +723,28 @@ async fn idempotency_keys(db: &TestDb) {
     let first = campaign(&a, &[SENDER], 3);
     let key = idempotency("march-promo-1", 1);
     assert_eq!(
-        s.create_campaign(&first, Some(&key)).await.unwrap(),
+        s.create_campaign(&first, &mut first.source(), Some(&key))
+            .await
+            .unwrap(),
         Created::New(first.id.clone())
     );
     // The same request again: the first campaign, nothing new stored.
     let retry = campaign(&a, &[SENDER], 3);
     assert_eq!(
-        s.create_campaign(&retry, Some(&key)).await.unwrap(),
+        s.create_campaign(&retry, &mut retry.source(), Some(&key))
+            .await
+            .unwrap(),
         Created::Replayed(first.id.clone())
     );
     assert_not_found(s.get_campaign(&a, &retry.id).await);
     // The same key with another request: refused, nothing stored.
     let other = campaign(&a, &[SENDER], 4);
     let r = s
-        .create_campaign(&other, Some(&idempotency("march-promo-1", 2)))
+        .create_campaign(
+            &other,
+            &mut other.source(),
+            Some(&idempotency("march-promo-1", 2)),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::IdempotencyMismatch)), "{r:?}");
     assert_not_found(s.get_campaign(&a, &other.id).await);
@@ -709,15 +752,66 @@ async fn idempotency_keys(db: &TestDb) {
     // Keys belong to an account.
     let theirs = campaign(&b, &[SENDER], 1);
     assert_eq!(
-        s.create_campaign(&theirs, Some(&key)).await.unwrap(),
+        s.create_campaign(&theirs, &mut theirs.source(), Some(&key))
+            .await
+            .unwrap(),
         Created::New(theirs.id.clone())
     );
     // Without a key every create is new.
     let plain = campaign(&a, &[SENDER], 1);
     assert_eq!(
-        s.create_campaign(&plain, None).await.unwrap(),
+        s.create_campaign(&plain, &mut plain.source(), None)
+            .await
+            .unwrap(),
         Created::New(plain.id.clone())
     );
+}
+
+/// Hands out its recipients in chunks, then refuses instead of ending.
+struct RefusingSource {
+    list: RecipientList,
+    chunks_read: usize,
+}
+
+impl RecipientSource for RefusingSource {
+    fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]> {
+        self.chunks_read += 1;
+        let chunk = self.list.next_chunk(max.min(2))?;
+        if chunk.is_empty() {
+            return Err(StoreError::Refused);
+        }
+        Ok(chunk)
+    }
+
+    fn duplicates_removed(&self) -> u64 {
+        0
+    }
+}
+
+async fn a_refused_source_stores_nothing(db: &TestDb) {
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let new = campaign(&a, &[SENDER], 5);
+    let key = idempotency("refused", 1);
+    let mut refusing = RefusingSource {
+        list: new.source(),
+        chunks_read: 0,
+    };
+    let r = s.create_campaign(&new, &mut refusing, Some(&key)).await;
+    assert!(matches!(r, Err(StoreError::Refused)), "{r:?}");
+    // Several chunks were written before the refusal; none of them stayed.
+    assert!(refusing.chunks_read >= 3, "{}", refusing.chunks_read);
+    assert_not_found(s.get_campaign(&a, &new.id).await);
+    assert!(s.list_campaigns(&a, None, 50).await.unwrap().is_empty());
+    // The key was not used up: the same request goes through afterwards.
+    assert_eq!(
+        s.create_campaign(&new, &mut new.source(), Some(&key))
+            .await
+            .unwrap(),
+        Created::New(new.id.clone())
+    );
+    let stored = s.get_campaign(&a, &new.id).await.unwrap();
+    assert_eq!(stored.counts.total_count, 5);
 }
 
 async fn concurrent_creates_with_one_idempotency_key_make_one_campaign(db: &TestDb) {
@@ -730,7 +824,7 @@ async fn concurrent_creates_with_one_idempotency_key_make_one_campaign(db: &Test
         let new = campaign(&a, &[SENDER], 300);
         tasks.push(tokio::spawn(async move {
             store
-                .create_campaign(&new, Some(&idempotency("race", 9)))
+                .create_campaign(&new, &mut new.source(), Some(&idempotency("race", 9)))
                 .await
                 .expect("create")
         }));
@@ -1837,7 +1931,7 @@ async fn a_hundred_thousand_recipients_in_one_create(db: &TestDb) {
         })
         .collect();
     let started = std::time::Instant::now();
-    s.create_campaign(&new, Some(&idempotency("big", 1)))
+    s.create_campaign(&new, &mut new.source(), Some(&idempotency("big", 1)))
         .await
         .unwrap();
     let took = started.elapsed();
