@@ -265,12 +265,7 @@ impl ChaosDb {
             });
         };
         if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
-            let mut url = reqwest::Url::parse(arg).context("--database is not a URL")?;
-            url.set_path(&format!("/herald_chaos_{:016x}", rand::random::<u64>()));
-            let url = url.to_string();
-            sqlx::Postgres::create_database(&url)
-                .await
-                .with_context(|| format!("creating a database for the run on {arg}"))?;
+            let url = super::harness::fresh_postgres_database(arg, "herald_chaos").await?;
             return Ok(ChaosDb {
                 url: url.clone(),
                 postgres_url: Some(url),
@@ -291,11 +286,8 @@ impl ChaosDb {
 
     /// Drops a database created for the run.
     async fn drop(&self) {
-        use sqlx::migrate::MigrateDatabase as _;
-        if let Some(url) = &self.postgres_url
-            && let Err(e) = sqlx::Postgres::force_drop_database(url).await
-        {
-            eprintln!("chaos: could not drop {url}: {e}");
+        if let Some(url) = &self.postgres_url {
+            super::harness::drop_postgres_database(url).await;
         }
     }
 }

@@ -221,3 +221,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Creates a new database `{prefix}_<random>` on the PostgreSQL server of `server` (any
+/// database URL on it) and returns its URL.
+pub async fn fresh_postgres_database(server: &str, prefix: &str) -> anyhow::Result<String> {
+    use sqlx::migrate::MigrateDatabase as _;
+    let mut url = reqwest::Url::parse(server).context("--database is not a URL")?;
+    url.set_path(&format!("/{prefix}_{:016x}", rand::random::<u64>()));
+    let url = url.to_string();
+    sqlx::Postgres::create_database(&url)
+        .await
+        .with_context(|| format!("creating a database on {server}"))?;
+    Ok(url)
+}
+
+/// Drops a database made by [`fresh_postgres_database`] (ending its connections).
+pub async fn drop_postgres_database(url: &str) {
+    use sqlx::migrate::MigrateDatabase as _;
+    if let Err(e) = sqlx::Postgres::force_drop_database(url).await {
+        eprintln!("bench: could not drop {url}: {e}");
+    }
+}

@@ -14,11 +14,16 @@ mod seed;
 use clap::{Args, Subcommand};
 
 /// Size of a run.
-#[derive(Debug, Clone, Copy, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Size {
     /// A small, fast version (CI).
     #[arg(long)]
     pub quick: bool,
+    /// Run on PostgreSQL: a server URL (`postgres://USER@HOST:PORT/DB`) on which each run
+    /// creates fresh databases `herald_bench_<random>` (dropped afterwards). Default:
+    /// SQLite files in a scratch directory.
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 /// The benchmarks.
@@ -67,24 +72,21 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
                 )
             }
         }
-        BenchCommand::Create(s) => perf::create(s.quick).await.map(|r| r.print()),
-        BenchCommand::Counts(s) => perf::counts(s.quick).await.map(|r| r.print()),
-        BenchCommand::Dispatch(s) => perf::dispatch(s.quick).await.map(|r| r.print()),
-        BenchCommand::Pacing { size, long } => {
-            perf::pacing(size.quick, long).await.map(|r| r.print())
-        }
-        BenchCommand::Callbacks(s) => perf::callbacks(s.quick).await.map(|r| r.print()),
-        BenchCommand::Memory(s) => perf::memory(s.quick).await.map(|r| r.print()),
-        BenchCommand::Startup(s) => perf::startup(s.quick).await.map(|r| r.print()),
+        BenchCommand::Create(s) => perf::create(&s).await.map(|r| r.print()),
+        BenchCommand::Counts(s) => perf::counts(&s).await.map(|r| r.print()),
+        BenchCommand::Dispatch(s) => perf::dispatch(&s).await.map(|r| r.print()),
+        BenchCommand::Pacing { size, long } => perf::pacing(&size, long).await.map(|r| r.print()),
+        BenchCommand::Callbacks(s) => perf::callbacks(&s).await.map(|r| r.print()),
+        BenchCommand::Memory(s) => perf::memory(&s).await.map(|r| r.print()),
+        BenchCommand::Startup(s) => perf::startup(&s).await.map(|r| r.print()),
         BenchCommand::All(s) => {
-            let q = s.quick;
-            perf::create(q).await?.print();
-            perf::counts(q).await?.print();
-            perf::dispatch(q).await?.print();
-            perf::pacing(q, false).await?.print();
-            perf::callbacks(q).await?.print();
-            perf::memory(q).await?.print();
-            perf::startup(q).await?.print();
+            perf::create(&s).await?.print();
+            perf::counts(&s).await?.print();
+            perf::dispatch(&s).await?.print();
+            perf::pacing(&s, false).await?.print();
+            perf::callbacks(&s).await?.print();
+            perf::memory(&s).await?.print();
+            perf::startup(&s).await?.print();
             Ok(())
         }
     }

@@ -12,7 +12,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::harness::{ServerProcess, SimulatorProcess, wait_until};
+use super::Size;
+use super::harness::{self, ServerProcess, SimulatorProcess, wait_until};
 use super::report::{Report, median, percentile, rss_mb};
 use super::seed;
 use crate::domain::status::CampaignStatus;
@@ -20,26 +21,74 @@ use crate::provider::signature;
 use crate::provider::twilio::{SendOutcome, SendRequest, TwilioClient, TwilioConfig};
 
 /// A scratch directory removed when dropped.
-pub struct Scratch(pub PathBuf);
+pub struct Scratch {
+    dir: PathBuf,
+    /// A PostgreSQL server to make the bench's databases on, instead of SQLite files.
+    postgres: Option<String>,
+    /// PostgreSQL databases made for the bench, dropped with it.
+    made: std::sync::Mutex<Vec<String>>,
+}
 
 impl Scratch {
-    /// A fresh directory under the system temp dir.
-    pub fn new(name: &str) -> anyhow::Result<Self> {
+    /// A fresh directory under the system temp dir; databases on `size.database` (a
+    /// PostgreSQL server) when given, SQLite files in the directory otherwise.
+    pub fn new(name: &str, size: &Size) -> anyhow::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("herald-bench-{name}-{:08x}", rand::random::<u32>()));
         std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
+        if let Some(url) = &size.database {
+            anyhow::ensure!(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "--database {url}: expected a postgres:// server URL (SQLite is the default)"
+            );
+        }
+        Ok(Self {
+            dir,
+            postgres: size.database.clone(),
+            made: std::sync::Mutex::default(),
+        })
     }
 
-    /// `sqlite://` URL of a database file in it.
-    pub fn database(&self, file: &str) -> String {
-        format!("sqlite://{}", self.0.join(file).display())
+    /// The URL of a new, empty database: a file `file` in the directory, or a database
+    /// `herald_bench_<random>` created on the PostgreSQL server.
+    pub async fn database(&self, file: &str) -> anyhow::Result<String> {
+        let Some(server) = &self.postgres else {
+            return Ok(format!("sqlite://{}", self.dir.join(file).display()));
+        };
+        let url = harness::fresh_postgres_database(server, "herald_bench").await?;
+        if let Ok(mut made) = self.made.lock() {
+            made.push(url.clone());
+        }
+        Ok(url)
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
+        if !made.is_empty() {
+            // Drop can't await (and may run inside a runtime): a thread with its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    for url in made {
+                        rt.block_on(harness::drop_postgres_database(&url));
+                    }
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// Which database a bench ran on, for its notes.
+fn backend_note(size: &Size) -> String {
+    match &size.database {
+        Some(_) => "database: PostgreSQL (fresh databases on the --database server)".into(),
+        None => "database: SQLite (files in a scratch directory)".into(),
     }
 }
 
@@ -131,13 +180,15 @@ async fn wait_done(
 }
 
 /// `create`: POST one campaign of N recipients to a running server, `runs` times.
-pub async fn create(quick: bool) -> anyhow::Result<Report> {
+pub async fn create(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 10_000 } else { 100_000 };
     let runs = if quick { 3 } else { 5 };
     let mut report = Report::new("create", quick);
-    let scratch = Scratch::new("create")?;
+    report.note(backend_note(size));
+    let scratch = Scratch::new("create", size)?;
     let sim = SimulatorProcess::start(&[]).await?;
-    let mut server = ServerProcess::new(&scratch.database("create.db"), &sim, &[])?;
+    let mut server = ServerProcess::new(&scratch.database("create.db").await?, &sim, &[])?;
     let key = server.create_account("Bench").await?;
     server.start(None).await?;
     let client = client();
@@ -172,12 +223,14 @@ pub async fn create(quick: bool) -> anyhow::Result<Report> {
 }
 
 /// `counts`: GET a campaign of N recipients in mixed statuses, and list 1,000 campaigns.
-pub async fn counts(quick: bool) -> anyhow::Result<Report> {
+pub async fn counts(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 50_000 } else { 1_000_000 };
     let others: u64 = if quick { 199 } else { 999 };
     let mut report = Report::new("counts", quick);
-    let scratch = Scratch::new("counts")?;
-    let database = scratch.database("counts.db");
+    report.note(backend_note(size));
+    let scratch = Scratch::new("counts", size)?;
+    let database = scratch.database("counts.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;
     let started = Instant::now();
     let id = seed::campaign(&seeded, n, 0, CampaignStatus::Running).await?;
@@ -263,17 +316,19 @@ pub async fn counts(quick: bool) -> anyhow::Result<Report> {
 /// for the raw client (which asks for none), so both sides do the same carrier work and the
 /// difference is Herald's; the second run has both callbacks per message (`sent`,
 /// `delivered`) flowing back into Herald on the same two cores, the whole loop.
-pub async fn dispatch(quick: bool) -> anyhow::Result<Report> {
+pub async fn dispatch(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 5_000 } else { 100_000 };
     let mut report = Report::new("dispatch", quick);
+    report.note(backend_note(size));
     let raw = {
         let sim = SimulatorProcess::start(&["--drop-callbacks", "1"]).await?;
         let raw = raw_rate(&sim, if quick { 5_000 } else { 50_000 }, 256).await?;
         sim.stop().await;
         raw
     };
-    let quiet = dispatch_run(n, &["--drop-callbacks", "1"]).await?;
-    let loud = dispatch_run(n, &["--callback-delay-ms", "200"]).await?;
+    let quiet = dispatch_run(size, n, &["--drop-callbacks", "1"]).await?;
+    let loud = dispatch_run(size, n, &["--callback-delay-ms", "200"]).await?;
     report.note(format!(
         "{n} recipients over 4 numbers at 100,000 mps each; Herald and the simulator on loopback"
     ));
@@ -299,10 +354,10 @@ pub async fn dispatch(quick: bool) -> anyhow::Result<Report> {
 
 /// One dispatch run against a simulator started with `sim_args`: submissions per second
 /// from the create's answer to the campaign's `done`.
-async fn dispatch_run(n: u64, sim_args: &[&str]) -> anyhow::Result<f64> {
-    let scratch = Scratch::new("dispatch")?;
+async fn dispatch_run(size: &Size, n: u64, sim_args: &[&str]) -> anyhow::Result<f64> {
+    let scratch = Scratch::new("dispatch", size)?;
     let sim = SimulatorProcess::start(sim_args).await?;
-    let mut server = ServerProcess::new(&scratch.database("dispatch.db"), &sim, &[])?;
+    let mut server = ServerProcess::new(&scratch.database("dispatch.db").await?, &sim, &[])?;
     let key = server.create_account("Bench").await?;
     server.start(None).await?;
     let client = client();
@@ -374,10 +429,12 @@ async fn raw_rate(sim: &SimulatorProcess, n: usize, concurrency: usize) -> anyho
 }
 
 /// `pacing`: 10 numbers at mps 10 (and, with `long`, 1,000 recipients on one number at mps 1).
-pub async fn pacing(quick: bool, long: bool) -> anyhow::Result<Report> {
+pub async fn pacing(size: &Size, long: bool) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let mut report = Report::new("pacing", quick);
+    report.note(backend_note(size));
     let per_number: u64 = if quick { 20 } else { 100 };
-    let (ideal, worst, total) = pace_run(10, 10.0, per_number).await?;
+    let (ideal, worst, total) = pace_run(size, 10, 10.0, per_number).await?;
     report.note(format!(
         "10 numbers at mps 10, {per_number} one-segment recipients each"
     ));
@@ -390,7 +447,7 @@ pub async fn pacing(quick: bool, long: bool) -> anyhow::Result<Report> {
     );
     report.at_most("1 s windows over the rate", worst, "", 0.0);
     if long {
-        let (ideal, worst, total) = pace_run(1, 1.0, 1_000).await?;
+        let (ideal, worst, total) = pace_run(size, 1, 1.0, 1_000).await?;
         report.note("1 number at mps 1, 1,000 recipients (real clock)");
         report.figure("ideal (1 number, mps 1)", ideal, "s");
         report.at_most(
@@ -405,10 +462,15 @@ pub async fn pacing(quick: bool, long: bool) -> anyhow::Result<Report> {
 }
 
 /// Returns (ideal seconds, windows over the rate, slowest number's seconds).
-async fn pace_run(numbers_n: usize, mps: f64, per_number: u64) -> anyhow::Result<(f64, f64, f64)> {
-    let scratch = Scratch::new("pacing")?;
+async fn pace_run(
+    size: &Size,
+    numbers_n: usize,
+    mps: f64,
+    per_number: u64,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let scratch = Scratch::new("pacing", size)?;
     let sim = SimulatorProcess::start(&[]).await?;
-    let mut server = ServerProcess::new(&scratch.database("pacing.db"), &sim, &[])?;
+    let mut server = ServerProcess::new(&scratch.database("pacing.db").await?, &sim, &[])?;
     let key = server.create_account("Bench").await?;
     server.start(None).await?;
     let client = client();
@@ -465,11 +527,13 @@ async fn pace_run(numbers_n: usize, mps: f64, per_number: u64) -> anyhow::Result
 }
 
 /// `callbacks`: signed status callbacks posted by a load generator over several connections.
-pub async fn callbacks(quick: bool) -> anyhow::Result<Report> {
+pub async fn callbacks(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 5_000 } else { 100_000 };
     let mut report = Report::new("callbacks", quick);
-    let scratch = Scratch::new("callbacks")?;
-    let database = scratch.database("callbacks.db");
+    report.note(backend_note(size));
+    let scratch = Scratch::new("callbacks", size)?;
+    let database = scratch.database("callbacks.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;
     let id = seed::campaign(&seeded, n, 0, CampaignStatus::Running).await?;
     let sids = seed::send_through(&seeded, &id, 0.0).await?;
@@ -554,11 +618,13 @@ pub async fn callbacks(quick: bool) -> anyhow::Result<Report> {
 }
 
 /// `memory`: RSS of `herald serve` while a campaign of N recipients is sending.
-pub async fn memory(quick: bool) -> anyhow::Result<Report> {
+pub async fn memory(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 20_000 } else { 1_000_000 };
     let mut report = Report::new("memory", quick);
-    let scratch = Scratch::new("memory")?;
-    let database = scratch.database("memory.db");
+    report.note(backend_note(size));
+    let scratch = Scratch::new("memory", size)?;
+    let database = scratch.database("memory.db").await?;
     let seeded = seed::open(&database, 4, 100_000.0).await?;
     let id = seed::campaign(&seeded, n, 0, CampaignStatus::Running).await?;
     let key = seeded.key.clone();
@@ -603,11 +669,13 @@ pub async fn memory(quick: bool) -> anyhow::Result<Report> {
 }
 
 /// `startup`: `herald serve` on an existing database of N recipients, to `/readyz`.
-pub async fn startup(quick: bool) -> anyhow::Result<Report> {
+pub async fn startup(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
     let n: u64 = if quick { 50_000 } else { 1_000_000 };
     let mut report = Report::new("startup", quick);
-    let scratch = Scratch::new("startup")?;
-    let database = scratch.database("startup.db");
+    report.note(backend_note(size));
+    let scratch = Scratch::new("startup", size)?;
+    let database = scratch.database("startup.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;
     let id = seed::campaign(&seeded, n, 0, CampaignStatus::Running).await?;
     seed::send_through(&seeded, &id, 1.0).await?;
