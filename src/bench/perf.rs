@@ -657,7 +657,7 @@ pub async fn memory(size: &Size) -> anyhow::Result<Report> {
         .json()
         .await?;
     report.note(format!(
-        "campaign of {n} recipients sending at full speed; RSS sampled every 200 ms for {} s; {} recipients left pending when sampling stopped",
+        "campaign of {n} recipients sending at full speed; RSS sampled every 200 ms for {} s; {} recipients still pending or queued (awaiting their callbacks) when sampling stopped",
         sample_for.as_secs(),
         c["pending_count"]
     ));
