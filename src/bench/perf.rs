@@ -689,7 +689,9 @@ pub async fn startup(size: &Size) -> anyhow::Result<Report> {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         server.terminate().await?;
     }
-    report.note(format!("existing SQLite database with {n} recipients; 5 starts (spawn → /readyz 200, polled every 20 ms)"));
+    report.note(format!(
+        "existing database with {n} recipients; 5 starts (spawn → /readyz 200, polled every 20 ms)"
+    ));
     report.at_most("median start to ready", median(&times), "ms", 500.0);
     report.figure("max start to ready", percentile(&times, 1.0), "ms");
     sim.stop().await;
