@@ -69,13 +69,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     settings.bind = "127.0.0.1:0".into();
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
-    let addr = app.local_addr();
     let creds = app
         .bootstrap
         .clone()
         .expect("a fresh database bootstraps an account");
-    let store = app.store();
     let sim_url = app.simulator.as_ref().map(|s| s.base_url.clone());
+    serve(app, creds, sim_url, Some(db))
+}
+
+/// Runs a built Herald in the background until the returned app's `stop` is dropped.
+fn serve(
+    app: Application,
+    creds: AccountCredentials,
+    sim_url: Option<String>,
+    db: Option<TestDb>,
+) -> TestApp {
+    let addr = app.local_addr();
+    let store = app.store();
     let settings = app.settings();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
@@ -89,7 +99,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         creds,
         store,
         stop,
-        _db: Some(db),
+        _db: db,
     }
 }
 
@@ -110,23 +120,7 @@ impl TestApp {
             app.bootstrap.is_none(),
             "the database already has an account"
         );
-        let addr = app.local_addr();
-        let store = app.store();
-        let settings = app.settings();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        TestApp {
-            addr,
-            sim_url: self.sim_url.clone(),
-            settings,
-            client: reqwest::Client::new(),
-            creds: self.creds.clone(),
-            store,
-            stop,
-            _db: None,
-        }
+        serve(app, self.creds.clone(), self.sim_url.clone(), None)
     }
 }
 
