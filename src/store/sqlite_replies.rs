@@ -640,6 +640,15 @@ impl ReplyStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
+        // The counts cache follows status changes by trigger; its first row comes with the
+        // recipient, as for every campaign (the queue-depth gauge reads it).
+        sqlx::query(
+            "INSERT INTO campaign_counts (campaign_seq, status, n) VALUES (?, 'pending', 1)",
+        )
+        .bind(campaign_seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query(
             "INSERT INTO messages (id, conversation_seq, direction, kind, body, recipient_id, \
              reply_to_seq, created_at) VALUES (?, ?, 'outbound', 'agent', ?, ?, ?, ?)",
