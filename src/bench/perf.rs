@@ -84,12 +84,14 @@ impl Drop for Scratch {
     }
 }
 
-/// Which database a bench ran on, for its notes.
-fn backend_note(size: &Size) -> String {
-    match &size.database {
-        Some(_) => "database: PostgreSQL (fresh databases on the --database server)".into(),
-        None => "database: SQLite (files in a scratch directory)".into(),
-    }
+/// A bench's report, its first note naming the database it ran on.
+fn new_report(name: &str, size: &Size) -> Report {
+    let mut report = Report::new(name, size.quick);
+    report.note(match &size.database {
+        Some(_) => "database: PostgreSQL (fresh databases on the --database server)",
+        None => "database: SQLite (files in a scratch directory)",
+    });
+    report
 }
 
 fn client() -> reqwest::Client {
@@ -184,8 +186,7 @@ pub async fn create(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 10_000 } else { 100_000 };
     let runs = if quick { 3 } else { 5 };
-    let mut report = Report::new("create", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("create", size);
     let scratch = Scratch::new("create", size)?;
     let sim = SimulatorProcess::start(&[]).await?;
     let mut server = ServerProcess::new(&scratch.database("create.db").await?, &sim, &[])?;
@@ -227,8 +228,7 @@ pub async fn counts(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 50_000 } else { 1_000_000 };
     let others: u64 = if quick { 199 } else { 999 };
-    let mut report = Report::new("counts", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("counts", size);
     let scratch = Scratch::new("counts", size)?;
     let database = scratch.database("counts.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;
@@ -319,8 +319,7 @@ pub async fn counts(size: &Size) -> anyhow::Result<Report> {
 pub async fn dispatch(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 5_000 } else { 100_000 };
-    let mut report = Report::new("dispatch", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("dispatch", size);
     let raw = {
         let sim = SimulatorProcess::start(&["--drop-callbacks", "1"]).await?;
         let raw = raw_rate(&sim, if quick { 5_000 } else { 50_000 }, 256).await?;
@@ -431,8 +430,7 @@ async fn raw_rate(sim: &SimulatorProcess, n: usize, concurrency: usize) -> anyho
 /// `pacing`: 10 numbers at mps 10 (and, with `long`, 1,000 recipients on one number at mps 1).
 pub async fn pacing(size: &Size, long: bool) -> anyhow::Result<Report> {
     let quick = size.quick;
-    let mut report = Report::new("pacing", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("pacing", size);
     let per_number: u64 = if quick { 20 } else { 100 };
     let (ideal, worst, total) = pace_run(size, 10, 10.0, per_number).await?;
     report.note(format!(
@@ -530,8 +528,7 @@ async fn pace_run(
 pub async fn callbacks(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 5_000 } else { 100_000 };
-    let mut report = Report::new("callbacks", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("callbacks", size);
     let scratch = Scratch::new("callbacks", size)?;
     let database = scratch.database("callbacks.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;
@@ -621,8 +618,7 @@ pub async fn callbacks(size: &Size) -> anyhow::Result<Report> {
 pub async fn memory(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 20_000 } else { 1_000_000 };
-    let mut report = Report::new("memory", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("memory", size);
     let scratch = Scratch::new("memory", size)?;
     let database = scratch.database("memory.db").await?;
     let seeded = seed::open(&database, 4, 100_000.0).await?;
@@ -672,8 +668,7 @@ pub async fn memory(size: &Size) -> anyhow::Result<Report> {
 pub async fn startup(size: &Size) -> anyhow::Result<Report> {
     let quick = size.quick;
     let n: u64 = if quick { 50_000 } else { 1_000_000 };
-    let mut report = Report::new("startup", quick);
-    report.note(backend_note(size));
+    let mut report = new_report("startup", size);
     let scratch = Scratch::new("startup", size)?;
     let database = scratch.database("startup.db").await?;
     let seeded = seed::open(&database, 4, 1.0).await?;

@@ -18,13 +18,15 @@
 //! - Shares are fair: a node takes at most `ceil(numbers with work / live nodes)` numbers
 //!   and gives one back per tick while it holds more, so a node that joins gets work.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::Shared;
+use crate::store::Lane;
 
 /// The carrier counts a number's rate over one-second windows.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -137,6 +139,31 @@ pub(super) async fn acquire(shared: &Shared, phone: &str) -> bool {
             false
         }
     }
+}
+
+/// The numbers of `lanes` whose lease is free, expired or this node's, by the lease table
+/// read now and this node's clock (a hint: `acquire` asks the database, whose clock
+/// decides). On a failed read, all of them (and `acquire` decides).
+pub(super) async fn free_numbers(shared: &Shared, lanes: &[Lane]) -> HashSet<String> {
+    let taken: HashSet<String> = match shared.store.leases().await {
+        Ok(leases) => {
+            let now = OffsetDateTime::now_utc();
+            leases
+                .into_iter()
+                .filter(|l| l.node_id != shared.config.node.as_str() && l.expires_at > now)
+                .map(|l| l.phone)
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "reading the number leases failed");
+            HashSet::new()
+        }
+    };
+    lanes
+        .iter()
+        .filter(|l| !taken.contains(&l.phone))
+        .map(|l| l.phone.clone())
+        .collect()
 }
 
 /// Gives `phone` up: no longer held here, and closed to other nodes for `guard`.

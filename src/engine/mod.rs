@@ -324,10 +324,16 @@ async fn supervise(shared: &Arc<Shared>) {
                 lanes.retain(|_, h| !h.is_finished());
                 let mut share =
                     leases::fair_share(found.len(), shared.live_nodes.load(Ordering::Relaxed));
+                // Numbers this node may take: not held by another node (one read of the
+                // lease table, a hint by this node's clock; `acquire` decides), so a node
+                // short of its share does not try every other node's number on every tick.
+                let mut free: HashSet<String> = HashSet::new();
+                if shared.held.len() < share && found.iter().any(|l| !shared.held.holds(&l.phone)) {
+                    free = leases::free_numbers(shared, &found).await;
+                }
                 // About to take numbers: count the live nodes afresh, so that a node that
                 // started a moment ago gets its share now rather than by a hand-over later.
-                if shared.held.len() < share
-                    && found.iter().any(|l| !shared.held.holds(&l.phone))
+                if !free.is_empty()
                     && let Ok(n) = shared
                         .store
                         .live_nodes(&shared.config.node, shared.config.lease_ttl)
@@ -343,6 +349,7 @@ async fn supervise(shared: &Arc<Shared>) {
                     }
                     let held = shared.held.holds(&lane.phone)
                         || (shared.held.len() < share
+                            && free.contains(&lane.phone)
                             && leases::acquire(shared, &lane.phone).await);
                     if held {
                         lanes.insert(
