@@ -1,4 +1,4 @@
-//! The `herald` command line (DESIGN §7): every flag also reads `HERALD_<FLAG>` from the environment.
+//! The `herald` command line (docs/ARCHITECTURE.md §7): every flag also reads `HERALD_<FLAG>` from the environment.
 
 use clap::{Args, Parser, Subcommand};
 

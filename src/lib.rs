@@ -1,6 +1,6 @@
 //! Herald: SMS campaigns through Twilio.
 //!
-//! Layout (DESIGN §1): `domain` is pure rules and types; `store` persists them;
+//! Layout (docs/ARCHITECTURE.md §1): `domain` is pure rules and types; `store` persists them;
 //! `service` holds the use cases; `http` is the thin axum edge; `engine` sends;
 //! `cli` and `startup` put it together.
 

@@ -1,4 +1,4 @@
-//! The web dashboard (DESIGN §6): server-rendered pages for the people who will never write a
+//! The web dashboard (docs/ARCHITECTURE.md §6): server-rendered pages for the people who will never write a
 //! curl command. Sign in, paste or upload recipients, check the preview, send, and watch it go.
 //!
 //! Every page calls the same `service` functions as the JSON API (campaigns are created with

@@ -89,7 +89,7 @@ prefixed_id!(
 );
 
 /// A Herald node's name in a cluster: who holds a sending number's lease and who claimed a
-/// recipient (DESIGN §4). Chosen by the operator (`--node-id`) or derived from the host name
+/// recipient (docs/ARCHITECTURE.md §4). Chosen by the operator (`--node-id`) or derived from the host name
 /// and listen address, so a node that restarts keeps its name and takes its numbers back at
 /// once instead of waiting for its old leases to expire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -861,7 +861,7 @@ mod tests {
 
     const CSV_SPECTRUM: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/oracles/csv-spectrum"
+        "/tests/fixtures/csv-spectrum"
     );
 
     fn phones(import: &Import) -> Vec<&str> {

@@ -3,7 +3,7 @@
 //!
 //! Why pure: whether a message opts someone out decides whether Herald may ever text them
 //! again, so the rule is one small function with a table of tests, not logic spread over
-//! handlers. The rule is DESIGN §5 and Twilio's own: only a message whose whole body (trimmed,
+//! handlers. The rule is docs/ARCHITECTURE.md §5 and Twilio's own: only a message whose whole body (trimmed,
 //! any case) is a keyword counts; "Stop" opts out, "STOP please" does not.
 
 /// What an inbound message asks for, as far as compliance is concerned.

@@ -511,7 +511,7 @@ mod tests {
 
     const NOTIFY_CASES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/oracles/notify-phone-cases.json"
+        "/tests/fixtures/notify-phone-cases.json"
     );
 
     fn outcome(result: Result<Phone, PhoneError>) -> Result<String, &'static str> {

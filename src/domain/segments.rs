@@ -73,7 +73,7 @@ const UCS2_CONCATENATED: u32 = 67;
 /// estimates match what Twilio will bill.
 ///
 /// The rules follow Twilio's calculator (TwilioDevEd/message-segment-calculator), which the oracle
-/// `shared/oracles/twilio-segment-cases.json` was produced from:
+/// `tests/fixtures/twilio-segment-cases.json` was produced from:
 ///
 /// - A body is GSM-7 when every character is in the GSM 03.38 basic table (1 septet) or its
 ///   extension table (`^ { } [ ] ~ \ | €` and form feed: ESC + char, 2 septets). A single other
@@ -446,7 +446,7 @@ mod tests {
 
     const ORACLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/oracles/twilio-segment-cases.json"
+        "/tests/fixtures/twilio-segment-cases.json"
     );
 
     /// Grapheme clusters as this module sees them: the calculator's `numberOfCharacters` for UCS-2.

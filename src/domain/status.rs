@@ -52,7 +52,7 @@ impl RecipientStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
-    /// Maps a Twilio `MessageStatus` onto Herald's statuses (DESIGN §3).
+    /// Maps a Twilio `MessageStatus` onto Herald's statuses (docs/ARCHITECTURE.md §3).
     /// `None` for statuses that say nothing about an outbound message (`receiving`, …).
     pub fn from_twilio(raw: &str) -> Option<Self> {
         Some(match raw {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 /// A campaign's message template, parsed once and rendered once per recipient (100,000 times for
 /// a large campaign), so rendering is a walk over pre-split parts into one pre-sized `String`.
 ///
-/// Rules (DESIGN.md §2 "Templates"):
+/// Rules (docs/ARCHITECTURE.md §2):
 ///
 /// - `{{name}}` and `{{ name }}` are the same placeholder: whitespace inside the braces is
 ///   trimmed. `{{{name}}}` and `{{&name}}` (Mustache's unescaped forms) mean the same thing, since
@@ -265,7 +265,7 @@ mod tests {
 
     const ORACLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/oracles/templates.json"
+        "/tests/fixtures/templates.json"
     );
 
     /// "optional" oracle cases this engine does not pass, and why.

@@ -1,5 +1,5 @@
 //! Sender-number leases: on a cluster each number is paced by one node at a time, so the
-//! per-number rate holds however many nodes share the database (DESIGN §4).
+//! per-number rate holds however many nodes share the database (docs/ARCHITECTURE.md §4).
 //!
 //! The rules, and why they keep pacing exact across a hand-over:
 //! - A node sends from a number only while it holds the number's lease. It counts the

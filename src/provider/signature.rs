@@ -269,7 +269,7 @@ mod tests {
 
     const ORACLE_PATH: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/oracles/twilio-signatures.json"
+        "/tests/fixtures/twilio-signatures.json"
     );
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -279,7 +279,7 @@ mod tests {
             .collect()
     }
 
-    /// twilio.md §2.4 base params P.
+    /// The base parameters P of the signature algorithm (docs/ARCHITECTURE.md §9).
     fn base_params() -> Vec<(String, String)> {
         p(&[
             ("CallSid", "CA1234567890ABCDE"),

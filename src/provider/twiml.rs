@@ -1,4 +1,4 @@
-//! TwiML, the XML Twilio expects in answer to an incoming-message webhook (twilio.md §3.2).
+//! TwiML, the XML Twilio expects in answer to an incoming-message webhook (docs/ARCHITECTURE.md §9).
 //!
 //! Why here: it is Twilio's wire format, like the REST client and the signatures. Herald only
 //! ever answers with nothing (`<Response/>`, the agent's reply goes out later through the REST

@@ -16,7 +16,7 @@ use crate::domain::phone::Phone;
 use crate::engine::EngineHandle;
 use crate::store::{ConsentEvent, NewInbound, ReplyStatus, Store};
 
-/// An incoming SMS, as Twilio's incoming-message webhook describes it (twilio.md §3.1).
+/// An incoming SMS, as Twilio's incoming-message webhook describes it (docs/ARCHITECTURE.md §9).
 #[derive(Debug, Clone, Default)]
 pub struct InboundSms {
     /// `From`: the person.
@@ -81,7 +81,7 @@ pub async fn receive(
 
     let reply_status = keyword.is_none().then(|| {
         if opted_out {
-            // Never let an opted-out number reach the agent (twilio.md §3.3).
+            // Never let an opted-out number reach the agent (docs/ARCHITECTURE.md §5).
             ReplyStatus::OptedOut
         } else if sms.body.trim().is_empty() {
             ReplyStatus::Empty

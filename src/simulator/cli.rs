@@ -1,4 +1,4 @@
-//! `herald simulator` (DESIGN §7): the Twilio-compatible carrier on its own, every flag also read from `HERALD_<FLAG>`.
+//! `herald simulator` (docs/ARCHITECTURE.md §7): the Twilio-compatible carrier on its own, every flag also read from `HERALD_<FLAG>`.
 
 use std::time::Duration;
 

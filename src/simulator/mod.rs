@@ -1,4 +1,4 @@
-//! A Twilio-compatible SMS carrier (DESIGN §1 "simulator"): Messages create/fetch/list, signed status callbacks, injected faults.
+//! A Twilio-compatible SMS carrier (docs/ARCHITECTURE.md §1): Messages create/fetch/list, signed status callbacks, injected faults.
 //!
 //! Herald runs it in-process on a loopback port when no Twilio credentials are configured, and
 //! `herald simulator` runs it on its own. It speaks the same wire format as Twilio (what

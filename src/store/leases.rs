@@ -1,5 +1,5 @@
 //! Persistence of cluster coordination: sending-number leases, live nodes, and the
-//! reconciliation of work whose node is gone (DESIGN §4).
+//! reconciliation of work whose node is gone (docs/ARCHITECTURE.md §4).
 //!
 //! Each sending number is paced by one node at a time, the holder of its lease. Leases are
 //! timed by the database, not by the nodes: a node counts its lease from the moment it

@@ -1,4 +1,4 @@
-//! The PostgreSQL store: several Herald nodes sharing one database (DESIGN §1, §4).
+//! The PostgreSQL store: several Herald nodes sharing one database (docs/ARCHITECTURE.md §4, §8).
 //!
 //! Observable behaviour is the SQLite store's, method for method; what changes is how
 //! concurrent nodes are kept apart, since PostgreSQL runs their transactions side by side:

@@ -1,4 +1,4 @@
-//! The command-line contract (DESIGN §7), run as a user runs it.
+//! The command-line contract (docs/ARCHITECTURE.md §7), run as a user runs it.
 
 use std::process::Command;
 

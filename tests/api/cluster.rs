@@ -1,4 +1,4 @@
-//! Several Herald nodes on one database (DESIGN §4): each sending number is paced by one
+//! Several Herald nodes on one database (docs/ARCHITECTURE.md §4): each sending number is paced by one
 //! node at a time, the nodes share the numbers fairly, and a node that leaves hands its
 //! numbers over without a recipient texted twice or a carrier window over the rate.
 //! (SIGKILLed nodes are the chaos bench's business: `tests/api/chaos.rs`.)

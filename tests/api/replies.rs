@@ -828,7 +828,7 @@ async fn inbound_signatures_follow_twilios_oracle() {
     let oracle: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/oracles/twilio-signatures.json"
+            "/tests/fixtures/twilio-signatures.json"
         ))
         .unwrap(),
     )

@@ -446,7 +446,7 @@ async fn the_live_counter_counts_segments_like_twilio() {
     let oracle: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/oracles/twilio-segment-cases.json"
+            "/tests/fixtures/twilio-segment-cases.json"
         ))
         .expect("the segment oracle"),
     )
