@@ -4,6 +4,7 @@ mod client;
 mod error;
 mod message;
 mod outcome;
+pub mod webhook;
 
 use std::time::Duration;
 
