@@ -210,9 +210,14 @@ fn twiml_message(body: &str) -> Option<String> {
     )
 }
 
-async fn setup_number_and_agent(app: &TestApp) -> String {
+/// Herald sending to the simulator, its agent answering through `model` (giving up after
+/// `timeout`), with our number (20 segments a second) and the dental receptionist agent;
+/// returns the agent's id too.
+async fn app_with_agent(model: &FakeModel, timeout: Duration) -> (TestApp, String) {
+    let app = spawn_sending_app(|s| s.llm = Some(model.config(timeout))).await;
     app.add_paced_number(OUR, 20.0).await;
-    app.add_agent_with(DENTAL_PROMPT).await
+    let agent = app.add_agent_with(DENTAL_PROMPT).await;
+    (app, agent)
 }
 
 /// The spec page's March promotion, sent and finished.
@@ -245,8 +250,7 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
         "Tuesday at 10am is booked. See you then!".into(),
     ]))
     .await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(10)))).await;
-    let agent = setup_number_and_agent(&app).await;
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(10)).await;
     let campaign = march_promotion(
         &app,
         &agent,
@@ -445,8 +449,7 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
 #[tokio::test]
 async fn stop_is_honoured_at_once_and_forever() {
     let model = FakeModel::start(Behaviour::Answers(vec!["Hello!".into()])).await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(10)))).await;
-    let agent = setup_number_and_agent(&app).await;
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(10)).await;
     march_promotion(
         &app,
         &agent,
@@ -732,9 +735,7 @@ async fn model_errors_and_timeouts_leave_the_inbound_stored_and_unanswered() {
         ),
     ] {
         let model = FakeModel::start(behaviour).await;
-        let app =
-            spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_millis(700)))).await;
-        let agent = setup_number_and_agent(&app).await;
+        let (app, agent) = app_with_agent(&model, Duration::from_millis(700)).await;
         app.assign_agent(OUR, &agent).await;
         text_in(&app, SARAH, "Hello?", "SM00000000000000000000000000000f01").await;
         let message = eventually(10, "the failure to be recorded", || async {
@@ -1159,8 +1160,7 @@ async fn replies_and_compliance_are_scoped_to_the_account() {
 async fn a_burst_of_messages_is_answered_in_order_without_answering_twice() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let model = FakeModel::start(Behaviour::Gated(gate.clone())).await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(20)))).await;
-    let agent = setup_number_and_agent(&app).await;
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(20)).await;
     app.assign_agent(OUR, &agent).await;
 
     // The first message is with the model while two more arrive.
