@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use super::MAX_ERROR_TEXT_CHARS;
 use super::message::{lenient_i64, lenient_u16, value_to_i64};
+#[cfg(doc)]
+use super::outcome::SendOutcome;
 
 /// Errors of the client itself and of fetch/list (send never fails: it returns a [`SendOutcome`]).
 #[derive(Debug, thiserror::Error)]
