@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::webhooks::{param, verified_params};
+use super::webhooks::verified_params;
+use crate::provider::twilio::webhook::IncomingMessage;
 use crate::provider::twiml;
 use crate::service::inbound::{self, InboundSms};
 
@@ -31,20 +32,13 @@ pub async fn inbound(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = verified_params(&state, &uri, &headers, &body)?;
-    let text = |name: &str| param(&params, name).map(str::to_owned);
+    let message = IncomingMessage::parse(&params);
     let sms = InboundSms {
-        from: text("From").unwrap_or_default(),
-        to: text("To").unwrap_or_default(),
-        // As sent: whitespace is the keyword matcher's business, not the transport's.
-        body: params
-            .iter()
-            .find(|(k, _)| k == "Body")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default(),
-        message_sid: text("MessageSid")
-            .or_else(|| text("SmsMessageSid"))
-            .or_else(|| text("SmsSid")),
-        opt_out_type: text("OptOutType"),
+        from: message.from,
+        to: message.to,
+        body: message.body,
+        message_sid: message.message_sid,
+        opt_out_type: message.opt_out_type,
     };
     let outcome = inbound::receive(
         state.store.as_ref(),

@@ -8,6 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::domain::status::RecipientStatus;
 use crate::provider::signature;
+use crate::provider::twilio::webhook::StatusCallback;
 use crate::store::StatusEvent;
 
 /// Checks the signature over the public URL + path + query and the form parameters
@@ -39,15 +40,6 @@ pub(super) fn verified_params(
     Ok(params)
 }
 
-/// The first non-empty value of a form parameter.
-pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 /// Twilio's status callback for an outbound message: moves the recipient forward, never back.
 #[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks",
     params(("attempt" = Option<String>, Query, description = "Herald's attempt id, set in the StatusCallback URL")),
@@ -60,13 +52,11 @@ pub async fn status(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let params = verified_params(&state, &uri, &headers, &body)?;
-    let raw_status = param(&params, "MessageStatus")
-        .or_else(|| param(&params, "SmsStatus"))
-        .unwrap_or("");
-    state.metrics.callback(raw_status);
+    let callback = StatusCallback::parse(&params);
+    state.metrics.callback(callback.status);
     let (Some(sid), Some(status)) = (
-        param(&params, "MessageSid").or_else(|| param(&params, "SmsSid")),
-        RecipientStatus::from_twilio(raw_status),
+        callback.message_sid,
+        RecipientStatus::from_twilio(callback.status),
     ) else {
         return Ok(StatusCode::OK);
     };
@@ -81,8 +71,8 @@ pub async fn status(
         attempt_id,
         sid: sid.to_owned(),
         status,
-        error_code: param(&params, "ErrorCode").map(str::to_owned),
-        error_message: param(&params, "ErrorMessage").map(str::to_owned),
+        error_code: callback.error_code.map(str::to_owned),
+        error_message: callback.error_message.map(str::to_owned),
     };
     state.callbacks.submit(event).await?;
     Ok(StatusCode::OK)

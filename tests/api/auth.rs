@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{json, spawn_app};
+use herald_test_support::{error_fields, json, spawn_app};
 
 #[tokio::test]
 async fn every_api_route_requires_a_valid_key() {
@@ -58,7 +58,7 @@ async fn another_accounts_objects_answer_404() {
     let id = campaign["campaign_id"].as_str().unwrap();
     let other = app.other_account().await;
 
-    let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&other).send();
+    let get = |path: String| app.request_as(&other, Method::GET, &path).send();
     for path in [
         format!("/v1/sms/campaigns/{id}"),
         format!("/v1/agents/{agent}"),
@@ -69,9 +69,7 @@ async fn another_accounts_objects_answer_404() {
         assert_eq!(json(r).await["error"]["code"], "not_found");
     }
     let r = app
-        .client
-        .delete(app.url(&format!("/v1/sms/campaigns/{id}")))
-        .bearer_auth(&other)
+        .request_as(&other, Method::DELETE, &format!("/v1/sms/campaigns/{id}"))
         .send()
         .await
         .unwrap();
@@ -81,9 +79,7 @@ async fn another_accounts_objects_answer_404() {
 
     // The other account cannot send from this account's number or use its agent.
     let r = app
-        .client
-        .post(app.url("/v1/sms/campaigns"))
-        .bearer_auth(&other)
+        .request_as(&other, Method::POST, "/v1/sms/campaigns")
         .json(&json!({
             "agent_id": agent, "from_number": from, "name": "x", "message_template": "Hi",
             "recipients": [{ "phone": "+447111000001" }]
@@ -93,10 +89,7 @@ async fn another_accounts_objects_answer_404() {
         .unwrap();
     assert_eq!(r.status(), 422);
     let body = json(r).await;
-    assert_eq!(
-        crate::helpers::error_fields(&body),
-        ["from_number", "agent_id"]
-    );
+    assert_eq!(error_fields(&body), ["from_number", "agent_id"]);
 }
 
 #[tokio::test]
@@ -112,9 +105,7 @@ async fn keys_can_be_created_listed_and_revoked() {
     assert!(token.starts_with(&format!("{key_id}:")));
 
     let r = app
-        .client
-        .get(app.url("/v1/sms/campaigns"))
-        .bearer_auth(&token)
+        .request_as(&token, Method::GET, "/v1/sms/campaigns")
         .send()
         .await
         .unwrap();
@@ -130,9 +121,7 @@ async fn keys_can_be_created_listed_and_revoked() {
     assert_eq!(r.status(), 200);
     assert!(json(r).await["revoked_at"].is_string());
     let r = app
-        .client
-        .get(app.url("/v1/sms/campaigns"))
-        .bearer_auth(&token)
+        .request_as(&token, Method::GET, "/v1/sms/campaigns")
         .send()
         .await
         .unwrap();
@@ -142,9 +131,7 @@ async fn keys_can_be_created_listed_and_revoked() {
     let other = app.other_account().await;
     let (mine, _) = app.creds.api_key.split_once(':').unwrap();
     let r = app
-        .client
-        .delete(app.url(&format!("/v1/api-keys/{mine}")))
-        .bearer_auth(&other)
+        .request_as(&other, Method::DELETE, &format!("/v1/api-keys/{mine}"))
         .send()
         .await
         .unwrap();

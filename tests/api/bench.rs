@@ -2,18 +2,15 @@
 
 use std::process::Command;
 
+use herald_test_support::succeeded;
+
 #[test]
 fn bench_all_quick_runs_every_benchmark() {
     let out = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["bench", "all", "--quick"])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     for bench in [
         "create",
         "counts",

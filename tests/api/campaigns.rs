@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::helpers::{
+use herald_test_support::{
     SPEC_CREATE, TestApp, error_fields, json, spawn_app, spawn_app_with, spec_setup,
 };
 
@@ -16,6 +16,13 @@ async fn post_raw(app: &TestApp, body: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// Posts a campaign that must be refused as invalid; the fields the refusal names.
+async fn refused(app: &TestApp, body: &Value) -> Vec<String> {
+    let r = app.post_json("/v1/sms/campaigns", body).await;
+    assert_eq!(r.status(), 422);
+    error_fields(&json(r).await)
 }
 
 #[tokio::test]
@@ -263,14 +270,12 @@ async fn limits_on_recipients_and_body_size() {
     let recipients: Vec<Value> = (1..=4)
         .map(|i| json!({ "phone": format!("+44711100000{i}") }))
         .collect();
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({ "from_number": from, "name": "Big", "message_template": "Hi", "recipients": recipients }),
-        )
-        .await;
-    assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients"]);
+    let fields = refused(
+        &app,
+        &json!({ "from_number": from, "name": "Big", "message_template": "Hi", "recipients": recipients }),
+    )
+    .await;
+    assert_eq!(fields, ["recipients"]);
 
     let r = app
         .post_json(
@@ -281,34 +286,30 @@ async fn limits_on_recipients_and_body_size() {
     assert_eq!(r.status(), 413);
     assert_eq!(json(r).await["error"]["code"], "payload_too_large");
 
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({ "from_number": from, "name": "Empty", "message_template": "Hi", "recipients": [] }),
-        )
-        .await;
-    assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients"]);
+    let fields = refused(
+        &app,
+        &json!({ "from_number": from, "name": "Empty", "message_template": "Hi", "recipients": [] }),
+    )
+    .await;
+    assert_eq!(fields, ["recipients"]);
 }
 
 #[tokio::test]
 async fn a_rendered_body_over_1600_characters_is_refused() {
     let app = spawn_app().await;
     let from = app.add_number("+447446466847").await;
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": from, "name": "Long", "message_template": "{{text}}",
-                "recipients": [
-                    { "phone": "+447111000001", "variables": { "text": "ok" } },
-                    { "phone": "+447111000002", "variables": { "text": "é".repeat(1601) } }
-                ]
-            }),
-        )
-        .await;
-    assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients[1]"]);
+    let fields = refused(
+        &app,
+        &json!({
+            "from_number": from, "name": "Long", "message_template": "{{text}}",
+            "recipients": [
+                { "phone": "+447111000001", "variables": { "text": "ok" } },
+                { "phone": "+447111000002", "variables": { "text": "é".repeat(1601) } }
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(fields, ["recipients[1]"]);
 }
 
 #[tokio::test]
@@ -316,18 +317,16 @@ async fn schedules_drafts_and_launch() {
     let app = spawn_app().await;
     let from = app.add_number("+447446466847").await;
 
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": from, "name": "Past", "message_template": "Hi",
-                "recipients": [{ "phone": "+447111000001" }],
-                "schedule_type": "schedule", "scheduled_at": "2020-05-20T09:00:00Z"
-            }),
-        )
-        .await;
-    assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["scheduled_at"]);
+    let fields = refused(
+        &app,
+        &json!({
+            "from_number": from, "name": "Past", "message_template": "Hi",
+            "recipients": [{ "phone": "+447111000001" }],
+            "schedule_type": "schedule", "scheduled_at": "2020-05-20T09:00:00Z"
+        }),
+    )
+    .await;
+    assert_eq!(fields, ["scheduled_at"]);
 
     let scheduled = app
         .create_campaign(
@@ -344,18 +343,10 @@ async fn schedules_drafts_and_launch() {
         .await;
     assert_eq!(draft["status"], "draft");
     let id = draft["campaign_id"].as_str().unwrap();
-    let r = app
-        .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.launch(id).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["status"], "running");
-    let r = app
-        .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.launch(id).await;
     assert_eq!(r.status(), 409);
 
     // A scheduled campaign can be cancelled before it starts.

@@ -1,6 +1,96 @@
 //! Crash safety, as a user would provoke it: real processes, SIGKILL, restart.
 
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+use herald_test_support::succeeded;
+use reqwest::{Method, RequestBuilder};
+use tempfile::TempDir;
+
+/// `herald serve` as a real process on a SQLite file of its own, with one account: started,
+/// SIGKILLed and started again on the same port and database.
+struct Served {
+    db: String,
+    port: u16,
+    base: String,
+    key: String,
+    client: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl Served {
+    /// A new database `file` holding one account named `account` (made with the CLI).
+    fn new(file: &str, account: &str) -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join(file).display());
+        let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["accounts", "create", account, "--json"])
+            .env("HERALD_DATABASE_URL", &db)
+            .output()
+            .unwrap();
+        let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["api_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        Served {
+            db,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            key,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Starts the server and waits until it answers.
+    async fn start(&self) -> Child {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .env("HERALD_DATABASE_URL", &self.db)
+            .env("HERALD_BIND", format!("127.0.0.1:{}", self.port))
+            .env_remove("TWILIO_ACCOUNT_SID")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..600 {
+            if self
+                .client
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return child;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server did not start");
+    }
+
+    /// The campaign as the API shows it to the account.
+    async fn campaign(&self, id: &str) -> serde_json::Value {
+        self.request(Method::GET, &format!("/v1/sms/campaigns/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A request as the account.
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+}
 
 /// The short chaos run CI affords (the long run of record is `herald bench chaos --kills 100`).
 #[test]
@@ -24,12 +114,7 @@ fn sigkill_mid_campaign_loses_nothing_and_sends_nothing_twice() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("verdict                       PASS"),
         "{stdout}"
@@ -120,49 +205,10 @@ fn three_nodes_on_postgres_survive_sigkills_and_share_each_numbers_rate() {
 /// A 201 means the campaign is on disk: killing the server right after loses nothing.
 #[tokio::test]
 async fn a_created_campaign_survives_an_immediate_sigkill() {
-    use std::process::Stdio;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("durable.db").display());
-    let key = {
-        let out = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["accounts", "create", "Durable", "--json"])
-            .env("HERALD_DATABASE_URL", &db)
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["api_key"].as_str().unwrap().to_owned()
-    };
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("serve")
-            .env("HERALD_DATABASE_URL", &db)
-            .env("HERALD_BIND", format!("127.0.0.1:{port}"))
-            .env_remove("TWILIO_ACCOUNT_SID")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let client = reqwest::Client::new();
-    let ready = |client: reqwest::Client, base: String| async move {
-        for _ in 0..600 {
-            if client.get(format!("{base}/readyz")).send().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!("server did not start");
-    };
-    let mut child = start();
-    ready(client.clone(), base.clone()).await;
-    let r = client
-        .post(format!("{base}/v1/numbers"))
-        .bearer_auth(&key)
+    let served = Served::new("durable.db", "Durable");
+    let mut child = served.start().await;
+    let r = served
+        .request(Method::POST, "/v1/numbers")
         .json(&serde_json::json!({ "phone": "+447446466847" }))
         .send()
         .await
@@ -171,9 +217,8 @@ async fn a_created_campaign_survives_an_immediate_sigkill() {
     let recipients: Vec<serde_json::Value> = (0..500)
         .map(|i| serde_json::json!({ "phone": format!("+447723{:06}", 100_000 + i) }))
         .collect();
-    let r = client
-        .post(format!("{base}/v1/sms/campaigns"))
-        .bearer_auth(&key)
+    let r = served
+        .request(Method::POST, "/v1/sms/campaigns")
         .json(&serde_json::json!({
             "from_number": "+447446466847", "name": "Durable", "message_template": "Hi",
             "recipients": recipients, "schedule_type": "draft"
@@ -189,17 +234,8 @@ async fn a_created_campaign_survives_an_immediate_sigkill() {
         .unwrap()
         .to_owned();
 
-    let mut child = start();
-    ready(client.clone(), base.clone()).await;
-    let c: serde_json::Value = client
-        .get(format!("{base}/v1/sms/campaigns/{id}"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut child = served.start().await;
+    let c = served.campaign(&id).await;
     assert_eq!(c["total_count"], 500, "{c}");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -208,49 +244,10 @@ async fn a_created_campaign_survives_an_immediate_sigkill() {
 /// A scheduled campaign whose time passes while Herald is down starts once when it is back.
 #[tokio::test]
 async fn a_campaign_scheduled_while_herald_was_down_starts_once_on_restart() {
-    use std::process::Stdio;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("sched.db").display());
-    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["accounts", "create", "Scheduled", "--json"])
-        .env("HERALD_DATABASE_URL", &db)
-        .output()
-        .unwrap();
-    let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("serve")
-            .env("HERALD_DATABASE_URL", &db)
-            .env("HERALD_BIND", format!("127.0.0.1:{port}"))
-            .env_remove("TWILIO_ACCOUNT_SID")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let client = reqwest::Client::new();
-    let ready = || async {
-        for _ in 0..600 {
-            if client.get(format!("{base}/readyz")).send().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        panic!("server did not start");
-    };
-    let mut child = start();
-    ready().await;
-    client
-        .post(format!("{base}/v1/numbers"))
-        .bearer_auth(&key)
+    let served = Served::new("sched.db", "Scheduled");
+    let mut child = served.start().await;
+    served
+        .request(Method::POST, "/v1/numbers")
         .json(&serde_json::json!({ "phone": "+447446466847", "mps": 50 }))
         .send()
         .await
@@ -261,9 +258,8 @@ async fn a_campaign_scheduled_while_herald_was_down_starts_once_on_restart() {
         .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let r = client
-        .post(format!("{base}/v1/sms/campaigns"))
-        .bearer_auth(&key)
+    let r = served
+        .request(Method::POST, "/v1/sms/campaigns")
         .json(&serde_json::json!({
             "from_number": "+447446466847", "name": "Later", "message_template": "Hi",
             "recipients": [{ "phone": "+447723456781" }, { "phone": "+447723456782" }],
@@ -281,19 +277,10 @@ async fn a_campaign_scheduled_while_herald_was_down_starts_once_on_restart() {
     child.wait().unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
 
-    let mut child = start();
-    ready().await;
+    let mut child = served.start().await;
     let mut c = serde_json::Value::Null;
     for _ in 0..500 {
-        c = client
-            .get(format!("{base}/v1/sms/campaigns/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        c = served.campaign(&id).await;
         if c["status"] == "done" && c["pending_count"] == 0 {
             break;
         }

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use herald_test_support::{TestDb, succeeded};
+
 #[test]
 fn accounts_create_prints_one_json_line_and_the_key_works() {
     let dir = tempfile::tempdir().unwrap();
@@ -11,11 +13,7 @@ fn accounts_create_prints_one_json_line_and_the_key_works() {
         .env("HERALD_DATABASE_URL", &db)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
@@ -115,11 +113,7 @@ async fn database_flags_and_a_postgres_url() {
         ],
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let out = run(
         &["migrate", "--database", &db],
         &[("HERALD_DB_MAX_CONNECTIONS", "0")],
@@ -130,7 +124,7 @@ async fn database_flags_and_a_postgres_url() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
 
     // The same commands against PostgreSQL, when the run has one.
-    let Some(pg) = crate::helpers::TestDb::postgres().await else {
+    let Some(pg) = TestDb::postgres().await else {
         return;
     };
     let out = run(
@@ -140,11 +134,7 @@ async fn database_flags_and_a_postgres_url() {
             ("HERALD_DB_STATEMENT_TIMEOUT_MS", "5000"),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let out = run(
         &[
             "accounts",
@@ -156,11 +146,7 @@ async fn database_flags_and_a_postgres_url() {
         ],
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["api_key"].as_str().unwrap().contains(':'));
 }

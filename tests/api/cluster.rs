@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::engine::{assert_cache_matches, assert_counts_match, finished, number, worst_window};
-use crate::helpers::{TestApp, spawn_sending_app};
+use herald_test_support::{TestApp, assert_cache_matches, spawn_sending_app};
+
+use crate::engine::worst_window;
 
 const A: &str = "+447446466847";
 const B: &str = "+447446466848";
@@ -49,8 +50,8 @@ async fn two_nodes_share_the_numbers_and_each_number_keeps_its_pace() {
         first.settings.engine.node, second.settings.engine.node,
         "each node has its own name"
     );
-    number(&first, A, 10.0).await;
-    number(&first, B, 10.0).await;
+    first.add_paced_number(A, 10.0).await;
+    first.add_paced_number(B, 10.0).await;
     let created = second
         .create_campaign(
             A,
@@ -59,12 +60,7 @@ async fn two_nodes_share_the_numbers_and_each_number_keeps_its_pace() {
         )
         .await;
     let id = created["campaign_id"].as_str().unwrap();
-    let c = first
-        .wait_for(id, 60, |c| finished(c) && c["delivered_count"] == 60)
-        .await;
-    assert_eq!(c["status"], "done", "{c}");
-    assert_eq!(c["delivered_count"], 60, "{c}");
-    assert_counts_match(&c);
+    first.wait_all_delivered(id, 60, 60).await;
     assert_cache_matches(&first, id).await;
 
     let journal = first.journal().await;
@@ -84,7 +80,7 @@ async fn two_nodes_share_the_numbers_and_each_number_keeps_its_pace() {
 #[tokio::test]
 async fn a_node_that_leaves_hands_its_number_over_at_the_same_pace() {
     let (hub, first, second) = two_nodes().await;
-    number(&first, A, 10.0).await;
+    first.add_paced_number(A, 10.0).await;
     let created = first.create_campaign(A, 60, json!({})).await;
     let id = created["campaign_id"].as_str().unwrap();
     // Let the holder send a part, then stop it gracefully.
@@ -100,12 +96,7 @@ async fn a_node_that_leaves_hands_its_number_over_at_the_same_pace() {
     let TestApp { stop, .. } = leaving;
     drop(stop);
 
-    let c = staying
-        .wait_for(id, 60, |c| finished(c) && c["delivered_count"] == 60)
-        .await;
-    assert_eq!(c["status"], "done", "{c}");
-    assert_eq!(c["delivered_count"], 60, "{c}");
-    assert_counts_match(&c);
+    staying.wait_all_delivered(id, 60, 60).await;
     let journal = hub.journal().await;
     let phones: HashSet<&str> = journal.iter().map(|s| s.to.as_str()).collect();
     assert_eq!(

@@ -5,7 +5,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json, spawn_app, spawn_app_with};
+use herald_test_support::{TestApp, json, spawn_app, spawn_app_with, spawn_sending_app};
 
 /// A browser without JavaScript: follows nothing by itself, keeps cookies.
 struct Visitor<'a> {
@@ -115,6 +115,15 @@ impl<'a> Visitor<'a> {
             Method::POST,
             path,
             Some((format!("multipart/form-data; boundary={boundary}"), body)),
+        )
+        .await
+    }
+
+    /// Posts the sign-in form with these fields (and no `next`).
+    async fn post_login(&mut self, user: &str, password: &str, csrf: &str) -> Response {
+        self.post_form(
+            "/login",
+            &[("username", user), ("password", password), ("csrf", csrf)],
         )
         .await
     }
@@ -241,42 +250,17 @@ async fn sign_in_is_protected_and_does_not_reveal_users() {
     // Without the form's token (a cross-site post), nothing happens.
     let mut stranger = Visitor::new(&app);
     let r = stranger
-        .post_form(
-            "/login",
-            &[
-                ("username", &app.creds.user),
-                ("password", &app.creds.password),
-                ("csrf", "x"),
-            ],
-        )
+        .post_login(&app.creds.user, &app.creds.password, "x")
         .await;
     assert_eq!(r.status(), 403);
     assert!(stranger.cookies.iter().all(|(n, _)| n != "herald_session"));
 
     // A wrong password and an unknown user read the same.
-    let wrong = v
-        .post_form(
-            "/login",
-            &[
-                ("username", &app.creds.user),
-                ("password", "nope"),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
+    let wrong = v.post_login(&app.creds.user, "nope", &csrf).await;
     assert_eq!(wrong.status(), 401);
     let wrong = wrong.text().await.unwrap();
     let csrf = hidden(&wrong, "csrf");
-    let unknown = v
-        .post_form(
-            "/login",
-            &[
-                ("username", "nobody"),
-                ("password", "nope"),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
+    let unknown = v.post_login("nobody", "nope", &csrf).await;
     assert_eq!(unknown.status(), 401);
     let unknown = unknown.text().await.unwrap();
     let message = "The user name or password is not right";
@@ -321,28 +305,12 @@ async fn sign_in_is_protected_and_does_not_reveal_users() {
     for _ in 0..10 {
         let page = attacker.page("/login").await;
         let csrf = hidden(&page, "csrf");
-        attacker
-            .post_form(
-                "/login",
-                &[
-                    ("username", &app.creds.user),
-                    ("password", "guess"),
-                    ("csrf", &csrf),
-                ],
-            )
-            .await;
+        attacker.post_login(&app.creds.user, "guess", &csrf).await;
     }
     let page = attacker.page("/login").await;
     let csrf = hidden(&page, "csrf");
     let r = attacker
-        .post_form(
-            "/login",
-            &[
-                ("username", &app.creds.user),
-                ("password", &app.creds.password),
-                ("csrf", &csrf),
-            ],
-        )
+        .post_login(&app.creds.user, &app.creds.password, &csrf)
         .await;
     assert_eq!(r.status(), 429);
 }
@@ -471,11 +439,6 @@ async fn password_change_keeps_this_browser_and_signs_out_the_others() {
         303,
         "the other is signed out"
     );
-}
-
-/// The API's view of a campaign.
-async fn api_campaign(app: &TestApp, id: &str) -> Value {
-    json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await
 }
 
 #[tokio::test]
@@ -636,7 +599,7 @@ async fn a_campaign_from_the_forms_is_what_was_previewed() {
     let list = json(app.get("/v1/sms/campaigns").await).await;
     assert_eq!(list["campaigns"].as_array().unwrap().len(), 1);
 
-    let c = api_campaign(&app, &id).await;
+    let c = app.campaign(&id).await;
     assert_eq!(c["source"], "dashboard");
     assert_eq!(c["name"], "March promotion");
     assert_eq!(c["total_count"], 3, "two to send and the opted-out one");
@@ -694,27 +657,19 @@ const JAMES: &str = "+447111000002";
 
 #[tokio::test]
 async fn conversations_show_the_campaign_message_and_the_thread() {
-    let app = crate::helpers::spawn_sending_app(|_| {}).await;
+    let app = spawn_sending_app(|_| {}).await;
     app.add_number(OUR).await;
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": OUR, "name": "March promotion",
-                "message_template": "Hi {{first_name}}, 20% off cleanings. Reply YES to book.",
-                "recipients": [
-                    { "phone": SARAH, "variables": { "first_name": "Sarah" } },
-                    { "phone": JAMES, "variables": { "first_name": "James" } }
-                ]
-            }),
-        )
+    let campaign = app
+        .send_campaign(&json!({
+            "from_number": OUR, "name": "March promotion",
+            "message_template": "Hi {{first_name}}, 20% off cleanings. Reply YES to book.",
+            "recipients": [
+                { "phone": SARAH, "variables": { "first_name": "Sarah" } },
+                { "phone": JAMES, "variables": { "first_name": "James" } }
+            ]
+        }))
         .await;
-    assert_eq!(r.status(), 201);
-    let campaign_id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
-    app.wait_for(&campaign_id, 20, |c| {
-        c["status"] == "done" && c["pending_count"] == 0
-    })
-    .await;
+    let campaign_id = campaign["campaign_id"].as_str().unwrap().to_owned();
 
     // Sarah asks something (no agent: kept, not answered), then James says STOP.
     app.text_in(
@@ -867,13 +822,7 @@ async fn opting_back_in_needs_a_reason_and_the_sessions_csrf_token() {
 async fn require_consent_from_the_form_flags_and_fails_numbers_without_consent() {
     let app = spawn_app().await;
     let from = app.add_number(OUR).await;
-    let r = app
-        .post_json(
-            "/v1/consents",
-            &json!({ "phone": SARAH, "status": "granted", "source": "web_form" }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    app.record_consent(SARAH, "granted", "web_form").await;
     let mut v = Visitor::new(&app);
     let csrf = v.sign_in().await;
     let form = v.page("/campaigns/new").await;
@@ -915,7 +864,7 @@ async fn require_consent_from_the_form_flags_and_fails_numbers_without_consent()
         .await;
     assert_eq!(r.status(), 303);
     let id = location(&r).trim_start_matches("/campaigns/").to_owned();
-    let c = api_campaign(&app, &id).await;
+    let c = app.campaign(&id).await;
     assert_eq!(c["require_consent"], true);
     let outcome: Vec<(&str, &Value)> = c["recipients"]
         .as_array()

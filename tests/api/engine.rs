@@ -5,58 +5,12 @@ use std::time::Duration;
 
 use herald::domain::ids::AccountId;
 use herald::provider::signature;
-use reqwest::Method;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::helpers::{Sent, TestApp, json, spawn_sending_app};
-
-pub(crate) fn finished(c: &Value) -> bool {
-    matches!(c["status"].as_str(), Some("done" | "failed" | "cancelled")) && c["pending_count"] == 0
-}
-
-pub(crate) async fn number(app: &TestApp, phone: &str, mps: f64) {
-    let r = app
-        .post_json("/v1/numbers", &json!({ "phone": phone, "mps": mps }))
-        .await;
-    assert_eq!(r.status(), 201);
-}
-
-/// Counts recomputed from the recipient rows, to compare with the campaign's counts.
-fn aggregate(c: &Value) -> (u64, u64, u64, u64) {
-    let mut delivered = 0;
-    let mut failed = 0;
-    let mut pending = 0;
-    let mut cancelled = 0;
-    for r in c["recipients"].as_array().unwrap() {
-        match r["status"].as_str().unwrap() {
-            "delivered" => delivered += 1,
-            "failed" | "undelivered" | "sent" => failed += 1,
-            "pending" | "queued" => pending += 1,
-            "cancelled" => cancelled += 1,
-            other => panic!("unknown status {other}"),
-        }
-    }
-    (delivered, failed, pending, cancelled)
-}
-
-/// The cached counts the API shows equal a GROUP BY over the rows.
-pub(crate) async fn assert_cache_matches(app: &TestApp, id: &str) {
-    let account = AccountId::parse(&app.creds.account_id).unwrap();
-    let id = herald::domain::ids::CampaignId::parse(id).unwrap();
-    let shown = app.store.get_campaign(&account, &id).await.unwrap().counts;
-    let aggregated = app.store.aggregate_counts(&account, &id).await.unwrap();
-    assert_eq!(shown, aggregated);
-}
-
-pub(crate) fn assert_counts_match(c: &Value) {
-    let (d, f, p, x) = aggregate(c);
-    assert_eq!(c["delivered_count"], d, "{c}");
-    assert_eq!(c["failed_count"], f);
-    assert_eq!(c["pending_count"], p);
-    assert_eq!(c["cancelled_count"], x);
-    assert_eq!(c["total_count"], d + f + p + x);
-}
+use herald_test_support::{
+    Sent, assert_cache_matches, assert_counts_match, finished, json, spawn_sending_app,
+};
 
 /// The most segments any number sent within any 1-second window.
 pub(crate) fn worst_window(journal: &[Sent]) -> HashMap<String, u32> {
@@ -88,15 +42,10 @@ pub(crate) fn worst_window(journal: &[Sent]) -> HashMap<String, u32> {
 #[tokio::test]
 async fn a_campaign_goes_out_paced_and_every_status_comes_back() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 25.0).await;
+    app.add_paced_number("+447446466847", 25.0).await;
     let created = app.create_campaign("+447446466847", 60, json!({})).await;
     let id = created["campaign_id"].as_str().unwrap();
-    let c = app
-        .wait_for(id, 20, |c| finished(c) && c["delivered_count"] == 60)
-        .await;
-    assert_eq!(c["status"], "done", "{c}");
-    assert_eq!(c["delivered_count"], 60);
-    assert_counts_match(&c);
+    let c = app.wait_all_delivered(id, 60, 20).await;
     assert_cache_matches(&app, id).await;
     for r in c["recipients"].as_array().unwrap() {
         assert!(r["twilio_sid"].as_str().unwrap().starts_with("SM"));
@@ -127,8 +76,8 @@ async fn faults_resolve_every_recipient_without_sending_twice() {
         s.simulator.reorder_callbacks = 0.3;
     })
     .await;
-    number(&app, "+447446466847", 100.0).await;
-    number(&app, "+447446466848", 100.0).await;
+    app.add_paced_number("+447446466847", 100.0).await;
+    app.add_paced_number("+447446466848", 100.0).await;
     let created = app
         .create_campaign(
             "+447446466847",
@@ -137,12 +86,7 @@ async fn faults_resolve_every_recipient_without_sending_twice() {
         )
         .await;
     let id = created["campaign_id"].as_str().unwrap();
-    let c = app
-        .wait_for(id, 30, |c| finished(c) && c["delivered_count"] == 80)
-        .await;
-    assert_eq!(c["status"], "done", "{c}");
-    assert_eq!(c["delivered_count"], 80, "{c}");
-    assert_counts_match(&c);
+    app.wait_all_delivered(id, 80, 30).await;
     assert_cache_matches(&app, id).await;
 
     // Even the 5xx answers that created a message (ambiguous) were reconciled, not resent.
@@ -176,7 +120,7 @@ async fn faults_resolve_every_recipient_without_sending_twice() {
 #[tokio::test]
 async fn cancel_stops_sending_within_a_slot() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 10.0).await;
+    app.add_paced_number("+447446466847", 10.0).await;
     let created = app.create_campaign("+447446466847", 100, json!({})).await;
     let id = created["campaign_id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -203,7 +147,7 @@ async fn cancel_stops_sending_within_a_slot() {
 #[tokio::test]
 async fn a_scheduled_campaign_starts_on_time() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 50.0).await;
+    app.add_paced_number("+447446466847", 50.0).await;
     let at = OffsetDateTime::now_utc() + time::Duration::seconds(2);
     let at_text = at
         .replace_nanosecond(0)
@@ -238,19 +182,15 @@ async fn a_scheduled_campaign_starts_on_time() {
 #[tokio::test]
 async fn two_campaigns_on_one_number_take_turns() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 20.0).await;
+    app.add_paced_number("+447446466847", 20.0).await;
     let big = app.create_campaign("+447446466847", 60, json!({})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let small = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": "+447446466847", "name": "Small", "message_template": "Small",
-                "recipients": [{ "phone": "+447723456781" }, { "phone": "+447723456782" }]
-            }),
-        )
+        .post_campaign(&json!({
+            "from_number": "+447446466847", "name": "Small", "message_template": "Small",
+            "recipients": [{ "phone": "+447723456781" }, { "phone": "+447723456782" }]
+        }))
         .await;
-    let small = json(small).await;
     let s = app
         .wait_for(small["campaign_id"].as_str().unwrap(), 10, finished)
         .await;
@@ -272,23 +212,19 @@ async fn two_campaigns_on_one_number_take_turns() {
 #[tokio::test]
 async fn opted_out_numbers_and_twilio_21610_are_never_sent() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 50.0).await;
+    app.add_paced_number("+447446466847", 50.0).await;
     let account = AccountId::parse(&app.creds.account_id).unwrap();
     let created = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": "+447446466847", "name": "Opt-outs", "message_template": "Hi",
-                "schedule_type": "draft",
-                "recipients": [
-                    { "phone": "+447723456781" },
-                    { "phone": "+447723456782" },
-                    { "phone": "+15005550004" }
-                ]
-            }),
-        )
+        .post_campaign(&json!({
+            "from_number": "+447446466847", "name": "Opt-outs", "message_template": "Hi",
+            "schedule_type": "draft",
+            "recipients": [
+                { "phone": "+447723456781" },
+                { "phone": "+447723456782" },
+                { "phone": "+15005550004" }
+            ]
+        }))
         .await;
-    let created = json(created).await;
     let id = created["campaign_id"].as_str().unwrap();
     // Opted out after the campaign was created: checked again before sending.
     app.store
@@ -301,11 +237,7 @@ async fn opted_out_numbers_and_twilio_21610_are_never_sent() {
         )
         .await
         .unwrap();
-    let r = app
-        .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.launch(id).await;
     assert_eq!(r.status(), 200);
     let c = app.wait_for(id, 10, finished).await;
     assert_eq!(c["status"], "done", "{c}");
@@ -331,17 +263,14 @@ async fn opted_out_numbers_and_twilio_21610_are_never_sent() {
 #[tokio::test]
 async fn a_campaign_whose_every_recipient_fails_at_submission_is_failed() {
     let app = spawn_sending_app(|_| {}).await;
-    number(&app, "+447446466847", 50.0).await;
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "from_number": "+447446466847", "name": "Bad", "message_template": "Hi",
-                "recipients": [{ "phone": "+15005550001" }, { "phone": "+15005550009" }]
-            }),
-        )
+    app.add_paced_number("+447446466847", 50.0).await;
+    let created = app
+        .post_campaign(&json!({
+            "from_number": "+447446466847", "name": "Bad", "message_template": "Hi",
+            "recipients": [{ "phone": "+15005550001" }, { "phone": "+15005550009" }]
+        }))
         .await;
-    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let id = created["campaign_id"].as_str().unwrap().to_owned();
     let c = app.wait_for(&id, 10, finished).await;
     assert_eq!(c["status"], "failed", "{c}");
     assert_eq!(c["failed_count"], 2);
@@ -354,7 +283,7 @@ async fn status_callbacks_are_signed_and_never_move_backwards() {
         s.simulator.callback_delay = Duration::from_secs(30);
     })
     .await;
-    number(&app, "+447446466847", 50.0).await;
+    app.add_paced_number("+447446466847", 50.0).await;
     let created = app.create_campaign("+447446466847", 1, json!({})).await;
     let id = created["campaign_id"].as_str().unwrap();
     let c = app

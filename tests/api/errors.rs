@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{json, spawn_app};
+use herald_test_support::{json, spawn_app};
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
@@ -92,14 +92,7 @@ async fn health_readiness_and_openapi() {
             .status(),
         200
     );
-    let doc = json(
-        app.client
-            .get(app.url("/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/v1/sms/campaigns", "post"),

@@ -8,7 +8,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::helpers::{
+use herald_test_support::{
     SPEC_CREATE, TestApp, error_fields, json, spawn_app, spawn_app_with, spec_setup,
 };
 
@@ -371,14 +371,7 @@ async fn the_preview_route_is_not_a_campaign_id_and_needs_a_key() {
         }
     }
 
-    let doc = json(
-        app.client
-            .get(app.url("/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     for path in [PREVIEW, PARSE] {
         assert!(doc["paths"][path]["post"].is_object(), "{path} documented");
     }

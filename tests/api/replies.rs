@@ -16,7 +16,9 @@ use herald::provider::signature;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{RawDb, TestApp, json, spawn_app, spawn_app_with, spawn_sending_app};
+use herald_test_support::{
+    RawDb, TestApp, error_fields, json, spawn_app, spawn_app_with, spawn_sending_app,
+};
 
 const OUR: &str = "+447446466847";
 const SARAH: &str = "+447111000001";
@@ -178,34 +180,7 @@ async fn text_in_with(
     sid: &str,
     extra: &[(&str, &str)],
 ) -> Answer {
-    let mut params: Vec<(String, String)> = [
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("ApiVersion", "2010-04-01"),
-        ("Body", body),
-        ("From", from),
-        ("MessageSid", sid),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsMessageSid", sid),
-        ("SmsSid", sid),
-        ("SmsStatus", "received"),
-        ("To", to),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    params.sort();
-    let url = format!("{}/webhooks/twilio/inbound", app.settings.public_base());
-    let token = &app.settings.twilio.as_ref().unwrap().auth_token;
-    let r = app
-        .client
-        .post(app.url("/webhooks/twilio/inbound"))
-        .header(signature::HEADER, signature::compute(token, &url, &params))
-        .form(&params)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_inbound(from, to, body, sid, extra).await;
     Answer {
         status: r.status().as_u16(),
         content_type: r
@@ -235,37 +210,22 @@ fn twiml_message(body: &str) -> Option<String> {
     )
 }
 
-async fn setup_number_and_agent(app: &TestApp) -> String {
-    let r = app
-        .post_json("/v1/numbers", &json!({ "phone": OUR, "mps": 20.0 }))
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = app
-        .post_json(
-            "/v1/agents",
-            &json!({ "name": "Reception", "system_prompt": DENTAL_PROMPT }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    json(r).await["agent_id"].as_str().unwrap().to_owned()
+/// Herald sending to the simulator, its agent answering through `model` (giving up after
+/// `timeout`), with our number (20 segments a second) and the dental receptionist agent;
+/// returns the agent's id too.
+async fn app_with_agent(model: &FakeModel, timeout: Duration) -> (TestApp, String) {
+    let app = spawn_sending_app(|s| s.llm = Some(model.config(timeout))).await;
+    app.add_paced_number(OUR, 20.0).await;
+    let agent = app.add_agent_with(DENTAL_PROMPT).await;
+    (app, agent)
 }
 
 /// The spec page's March promotion, sent and finished.
 async fn march_promotion(app: &TestApp, agent: &str, recipients: Value) -> Value {
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "agent_id": agent, "from_number": OUR, "name": "March promotion",
-                "message_template": TEMPLATE, "recipients": recipients
-            }),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
-    app.wait_for(&id, 20, |c| {
-        c["status"] == "done" && c["pending_count"] == 0
-    })
+    app.send_campaign(&json!({
+        "agent_id": agent, "from_number": OUR, "name": "March promotion",
+        "message_template": TEMPLATE, "recipients": recipients
+    }))
     .await
 }
 
@@ -290,8 +250,7 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
         "Tuesday at 10am is booked. See you then!".into(),
     ]))
     .await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(10)))).await;
-    let agent = setup_number_and_agent(&app).await;
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(10)).await;
     let campaign = march_promotion(
         &app,
         &agent,
@@ -460,12 +419,7 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
         assert_eq!(r.status(), 404);
         let r = app.delete(&format!("/v1/sms/campaigns/{id}")).await;
         assert_eq!(r.status(), 404);
-        let r = app
-            .request(Method::POST, &format!("/v1/sms/campaigns/{id}/launch"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404);
+        assert_eq!(app.launch(id).await.status(), 404);
     }
     db.close().await;
 
@@ -495,8 +449,7 @@ async fn a_reply_reaches_the_agent_with_its_campaign_context_and_the_answer_goes
 #[tokio::test]
 async fn stop_is_honoured_at_once_and_forever() {
     let model = FakeModel::start(Behaviour::Answers(vec!["Hello!".into()])).await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(10)))).await;
-    let agent = setup_number_and_agent(&app).await;
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(10)).await;
     march_promotion(
         &app,
         &agent,
@@ -584,25 +537,15 @@ async fn stop_is_honoured_at_once_and_forever() {
     );
 
     // The next campaign does not reach her; James still gets it.
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
-            &json!({
-                "agent_id": agent, "from_number": OUR, "name": "April promotion",
-                "message_template": "Hi {{first_name}}, April news.",
-                "recipients": [
-                    { "phone": SARAH, "variables": { "first_name": "Sarah" } },
-                    { "phone": JAMES, "variables": { "first_name": "James" } }
-                ]
-            }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
     let c = app
-        .wait_for(&id, 20, |c| {
-            c["status"] == "done" && c["pending_count"] == 0
-        })
+        .send_campaign(&json!({
+            "agent_id": agent, "from_number": OUR, "name": "April promotion",
+            "message_template": "Hi {{first_name}}, April news.",
+            "recipients": [
+                { "phone": SARAH, "variables": { "first_name": "Sarah" } },
+                { "phone": JAMES, "variables": { "first_name": "James" } }
+            ]
+        }))
         .await;
     let sarah = c["recipients"]
         .as_array()
@@ -749,10 +692,7 @@ async fn help_answers_with_the_accounts_text_and_keyword_replies_can_be_turned_o
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    assert_eq!(
-        crate::helpers::error_fields(&json(r).await),
-        ["name", "help_text"]
-    );
+    assert_eq!(error_fields(&json(r).await), ["name", "help_text"]);
 }
 
 #[tokio::test]
@@ -795,19 +735,8 @@ async fn model_errors_and_timeouts_leave_the_inbound_stored_and_unanswered() {
         ),
     ] {
         let model = FakeModel::start(behaviour).await;
-        let app =
-            spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_millis(700)))).await;
-        let agent = setup_number_and_agent(&app).await;
-        let r = app
-            .request(
-                Method::PATCH,
-                &format!("/v1/numbers/{}", OUR.replace('+', "%2B")),
-            )
-            .json(&json!({ "agent_id": agent }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        let (app, agent) = app_with_agent(&model, Duration::from_millis(700)).await;
+        app.assign_agent(OUR, &agent).await;
         text_in(&app, SARAH, "Hello?", "SM00000000000000000000000000000f01").await;
         let message = eventually(10, "the failure to be recorded", || async {
             let c = conversation_with(&app, SARAH).await?;
@@ -948,7 +877,7 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
         .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(
-        crate::helpers::error_fields(&json(r).await),
+        error_fields(&json(r).await),
         ["lines[3].phone", "lines[3].status"]
     );
     let all = json(app.get("/v1/consents").await).await;
@@ -973,14 +902,10 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
     assert_eq!(preview["totals"]["sendable"], 2);
 
     // At create: no granted consent → failed / no_consent, never sent.
-    let created = json(app.post_json("/v1/sms/campaigns", &body("now")).await).await;
+    let created = app.post_campaign(&body("now")).await;
     assert_eq!(created["require_consent"], true);
     let id = created["campaign_id"].as_str().unwrap().to_owned();
-    let c = app
-        .wait_for(&id, 20, |c| {
-            c["status"] == "done" && c["pending_count"] == 0
-        })
-        .await;
+    let c = app.wait_until_done(&id, 20).await;
     let outcome: Vec<(String, Value)> = c["recipients"]
         .as_array()
         .unwrap()
@@ -1005,27 +930,9 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
     // Before each send: consent withdrawn after a draft was created is honoured at launch.
     let draft = json(app.post_json("/v1/sms/campaigns", &body("draft")).await).await;
     let draft_id = draft["campaign_id"].as_str().unwrap().to_owned();
-    let r = app
-        .post_json(
-            "/v1/consents",
-            &json!({ "phone": JAMES, "status": "revoked", "source": "verbal" }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = app
-        .request(
-            Method::POST,
-            &format!("/v1/sms/campaigns/{draft_id}/launch"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let c = app
-        .wait_for(&draft_id, 20, |c| {
-            c["status"] == "done" && c["pending_count"] == 0
-        })
-        .await;
+    app.record_consent(JAMES, "revoked", "verbal").await;
+    assert_eq!(app.launch(&draft_id).await.status(), 200);
+    let c = app.wait_until_done(&draft_id, 20).await;
     let james = c["recipients"]
         .as_array()
         .unwrap()
@@ -1053,7 +960,7 @@ async fn require_consent_sends_only_to_numbers_with_granted_consent() {
         .await;
     assert_eq!(r.status(), 422);
     assert_eq!(
-        crate::helpers::error_fields(&json(r).await),
+        error_fields(&json(r).await),
         ["phone", "status", "timestamp"]
     );
     // Consent records are append-only: no route changes or deletes one, nor does the database.
@@ -1096,17 +1003,16 @@ async fn opt_outs_can_be_added_and_removed_with_a_reason_and_21610_records_one()
         .post_json("/v1/opt-outs", &json!({ "phone": "nope" }))
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(crate::helpers::error_fields(&json(r).await), ["phone"]);
+    assert_eq!(error_fields(&json(r).await), ["phone"]);
 
     // Twilio's 21610 opts the number out, with its consent record.
-    let r = app
-        .post_json(
-            "/v1/sms/campaigns",
+    let created = app
+        .post_campaign(
             &json!({ "from_number": OUR, "name": "t", "message_template": "Hi",
-                     "recipients": [{ "phone": "+15005550004" }] }),
+                                "recipients": [{ "phone": "+15005550004" }] }),
         )
         .await;
-    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let id = created["campaign_id"].as_str().unwrap().to_owned();
     app.wait_for(&id, 20, |c| c["pending_count"] == 0).await;
     let consent = json(app.get("/v1/consents/%2B15005550004").await).await;
     assert_eq!(consent["status"], "revoked");
@@ -1126,7 +1032,7 @@ async fn opt_outs_can_be_added_and_removed_with_a_reason_and_21610_records_one()
     // Removal needs a reason, which becomes the evidence of a granted record.
     let r = app.delete("/v1/opt-outs/%2B447111000005").await;
     assert_eq!(r.status(), 422);
-    assert_eq!(crate::helpers::error_fields(&json(r).await), ["reason"]);
+    assert_eq!(error_fields(&json(r).await), ["reason"]);
     let r = app
         .request(Method::DELETE, "/v1/opt-outs/%2B447111000005")
         .json(&json!({ "reason": "re-subscribed in the shop, paper form 88" }))
@@ -1228,17 +1134,10 @@ async fn replies_and_compliance_are_scoped_to_the_account() {
     assert_eq!(r.status(), 404);
     let r = app.get("/v1/conversations?cursor=garbage").await;
     assert_eq!(r.status(), 422);
-    assert_eq!(crate::helpers::error_fields(&json(r).await), ["cursor"]);
+    assert_eq!(error_fields(&json(r).await), ["cursor"]);
 
     // The new routes are in the OpenAPI document.
-    let doc = json(
-        app.client
-            .get(app.url("/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     for path in [
         "/webhooks/twilio/inbound",
         "/v1/conversations",
@@ -1261,18 +1160,8 @@ async fn replies_and_compliance_are_scoped_to_the_account() {
 async fn a_burst_of_messages_is_answered_in_order_without_answering_twice() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let model = FakeModel::start(Behaviour::Gated(gate.clone())).await;
-    let app = spawn_sending_app(|s| s.llm = Some(model.config(Duration::from_secs(20)))).await;
-    let agent = setup_number_and_agent(&app).await;
-    let r = app
-        .request(
-            Method::PATCH,
-            &format!("/v1/numbers/{}", OUR.replace('+', "%2B")),
-        )
-        .json(&json!({ "agent_id": agent }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (app, agent) = app_with_agent(&model, Duration::from_secs(20)).await;
+    app.assign_agent(OUR, &agent).await;
 
     // The first message is with the model while two more arrive.
     text_in(&app, SARAH, "Hi", "SM00000000000000000000000000000h01").await;

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{error_fields, json, spawn_app};
+use herald_test_support::{error_fields, json, spawn_app};
 
 #[tokio::test]
 async fn agents_crud() {

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{Backend, RawDb, TestDb};
+use herald_test_support::{Backend, RawDb, TestDb};
 
 macro_rules! conformance {
     ($($name:ident),+ $(,)?) => {

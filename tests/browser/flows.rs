@@ -1,10 +1,11 @@
 //! Sign in, paste, preview, send, watch; upload a CSV; schedule and cancel; a phone-width
 //! screen; the live counter against Twilio's segment calculator cases.
 
+use herald_test_support::{TestApp, json, spawn_sending_app};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, PHONE, skip_reason};
-use crate::helpers::{TestApp, json, spawn_sending_app};
 
 /// The account's sending number in these tests.
 const FROM: &str = "+447446466847";
@@ -23,26 +24,15 @@ async fn setup(mps: f64) -> Option<Setup> {
         return None;
     }
     let app = spawn_sending_app(|_| {}).await;
-    let r = app
-        .post_json("/v1/numbers", &json!({ "phone": FROM, "mps": mps }))
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = app
-        .post_json(
-            "/v1/agents",
-            &json!({ "name": "Reception", "system_prompt": "You are the receptionist at Acme Dental. We are running a March promotion." }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    app.add_paced_number(FROM, mps).await;
+    app.add_agent_with(
+        "You are the receptionist at Acme Dental. We are running a March promotion.",
+    )
+    .await;
     let base = app.url("");
     let b = Browser::start().await;
     b.sign_in(&base, &app.creds.user, &app.creds.password).await;
     Some(Setup { app, b, base })
-}
-
-/// The campaign as the API shows it.
-async fn api_campaign(app: &TestApp, id: &str) -> Value {
-    json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await
 }
 
 /// The campaign id in a `/campaigns/{id}` path.
@@ -136,7 +126,7 @@ async fn paste_preview_send_and_watch_it_finish() {
     b.screenshot("campaigns").await;
 
     // The API says the same: source and counts.
-    let c = api_campaign(&app, &id).await;
+    let c = app.campaign(&id).await;
     assert_eq!(c["source"], "dashboard");
     assert_eq!(c["status"], "done");
     assert_eq!(c["total_count"], 3);
@@ -220,7 +210,7 @@ async fn upload_a_csv_save_a_draft_and_launch_it() {
     let path = b.wait_path("/campaigns/smsc_").await;
     let id = campaign_id(&path);
     assert_eq!(b.text(".page-head [data-field='status']").await, "Draft");
-    assert_eq!(api_campaign(&app, &id).await["status"], "draft");
+    assert_eq!(app.campaign(&id).await["status"], "draft");
 
     b.click_text("Launch campaign").await;
     b.wait_path(&format!("/campaigns/{id}/launch")).await;
@@ -228,7 +218,7 @@ async fn upload_a_csv_save_a_draft_and_launch_it() {
     b.wait_text("[data-flash]", "Campaign launched").await;
     b.wait_text(".page-head [data-field='status']", "Done")
         .await;
-    let c = api_campaign(&app, &id).await;
+    let c = app.campaign(&id).await;
     assert_eq!(c["source"], "dashboard");
     assert_eq!(c["delivered_count"], 3);
     b.close().await;
@@ -272,7 +262,7 @@ async fn schedule_then_cancel_with_confirmation() {
         b.text(".page-head [data-field='status']").await,
         "Scheduled"
     );
-    assert_eq!(api_campaign(&app, &id).await["status"], "scheduled");
+    assert_eq!(app.campaign(&id).await["status"], "scheduled");
 
     b.click_text("Cancel campaign").await;
     b.wait_path(&format!("/campaigns/{id}/cancel")).await;
@@ -296,7 +286,7 @@ async fn schedule_then_cancel_with_confirmation() {
         b.all("a[href$='/cancel']").await.is_empty(),
         "no cancel button any more"
     );
-    let c = api_campaign(&app, &id).await;
+    let c = app.campaign(&id).await;
     assert_eq!(c["status"], "cancelled");
     assert_eq!(c["cancelled_count"], 2);
     b.close().await;
@@ -374,9 +364,7 @@ async fn phone_width_and_the_other_pages() {
         .unwrap()
         .unwrap();
     let r = app
-        .client
-        .get(app.url("/v1/sms/campaigns"))
-        .bearer_auth(&key)
+        .request_as(&key, Method::GET, "/v1/sms/campaigns")
         .send()
         .await
         .unwrap();

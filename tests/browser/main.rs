@@ -5,6 +5,3 @@
 
 mod browser;
 mod flows;
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
