@@ -1,16 +1,18 @@
-//! [`LeaseStore`] on PostgreSQL (migration 0005). Every lease time is the database's
-//! `clock_timestamp()`, so the nodes' clocks never matter.
+//! [`LeaseStore`] on PostgreSQL (migration 0005). Why it differs from SQLite: nodes on
+//! several machines share the database, so every lease time is the database's
+//! `clock_timestamp()` and the nodes' clocks never matter; orphans are marked in id order,
+//! the lock order every writer of recipients follows here.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::types::PgInterval;
 
-use super::leases::{LeaseRecord, LeaseStore};
-use super::postgres::backend;
-use super::{PgStore, StoreResult};
+use super::PgStore;
 use crate::domain::ids::NodeId;
+use crate::store::sql::backend;
+use crate::store::sql::rows::LeaseRow;
+use crate::store::{LeaseRecord, LeaseStore, StoreResult};
 
 /// A span as a PostgreSQL interval (microseconds; absurd spans saturate).
 fn interval(d: Duration) -> PgInterval {
@@ -116,19 +118,13 @@ impl LeaseStore for PgStore {
     }
 
     async fn leases(&self) -> StoreResult<Vec<LeaseRecord>> {
-        let rows =
-            sqlx::query("SELECT phone, node_id, expires_at FROM number_leases ORDER BY phone")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-        Ok(rows
-            .iter()
-            .map(|r| LeaseRecord {
-                phone: r.get("phone"),
-                node_id: r.get("node_id"),
-                expires_at: r.get("expires_at"),
-            })
-            .collect())
+        let rows = sqlx::query_as::<_, LeaseRow>(
+            "SELECT phone, node_id, expires_at FROM number_leases ORDER BY phone",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(LeaseRecord::from).collect())
     }
 
     async fn mark_orphaned_in_flight(

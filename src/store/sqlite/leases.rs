@@ -1,19 +1,20 @@
-//! [`LeaseStore`] on SQLite (migration 0005). Nodes sharing an SQLite file run on one
-//! machine, so the lease clock is that machine's (Unix milliseconds).
+//! [`LeaseStore`] on SQLite (migration 0005). Why it differs from PostgreSQL: nodes sharing
+//! an SQLite file run on one machine, so the lease clock is that machine's (Unix
+//! milliseconds), where PostgreSQL uses the database's `clock_timestamp()`.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::leases::{LeaseRecord, LeaseStore};
-use super::sqlite::{backend, from_ms, to_ms};
-use super::{SqliteStore, StoreResult};
+use super::SqliteStore;
 use crate::domain::ids::NodeId;
+use crate::store::sql::rows::LeaseRow;
+use crate::store::sql::{backend, stored};
+use crate::store::{LeaseRecord, LeaseStore, StoreResult};
 
 fn now_ms() -> i64 {
-    to_ms(OffsetDateTime::now_utc())
+    stored(OffsetDateTime::now_utc()).unix_ms()
 }
 
 fn span_ms(d: Duration) -> i64 {
@@ -114,19 +115,13 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn leases(&self) -> StoreResult<Vec<LeaseRecord>> {
-        let rows =
-            sqlx::query("SELECT phone, node_id, expires_at FROM number_leases ORDER BY phone")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(backend)?;
-        Ok(rows
-            .iter()
-            .map(|r| LeaseRecord {
-                phone: r.get("phone"),
-                node_id: r.get("node_id"),
-                expires_at: from_ms(r.get("expires_at")),
-            })
-            .collect())
+        let rows = sqlx::query_as::<_, LeaseRow>(
+            "SELECT phone, node_id, expires_at FROM number_leases ORDER BY phone",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(LeaseRecord::from).collect())
     }
 
     async fn mark_orphaned_in_flight(
