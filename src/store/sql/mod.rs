@@ -81,7 +81,8 @@ pub(super) mod prelude {
     pub(in crate::store) use crate::domain::keywords::Keyword;
     pub(in crate::store) use crate::domain::reply::{Direction, reply_campaign_name};
     pub(in crate::store) use crate::domain::status::{
-        CampaignStatus, Counts, RecipientStatus, number_in_use,
+        CampaignStatus, Counts, NO_CONSENT, OPTED_OUT, RecipientStatus, fold_status_events,
+        number_in_use,
     };
     pub(in crate::store) use crate::store::*;
 }

@@ -3,171 +3,76 @@
 //! arrays read with `json_each` (a statement per row cost a round trip to sqlx's SQLite
 //! thread); attempt ids are built with `printf` and `randomblob`.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
-use time::OffsetDateTime;
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use crate::domain::ids::{CampaignId, NodeId};
-use crate::domain::status::{CampaignStatus, NO_CONSENT, OPTED_OUT, StatusRow, fold_status_events};
-use crate::store::sql::engine::{EngineSql, claimed_work, result_id};
-use crate::store::sql::rows::{ClaimedRow, StatusRowRecord};
-use crate::store::sql::{backend, stored};
-use crate::store::{Lane, SendResult, StatusEvent, StoreResult, Work};
+use crate::domain::status::StatusRow;
+use crate::store::sql::engine::EngineSql;
+use crate::store::sql::rows::StatusRowRecord;
+use crate::store::sql::{StoredTime, backend, stored};
+use crate::store::{SendResult, StatusEvent, StoreResult};
+
+/// The recipients a claim may take: `$2`'s pending ones on sending number `$3` that wait for
+/// nothing, in order, at most `$4`.
+macro_rules! claimable {
+    () => {
+        "SELECT id FROM recipients WHERE campaign_seq = $2 AND from_number = $3 \
+         AND status = 'pending' AND inflight_since IS NULL \
+         AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY position LIMIT $4"
+    };
+}
 
 impl EngineSql for SqliteStore {
-    async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE campaigns SET status = 'running', started_at = ?1 \
-             WHERE status = 'scheduled' AND scheduled_at <= ?1 RETURNING id",
-        )
-        .bind(stored(now))
-        .fetch_all(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(ids.into_iter().map(CampaignId::from_trusted).collect())
+    const CLAIM_CAMPAIGN: &'static str = "SELECT id, account_id, require_consent FROM campaigns WHERE seq = $1 AND status = 'running'";
+    const CLAIM_FAIL_OPTED_OUT: &'static str = concat!(
+        "UPDATE recipients SET status = 'failed', error_code = $6, error_message = $7, \
+         updated_at = $1 WHERE id IN (",
+        claimable!(),
+        ") AND phone IN (SELECT phone FROM opt_outs WHERE account_id = $5)"
+    );
+    const CLAIM_FAIL_NO_CONSENT: &'static str = concat!(
+        "UPDATE recipients SET status = 'failed', error_code = $6, error_message = $7, \
+         updated_at = $1 WHERE id IN (",
+        claimable!(),
+        ") AND phone NOT IN (SELECT phone FROM consent_state \
+                            WHERE account_id = $5 AND status = 'granted')"
+    );
+    // Attempt ids grow with time (claim time in ms, row id, 24 random bits), so a claim's new
+    // ids land together at the end of the attempt index: random ids dirtied a page of it per
+    // row, several MB of WAL per claim.
+    const CLAIM: &'static str = concat!(
+        "UPDATE recipients SET \
+         attempt_id = printf('%012x%010x', $1, id) || lower(hex(randomblob(3))), \
+         inflight_since = $1, attempts = attempts + 1, reconcile = 0, claimed_by = $5, \
+         updated_at = $1 WHERE id IN (",
+        claimable!(),
+        ") RETURNING id, position, phone, from_number, body, segments, attempts, attempt_id"
+    );
+    const LANES: &'static str = "SELECT DISTINCT j.value AS phone, COALESCE(n.mps, 1.0) AS mps \
+         FROM campaigns c, json_each(c.from_numbers) j LEFT JOIN numbers n ON n.phone = j.value \
+         WHERE c.status = 'running' ORDER BY 1";
+    const LANE_CAMPAIGNS: &'static str = "SELECT c.seq FROM campaigns c WHERE c.status = 'running' \
+         AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = $1) ORDER BY c.seq";
+    const SKIP_LOCKED: &'static str = "";
+
+    async fn lock_outcomes(_: &mut SqliteConnection, _: &[i64]) -> StoreResult<()> {
+        Ok(())
     }
 
-    async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>> {
-        let rows: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT DISTINCT j.value AS phone, COALESCE(n.mps, 1.0) AS mps \
-             FROM campaigns c, json_each(c.from_numbers) j LEFT JOIN numbers n ON n.phone = j.value \
-             WHERE c.status = 'running' ORDER BY 1",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .map(|(phone, mps)| Lane { phone, mps })
-            .collect())
+    async fn record_batch(
+        conn: &mut SqliteConnection,
+        results: &[SendResult],
+        now: StoredTime,
+    ) -> StoreResult<()> {
+        record_grouped(conn, results, now).await
     }
 
-    async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>> {
-        sqlx::query_scalar(
-            "SELECT c.seq FROM campaigns c WHERE c.status = 'running' \
-             AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = ?) ORDER BY c.seq",
-        )
-        .bind(from_number)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)
-    }
-
-    async fn claim_work(
-        &self,
-        node: &NodeId,
-        campaign_seq: i64,
-        from_number: &str,
-        limit: u32,
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<Work>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let campaign: Option<(String, String, bool)> = sqlx::query_as(
-            "SELECT id, account_id, require_consent FROM campaigns WHERE seq = ? AND status = 'running'",
-        )
-        .bind(campaign_seq)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some((campaign, account, require_consent)) = campaign else {
-            return Ok(Vec::new());
-        };
-        // Opt-outs recorded since the campaign was created are honoured just before sending.
-        sqlx::query(
-            "UPDATE recipients SET status = 'failed', error_code = ?6, error_message = ?7, updated_at = ?1 \
-             WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
-                 AND status = 'pending' AND inflight_since IS NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
-                 ORDER BY position LIMIT ?4) \
-             AND phone IN (SELECT phone FROM opt_outs WHERE account_id = ?5)",
-        )
-        .bind(stored(now))
-        .bind(campaign_seq)
-        .bind(from_number)
-        .bind(limit as i64)
-        .bind(&account)
-        .bind(OPTED_OUT.code)
-        .bind(OPTED_OUT.message)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        // Consent withdrawn since the campaign was created, likewise.
-        if require_consent {
-            sqlx::query(
-                "UPDATE recipients SET status = 'failed', error_code = ?6, error_message = ?7, updated_at = ?1 \
-                 WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
-                     AND status = 'pending' AND inflight_since IS NULL \
-                     AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
-                     ORDER BY position LIMIT ?4) \
-                 AND phone NOT IN (SELECT phone FROM consent_state WHERE account_id = ?5 AND status = 'granted')",
-            )
-            .bind(stored(now))
-            .bind(campaign_seq)
-            .bind(from_number)
-            .bind(limit as i64)
-            .bind(&account)
-            .bind(NO_CONSENT.code)
-            .bind(NO_CONSENT.message)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        // Attempt ids grow with time (claim time in ms, row id, 24 random bits), so a
-        // claim's new ids land together at the end of the attempt index: random ids dirtied
-        // a page of it per row, several MB of WAL per claim.
-        let rows: Vec<ClaimedRow> = sqlx::query_as(
-            "UPDATE recipients SET attempt_id = printf('%012x%010x', ?1, id) || lower(hex(randomblob(3))), \
-             inflight_since = ?1, \
-             attempts = attempts + 1, reconcile = 0, claimed_by = ?5, updated_at = ?1 \
-             WHERE id IN (SELECT id FROM recipients WHERE campaign_seq = ?2 AND from_number = ?3 \
-                 AND status = 'pending' AND inflight_since IS NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
-                 ORDER BY position LIMIT ?4) \
-             RETURNING id, position, phone, from_number, body, segments, attempts, attempt_id",
-        )
-        .bind(stored(now))
-        .bind(campaign_seq)
-        .bind(from_number)
-        .bind(limit as i64)
-        .bind(node.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(claimed_work(rows, campaign_seq, &campaign, &account))
-    }
-
-    async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()> {
-        if results.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        // Grouping by kind reorders results; that is only the same as applying them in order
-        // when no recipient is named twice. Otherwise apply them one at a time, in order.
-        let mut ids = HashSet::with_capacity(results.len());
-        if results.iter().all(|r| ids.insert(result_id(r))) {
-            record_grouped(&mut tx, results, now).await?;
-        } else {
-            for r in results {
-                record_grouped(&mut tx, std::slice::from_ref(r), now).await?;
-            }
-        }
-        tx.commit().await.map_err(backend)
-    }
-
-    async fn apply_status_events(
-        &self,
+    async fn status_rows(
+        conn: &mut SqliteConnection,
         events: &[StatusEvent],
-        now: OffsetDateTime,
-    ) -> StoreResult<u64> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        // Read the rows the events may name, apply the batch to them in order
-        // (`fold_status_events`), and write back the ones that moved in one statement. The
-        // one writer connection holds the transaction: nothing moves the rows in between.
+    ) -> StoreResult<Vec<StatusRow>> {
+        // The one writer connection holds the transaction: nothing moves the rows meanwhile.
         let sids = Value::Array(events.iter().map(|e| Value::from(e.sid.as_str())).collect());
         let attempts = Value::Array(
             events
@@ -175,28 +80,26 @@ impl EngineSql for SqliteStore {
                 .filter_map(|e| e.attempt_id.as_deref().map(Value::from))
                 .collect(),
         );
-        let mut tx = self.writer.begin().await.map_err(backend)?;
         let rows = sqlx::query_as::<_, StatusRowRecord>(
             "SELECT r.id, r.attempt_id, r.twilio_sid, r.status, r.error_code, r.error_message \
-             FROM json_each(?1) AS j JOIN recipients r ON r.twilio_sid = j.value \
+             FROM json_each($1) AS j JOIN recipients r ON r.twilio_sid = j.value \
              UNION \
              SELECT r.id, r.attempt_id, r.twilio_sid, r.status, r.error_code, r.error_message \
-             FROM json_each(?2) AS j JOIN recipients r ON r.attempt_id = j.value",
+             FROM json_each($2) AS j JOIN recipients r ON r.attempt_id = j.value",
         )
         .bind(sids.to_string())
         .bind(attempts.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-        let rows = rows
-            .into_iter()
-            .map(StatusRow::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let moved = fold_status_events(rows, events);
-        if moved.is_empty() {
-            tx.commit().await.map_err(backend)?;
-            return Ok(0);
-        }
+        rows.into_iter().map(StatusRow::try_from).collect()
+    }
+
+    async fn write_statuses(
+        conn: &mut SqliteConnection,
+        moved: &[StatusRow],
+        now: StoredTime,
+    ) -> StoreResult<()> {
         let updates: Vec<Value> = moved
             .iter()
             .map(|r| {
@@ -212,59 +115,22 @@ impl EngineSql for SqliteStore {
         sqlx::query(
             "UPDATE recipients SET status = v.status, twilio_sid = v.sid, error_code = v.code, \
              error_message = v.message, inflight_since = NULL, reconcile = 0, \
-             next_attempt_at = NULL, submitted_at = COALESCE(recipients.submitted_at, ?2), \
-             updated_at = ?2 \
+             next_attempt_at = NULL, submitted_at = COALESCE(recipients.submitted_at, $2), \
+             updated_at = $2 \
              FROM (SELECT value->>0 AS id, value->>1 AS status, value->>2 AS sid, \
-                   value->>3 AS code, value->>4 AS message FROM json_each(?1)) AS v \
+                   value->>3 AS code, value->>4 AS message FROM json_each($1)) AS v \
              WHERE recipients.id = v.id",
         )
         .bind(Value::Array(updates).to_string())
-        .bind(stored(now))
-        .execute(&mut *tx)
+        .bind(now)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(moved.len() as u64)
+        Ok(())
     }
 
-    async fn finish_campaigns(
-        &self,
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT seq, id FROM campaigns c WHERE status = 'running' AND NOT EXISTS \
-             (SELECT 1 FROM recipients r WHERE r.campaign_seq = c.seq AND r.status = 'pending')",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let mut changed = Vec::new();
-        for (seq, id) in rows {
-            let submitted_any: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM recipients WHERE campaign_seq = ? \
-                 AND (status <> 'failed' OR twilio_sid IS NOT NULL))",
-            )
-            .bind(seq)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let status = if submitted_any {
-                CampaignStatus::Done
-            } else {
-                CampaignStatus::Failed
-            };
-            sqlx::query("UPDATE campaigns SET status = ?, finished_at = ? WHERE seq = ?")
-                .bind(status.as_str())
-                .bind(stored(now))
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            changed.push((CampaignId::from_trusted(id), status));
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(changed)
+    async fn after_finish(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 
@@ -272,9 +138,9 @@ impl EngineSql for SqliteStore {
 /// statement per row costs a round trip to sqlx's SQLite thread, which capped sending at a
 /// few thousand a second. Callers make sure no recipient is named twice.
 async fn record_grouped(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    conn: &mut SqliteConnection,
     results: &[SendResult],
-    now: OffsetDateTime,
+    now: StoredTime,
 ) -> StoreResult<()> {
     let mut accepted = Vec::new();
     let mut failed = Vec::new();
@@ -324,7 +190,6 @@ async fn record_grouped(
             }
         }
     }
-    let now = stored(now);
     let batches: [(&Vec<Value>, &'static str); 5] = [
         (
             &accepted,
@@ -385,7 +250,7 @@ async fn record_grouped(
         sqlx::query(sql)
             .bind(Value::Array(rows.clone()).to_string())
             .bind(now)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await
             .map_err(backend)?;
     }
