@@ -1,18 +1,28 @@
 //! [`CampaignStore`](crate::store::CampaignStore) written once for both backends (see
-//! `sql/mod.rs` for the mechanism); creating a campaign is each backend's own
-//! ([`CampaignSql`]): its bulk insert of recipients is what differs most.
+//! `sql/mod.rs` for the mechanism); each backend inserts a new campaign's recipients its own
+//! way ([`CampaignSql`]): the bulk insert is what differs most.
 
-use crate::store::{Created, IdempotencyKey, NewCampaign, RecipientSource, StoreResult};
+use super::{Backend, Conn, StoredTime};
+use crate::domain::ids::AccountId;
+use crate::store::{RecipientSource, StoreResult};
 
-/// What each backend writes its own way for [`crate::store::CampaignStore`].
-pub(in crate::store) trait CampaignSql {
-    /// [`crate::store::CampaignStore::create_campaign`].
-    async fn create_campaign(
-        &self,
-        new: &NewCampaign,
+/// What each backend writes its own way when creating a campaign.
+pub(in crate::store) trait CampaignSql: Backend + Sized {
+    /// Holds the sending numbers until the transaction ends, so that deleting one waits for
+    /// the campaign (PostgreSQL); nothing on SQLite, whose single writer serialises both.
+    async fn hold_numbers(
+        conn: &mut Conn<Self>,
+        account: &AccountId,
+        phones: &[String],
+    ) -> StoreResult<()>;
+    /// Stores campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk;
+    /// returns how many there were and how many failed at once (opted out, no consent).
+    async fn insert_recipients(
+        conn: &mut Conn<Self>,
+        seq: i64,
+        now: StoredTime,
         recipients: &mut dyn RecipientSource,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> StoreResult<Created>;
+    ) -> StoreResult<(i64, i64)>;
 }
 
 /// Writes `impl CampaignStore for $store`.
@@ -93,7 +103,97 @@ macro_rules! campaign_store {
                     recipients: &mut dyn RecipientSource,
                     idempotency: Option<&IdempotencyKey>,
                 ) -> StoreResult<Created> {
-                    CampaignSql::create_campaign(self, new, recipients, idempotency).await
+                    let now = stored(new.created_at);
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    if let Some(idem) = idempotency {
+                        // Claim the key before anything else. A concurrent create with the same
+                        // key (on any node) waits here until this transaction ends; if it
+                        // commits, the other finds the key taken and replays this campaign; if
+                        // it rolls back (as returning early here does), the other goes ahead.
+                        let claimed = sqlx::query(
+                            "INSERT INTO idempotency_keys (account_id, key, request_hash, \
+                             campaign_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (account_id, key) DO NOTHING",
+                        )
+                        .bind(new.account_id.as_str())
+                        .bind(&idem.key)
+                        .bind(&idem.request_hash)
+                        .bind(new.id.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected()
+                            == 1;
+                        if !claimed {
+                            let (hash, campaign_id): (Vec<u8>, String) = sqlx::query_as(
+                                "SELECT request_hash, campaign_id FROM idempotency_keys \
+                                 WHERE account_id = $1 AND key = $2",
+                            )
+                            .bind(new.account_id.as_str())
+                            .bind(&idem.key)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            return if hash == idem.request_hash {
+                                Ok(Created::Replayed(CampaignId::from_trusted(campaign_id)))
+                            } else {
+                                Err(StoreError::IdempotencyMismatch)
+                            };
+                        }
+                    }
+                    Self::hold_numbers(&mut tx, &new.account_id, &new.from_numbers).await?;
+                    let started_at = (new.status == CampaignStatus::Running).then_some(now);
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, \
+                         from_numbers, status, source, scheduled_at, duplicates_removed, \
+                         created_at, started_at, require_consent) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12) RETURNING seq",
+                    )
+                    .bind(new.id.as_str())
+                    .bind(new.account_id.as_str())
+                    .bind(new.agent_id.as_deref())
+                    .bind(&new.name)
+                    .bind(&new.message_template)
+                    .bind(Json(&new.from_numbers))
+                    .bind(new.status.as_str())
+                    .bind(new.source.as_str())
+                    .bind(new.scheduled_at.map(stored))
+                    .bind(now)
+                    .bind(started_at)
+                    .bind(new.require_consent)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let (total, failed) = Self::insert_recipients(&mut tx, seq, now, recipients).await?;
+                    // Known only once every recipient was read.
+                    let duplicates_removed = recipients.duplicates_removed();
+                    if duplicates_removed > 0 {
+                        sqlx::query("UPDATE campaigns SET duplicates_removed = $1 WHERE seq = $2")
+                            .bind(duplicates_removed as i64)
+                            .bind(seq)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    // The initial counts (on PostgreSQL in the campaign's own rows): nobody
+                    // else can see the campaign before this commits, so nothing waits here.
+                    for (status, n) in [
+                        (RecipientStatus::Pending, total - failed),
+                        (RecipientStatus::Failed, failed),
+                    ] {
+                        if n > 0 {
+                            sqlx::query(Self::INSERT_COUNTS)
+                                .bind(seq)
+                                .bind(status.as_str())
+                                .bind(n)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                        }
+                    }
+                    tx.commit().await.map_err(backend)?;
+                    Ok(Created::New(new.id.clone()))
                 }
 
                 async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {

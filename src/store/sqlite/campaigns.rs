@@ -1,20 +1,17 @@
 //! Creating a campaign on SQLite. Why it differs from PostgreSQL: recipients go in as
 //! multi-row INSERTs with anonymous `?` placeholders (numbered ones made binding quadratic),
-//! built while SQLite's own thread writes the previous chunk; the idempotency key is checked
-//! first, which the single writer makes safe.
+//! built while SQLite's own thread writes the previous chunk; the single writer needs no lock
+//! on the sending numbers.
 
 use sqlx::sqlite::SqliteArguments;
-use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Sqlite};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use crate::domain::ids::CampaignId;
-use crate::domain::status::{CampaignStatus, RecipientStatus, Refusal};
+use crate::domain::ids::AccountId;
+use crate::domain::status::{RecipientStatus, Refusal};
 use crate::store::sql::campaigns::CampaignSql;
-use crate::store::sql::{Backend, StoredTime, backend, json_error, stored};
-use crate::store::{
-    Created, IdempotencyKey, NewCampaign, RecipientSource, StoreError, StoreResult,
-};
+use crate::store::sql::{StoredTime, backend, json_error};
+use crate::store::{RecipientSource, StoreResult};
 
 /// Rows per multi-row INSERT when storing recipients (11 parameters each, well
 /// under SQLite's 32,766-parameter limit; big enough to amortise statement cost).
@@ -92,54 +89,20 @@ impl RecipientInserts {
 }
 
 impl CampaignSql for SqliteStore {
-    async fn create_campaign(
-        &self,
-        new: &NewCampaign,
-        recipients: &mut dyn RecipientSource,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> StoreResult<Created> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        if let Some(idem) = idempotency {
-            let prior: Option<(Vec<u8>, String)> = sqlx::query_as(
-                "SELECT request_hash, campaign_id FROM idempotency_keys \
-                 WHERE account_id = $1 AND key = $2",
-            )
-            .bind(new.account_id.as_str())
-            .bind(&idem.key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            if let Some((hash, campaign_id)) = prior {
-                return if hash == idem.request_hash {
-                    Ok(Created::Replayed(CampaignId::from_trusted(campaign_id)))
-                } else {
-                    Err(StoreError::IdempotencyMismatch)
-                };
-            }
-        }
-        let now = stored(new.created_at);
-        let started_at = (new.status == CampaignStatus::Running).then_some(now);
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, from_numbers, \
-             status, source, scheduled_at, duplicates_removed, created_at, started_at, require_consent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12) RETURNING seq",
-        )
-        .bind(new.id.as_str())
-        .bind(new.account_id.as_str())
-        .bind(new.agent_id.as_deref())
-        .bind(&new.name)
-        .bind(&new.message_template)
-        .bind(Json(&new.from_numbers))
-        .bind(new.status.as_str())
-        .bind(new.source.as_str())
-        .bind(new.scheduled_at.map(stored))
-        .bind(now)
-        .bind(started_at)
-        .bind(new.require_consent)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
+    async fn hold_numbers(
+        _: &mut SqliteConnection,
+        _: &AccountId,
+        _: &[String],
+    ) -> StoreResult<()> {
+        Ok(())
+    }
 
+    async fn insert_recipients(
+        conn: &mut SqliteConnection,
+        seq: i64,
+        now: StoredTime,
+        recipients: &mut dyn RecipientSource,
+    ) -> StoreResult<(i64, i64)> {
         let mut inserts = RecipientInserts {
             seq,
             now,
@@ -151,54 +114,12 @@ impl CampaignSql for SqliteStore {
         // and renders) the next. The statement owns its arguments, so the two overlap.
         let mut next = inserts.next(recipients)?;
         while let Some(insert) = next {
-            let (done, following) =
-                tokio::join!(insert.execute(&mut *tx), async { inserts.next(recipients) });
+            let (done, following) = tokio::join!(insert.execute(&mut *conn), async {
+                inserts.next(recipients)
+            });
             done.map_err(backend)?;
             next = following?;
         }
-        let (position, failed) = (inserts.position, inserts.failed);
-
-        // Known only once every recipient was read.
-        let duplicates_removed = recipients.duplicates_removed();
-        if duplicates_removed > 0 {
-            sqlx::query("UPDATE campaigns SET duplicates_removed = $1 WHERE seq = $2")
-                .bind(duplicates_removed as i64)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        for (status, n) in [
-            (RecipientStatus::Pending, position - failed),
-            (RecipientStatus::Failed, failed),
-        ] {
-            if n == 0 {
-                continue;
-            }
-            sqlx::query(Self::INSERT_COUNTS)
-                .bind(seq)
-                .bind(status.as_str())
-                .bind(n)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-
-        if let Some(idem) = idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (account_id, key, request_hash, campaign_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(new.account_id.as_str())
-            .bind(&idem.key)
-            .bind(&idem.request_hash)
-            .bind(new.id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Created::New(new.id.clone()))
+        Ok((inserts.position, inserts.failed))
     }
 }
