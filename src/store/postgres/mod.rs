@@ -108,6 +108,7 @@ sql::engine::engine_store!(PgStore);
 sql::conversations::conversation_store!(PgStore);
 sql::consents::consent_store!(PgStore);
 sql::sessions::session_store!(PgStore);
+sql::leases::lease_store!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

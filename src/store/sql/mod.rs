@@ -17,6 +17,7 @@ pub(super) mod campaigns;
 pub(super) mod consents;
 pub(super) mod conversations;
 pub(super) mod engine;
+pub(super) mod leases;
 pub(super) mod resources;
 pub(super) mod rows;
 pub(super) mod sessions;

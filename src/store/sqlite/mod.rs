@@ -112,6 +112,7 @@ sql::engine::engine_store!(SqliteStore);
 sql::conversations::conversation_store!(SqliteStore);
 sql::consents::consent_store!(SqliteStore);
 sql::sessions::session_store!(SqliteStore);
+sql::leases::lease_store!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {
