@@ -37,140 +37,140 @@ pub(in crate::store) fn counts(rows: Vec<(String, i64)>) -> StoreResult<Counts> 
     Ok(counts)
 }
 
-/// `accounts` as an [`Account`].
+/// Declares row records: for each, a `#[derive(sqlx::FromRow)]` struct of the columns read
+/// (times as [`StoredTime`]) and its conversion into the store's record (`|r| …`, `r` the row).
+macro_rules! rows {
+    ($(
+        $(#[$doc:meta])*
+        $row:ident { $($column:ident: $ty:ty),* $(,)? } => |$r:ident| $record:ident $body:tt
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(sqlx::FromRow)]
+        pub(in crate::store) struct $row { $($column: $ty),* }
+
+        impl From<$row> for $record {
+            fn from($r: $row) -> Self {
+                $record $body
+            }
+        }
+    )*};
+}
+
+rows! {
+    /// `accounts` as an [`Account`].
+    AccountRow { id: String, name: String, created_at: StoredTime }
+    => |r| Account { id: AccountId::from_trusted(r.id), name: r.name, created_at: r.created_at.get() }
+
+    /// `accounts` as its [`AccountSettings`].
+    SettingsRow { id: String, name: String, help_text: Option<String>, keyword_replies: bool, created_at: StoredTime }
+    => |r| AccountSettings {
+        id: AccountId::from_trusted(r.id), name: r.name, help_text: r.help_text,
+        keyword_replies: r.keyword_replies, created_at: r.created_at.get(),
+    }
+
+    /// `api_keys` as listed.
+    KeyRow { id: String, name: String, created_at: StoredTime, revoked_at: Option<StoredTime> }
+    => |r| ApiKey {
+        id: KeyId::from_trusted(r.id), name: r.name, created_at: r.created_at.get(),
+        revoked_at: r.revoked_at.map(StoredTime::get),
+    }
+
+    /// `api_keys` as authentication reads it.
+    CredentialsRow { account_id: String, secret_hash: Vec<u8>, revoked: bool }
+    => |r| KeyCredentials { account_id: AccountId::from_trusted(r.account_id), secret_hash: r.secret_hash, revoked: r.revoked }
+
+    /// `agents`.
+    AgentRow { id: String, name: String, system_prompt: String, created_at: StoredTime, updated_at: StoredTime }
+    => |r| Agent {
+        id: AgentId::from_trusted(r.id), name: r.name, system_prompt: r.system_prompt,
+        created_at: r.created_at.get(), updated_at: r.updated_at.get(),
+    }
+
+    /// `numbers`.
+    NumberRow { phone: String, mps: f64, agent_id: Option<String>, created_at: StoredTime, updated_at: StoredTime }
+    => |r| Number {
+        phone: r.phone, mps: r.mps, agent_id: r.agent_id.map(AgentId::from_trusted),
+        created_at: r.created_at.get(), updated_at: r.updated_at.get(),
+    }
+
+    /// `numbers` as inbound routing reads it.
+    OwnerRow { account_id: String, agent_id: Option<String> }
+    => |r| NumberOwner { account_id: AccountId::from_trusted(r.account_id), agent_id: r.agent_id.map(AgentId::from_trusted) }
+
+    /// An in-flight recipient to reconcile.
+    InFlightRow {
+        id: i64, attempt_id: String, phone: String, from_number: String, body: String,
+        inflight_since: StoredTime, attempts: i32,
+    }
+    => |r| InFlight {
+        id: r.id, attempt_id: r.attempt_id, phone: r.phone, from_number: r.from_number, body: r.body,
+        since: r.inflight_since.get(), attempts: r.attempts as u32,
+    }
+
+    /// The latest campaign message sent to a person.
+    CampaignSentRow {
+        id: String, name: String, agent_id: Option<String>, submitted_at: StoredTime, body: String,
+        variables: Json<Map<String, Value>>,
+    }
+    => |r| CampaignSent {
+        campaign_id: CampaignId::from_trusted(r.id), name: r.name, agent_id: r.agent_id.map(AgentId::from_trusted),
+        sent_at: r.submitted_at.get(), body: r.body, variables: r.variables.0,
+    }
+
+    /// `conversations` as [`CONVERSATION_SELECT`] reads them.
+    ConversationRow {
+        seq: i64, id: String, our_number: String, their_number: String, agent_id: Option<String>,
+        campaign_id: Option<String>, opted_out: bool, created_at: StoredTime, last_message_at: StoredTime,
+    }
+    => |r| Conversation {
+        seq: r.seq, id: ConversationId::from_trusted(r.id), our_number: r.our_number, their_number: r.their_number,
+        agent_id: r.agent_id, campaign_id: r.campaign_id, opted_out: r.opted_out, created_at: r.created_at.get(),
+        last_message_at: r.last_message_at.get(), last_message: None,
+    }
+
+    /// `opt_outs`.
+    OptOutRow { phone: String, source: String, reason: Option<String>, created_at: StoredTime }
+    => |r| OptOut { phone: r.phone, source: r.source, reason: r.reason, created_at: r.created_at.get() }
+
+    /// `users` (its id as `user_id`).
+    UserRow { user_id: i64, account_id: String, username: String, password_hash: String }
+    => |r| DashboardUser {
+        id: r.user_id, account_id: AccountId::from_trusted(r.account_id), username: r.username,
+        password_hash: r.password_hash,
+    }
+
+    /// `dashboard_drafts`.
+    DraftRow {
+        id: String, account_id: String, user_id: i64, data: String, upload: Option<Vec<u8>>,
+        campaign_id: Option<String>, created_at: StoredTime,
+    }
+    => |r| DraftRecord {
+        id: r.id, account_id: AccountId::from_trusted(r.account_id), user_id: r.user_id, data: r.data,
+        upload: r.upload, campaign_id: r.campaign_id, created_at: r.created_at.get(),
+    }
+
+    /// `number_leases`.
+    LeaseRow { phone: String, node_id: String, expires_at: StoredTime }
+    => |r| LeaseRecord { phone: r.phone, node_id: r.node_id, expires_at: r.expires_at.get() }
+}
+
+/// `dashboard_sessions` with its user.
 #[derive(sqlx::FromRow)]
-pub(in crate::store) struct AccountRow {
-    id: String,
-    name: String,
+pub(in crate::store) struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    csrf_token: String,
     created_at: StoredTime,
+    last_seen_at: StoredTime,
 }
 
-impl From<AccountRow> for Account {
-    fn from(r: AccountRow) -> Self {
-        Account {
-            id: AccountId::from_trusted(r.id),
-            name: r.name,
+impl From<SessionRow> for SessionRecord {
+    fn from(r: SessionRow) -> Self {
+        SessionRecord {
+            user: r.user.into(),
+            csrf_token: r.csrf_token,
             created_at: r.created_at.get(),
-        }
-    }
-}
-
-/// `accounts` as its [`AccountSettings`].
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct SettingsRow {
-    id: String,
-    name: String,
-    help_text: Option<String>,
-    keyword_replies: bool,
-    created_at: StoredTime,
-}
-
-impl From<SettingsRow> for AccountSettings {
-    fn from(r: SettingsRow) -> Self {
-        AccountSettings {
-            id: AccountId::from_trusted(r.id),
-            name: r.name,
-            help_text: r.help_text,
-            keyword_replies: r.keyword_replies,
-            created_at: r.created_at.get(),
-        }
-    }
-}
-
-/// `api_keys` as listed.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct KeyRow {
-    id: String,
-    name: String,
-    created_at: StoredTime,
-    revoked_at: Option<StoredTime>,
-}
-
-impl From<KeyRow> for ApiKey {
-    fn from(r: KeyRow) -> Self {
-        ApiKey {
-            id: KeyId::from_trusted(r.id),
-            name: r.name,
-            created_at: r.created_at.get(),
-            revoked_at: r.revoked_at.map(StoredTime::get),
-        }
-    }
-}
-
-/// `api_keys` as authentication reads it.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct CredentialsRow {
-    account_id: String,
-    secret_hash: Vec<u8>,
-    revoked: bool,
-}
-
-impl From<CredentialsRow> for KeyCredentials {
-    fn from(r: CredentialsRow) -> Self {
-        KeyCredentials {
-            account_id: AccountId::from_trusted(r.account_id),
-            secret_hash: r.secret_hash,
-            revoked: r.revoked,
-        }
-    }
-}
-
-/// `agents`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct AgentRow {
-    id: String,
-    name: String,
-    system_prompt: String,
-    created_at: StoredTime,
-    updated_at: StoredTime,
-}
-
-impl From<AgentRow> for Agent {
-    fn from(r: AgentRow) -> Self {
-        Agent {
-            id: AgentId::from_trusted(r.id),
-            name: r.name,
-            system_prompt: r.system_prompt,
-            created_at: r.created_at.get(),
-            updated_at: r.updated_at.get(),
-        }
-    }
-}
-
-/// `numbers`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct NumberRow {
-    phone: String,
-    mps: f64,
-    agent_id: Option<String>,
-    created_at: StoredTime,
-    updated_at: StoredTime,
-}
-
-impl From<NumberRow> for Number {
-    fn from(r: NumberRow) -> Self {
-        Number {
-            phone: r.phone,
-            mps: r.mps,
-            agent_id: r.agent_id.map(AgentId::from_trusted),
-            created_at: r.created_at.get(),
-            updated_at: r.updated_at.get(),
-        }
-    }
-}
-
-/// `numbers` as inbound routing reads it.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct OwnerRow {
-    account_id: String,
-    agent_id: Option<String>,
-}
-
-impl From<OwnerRow> for NumberOwner {
-    fn from(r: OwnerRow) -> Self {
-        NumberOwner {
-            account_id: AccountId::from_trusted(r.account_id),
-            agent_id: r.agent_id.map(AgentId::from_trusted),
+            last_seen_at: r.last_seen_at.get(),
         }
     }
 }
@@ -299,56 +299,6 @@ pub(in crate::store) struct ClaimedRow {
     pub attempt_id: String,
 }
 
-/// An in-flight recipient to reconcile.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct InFlightRow {
-    id: i64,
-    attempt_id: String,
-    phone: String,
-    from_number: String,
-    body: String,
-    inflight_since: StoredTime,
-    attempts: i32,
-}
-
-impl From<InFlightRow> for InFlight {
-    fn from(r: InFlightRow) -> Self {
-        InFlight {
-            id: r.id,
-            attempt_id: r.attempt_id,
-            phone: r.phone,
-            from_number: r.from_number,
-            body: r.body,
-            since: r.inflight_since.get(),
-            attempts: r.attempts as u32,
-        }
-    }
-}
-
-/// The latest campaign message sent to a person.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct CampaignSentRow {
-    id: String,
-    name: String,
-    agent_id: Option<String>,
-    submitted_at: StoredTime,
-    body: String,
-    variables: Json<Map<String, Value>>,
-}
-
-impl From<CampaignSentRow> for CampaignSent {
-    fn from(r: CampaignSentRow) -> Self {
-        CampaignSent {
-            campaign_id: CampaignId::from_trusted(r.id),
-            name: r.name,
-            agent_id: r.agent_id.map(AgentId::from_trusted),
-            sent_at: r.submitted_at.get(),
-            body: r.body,
-            variables: r.variables.0,
-        }
-    }
-}
-
 /// A message with its delivery status (from the reply's recipient row, for outbound ones).
 pub(in crate::store) const MESSAGE_SELECT: &str = "SELECT m.seq, m.id, m.conversation_seq, \
      m.direction, m.kind, m.body, m.reply_status, m.reply_error, m.created_at, \
@@ -405,57 +355,6 @@ pub(in crate::store) const CONVERSATION_SELECT: &str = "SELECT c.seq, c.id, c.ou
              AND o.phone = c.their_number) AS opted_out \
      FROM conversations c";
 
-/// `conversations` as [`CONVERSATION_SELECT`] reads them.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct ConversationRow {
-    seq: i64,
-    id: String,
-    our_number: String,
-    their_number: String,
-    agent_id: Option<String>,
-    campaign_id: Option<String>,
-    opted_out: bool,
-    created_at: StoredTime,
-    last_message_at: StoredTime,
-}
-
-impl From<ConversationRow> for Conversation {
-    fn from(r: ConversationRow) -> Self {
-        Conversation {
-            seq: r.seq,
-            id: ConversationId::from_trusted(r.id),
-            our_number: r.our_number,
-            their_number: r.their_number,
-            agent_id: r.agent_id,
-            campaign_id: r.campaign_id,
-            opted_out: r.opted_out,
-            created_at: r.created_at.get(),
-            last_message_at: r.last_message_at.get(),
-            last_message: None,
-        }
-    }
-}
-
-/// `opt_outs`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct OptOutRow {
-    phone: String,
-    source: String,
-    reason: Option<String>,
-    created_at: StoredTime,
-}
-
-impl From<OptOutRow> for OptOut {
-    fn from(r: OptOutRow) -> Self {
-        OptOut {
-            phone: r.phone,
-            source: r.source,
-            reason: r.reason,
-            created_at: r.created_at.get(),
-        }
-    }
-}
-
 /// `consents`.
 #[derive(sqlx::FromRow)]
 pub(in crate::store) struct ConsentRow {
@@ -482,90 +381,5 @@ impl TryFrom<ConsentRow> for ConsentRecord {
             occurred_at: r.occurred_at.get(),
             recorded_at: r.recorded_at.get(),
         })
-    }
-}
-
-/// `users` (its id as `user_id`).
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct UserRow {
-    user_id: i64,
-    account_id: String,
-    username: String,
-    password_hash: String,
-}
-
-impl From<UserRow> for DashboardUser {
-    fn from(r: UserRow) -> Self {
-        DashboardUser {
-            id: r.user_id,
-            account_id: AccountId::from_trusted(r.account_id),
-            username: r.username,
-            password_hash: r.password_hash,
-        }
-    }
-}
-
-/// `dashboard_sessions` with its user.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct SessionRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    csrf_token: String,
-    created_at: StoredTime,
-    last_seen_at: StoredTime,
-}
-
-impl From<SessionRow> for SessionRecord {
-    fn from(r: SessionRow) -> Self {
-        SessionRecord {
-            user: r.user.into(),
-            csrf_token: r.csrf_token,
-            created_at: r.created_at.get(),
-            last_seen_at: r.last_seen_at.get(),
-        }
-    }
-}
-
-/// `dashboard_drafts`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct DraftRow {
-    id: String,
-    account_id: String,
-    user_id: i64,
-    data: String,
-    upload: Option<Vec<u8>>,
-    campaign_id: Option<String>,
-    created_at: StoredTime,
-}
-
-impl From<DraftRow> for DraftRecord {
-    fn from(r: DraftRow) -> Self {
-        DraftRecord {
-            id: r.id,
-            account_id: AccountId::from_trusted(r.account_id),
-            user_id: r.user_id,
-            data: r.data,
-            upload: r.upload,
-            campaign_id: r.campaign_id,
-            created_at: r.created_at.get(),
-        }
-    }
-}
-
-/// `number_leases`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct LeaseRow {
-    phone: String,
-    node_id: String,
-    expires_at: StoredTime,
-}
-
-impl From<LeaseRow> for LeaseRecord {
-    fn from(r: LeaseRow) -> Self {
-        LeaseRecord {
-            phone: r.phone,
-            node_id: r.node_id,
-            expires_at: r.expires_at.get(),
-        }
     }
 }
