@@ -72,7 +72,7 @@ pub(super) mod prelude {
 
     pub(in crate::store) use super::rows::*;
     pub(in crate::store) use super::{
-        Backend, Conn, END_OF_TIME, StoredTime, backend, corrupt, stored,
+        Backend, Conn, END_OF_TIME, StoredTime, backend, corrupt, found, stored,
     };
     pub(in crate::store) use crate::domain::campaign::AccountContext;
     pub(in crate::store) use crate::domain::consent::{self, ConsentStatus};
@@ -102,6 +102,15 @@ pub(super) fn backend(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Backend(Box::new(e))
+}
+
+/// `NotFound` when a write changed no row (the object is not there, or is another account's).
+pub(super) fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// A value in the database that Herald never writes.

@@ -83,10 +83,7 @@ macro_rules! resource_store {
                     .execute(self.write_pool())
                     .await
                     .map_err(backend)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn delete_agent(&self, account: &AccountId, id: &AgentId) -> StoreResult<()> {
@@ -96,10 +93,7 @@ macro_rules! resource_store {
                         .execute(self.write_pool())
                         .await
                         .map_err(agent_in_use)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn create_number(
@@ -175,10 +169,7 @@ macro_rules! resource_store {
                     .execute(self.write_pool())
                     .await
                     .map_err(backend)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn delete_number(&self, account: &AccountId, phone: &str) -> StoreResult<()> {

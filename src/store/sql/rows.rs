@@ -15,7 +15,7 @@ use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source, Sta
 use crate::store::{
     Account, AccountSettings, Agent, ApiKey, Campaign, CampaignSent, ConsentRecord, Conversation,
     DashboardUser, DraftRecord, InFlight, KeyCredentials, LeaseRecord, Message, Number,
-    NumberOwner, OptOut, Recipient, SessionRecord, StoreResult,
+    NumberOwner, OptOut, Recipient, SessionRecord, StoreError, StoreResult,
 };
 
 /// A recipient status column.
@@ -180,111 +180,9 @@ pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_temp
      from_numbers, status, source, scheduled_at, duplicates_removed, created_at, started_at, \
      finished_at, require_consent";
 
-/// `campaigns` ([`CAMPAIGN_COLUMNS`]); counts are filled in afterwards.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct CampaignRow {
-    seq: i64,
-    id: String,
-    name: String,
-    message_template: String,
-    agent_id: Option<String>,
-    from_numbers: Json<Vec<String>>,
-    status: String,
-    source: String,
-    scheduled_at: Option<StoredTime>,
-    duplicates_removed: i64,
-    created_at: StoredTime,
-    started_at: Option<StoredTime>,
-    finished_at: Option<StoredTime>,
-    require_consent: bool,
-}
-
-impl TryFrom<CampaignRow> for Campaign {
-    type Error = crate::store::StoreError;
-    fn try_from(r: CampaignRow) -> StoreResult<Self> {
-        Ok(Campaign {
-            seq: r.seq,
-            id: CampaignId::from_trusted(r.id),
-            name: r.name,
-            message_template: r.message_template,
-            agent_id: r.agent_id,
-            from_numbers: r.from_numbers.0,
-            status: campaign_status(&r.status)?,
-            source: parse_stored(&r.source, Source::parse, "source")?,
-            scheduled_at: r.scheduled_at.map(StoredTime::get),
-            duplicates_removed: r.duplicates_removed as u64,
-            created_at: r.created_at.get(),
-            started_at: r.started_at.map(StoredTime::get),
-            finished_at: r.finished_at.map(StoredTime::get),
-            require_consent: r.require_consent,
-            counts: Counts::default(),
-        })
-    }
-}
-
 /// Columns of `recipients` read into a [`RecipientRow`].
 pub(in crate::store) const RECIPIENT_COLUMNS: &str = "position, phone, variables, body, segments, \
      from_number, status, twilio_sid, error_code, error_message, updated_at";
-
-/// `recipients` as listed ([`RECIPIENT_COLUMNS`]).
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct RecipientRow {
-    position: i64,
-    phone: String,
-    variables: Json<Map<String, Value>>,
-    body: String,
-    segments: i32,
-    from_number: String,
-    status: String,
-    twilio_sid: Option<String>,
-    error_code: Option<String>,
-    error_message: Option<String>,
-    updated_at: StoredTime,
-}
-
-impl TryFrom<RecipientRow> for Recipient {
-    type Error = crate::store::StoreError;
-    fn try_from(r: RecipientRow) -> StoreResult<Self> {
-        Ok(Recipient {
-            position: r.position,
-            phone: r.phone,
-            variables: r.variables.0,
-            body: r.body,
-            segments: r.segments as u32,
-            from_number: r.from_number,
-            status: recipient_status(&r.status)?,
-            twilio_sid: r.twilio_sid,
-            error_code: r.error_code,
-            error_message: r.error_message,
-            updated_at: r.updated_at.get(),
-        })
-    }
-}
-
-/// A recipient as status callbacks read it.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct StatusRowRecord {
-    id: i64,
-    attempt_id: Option<String>,
-    twilio_sid: Option<String>,
-    status: String,
-    error_code: Option<String>,
-    error_message: Option<String>,
-}
-
-impl TryFrom<StatusRowRecord> for StatusRow {
-    type Error = crate::store::StoreError;
-    fn try_from(r: StatusRowRecord) -> StoreResult<Self> {
-        Ok(StatusRow {
-            id: r.id,
-            attempt_id: r.attempt_id,
-            twilio_sid: r.twilio_sid,
-            status: recipient_status(&r.status)?,
-            error_code: r.error_code,
-            error_message: r.error_message,
-        })
-    }
-}
 
 /// A claimed recipient, as a claim's `RETURNING` gives it.
 #[derive(sqlx::FromRow)]
@@ -306,6 +204,85 @@ pub(in crate::store) const MESSAGE_SELECT: &str = "SELECT m.seq, m.id, m.convers
      r.error_message \
      FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id";
 
+/// A conversation with whether its person is opted out now.
+pub(in crate::store) const CONVERSATION_SELECT: &str = "SELECT c.seq, c.id, c.our_number, \
+     c.their_number, c.agent_id, c.campaign_id, c.created_at, c.last_message_at, \
+     EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = c.account_id \
+             AND o.phone = c.their_number) AS opted_out \
+     FROM conversations c";
+
+/// Like [`rows!`], for rows with columns that must parse: the conversion is a `TryFrom`
+/// (`?` inside it returns the error).
+macro_rules! try_rows {
+    ($(
+        $(#[$doc:meta])*
+        $row:ident { $($column:ident: $ty:ty),* $(,)? } => |$r:ident| $record:ident $body:tt
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(sqlx::FromRow)]
+        pub(in crate::store) struct $row { $($column: $ty),* }
+
+        impl TryFrom<$row> for $record {
+            type Error = StoreError;
+            fn try_from($r: $row) -> StoreResult<Self> {
+                Ok($record $body)
+            }
+        }
+    )*};
+}
+
+try_rows! {
+    /// `campaigns` ([`CAMPAIGN_COLUMNS`]); counts are filled in afterwards.
+    CampaignRow {
+        seq: i64, id: String, name: String, message_template: String, agent_id: Option<String>,
+        from_numbers: Json<Vec<String>>, status: String, source: String, scheduled_at: Option<StoredTime>,
+        duplicates_removed: i64, created_at: StoredTime, started_at: Option<StoredTime>,
+        finished_at: Option<StoredTime>, require_consent: bool,
+    }
+    => |r| Campaign {
+        seq: r.seq, id: CampaignId::from_trusted(r.id), name: r.name, message_template: r.message_template,
+        agent_id: r.agent_id, from_numbers: r.from_numbers.0, status: campaign_status(&r.status)?,
+        source: parse_stored(&r.source, Source::parse, "source")?, scheduled_at: r.scheduled_at.map(StoredTime::get),
+        duplicates_removed: r.duplicates_removed as u64, created_at: r.created_at.get(),
+        started_at: r.started_at.map(StoredTime::get), finished_at: r.finished_at.map(StoredTime::get),
+        require_consent: r.require_consent, counts: Counts::default(),
+    }
+
+    /// `recipients` as listed ([`RECIPIENT_COLUMNS`]).
+    RecipientRow {
+        position: i64, phone: String, variables: Json<Map<String, Value>>, body: String, segments: i32,
+        from_number: String, status: String, twilio_sid: Option<String>, error_code: Option<String>,
+        error_message: Option<String>, updated_at: StoredTime,
+    }
+    => |r| Recipient {
+        position: r.position, phone: r.phone, variables: r.variables.0, body: r.body,
+        segments: r.segments as u32, from_number: r.from_number, status: recipient_status(&r.status)?,
+        twilio_sid: r.twilio_sid, error_code: r.error_code, error_message: r.error_message,
+        updated_at: r.updated_at.get(),
+    }
+
+    /// A recipient as status callbacks read it.
+    StatusRowRecord {
+        id: i64, attempt_id: Option<String>, twilio_sid: Option<String>, status: String,
+        error_code: Option<String>, error_message: Option<String>,
+    }
+    => |r| StatusRow {
+        id: r.id, attempt_id: r.attempt_id, twilio_sid: r.twilio_sid, status: recipient_status(&r.status)?,
+        error_code: r.error_code, error_message: r.error_message,
+    }
+
+    /// `consents`.
+    ConsentRow {
+        seq: i64, id: String, phone: String, status: String, source: String, evidence: Option<String>,
+        occurred_at: StoredTime, recorded_at: StoredTime,
+    }
+    => |r| ConsentRecord {
+        seq: r.seq, id: ConsentId::from_trusted(r.id), phone: r.phone,
+        status: parse_stored(&r.status, ConsentStatus::parse, "consent status")?, source: r.source,
+        evidence: r.evidence, occurred_at: r.occurred_at.get(), recorded_at: r.recorded_at.get(),
+    }
+}
+
 /// `messages` as [`MESSAGE_SELECT`] reads them.
 #[derive(sqlx::FromRow)]
 pub(in crate::store) struct MessageRow {
@@ -325,7 +302,7 @@ pub(in crate::store) struct MessageRow {
 }
 
 impl TryFrom<MessageRow> for Message {
-    type Error = crate::store::StoreError;
+    type Error = StoreError;
     fn try_from(r: MessageRow) -> StoreResult<Self> {
         Ok(Message {
             seq: r.seq,
@@ -344,42 +321,6 @@ impl TryFrom<MessageRow> for Message {
                 .transpose()?,
             reply_error: r.reply_error,
             created_at: r.created_at.get(),
-        })
-    }
-}
-
-/// A conversation with whether its person is opted out now.
-pub(in crate::store) const CONVERSATION_SELECT: &str = "SELECT c.seq, c.id, c.our_number, \
-     c.their_number, c.agent_id, c.campaign_id, c.created_at, c.last_message_at, \
-     EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = c.account_id \
-             AND o.phone = c.their_number) AS opted_out \
-     FROM conversations c";
-
-/// `consents`.
-#[derive(sqlx::FromRow)]
-pub(in crate::store) struct ConsentRow {
-    seq: i64,
-    id: String,
-    phone: String,
-    status: String,
-    source: String,
-    evidence: Option<String>,
-    occurred_at: StoredTime,
-    recorded_at: StoredTime,
-}
-
-impl TryFrom<ConsentRow> for ConsentRecord {
-    type Error = crate::store::StoreError;
-    fn try_from(r: ConsentRow) -> StoreResult<Self> {
-        Ok(ConsentRecord {
-            seq: r.seq,
-            id: ConsentId::from_trusted(r.id),
-            phone: r.phone,
-            status: parse_stored(&r.status, ConsentStatus::parse, "consent status")?,
-            source: r.source,
-            evidence: r.evidence,
-            occurred_at: r.occurred_at.get(),
-            recorded_at: r.recorded_at.get(),
         })
     }
 }

@@ -28,10 +28,7 @@ macro_rules! session_store {
                         .execute(self.write_pool())
                         .await
                         .map_err(backend)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
@@ -163,10 +160,7 @@ macro_rules! session_store {
                     .execute(self.write_pool())
                     .await
                     .map_err(backend)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn delete_drafts_before(&self, before: OffsetDateTime) -> StoreResult<u64> {
