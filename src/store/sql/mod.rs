@@ -8,9 +8,12 @@
 //! readable, so each aspect's shared queries are a `macro_rules!` in this folder that writes the
 //! aspect trait's whole `impl` for one store type; `sqlite/mod.rs` and `postgres/mod.rs` expand
 //! each macro once. Inside it `self.read_pool()` and `self.write_pool()` ([`Backend`]) are
-//! SQLite's reader and single writer, or PostgreSQL's one pool. A method whose SQL really
-//! differs is forwarded to the backend's own trait (`CampaignSql`, `EngineSql`, `ConsentSql`),
-//! implemented in `sqlite/<aspect>.rs` and `postgres/<aspect>.rs`.
+//! SQLite's reader and single writer, or PostgreSQL's one pool. What really differs is asked
+//! of the backend: a few words of SQL ([`Backend`]'s constants: row locks, list parameters),
+//! and per aspect a trait of its own steps and statements (`CampaignSql`: the bulk recipient
+//! insert; `EngineSql`: claims, outcome and callback batches; `ConsentSql`: opt-out locking
+//! and consent appends; `LeaseSql`: the lease clock), implemented in `sqlite/<aspect>.rs` and
+//! `postgres/<aspect>.rs`.
 
 pub(super) mod accounts;
 pub(super) mod campaigns;
