@@ -12,7 +12,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use super::FieldError;
+use super::ids::ConsentId;
 use super::import::read_table;
+use super::keywords::Keyword;
 use super::phone::Phone;
 
 /// Longest evidence text.
@@ -352,6 +354,68 @@ pub fn parse_import(
     }
 }
 
+/// Why an opt-out or opt-in happened, for its consent record.
+#[derive(Debug, Clone)]
+pub struct ConsentEvent {
+    /// Who (E.164).
+    pub phone: String,
+    /// `keyword`, `api`, `twilio_21610`, …
+    pub source: String,
+    /// What proves it (the message and its sid, the reason given, …).
+    pub evidence: Option<String>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A consent record to store.
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    /// Its id.
+    pub id: ConsentId,
+    /// The person.
+    pub phone: String,
+    /// Granted or revoked.
+    pub status: ConsentStatus,
+    /// How it was obtained.
+    pub source: String,
+    /// What proves it.
+    pub evidence: Option<String>,
+    /// When it was given or withdrawn.
+    pub occurred_at: OffsetDateTime,
+}
+
+impl ConsentEvent {
+    /// The consent record an opt-out (`Revoked`) or opt-in (`Granted`) writes: the event's
+    /// source, evidence and time, under a new id.
+    pub fn record(&self, status: ConsentStatus) -> NewConsent {
+        NewConsent {
+            id: ConsentId::generate(),
+            phone: self.phone.clone(),
+            status,
+            source: self.source.clone(),
+            evidence: self.evidence.clone(),
+            occurred_at: self.at,
+        }
+    }
+}
+
+/// Whether an opt-out (`target` = `Revoked`) or opt-in (`Granted`) writes a consent record:
+/// when it changed the opt-out list, or the number's current consent is not `target` already.
+/// So repeating one writes nothing, and the history says every change.
+pub fn record_needed(
+    list_changed: bool,
+    current: Option<ConsentStatus>,
+    target: ConsentStatus,
+) -> bool {
+    list_changed || current != Some(target)
+}
+
+/// Whether a keyword's confirmation is sent: always, except STOP's, which is sent only when
+/// it changed something (a repeated STOP is not answered again).
+pub fn confirms(keyword: Option<Keyword>, opt_out_changed: bool) -> bool {
+    keyword != Some(Keyword::OptOut) || opt_out_changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,5 +535,40 @@ mod tests {
             assert_eq!(ConsentStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(ConsentStatus::parse("maybe"), None);
+    }
+
+    #[test]
+    fn a_consent_record_is_written_only_when_something_changes() {
+        use ConsentStatus::*;
+        assert!(record_needed(true, Some(Revoked), Revoked));
+        assert!(record_needed(false, None, Revoked));
+        assert!(record_needed(false, Some(Granted), Revoked));
+        assert!(!record_needed(false, Some(Revoked), Revoked));
+        assert!(!record_needed(false, Some(Granted), Granted));
+    }
+
+    #[test]
+    fn stop_is_confirmed_only_if_it_changed_something() {
+        assert!(confirms(Some(Keyword::OptOut), true));
+        assert!(!confirms(Some(Keyword::OptOut), false));
+        assert!(confirms(Some(Keyword::OptIn), false));
+        assert!(confirms(None, false));
+    }
+
+    #[test]
+    fn an_event_makes_its_record() {
+        let at = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let event = ConsentEvent {
+            phone: "+447700900001".into(),
+            source: "keyword".into(),
+            evidence: Some("STOP".into()),
+            at,
+        };
+        let record = event.record(ConsentStatus::Revoked);
+        assert_eq!(record.phone, event.phone);
+        assert_eq!(record.status, ConsentStatus::Revoked);
+        assert_eq!(record.source, "keyword");
+        assert_eq!(record.evidence.as_deref(), Some("STOP"));
+        assert_eq!(record.occurred_at, at);
     }
 }

@@ -233,6 +233,77 @@ pub fn sms_answer(raw: &str) -> Option<String> {
     Some(format!("{cut}…"))
 }
 
+/// What became of an inbound message meant for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyStatus {
+    /// The agent is working on it.
+    Pending,
+    /// The agent's answer was queued for sending (see the outbound message).
+    Answered,
+    /// The model failed or timed out (see `reply_error`); nothing was sent.
+    Failed,
+    /// No model is configured: stored, not answered.
+    NoModel,
+    /// Neither the campaign nor the number names an agent.
+    NoAgent,
+    /// The sender opted out: never answered.
+    OptedOut,
+    /// A newer message in the conversation was answered instead (with this one in its history).
+    Superseded,
+    /// No text to answer (e.g. a picture alone).
+    Empty,
+}
+
+impl ReplyStatus {
+    /// Every status.
+    pub const ALL: [ReplyStatus; 8] = [
+        Self::Pending,
+        Self::Answered,
+        Self::Failed,
+        Self::NoModel,
+        Self::NoAgent,
+        Self::OptedOut,
+        Self::Superseded,
+        Self::Empty,
+    ];
+
+    /// The storage and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Answered => "answered",
+            Self::Failed => "failed",
+            Self::NoModel => "no_model",
+            Self::NoAgent => "no_agent",
+            Self::OptedOut => "opted_out",
+            Self::Superseded => "superseded",
+            Self::Empty => "empty",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// What an agent's ready answer makes of the message it answers: `answered` (it is
+    /// queued), or `opted_out` when the person opted out meanwhile (nothing is sent).
+    pub fn of_answer(opted_out: bool) -> Self {
+        if opted_out {
+            Self::OptedOut
+        } else {
+            Self::Answered
+        }
+    }
+}
+
+/// The name of the one-recipient campaign that sends an agent's answer (never shown by the
+/// campaign API; it names the campaign in logs and the database).
+pub fn reply_campaign_name(their_number: &str) -> String {
+    format!("Reply to {their_number}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +477,19 @@ mod tests {
     fn directions_round_trip() {
         for d in [Direction::Inbound, Direction::Outbound] {
             assert_eq!(Direction::parse(d.as_str()), Some(d));
+        }
+    }
+
+    #[test]
+    fn an_answer_to_an_opted_out_person_is_not_sent() {
+        assert_eq!(ReplyStatus::of_answer(true), ReplyStatus::OptedOut);
+        assert_eq!(ReplyStatus::of_answer(false), ReplyStatus::Answered);
+        assert_eq!(
+            reply_campaign_name("+447700900001"),
+            "Reply to +447700900001"
+        );
+        for s in ReplyStatus::ALL {
+            assert_eq!(ReplyStatus::parse(s.as_str()), Some(s));
         }
     }
 }

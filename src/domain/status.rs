@@ -1,6 +1,9 @@
 //! The status machines of recipients and campaigns, and counts derived from recipients.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// Where one recipient's message stands. Moves only forward (see [`RecipientStatus::rank`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -142,6 +145,83 @@ impl CampaignStatus {
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Done | Self::Failed | Self::Cancelled)
     }
+
+    /// What launching a campaign in this status makes it: only a draft can be launched; it
+    /// runs now, or is `scheduled` when its `scheduled_at` is still to come.
+    pub fn launch(
+        self,
+        scheduled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Self, TransitionRefused> {
+        if self != Self::Draft {
+            return Err(TransitionRefused(format!(
+                "the campaign is {}; only a draft can be launched",
+                self.as_str()
+            )));
+        }
+        Ok(match scheduled_at {
+            Some(at) if at > now => Self::Scheduled,
+            _ => Self::Running,
+        })
+    }
+
+    /// What cancelling a campaign in this status makes it: `cancelled`, unless it already
+    /// finished.
+    pub fn cancel(self) -> Result<Self, TransitionRefused> {
+        if !self.is_cancellable() {
+            return Err(TransitionRefused(format!(
+                "the campaign is {} and cannot be cancelled",
+                self.as_str()
+            )));
+        }
+        Ok(Self::Cancelled)
+    }
+}
+
+/// A status change the campaign's lifecycle does not allow; the message says why (the API
+/// shows it with 409).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransitionRefused(pub String);
+
+/// Why a sending number cannot be deleted: an unfinished (draft, scheduled or running)
+/// campaign sends from it.
+pub fn number_in_use(phone: &str, campaign: &str) -> TransitionRefused {
+    TransitionRefused(format!("{phone} sends for unfinished campaign {campaign}"))
+}
+
+/// Why a recipient fails without being sent: its code and message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error code stored (and shown) for the recipient.
+    pub code: &'static str,
+    /// Its explanation.
+    pub message: &'static str,
+}
+
+/// The recipient opted out of the account (checked at create and again at claim).
+pub const OPTED_OUT: Refusal = Refusal {
+    code: "opted_out",
+    message: "the recipient opted out of messages from this account",
+};
+
+/// A `require_consent` campaign and a number without granted consent.
+pub const NO_CONSENT: Refusal = Refusal {
+    code: "no_consent",
+    message: "the campaign requires consent and this number has no granted consent record",
+};
+
+impl Refusal {
+    /// Why a new recipient fails at once, if it does: opted out first, then no consent.
+    pub fn of_new(opted_out: bool, no_consent: bool) -> Option<Self> {
+        if opted_out {
+            Some(OPTED_OUT)
+        } else if no_consent {
+            Some(NO_CONSENT)
+        } else {
+            None
+        }
+    }
 }
 
 /// Where a campaign was created: the product page's `source` field.
@@ -213,6 +293,97 @@ impl Counts {
     }
 }
 
+/// A delivery status reported by Twilio's status callback.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    /// The attempt id from the callback URL, when present.
+    pub attempt_id: Option<String>,
+    /// Twilio's message sid.
+    pub sid: String,
+    /// Mapped status.
+    pub status: RecipientStatus,
+    /// Twilio's error code (failed/undelivered).
+    pub error_code: Option<String>,
+    /// Twilio's error message, if sent.
+    pub error_message: Option<String>,
+}
+
+/// A recipient as [`fold_status_events`] reads it: what a status callback may change, and
+/// what it is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    /// Row id.
+    pub id: i64,
+    /// The current attempt.
+    pub attempt_id: Option<String>,
+    /// Twilio's message sid, once known.
+    pub twilio_sid: Option<String>,
+    /// Current status.
+    pub status: RecipientStatus,
+    /// Error code, if any.
+    pub error_code: Option<String>,
+    /// Error message, if any.
+    pub error_message: Option<String>,
+}
+
+/// Applies a batch of status callbacks, one after the other in the order given, to the rows
+/// they may name (every row whose sid or attempt id some event carries), in memory; returns
+/// the rows that moved, with their final values, by id.
+///
+/// This is the meaning of applying status events for any batch, which both stores write back
+/// in one statement: an event finds its row by sid (the lowest id, should two rows carry
+/// it), or else by attempt id (a callback can beat the stored answer of the request that
+/// created the message); it moves the row only forward (a higher rank), sets the sid if the
+/// row had none, and keeps earlier error details unless it brings its own. So an event can
+/// find a row by a sid that an earlier event of the same batch gave it, error details of an
+/// earlier event survive a later one without any, and a row moved twice is one row moved.
+pub fn fold_status_events(rows: Vec<StatusRow>, events: &[StatusEvent]) -> Vec<StatusRow> {
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.id);
+    rows.dedup_by_key(|r| r.id);
+    let mut moved = vec![false; rows.len()];
+    // Rows by sid (the first, i.e. lowest id, of those carrying it) and by attempt id.
+    let mut by_sid: HashMap<String, usize> = HashMap::new();
+    let mut by_attempt: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(sid) = &r.twilio_sid {
+            by_sid.entry(sid.clone()).or_insert(i);
+        }
+        if let Some(attempt) = &r.attempt_id {
+            by_attempt.entry(attempt.clone()).or_insert(i);
+        }
+    }
+    for e in events {
+        let found = by_sid.get(&e.sid).or_else(|| {
+            e.attempt_id
+                .as_deref()
+                .and_then(|attempt| by_attempt.get(attempt))
+        });
+        let Some(&i) = found else { continue };
+        let row = &mut rows[i];
+        if !row.status.can_become(e.status) {
+            continue;
+        }
+        row.status = e.status;
+        if row.twilio_sid.is_none() {
+            row.twilio_sid = Some(e.sid.clone());
+            let first = by_sid.entry(e.sid.clone()).or_insert(i);
+            *first = (*first).min(i);
+        }
+        if e.error_code.is_some() {
+            row.error_code.clone_from(&e.error_code);
+        }
+        if e.error_message.is_some() {
+            row.error_message.clone_from(&e.error_message);
+        }
+        moved[i] = true;
+    }
+    rows.into_iter()
+        .zip(moved)
+        .filter_map(|(row, moved)| moved.then_some(row))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +437,95 @@ mod tests {
         for s in CampaignStatus::ALL {
             assert_eq!(CampaignStatus::parse(s.as_str()), Some(s));
         }
+    }
+
+    #[test]
+    fn only_a_draft_launches_and_a_future_time_schedules() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let later = now + time::Duration::minutes(1);
+        let draft = CampaignStatus::Draft;
+        assert_eq!(draft.launch(None, now), Ok(CampaignStatus::Running));
+        assert_eq!(draft.launch(Some(now), now), Ok(CampaignStatus::Running));
+        assert_eq!(
+            draft.launch(Some(later), now),
+            Ok(CampaignStatus::Scheduled)
+        );
+        assert_eq!(
+            CampaignStatus::Running.launch(None, now),
+            Err(TransitionRefused(
+                "the campaign is running; only a draft can be launched".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn only_unfinished_campaigns_cancel() {
+        for s in [
+            CampaignStatus::Draft,
+            CampaignStatus::Scheduled,
+            CampaignStatus::Running,
+        ] {
+            assert_eq!(s.cancel(), Ok(CampaignStatus::Cancelled));
+        }
+        assert_eq!(
+            CampaignStatus::Done.cancel(),
+            Err(TransitionRefused(
+                "the campaign is done and cannot be cancelled".into()
+            ))
+        );
+        assert!(CampaignStatus::Cancelled.cancel().is_err());
+        assert_eq!(
+            number_in_use("+447700900001", "cmp_1").to_string(),
+            "+447700900001 sends for unfinished campaign cmp_1"
+        );
+    }
+
+    #[test]
+    fn a_new_recipient_fails_for_its_opt_out_first() {
+        assert_eq!(Refusal::of_new(true, true), Some(OPTED_OUT));
+        assert_eq!(Refusal::of_new(false, true), Some(NO_CONSENT));
+        assert_eq!(Refusal::of_new(false, false), None);
+    }
+
+    fn row(id: i64, attempt: &str, sid: Option<&str>, status: RecipientStatus) -> StatusRow {
+        StatusRow {
+            id,
+            attempt_id: Some(attempt.into()),
+            twilio_sid: sid.map(Into::into),
+            status,
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    fn event(sid: &str, attempt: Option<&str>, status: RecipientStatus) -> StatusEvent {
+        StatusEvent {
+            attempt_id: attempt.map(Into::into),
+            sid: sid.into(),
+            status,
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn status_events_fold_forward_only_and_find_rows_by_sid_then_attempt() {
+        let rows = vec![row(1, "a1", None, Pending), row(2, "a2", Some("SM2"), Sent)];
+        let mut failed = event("SM1", Some("a1"), Undelivered);
+        failed.error_code = Some("30003".into());
+        let events = [
+            // By attempt id (no sid yet), then by the sid the first event gave it.
+            event("SM1", Some("a1"), Queued),
+            failed,
+            event("SM1", None, Delivered),
+            // Backwards: nothing moves.
+            event("SM2", None, Queued),
+        ];
+        let moved = fold_status_events(rows, &events);
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].id, 1);
+        assert_eq!(moved[0].twilio_sid.as_deref(), Some("SM1"));
+        assert_eq!(moved[0].status, Undelivered);
+        assert_eq!(moved[0].error_code.as_deref(), Some("30003"));
     }
 }

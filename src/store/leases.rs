@@ -5,8 +5,7 @@
 //! timed by the database, not by the nodes: a node counts its lease from the moment it
 //! asked, which is never later than the database's own stamp, so a holder that stops
 //! renewing stops sending before anyone else may take the number, whatever the nodes'
-//! clocks say. Why a trait of its own: like [`super::ReplyStore`], a capability every
-//! backend adds beside the campaign store.
+//! clocks say. One of the aspect traits that make up [`super::Store`].
 
 use std::time::Duration;
 

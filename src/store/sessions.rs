@@ -1,6 +1,6 @@
 //! What the dashboard persists beside Herald's objects: its users' passwords, sign-in
-//! sessions and new-campaign drafts. A capability trait of its own, so the main `Store`
-//! trait stays about campaigns; every backend implements both.
+//! sessions and new-campaign drafts. One of the aspect traits that make up
+//! [`super::Store`].
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

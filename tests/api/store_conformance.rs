@@ -3710,3 +3710,70 @@ async fn a_dead_nodes_in_flight_work_is_reconciled_and_a_live_nodes_is_not(db: &
     assert_eq!(s.mark_orphaned_in_flight(&me, false, TTL).await.unwrap(), 2);
     assert_eq!(s.unknown_in_flight(10).await.unwrap().len(), 6);
 }
+
+// Queries written once for both backends (src/store/sql): parameters that are optional
+// (a `NULL` bound as a flag) and the opt-out record a repeated change does not write.
+mod shared_sql {
+    use super::*;
+
+    conformance!(
+        ending_a_users_sessions_keeps_only_the_one_asked,
+        a_repeated_opt_out_writes_no_second_consent_record,
+    );
+
+    async fn ending_a_users_sessions_keeps_only_the_one_asked(db: &TestDb) {
+        let s = db.store().await;
+        let a = new_account(&*s, "keeper").await;
+        let user = s
+            .find_user(&format!("keeper-{}", &a.as_str()[5..11]))
+            .await
+            .unwrap()
+            .unwrap();
+        for token in 1u8..=3 {
+            s.create_session(&herald::store::sessions::NewSession {
+                token_hash: vec![token; 32],
+                user_id: user.id,
+                csrf_token: "csrf".into(),
+                created_at: T0,
+            })
+            .await
+            .unwrap();
+        }
+        let keep = vec![2u8; 32];
+        assert_eq!(
+            s.delete_user_sessions(user.id, Some(&keep)).await.unwrap(),
+            2
+        );
+        assert!(s.find_session(&keep).await.unwrap().is_some());
+        assert!(s.find_session(&[1u8; 32]).await.unwrap().is_none());
+        assert_eq!(s.delete_user_sessions(user.id, None).await.unwrap(), 1);
+        assert!(s.find_session(&keep).await.unwrap().is_none());
+    }
+
+    async fn a_repeated_opt_out_writes_no_second_consent_record(db: &TestDb) {
+        let s = db.store().await;
+        let a = new_account(&*s, "stopper").await;
+        let event = ConsentEvent {
+            phone: "+447700900123".into(),
+            source: "api".into(),
+            evidence: Some("asked".into()),
+            at: T0,
+        };
+        assert!(s.opt_out(&a, &event, Some("asked")).await.unwrap());
+        assert!(!s.opt_out(&a, &event, Some("asked")).await.unwrap());
+        let records = s
+            .list_consents(&a, Some(&event.phone), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].status, ConsentStatus::Revoked);
+        assert_eq!(s.list_consents(&a, None, None, 10).await.unwrap().len(), 1);
+        let back = s.remove_opt_out(&a, &event).await.unwrap();
+        assert_eq!(back.status, ConsentStatus::Granted);
+        assert!(matches!(
+            s.remove_opt_out(&a, &event).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.list_consents(&a, None, None, 10).await.unwrap().len(), 2);
+    }
+}

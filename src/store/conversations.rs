@@ -1,55 +1,19 @@
-//! Persistence of replies and compliance: account settings, conversations and their messages,
-//! opt-outs and the append-only consent history.
-//!
-//! Why a trait of its own: these operations are a capability every backend adds beside the
-//! campaign store, so `Store` has `ReplyStore` as a supertrait instead of growing further.
-//! Every method that takes an account scopes to it: another account's object is `NotFound`.
+//! Conversations: inbound messages, the agent's work and answers. The records and the
+//! [`ConversationStore`] trait.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::StoreResult;
-use crate::domain::consent::ConsentStatus;
-use crate::domain::ids::{AccountId, AgentId, CampaignId, ConsentId, ConversationId, MessageId};
+use crate::domain::ids::{AccountId, AgentId, CampaignId, ConversationId, MessageId};
 use crate::domain::keywords::Keyword;
 use crate::domain::reply::Direction;
 use crate::domain::status::RecipientStatus;
 
-/// The per-account settings of replies and compliance.
-#[derive(Debug, Clone)]
-pub struct AccountSettings {
-    /// The account.
-    pub id: AccountId,
-    /// Its name (shown in keyword confirmations).
-    pub name: String,
-    /// The answer to HELP/INFO; `None` uses the default text.
-    pub help_text: Option<String>,
-    /// Whether Herald answers keywords with its own confirmation SMS.
-    pub keyword_replies: bool,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-}
+pub use crate::domain::reply::ReplyStatus;
 
-/// A change to [`AccountSettings`]; `None` fields stay as they are.
-#[derive(Debug, Clone, Default)]
-pub struct AccountSettingsUpdate {
-    /// New name.
-    pub name: Option<String>,
-    /// New help text (`Some(None)` goes back to the default).
-    pub help_text: Option<Option<String>>,
-    /// Keyword confirmations on or off.
-    pub keyword_replies: Option<bool>,
-}
-
-/// Which account owns a number, and the number's default agent.
-#[derive(Debug, Clone)]
-pub struct NumberOwner {
-    /// The account.
-    pub account_id: AccountId,
-    /// The agent answering replies when no campaign names one.
-    pub agent_id: Option<AgentId>,
-}
+use super::ConsentEvent;
 
 /// The latest campaign message sent to a person from one number.
 #[derive(Debug, Clone)]
@@ -66,19 +30,6 @@ pub struct CampaignSent {
     pub body: String,
     /// The person's variables.
     pub variables: Map<String, Value>,
-}
-
-/// Why an opt-out or opt-in happened, for its consent record.
-#[derive(Debug, Clone)]
-pub struct ConsentEvent {
-    /// Who (E.164).
-    pub phone: String,
-    /// `keyword`, `api`, `twilio_21610`, …
-    pub source: String,
-    /// What proves it (the message and its sid, the reason given, …).
-    pub evidence: Option<String>,
-    /// When.
-    pub at: OffsetDateTime,
 }
 
 /// An inbound SMS to store, with what it does.
@@ -122,61 +73,6 @@ pub struct ReceivedInbound {
     pub opt_out_changed: bool,
     /// The confirmation to answer with (recorded as sent), if any.
     pub confirmation: Option<String>,
-}
-
-/// What became of an inbound message meant for the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplyStatus {
-    /// The agent is working on it.
-    Pending,
-    /// The agent's answer was queued for sending (see the outbound message).
-    Answered,
-    /// The model failed or timed out (see `reply_error`); nothing was sent.
-    Failed,
-    /// No model is configured: stored, not answered.
-    NoModel,
-    /// Neither the campaign nor the number names an agent.
-    NoAgent,
-    /// The sender opted out: never answered.
-    OptedOut,
-    /// A newer message in the conversation was answered instead (with this one in its history).
-    Superseded,
-    /// No text to answer (e.g. a picture alone).
-    Empty,
-}
-
-impl ReplyStatus {
-    /// Every status.
-    pub const ALL: [ReplyStatus; 8] = [
-        Self::Pending,
-        Self::Answered,
-        Self::Failed,
-        Self::NoModel,
-        Self::NoAgent,
-        Self::OptedOut,
-        Self::Superseded,
-        Self::Empty,
-    ];
-
-    /// The storage and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Answered => "answered",
-            Self::Failed => "failed",
-            Self::NoModel => "no_model",
-            Self::NoAgent => "no_agent",
-            Self::OptedOut => "opted_out",
-            Self::Superseded => "superseded",
-            Self::Empty => "empty",
-        }
-    }
-
-    /// Parses the storage name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
 }
 
 /// Everything the agent needs to answer one inbound message.
@@ -279,73 +175,10 @@ pub struct Message {
     pub created_at: OffsetDateTime,
 }
 
-/// A number on the account's opt-out list.
-#[derive(Debug, Clone)]
-pub struct OptOut {
-    /// E.164.
-    pub phone: String,
-    /// How it got there (`keyword`, `api`, `twilio_21610`, …).
-    pub source: String,
-    /// The reason recorded.
-    pub reason: Option<String>,
-    /// When.
-    pub created_at: OffsetDateTime,
-}
-
-/// A consent record to store.
-#[derive(Debug, Clone)]
-pub struct NewConsent {
-    /// Its id.
-    pub id: ConsentId,
-    /// The person.
-    pub phone: String,
-    /// Granted or revoked.
-    pub status: ConsentStatus,
-    /// How it was obtained.
-    pub source: String,
-    /// What proves it.
-    pub evidence: Option<String>,
-    /// When it was given or withdrawn.
-    pub occurred_at: OffsetDateTime,
-}
-
-/// A stored consent record.
-#[derive(Debug, Clone)]
-pub struct ConsentRecord {
-    /// Paging key.
-    pub seq: i64,
-    /// Its id.
-    pub id: ConsentId,
-    /// The person.
-    pub phone: String,
-    /// Granted or revoked.
-    pub status: ConsentStatus,
-    /// How it was obtained.
-    pub source: String,
-    /// What proves it.
-    pub evidence: Option<String>,
-    /// When it was given or withdrawn.
-    pub occurred_at: OffsetDateTime,
-    /// When Herald stored it.
-    pub recorded_at: OffsetDateTime,
-}
-
-/// The persistence operations of replies and compliance.
+/// Conversations with the people campaigns reach. Every method that takes an account scopes
+/// to it: another account's conversation is `NotFound`.
 #[async_trait]
-pub trait ReplyStore: Send + Sync {
-    /// The account's reply settings.
-    async fn account_settings(&self, account: &AccountId) -> StoreResult<AccountSettings>;
-    /// Changes the account's reply settings; returns them as stored.
-    async fn update_account_settings(
-        &self,
-        account: &AccountId,
-        update: &AccountSettingsUpdate,
-    ) -> StoreResult<AccountSettings>;
-
-    /// The account owning a sending number (Twilio routes inbound SMS by number).
-    async fn number_owner(&self, phone: &str) -> StoreResult<Option<NumberOwner>>;
-    /// Whether `phone` is opted out of the account.
-    async fn is_opted_out(&self, account: &AccountId, phone: &str) -> StoreResult<bool>;
+pub trait ConversationStore: Send + Sync {
     /// The latest user campaign message Twilio accepted for `their_number` from `our_number`.
     async fn latest_campaign_sent(
         &self,
@@ -357,7 +190,6 @@ pub trait ReplyStore: Send + Sync {
     /// keyword's opt-out or opt-in with a consent record, in one transaction.
     /// `None` when a message with the same Twilio sid was stored before (nothing changes).
     async fn receive_inbound(&self, new: &NewInbound) -> StoreResult<Option<ReceivedInbound>>;
-
     /// What the agent needs to answer an inbound message (`history_limit` newest messages).
     async fn agent_work(
         &self,
@@ -376,7 +208,6 @@ pub trait ReplyStore: Send + Sync {
     /// message, and marks the inbound `answered`, in one transaction. When the person opted out
     /// meanwhile nothing is queued, the inbound becomes `opted_out`, and this returns false.
     async fn create_reply(&self, reply: &NewReply) -> StoreResult<bool>;
-
     /// The account's conversations, latest activity first; `before` is a
     /// `(last_message_at, seq)` cursor.
     async fn list_conversations(
@@ -399,57 +230,4 @@ pub trait ReplyStore: Send + Sync {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
-
-    /// The account's opt-outs, newest first; `before` is a `(created_at, phone)` cursor.
-    async fn list_opt_outs(
-        &self,
-        account: &AccountId,
-        before: Option<(OffsetDateTime, String)>,
-        limit: u32,
-    ) -> StoreResult<Vec<OptOut>>;
-    /// One number's entry on the opt-out list.
-    async fn get_opt_out(&self, account: &AccountId, phone: &str) -> StoreResult<Option<OptOut>>;
-    /// Opts a number out of the account, with a `revoked` consent record when that changes
-    /// anything; true when the number was not opted out before.
-    async fn opt_out(
-        &self,
-        account: &AccountId,
-        event: &ConsentEvent,
-        reason: Option<&str>,
-    ) -> StoreResult<bool>;
-    /// Takes a number off the opt-out list with a `granted` consent record (the reason is its
-    /// evidence); `NotFound` when it is not opted out.
-    async fn remove_opt_out(
-        &self,
-        account: &AccountId,
-        event: &ConsentEvent,
-    ) -> StoreResult<ConsentRecord>;
-
-    /// Appends consent records (all or none). They change each number's current consent when
-    /// they are its latest; they never change the opt-out list.
-    async fn add_consents(
-        &self,
-        account: &AccountId,
-        records: &[NewConsent],
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<ConsentRecord>>;
-    /// The account's consent records, newest first (of one phone, if given); `before` is a seq.
-    async fn list_consents(
-        &self,
-        account: &AccountId,
-        phone: Option<&str>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<ConsentRecord>>;
-    /// A number's current consent (its latest record's status), if it has any record.
-    async fn consent_status(
-        &self,
-        account: &AccountId,
-        phone: &str,
-    ) -> StoreResult<Option<ConsentStatus>>;
-    /// Numbers whose current consent is `granted` (what `require_consent` sends to).
-    async fn consented_phones(
-        &self,
-        account: &AccountId,
-    ) -> StoreResult<std::collections::HashSet<String>>;
 }

@@ -1,0 +1,171 @@
+//! The engine's work: claiming recipients, storing outcomes and callbacks, finishing
+//! campaigns. The records and the [`EngineStore`] trait.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StoreResult;
+use crate::domain::ids::{AccountId, CampaignId, NodeId};
+use crate::domain::status::{CampaignStatus, RecipientStatus};
+
+pub use crate::domain::status::StatusEvent;
+
+/// A recipient the engine has claimed: marked in flight with `attempt_id` before any request leaves.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// Row id.
+    pub id: i64,
+    /// The campaign's internal order key.
+    pub campaign_seq: i64,
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// The campaign's account (opt-outs found while sending are recorded there).
+    pub account_id: AccountId,
+    /// Destination (E.164).
+    pub phone: String,
+    /// Sender (E.164).
+    pub from_number: String,
+    /// The rendered message.
+    pub body: String,
+    /// Segments the body takes (pacing counts these).
+    pub segments: u32,
+    /// Requests made for this recipient so far, including this one.
+    pub attempts: u32,
+    /// This attempt's id (goes into the StatusCallback URL).
+    pub attempt_id: String,
+}
+
+/// A sending number with work waiting, and its rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    /// E.164.
+    pub phone: String,
+    /// Segments per second.
+    pub mps: f64,
+}
+
+/// The outcome of one attempt, to store. Every variant names the attempt it settles;
+/// an outcome for an attempt that is no longer current changes nothing.
+#[derive(Debug, Clone)]
+pub enum SendResult {
+    /// Twilio accepted the message.
+    Accepted {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Twilio's message sid.
+        sid: String,
+        /// Status Twilio reported (usually `queued`).
+        status: RecipientStatus,
+    },
+    /// The recipient failed for good (Twilio rejected it, or retries ran out).
+    Failed {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Error code (Twilio's, or Herald's).
+        code: String,
+        /// Explanation.
+        message: String,
+    },
+    /// Not processed; try again after `not_before`.
+    Retry {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// Earliest next attempt.
+        not_before: OffsetDateTime,
+        /// Last error code.
+        code: String,
+        /// Last error message.
+        message: String,
+    },
+    /// The request may or may not have created a message: keep it in flight and reconcile.
+    Unknown {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+        /// What happened.
+        message: String,
+    },
+    /// No request was sent (campaign cancelled, engine stopping): back to pending, or
+    /// `cancelled` if the campaign was cancelled.
+    Released {
+        /// Row id.
+        id: i64,
+        /// The attempt.
+        attempt_id: String,
+    },
+}
+
+/// A recipient whose request may have left without its outcome being stored.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// Row id.
+    pub id: i64,
+    /// The attempt.
+    pub attempt_id: String,
+    /// Destination.
+    pub phone: String,
+    /// Sender.
+    pub from_number: String,
+    /// The message.
+    pub body: String,
+    /// When it was marked in flight.
+    pub since: OffsetDateTime,
+    /// Requests made so far.
+    pub attempts: u32,
+}
+
+/// What the sending engine reads and writes, across every account.
+#[async_trait]
+pub trait EngineStore: Send + Sync {
+    /// Moves scheduled campaigns whose time has come to `running`; returns them.
+    async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>>;
+    /// The sending numbers of running campaigns, with their rates (a lane per number; its
+    /// recipients may all be waiting for a retry or a callback).
+    async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>>;
+    /// Running campaigns (by `seq`, oldest first) that send from this number.
+    async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>>;
+    /// Claims up to `limit` sendable recipients of one campaign on one number, in order,
+    /// marking each in flight with a fresh attempt id, claimed by `node`, in the same
+    /// transaction.
+    async fn claim_work(
+        &self,
+        node: &NodeId,
+        campaign_seq: i64,
+        from_number: &str,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Work>>;
+    /// Stores attempt outcomes in one transaction.
+    async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()>;
+    /// Applies status callbacks, forward only (late, repeated and reordered events change
+    /// nothing); returns how many recipients moved.
+    async fn apply_status_events(
+        &self,
+        events: &[StatusEvent],
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Marks running campaigns with nothing left to submit `done` (or `failed` when every
+    /// recipient failed at submission); returns what changed.
+    async fn finish_campaigns(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>>;
+    /// In-flight recipients whose outcome is unknown, oldest first.
+    async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>>;
+    /// Twilio sids already stored for messages from `from_number` to `phone`
+    /// (reconciliation must not mistake an earlier message for this attempt's).
+    async fn known_sids(&self, phone: &str, from_number: &str) -> StoreResult<HashSet<String>>;
+    /// Whether the campaign is still running (the engine checks before each send).
+    async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
+    /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).
+    async fn pending_total(&self) -> StoreResult<u64>;
+}

@@ -1,0 +1,357 @@
+//! [`CampaignStore`](crate::store::CampaignStore) written once for both backends (see
+//! `sql/mod.rs` for the mechanism); each backend inserts a new campaign's recipients its own
+//! way ([`CampaignSql`]): the bulk insert is what differs most.
+
+use super::{Backend, Conn, StoredTime};
+use crate::domain::ids::AccountId;
+use crate::store::{RecipientSource, StoreResult};
+
+/// What each backend writes its own way when creating a campaign.
+pub(in crate::store) trait CampaignSql: Backend + Sized {
+    /// Holds the sending numbers until the transaction ends, so that deleting one waits for
+    /// the campaign (PostgreSQL); nothing on SQLite, whose single writer serialises both.
+    async fn hold_numbers(
+        conn: &mut Conn<Self>,
+        account: &AccountId,
+        phones: &[String],
+    ) -> StoreResult<()>;
+    /// Stores campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk;
+    /// returns how many there were and how many failed at once (opted out, no consent).
+    async fn insert_recipients(
+        conn: &mut Conn<Self>,
+        seq: i64,
+        now: StoredTime,
+        recipients: &mut dyn RecipientSource,
+    ) -> StoreResult<(i64, i64)>;
+}
+
+/// Writes `impl CampaignStore for $store`.
+macro_rules! campaign_store {
+    ($store:ty) => {
+        const _: () = {
+            use $crate::store::sql::campaigns::CampaignSql;
+            use $crate::store::sql::prelude::*;
+
+            impl $store {
+                /// The counts of campaigns `seqs`, from the counts cache.
+                async fn counts_for(&self, seqs: &[i64]) -> StoreResult<HashMap<i64, Counts>> {
+                    let mut out: HashMap<i64, Counts> = HashMap::new();
+                    if seqs.is_empty() {
+                        return Ok(out);
+                    }
+                    // A few rows per campaign (on PostgreSQL, a few per server process: see
+                    // migrations/postgres/0004_counts.sql).
+                    let rows: Vec<(i64, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT campaign_seq, status, CAST(SUM(n) AS BIGINT) AS n \
+                         FROM campaign_counts WHERE campaign_seq {} \
+                         GROUP BY campaign_seq, status HAVING SUM(n) <> 0",
+                        Self::IN_LIST_1
+                    )))
+                    .bind(Self::id_list(seqs))
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    for (seq, status, n) in rows {
+                        out.entry(seq)
+                            .or_default()
+                            .add(recipient_status(&status)?, n as u64);
+                    }
+                    Ok(out)
+                }
+
+                /// A user campaign's internal key.
+                async fn campaign_seq(&self, account: &AccountId, id: &CampaignId) -> StoreResult<i64> {
+                    sqlx::query_scalar(
+                        "SELECT seq FROM campaigns WHERE id = $1 AND account_id = $2 \
+                         AND kind = 'campaign'",
+                    )
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)
+                }
+
+                /// A user campaign's key and status, locked with `lock` for the transaction.
+                async fn campaign_status_in(
+                    conn: &mut Conn<Self>,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    lock: &str,
+                ) -> StoreResult<(i64, CampaignStatus, Option<StoredTime>)> {
+                    let (seq, status, scheduled_at): (i64, String, Option<StoredTime>) =
+                        sqlx::query_as(AssertSqlSafe(format!(
+                            "SELECT seq, status, scheduled_at FROM campaigns WHERE id = $1 \
+                             AND account_id = $2 AND kind = 'campaign'{lock}"
+                        )))
+                        .bind(id.as_str())
+                        .bind(account.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(backend)?
+                        .ok_or(StoreError::NotFound)?;
+                    Ok((seq, campaign_status(&status)?, scheduled_at))
+                }
+            }
+
+            #[async_trait]
+            impl CampaignStore for $store {
+                async fn create_campaign(
+                    &self,
+                    new: &NewCampaign,
+                    recipients: &mut dyn RecipientSource,
+                    idempotency: Option<&IdempotencyKey>,
+                ) -> StoreResult<Created> {
+                    let now = stored(new.created_at);
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    if let Some(idem) = idempotency {
+                        // Claim the key before anything else. A concurrent create with the same
+                        // key (on any node) waits here until this transaction ends; if it
+                        // commits, the other finds the key taken and replays this campaign; if
+                        // it rolls back (as returning early here does), the other goes ahead.
+                        let claimed = sqlx::query(
+                            "INSERT INTO idempotency_keys (account_id, key, request_hash, \
+                             campaign_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (account_id, key) DO NOTHING",
+                        )
+                        .bind(new.account_id.as_str())
+                        .bind(&idem.key)
+                        .bind(&idem.request_hash)
+                        .bind(new.id.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected()
+                            == 1;
+                        if !claimed {
+                            let (hash, campaign_id): (Vec<u8>, String) = sqlx::query_as(
+                                "SELECT request_hash, campaign_id FROM idempotency_keys \
+                                 WHERE account_id = $1 AND key = $2",
+                            )
+                            .bind(new.account_id.as_str())
+                            .bind(&idem.key)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            return if hash == idem.request_hash {
+                                Ok(Created::Replayed(CampaignId::from_trusted(campaign_id)))
+                            } else {
+                                Err(StoreError::IdempotencyMismatch)
+                            };
+                        }
+                    }
+                    Self::hold_numbers(&mut tx, &new.account_id, &new.from_numbers).await?;
+                    let started_at = (new.status == CampaignStatus::Running).then_some(now);
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, \
+                         from_numbers, status, source, scheduled_at, duplicates_removed, \
+                         created_at, started_at, require_consent) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12) RETURNING seq",
+                    )
+                    .bind(new.id.as_str())
+                    .bind(new.account_id.as_str())
+                    .bind(new.agent_id.as_deref())
+                    .bind(&new.name)
+                    .bind(&new.message_template)
+                    .bind(Json(&new.from_numbers))
+                    .bind(new.status.as_str())
+                    .bind(new.source.as_str())
+                    .bind(new.scheduled_at.map(stored))
+                    .bind(now)
+                    .bind(started_at)
+                    .bind(new.require_consent)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let (total, failed) = Self::insert_recipients(&mut tx, seq, now, recipients).await?;
+                    // Known only once every recipient was read.
+                    let duplicates_removed = recipients.duplicates_removed();
+                    if duplicates_removed > 0 {
+                        sqlx::query("UPDATE campaigns SET duplicates_removed = $1 WHERE seq = $2")
+                            .bind(duplicates_removed as i64)
+                            .bind(seq)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    // The initial counts (on PostgreSQL in the campaign's own rows): nobody
+                    // else can see the campaign before this commits, so nothing waits here.
+                    for (status, n) in [
+                        (RecipientStatus::Pending, total - failed),
+                        (RecipientStatus::Failed, failed),
+                    ] {
+                        if n > 0 {
+                            sqlx::query(Self::INSERT_COUNTS)
+                                .bind(seq)
+                                .bind(status.as_str())
+                                .bind(n)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                        }
+                    }
+                    tx.commit().await.map_err(backend)?;
+                    Ok(Created::New(new.id.clone()))
+                }
+
+                async fn get_campaign(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Campaign> {
+                    let row = sqlx::query_as::<_, CampaignRow>(AssertSqlSafe(format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 \
+                         AND account_id = $2 AND kind = 'campaign'"
+                    )))
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+                    let mut campaign = Campaign::try_from(row)?;
+                    campaign.counts = self
+                        .counts_for(&[campaign.seq])
+                        .await?
+                        .remove(&campaign.seq)
+                        .unwrap_or_default();
+                    Ok(campaign)
+                }
+
+                async fn list_campaigns(
+                    &self,
+                    account: &AccountId,
+                    before: Option<i64>,
+                    limit: u32,
+                ) -> StoreResult<Vec<Campaign>> {
+                    let rows = sqlx::query_as::<_, CampaignRow>(AssertSqlSafe(format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = $1 \
+                         AND kind = 'campaign' AND seq < $2 ORDER BY seq DESC LIMIT $3"
+                    )))
+                    .bind(account.as_str())
+                    .bind(before.unwrap_or(i64::MAX))
+                    .bind(limit as i64)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let mut campaigns = rows
+                        .into_iter()
+                        .map(Campaign::try_from)
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    let seqs: Vec<i64> = campaigns.iter().map(|c| c.seq).collect();
+                    let mut counts = self.counts_for(&seqs).await?;
+                    for c in &mut campaigns {
+                        c.counts = counts.remove(&c.seq).unwrap_or_default();
+                    }
+                    Ok(campaigns)
+                }
+
+                async fn list_recipients(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    query: &RecipientQuery,
+                ) -> StoreResult<Vec<Recipient>> {
+                    let seq = self.campaign_seq(account, id).await?;
+                    // Two statements rather than `($4 IS NULL OR status = $4)`, so each gets the
+                    // plan that suits it (a status filter walks `recipients_status`).
+                    let sql = match query.status {
+                        None => format!(
+                            "SELECT {RECIPIENT_COLUMNS} FROM recipients \
+                             WHERE campaign_seq = $1 AND position > $2 ORDER BY position LIMIT $3"
+                        ),
+                        Some(_) => format!(
+                            "SELECT {RECIPIENT_COLUMNS} FROM recipients \
+                             WHERE campaign_seq = $1 AND status = $4 AND position > $2 \
+                             ORDER BY position LIMIT $3"
+                        ),
+                    };
+                    let mut q = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(sql))
+                        .bind(seq)
+                        .bind(query.after.unwrap_or(-1))
+                        .bind(query.limit as i64);
+                    if let Some(status) = query.status {
+                        q = q.bind(status.as_str());
+                    }
+                    let rows = q.fetch_all(self.read_pool()).await.map_err(backend)?;
+                    rows.into_iter().map(Recipient::try_from).collect()
+                }
+
+                async fn cancel_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    now: OffsetDateTime,
+                ) -> StoreResult<()> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    // PostgreSQL: the strongest row lock. It orders this against a concurrent
+                    // finish, launch or promotion on any node, and also against claims and
+                    // stored outcomes, which hold the campaign with KEY SHARE (the only lock
+                    // that FOR UPDATE excludes and finishing does not).
+                    let (seq, status, _) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_UPDATE).await?;
+                    let next = status.cancel().map_err(|e| StoreError::Conflict(e.0))?;
+                    let now = stored(now);
+                    sqlx::query(
+                        "UPDATE campaigns SET status = $1, cancelled_at = $2, finished_at = $2 \
+                         WHERE seq = $3",
+                    )
+                    .bind(next.as_str())
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query(
+                        "UPDATE recipients SET status = 'cancelled', updated_at = $1 \
+                         WHERE campaign_seq = $2 AND status = 'pending' AND inflight_since IS NULL",
+                    )
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    tx.commit().await.map_err(backend)
+                }
+
+                async fn launch_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    now: OffsetDateTime,
+                ) -> StoreResult<CampaignStatus> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let (seq, status, scheduled_at) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_NO_KEY_UPDATE)
+                            .await?;
+                    let now = stored(now);
+                    let next = status
+                        .launch(scheduled_at.map(StoredTime::get), now.get())
+                        .map_err(|e| StoreError::Conflict(e.0))?;
+                    sqlx::query("UPDATE campaigns SET status = $1, started_at = $2 WHERE seq = $3")
+                        .bind(next.as_str())
+                        .bind((next == CampaignStatus::Running).then_some(now))
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(next)
+                }
+
+                async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {
+                    let seq = self.campaign_seq(account, id).await?;
+                    let rows: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT status, COUNT(*) AS n FROM recipients WHERE campaign_seq = $1 \
+                         GROUP BY status",
+                    )
+                    .bind(seq)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    counts(rows)
+                }
+            }
+        };
+    };
+}
+
+pub(in crate::store) use campaign_store;

@@ -1,0 +1,340 @@
+//! [`EngineStore`](crate::store::EngineStore): the reads written once for both backends (see
+//! `sql/mod.rs` for the mechanism). Claims, outcomes, callbacks, promotion and finishing are
+//! each backend's own ([`EngineSql`]): PostgreSQL runs several nodes' engines on one database
+//! and locks what SQLite's single writer serialises.
+
+use super::rows::ClaimedRow;
+use super::{Backend, Conn, StoredTime};
+use crate::domain::ids::{AccountId, CampaignId};
+use crate::domain::status::StatusRow;
+use crate::store::{SendResult, StatusEvent, StoreResult, Work};
+
+/// What each backend writes its own way for [`crate::store::EngineStore`]: the SQL of claims
+/// and lanes (constants, so the hot path formats nothing), and the steps of storing outcomes
+/// and callbacks. Parameters of the claim statements: `$1` now, `$2` campaign seq, `$3` sending
+/// number, `$4` limit, `$5` account (node, for [`EngineSql::CLAIM`]), `$6`/`$7` the refusal's
+/// code and message.
+pub(in crate::store) trait EngineSql: Backend + Sized {
+    /// The running campaign `$1`: `(id, account_id, require_consent)`, held against a
+    /// concurrent cancellation where that needs a lock.
+    const CLAIM_CAMPAIGN: &'static str;
+    /// Fails the claimable recipients who opted out since the campaign was created.
+    const CLAIM_FAIL_OPTED_OUT: &'static str;
+    /// Fails the claimable recipients without granted consent (`require_consent`).
+    const CLAIM_FAIL_NO_CONSENT: &'static str;
+    /// Marks the claimable recipients in flight with a fresh attempt id; returns
+    /// [`ClaimedRow`]s.
+    const CLAIM: &'static str;
+    /// The sending numbers of running campaigns with their rates: `(phone, mps)`.
+    const LANES: &'static str;
+    /// Running campaigns (by seq) that send from `$1`.
+    const LANE_CAMPAIGNS: &'static str;
+    /// Locks campaign rows that another node's engine may be changing at the same moment
+    /// (skipping those it holds); empty where one writer runs at a time.
+    const SKIP_LOCKED: &'static str;
+
+    /// Takes what storing outcomes for rows `ids` will change, before it does (PostgreSQL's
+    /// lock order); nothing on SQLite.
+    async fn lock_outcomes(conn: &mut Conn<Self>, ids: &[i64]) -> StoreResult<()>;
+    /// Stores outcomes that name each recipient once: one statement per kind of outcome.
+    async fn record_batch(
+        conn: &mut Conn<Self>,
+        results: &[SendResult],
+        now: StoredTime,
+    ) -> StoreResult<()>;
+    /// The rows that status events may name (by sid or attempt id), held until the end of the
+    /// transaction.
+    async fn status_rows(
+        conn: &mut Conn<Self>,
+        events: &[StatusEvent],
+    ) -> StoreResult<Vec<StatusRow>>;
+    /// Writes back the rows that status events moved, in one statement.
+    async fn write_statuses(
+        conn: &mut Conn<Self>,
+        moved: &[StatusRow],
+        now: StoredTime,
+    ) -> StoreResult<()>;
+    /// Housekeeping on the engine's beat, after finishing campaigns (PostgreSQL folds its
+    /// counts cache).
+    async fn after_finish(&self) -> StoreResult<()>;
+}
+
+/// A claim's rows as work, in campaign order.
+pub(in crate::store) fn claimed_work(
+    mut rows: Vec<ClaimedRow>,
+    campaign_seq: i64,
+    campaign: &str,
+    account: &str,
+) -> Vec<Work> {
+    rows.sort_by_key(|r| r.position);
+    rows.into_iter()
+        .map(|r| Work {
+            id: r.id,
+            campaign_seq,
+            campaign_id: CampaignId::from_trusted(campaign.to_owned()),
+            account_id: AccountId::from_trusted(account.to_owned()),
+            phone: r.phone,
+            from_number: r.from_number,
+            body: r.body,
+            segments: r.segments as u32,
+            attempts: r.attempts as u32,
+            attempt_id: r.attempt_id,
+        })
+        .collect()
+}
+
+/// The row a send outcome is about.
+pub(in crate::store) fn result_id(result: &SendResult) -> i64 {
+    match result {
+        SendResult::Accepted { id, .. }
+        | SendResult::Failed { id, .. }
+        | SendResult::Retry { id, .. }
+        | SendResult::Unknown { id, .. }
+        | SendResult::Released { id, .. } => *id,
+    }
+}
+
+/// Writes `impl EngineStore for $store`.
+macro_rules! engine_store {
+    ($store:ty) => {
+        const _: () = {
+            use $crate::store::sql::engine::{EngineSql, claimed_work, result_id};
+            use $crate::store::sql::prelude::*;
+
+            #[async_trait]
+            impl EngineStore for $store {
+                async fn promote_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<CampaignId>> {
+                    // Every node's scheduler runs this: the row locks make each campaign start
+                    // once. A campaign another node is promoting (or cancelling) right now is
+                    // skipped, and the status check on the locked row keeps a finished race
+                    // from repeating.
+                    let mut promoted: Vec<(i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "UPDATE campaigns SET status = 'running', started_at = $1 \
+                         WHERE seq IN (SELECT seq FROM campaigns \
+                                       WHERE status = 'scheduled' AND scheduled_at <= $1 \
+                                       ORDER BY seq{}) \
+                         AND status = 'scheduled' RETURNING seq, id",
+                        Self::SKIP_LOCKED
+                    )))
+                    .bind(stored(now))
+                    .fetch_all(self.write_pool())
+                    .await
+                    .map_err(backend)?;
+                    promoted.sort();
+                    Ok(promoted
+                        .into_iter()
+                        .map(|(_, id)| CampaignId::from_trusted(id))
+                        .collect())
+                }
+
+                async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>> {
+                    let rows: Vec<(String, f64)> = sqlx::query_as(Self::LANES)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(backend)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(phone, mps)| Lane { phone, mps })
+                        .collect())
+                }
+
+                async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>> {
+                    sqlx::query_scalar(Self::LANE_CAMPAIGNS)
+                        .bind(from_number)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(backend)
+                }
+
+                async fn claim_work(
+                    &self,
+                    node: &NodeId,
+                    campaign_seq: i64,
+                    from_number: &str,
+                    limit: u32,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Vec<Work>> {
+                    let now = stored(now);
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let campaign: Option<(String, String, bool)> = sqlx::query_as(Self::CLAIM_CAMPAIGN)
+                        .bind(campaign_seq)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    let Some((campaign, account, require_consent)) = campaign else {
+                        return Ok(Vec::new());
+                    };
+                    // Opt-outs recorded since the campaign was created are honoured just before
+                    // sending, and so is consent withdrawn.
+                    let mut refusals = vec![(Self::CLAIM_FAIL_OPTED_OUT, OPTED_OUT)];
+                    if require_consent {
+                        refusals.push((Self::CLAIM_FAIL_NO_CONSENT, NO_CONSENT));
+                    }
+                    for (sql, refusal) in refusals {
+                        sqlx::query(sql)
+                            .bind(now)
+                            .bind(campaign_seq)
+                            .bind(from_number)
+                            .bind(limit as i64)
+                            .bind(&account)
+                            .bind(refusal.code)
+                            .bind(refusal.message)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    let rows: Vec<ClaimedRow> = sqlx::query_as(Self::CLAIM)
+                        .bind(now)
+                        .bind(campaign_seq)
+                        .bind(from_number)
+                        .bind(limit as i64)
+                        .bind(node.as_str())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(claimed_work(rows, campaign_seq, &campaign, &account))
+                }
+
+                async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()> {
+                    if results.is_empty() {
+                        return Ok(());
+                    }
+                    let now = stored(now);
+                    let ids: Vec<i64> = results.iter().map(result_id).collect();
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    Self::lock_outcomes(&mut tx, &ids).await?;
+                    // Grouping by kind reorders results; that is only the same as applying them
+                    // in order when no recipient is named twice (the engine's batches).
+                    // Otherwise apply them one at a time, in order.
+                    if ids.iter().collect::<HashSet<_>>().len() == ids.len() {
+                        Self::record_batch(&mut tx, results, now).await?;
+                    } else {
+                        for result in results {
+                            Self::record_batch(&mut tx, std::slice::from_ref(result), now).await?;
+                        }
+                    }
+                    tx.commit().await.map_err(backend)
+                }
+
+                async fn apply_status_events(
+                    &self,
+                    events: &[StatusEvent],
+                    now: OffsetDateTime,
+                ) -> StoreResult<u64> {
+                    if events.is_empty() {
+                        return Ok(0);
+                    }
+                    // Read (and hold) the rows the events may name, apply the batch to them in
+                    // order, and write back the ones that moved in one statement.
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let rows = Self::status_rows(&mut tx, events).await?;
+                    let moved = fold_status_events(rows, events);
+                    if !moved.is_empty() {
+                        Self::write_statuses(&mut tx, &moved, stored(now)).await?;
+                    }
+                    tx.commit().await.map_err(backend)?;
+                    Ok(moved.len() as u64)
+                }
+
+                async fn finish_campaigns(
+                    &self,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Vec<(CampaignId, CampaignStatus)>> {
+                    // One statement, run by every node's engine: the campaign rows are locked
+                    // (SKIP LOCKED: one that another node is finishing or cancelling is left for
+                    // the next tick) and re-checked, so each campaign finishes once. No
+                    // recipient can become `pending` again in a running campaign, so "none
+                    // pending" cannot go stale, and claims and stored outcomes (KEY SHARE) need
+                    // not be waited for. `failed` when no recipient was ever submitted.
+                    let rows: Vec<(i64, String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "UPDATE campaigns SET finished_at = $1, \
+                             status = CASE WHEN EXISTS (SELECT 1 FROM recipients r \
+                                              WHERE r.campaign_seq = campaigns.seq \
+                                              AND (r.status <> 'failed' OR r.twilio_sid IS NOT NULL)) \
+                                      THEN 'done' ELSE 'failed' END \
+                         WHERE seq IN (SELECT d.seq FROM campaigns d WHERE d.status = 'running' \
+                                       AND NOT EXISTS (SELECT 1 FROM recipients r \
+                                           WHERE r.campaign_seq = d.seq AND r.status = 'pending') \
+                                       ORDER BY d.seq{}) \
+                         AND status = 'running' \
+                         RETURNING seq, id, status",
+                        Self::SKIP_LOCKED
+                    )))
+                    .bind(stored(now))
+                    .fetch_all(self.write_pool())
+                    .await
+                    .map_err(backend)?;
+                    let mut changed = rows
+                        .into_iter()
+                        .map(|(seq, id, status)| {
+                            Ok((seq, CampaignId::from_trusted(id), campaign_status(&status)?))
+                        })
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    changed.sort_by_key(|(seq, _, _)| *seq);
+                    self.after_finish().await?;
+                    Ok(changed
+                        .into_iter()
+                        .map(|(_, id, status)| (id, status))
+                        .collect())
+                }
+
+                async fn unknown_in_flight(&self, limit: u32) -> StoreResult<Vec<InFlight>> {
+                    let rows = sqlx::query_as::<_, InFlightRow>(
+                        "SELECT id, attempt_id, phone, from_number, body, inflight_since, attempts \
+                         FROM recipients WHERE inflight_since IS NOT NULL AND reconcile \
+                         ORDER BY inflight_since, id LIMIT $1",
+                    )
+                    .bind(limit as i64)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(rows.into_iter().map(InFlight::from).collect())
+                }
+
+                async fn known_sids(
+                    &self,
+                    phone: &str,
+                    from_number: &str,
+                ) -> StoreResult<HashSet<String>> {
+                    let sids: Vec<String> = sqlx::query_scalar(
+                        "SELECT twilio_sid FROM recipients \
+                         WHERE phone = $1 AND from_number = $2 AND twilio_sid IS NOT NULL",
+                    )
+                    .bind(phone)
+                    .bind(from_number)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(sids.into_iter().collect())
+                }
+
+                async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool> {
+                    sqlx::query_scalar("SELECT status = 'running' FROM campaigns WHERE seq = $1")
+                        .bind(campaign_seq)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err(backend)
+                        .map(|r: Option<bool>| r.unwrap_or(false))
+                }
+
+                async fn pending_total(&self) -> StoreResult<u64> {
+                    let n: i64 = sqlx::query_scalar(
+                        // From the counts cache (a few rows per campaign): counting the rows
+                        // scanned a million index entries every few seconds and filled a
+                        // reader's page cache.
+                        "SELECT CAST(COALESCE(SUM(cc.n), 0) AS BIGINT) FROM campaigns c \
+                         JOIN campaign_counts cc ON cc.campaign_seq = c.seq \
+                         WHERE c.status = 'running' AND cc.status = 'pending'",
+                    )
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(n as u64)
+                }
+            }
+        };
+    };
+}
+
+pub(in crate::store) use engine_store;
