@@ -16,7 +16,7 @@ use super::session::{
     check_csrf, redirect_with, safe_next, tokens_match, with_flash,
 };
 use super::views::Layout;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::ServiceError;
 use crate::service::sessions::{self, ABSOLUTE_TIMEOUT, MIN_PASSWORD_CHARS, random_token};
 
@@ -95,7 +95,7 @@ pub struct LoginForm {
 
 /// Checks the password; on success opens a session and goes where the user was heading.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
@@ -164,7 +164,7 @@ pub struct CsrfForm {
 
 /// Ends the session.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     CurrentUser(user): CurrentUser,
     jar: CookieJar,
@@ -224,7 +224,7 @@ pub struct PasswordForm {
 
 /// Changes the password; every other session of the user ends.
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     CurrentUser(user): CurrentUser,
     jar: CookieJar,

@@ -3,17 +3,17 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Form, Json};
 use serde::Deserialize;
 
 use super::auth::CsrfForm;
-use super::error::{PageError, PageResult, html};
+use super::error::{PageError, PageResult, html, live_error};
 use super::session::{CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with};
 use super::views::{CampaignRow, Layout, When, recipient_status_class, recipient_status_label};
 use crate::api::{CampaignList, CampaignView, ListParams, RecipientParams, RecipientView};
 use crate::domain::status::RecipientStatus;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::{ServiceError, campaigns, resources};
 
 /// Campaigns per page of the list.
@@ -53,7 +53,7 @@ fn list_params(q: &ListQuery) -> ListParams {
 
 /// All campaigns, newest first, with status and source badges, counts and progress.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<ListQuery>,
@@ -87,14 +87,14 @@ pub async fn list(
 
 /// The list page's campaigns as the API shows them, for the live update script.
 pub async fn list_live(
-    State(state): State<AppState>,
+    State(state): State<App>,
     LiveUser(user): LiveUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<CampaignList>, Response> {
     campaigns::list(state.store.as_ref(), &user.account_id, &list_params(&q))
         .await
         .map(Json)
-        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+        .map_err(live_error)
 }
 
 /// `?status=&after=` of a campaign page.
@@ -129,7 +129,7 @@ struct DetailPage {
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
 pub async fn detail(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Path(id): Path<String>,
@@ -207,7 +207,7 @@ fn status_detail(s: RecipientStatus) -> Option<&'static str> {
 
 /// One campaign's counts as the API shows them, for the live update script.
 pub async fn detail_live(
-    State(state): State<AppState>,
+    State(state): State<App>,
     LiveUser(user): LiveUser,
     Path(id): Path<String>,
 ) -> Result<Json<CampaignView>, Response> {
@@ -218,7 +218,7 @@ pub async fn detail_live(
     campaigns::get(state.store.as_ref(), &user.account_id, &id, &params)
         .await
         .map(|d| Json(d.campaign))
-        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+        .map_err(live_error)
 }
 
 #[derive(Template)]
@@ -230,7 +230,7 @@ struct ConfirmPage {
 }
 
 async fn confirm_page(
-    state: &AppState,
+    state: &App,
     user: &crate::service::sessions::SignedIn,
     id: &str,
     action: &'static str,
@@ -254,7 +254,7 @@ async fn confirm_page(
 
 /// "Are you sure?" before cancelling.
 pub async fn cancel_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -263,7 +263,7 @@ pub async fn cancel_page(
 
 /// Cancels: unsent recipients become cancelled; sent messages are not recalled.
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -294,7 +294,7 @@ pub async fn cancel(
 
 /// "Are you sure?" before launching a draft.
 pub async fn launch_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -303,7 +303,7 @@ pub async fn launch_page(
 
 /// Launches a draft: now, or at its scheduled time.
 pub async fn launch(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,

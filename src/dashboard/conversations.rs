@@ -14,7 +14,7 @@ use crate::api::replies::{
     CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
 };
 use crate::domain::reply::Direction;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::conversations;
 use crate::store::ReplyStatus;
 
@@ -70,7 +70,7 @@ pub struct ListQuery {
 
 /// The account's conversations, latest activity first.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<ListQuery>,
@@ -219,7 +219,7 @@ pub struct ThreadQuery {
 
 /// One conversation: what the person was sent, then every message, oldest first.
 pub async fn thread(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Query(q): Query<ThreadQuery>,

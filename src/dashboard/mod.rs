@@ -19,20 +19,20 @@ mod views;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::service::App;
 use error::PageError;
 use session::{Dashboard, MaybeUser};
 
-/// The dashboard's routes, to merge into the application router. Paths under `/v1/` and
-/// `/webhooks/` that no API route matches still get the API's JSON 404.
-pub fn router(state: AppState) -> Router<AppState> {
+/// The dashboard's routes, for `startup` to merge beside the API's. Its catch-all answers an
+/// HTML 404 for unknown paths; the API's own catch-alls under `/v1` and `/webhooks` are more
+/// specific, so those paths keep the API's JSON 404.
+pub fn router(state: App) -> Router<App> {
     let secure = state.settings.public_base().starts_with("https://");
     let dashboard = Arc::new(Dashboard::new(secure));
     Router::new()
@@ -126,16 +126,8 @@ async fn home(user: MaybeUser) -> Response {
     }
 }
 
-/// Unknown paths: the API's JSON 404 under the API's prefixes, an HTML page elsewhere.
-async fn not_found(uri: Uri) -> Response {
-    let path = uri.path();
-    if path == "/v1"
-        || path.starts_with("/v1/")
-        || path == "/webhooks"
-        || path.starts_with("/webhooks/")
-    {
-        return ApiError::RouteNotFound.into_response();
-    }
+/// Unknown paths outside the API's prefixes: an HTML page.
+async fn not_found() -> Response {
     PageError::NotFound.into_response()
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use super::error::{PageError, PageResult, html};
+use super::error::{PageError, PageResult, html, live_error};
 use super::session::{
     CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with, urlencode,
 };
@@ -32,7 +32,7 @@ use crate::domain::campaign::{CampaignRequest, RecipientRequest, ScheduleType};
 use crate::domain::phone::Phone;
 use crate::domain::status::{CampaignStatus, Source};
 use crate::domain::template::Template as MessageTemplate;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::preview::{self, Pricing};
 use crate::service::recipients::{self, UploadFormat};
 use crate::service::sessions::{SignedIn, random_token};
@@ -212,7 +212,7 @@ enum Input {
 }
 
 async fn recipients_input(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     s: &mut Submitted,
 ) -> Result<Option<Input>, Vec<FieldError>> {
@@ -356,7 +356,7 @@ pub struct FormQuery {
 }
 
 async fn form_page(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     mut f: FormFields,
     keep_upload: String,
@@ -425,7 +425,7 @@ async fn form_page(
 
 /// The new-campaign form (empty, or filled in from a draft being changed).
 pub async fn form(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<FormQuery>,
@@ -485,7 +485,7 @@ fn check_form(f: &FormFields, has_input: bool) -> Vec<FieldError> {
 
 /// Reads the form, parses the recipients, stores a draft and shows its preview.
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     mp: Multipart,
 ) -> PageResult {
@@ -585,7 +585,7 @@ async fn count_countries(recipients: &[DraftRecipient]) -> BTreeMap<String, usiz
 }
 
 async fn load_draft(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     id: &str,
 ) -> Result<(DraftRecord, DraftData), PageError> {
@@ -691,7 +691,7 @@ struct SendForm {
 
 /// Builds the preview page of a draft (page `page` of its recipients).
 async fn preview_page(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     record: &DraftRecord,
     data: &DraftData,
@@ -984,7 +984,7 @@ async fn preview_page(
 
 /// The preview of a draft: every recipient with the message they will get, and every problem.
 pub async fn preview(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Path(id): Path<String>,
@@ -1052,7 +1052,7 @@ fn schedule_time(raw: &str, tz_offset: &str) -> Result<OffsetDateTime, String> {
 
 /// Sends, schedules or saves the previewed draft as a campaign, exactly as previewed.
 pub async fn confirm(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<ConfirmForm>,
@@ -1226,7 +1226,7 @@ pub struct Sample {
 /// The form's live check (page script): parses the recipients and renders the first few
 /// messages with the same code as the preview, without storing anything.
 pub async fn check(
-    State(state): State<AppState>,
+    State(state): State<App>,
     LiveUser(user): LiveUser,
     mp: Multipart,
 ) -> Result<Json<CheckAnswer>, Response> {
@@ -1270,7 +1270,7 @@ pub async fn check(
             answer.problem = e.first().map(|e| capitalise(&e.message));
             return Ok(Json(answer));
         }
-        Err(e) => return Err(crate::http::error::ApiError::from(e).into_response()),
+        Err(e) => return Err(live_error(e)),
     };
     let parsed = Parsed::from(parsed);
     answer.count = parsed.recipients.len();
@@ -1299,7 +1299,7 @@ pub async fn check(
             &PreviewParams::default(),
         )
         .await
-        .map_err(|e| crate::http::error::ApiError::from(e).into_response())?;
+        .map_err(live_error)?;
         answer.samples = preview
             .recipients
             .into_iter()

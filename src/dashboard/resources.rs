@@ -17,7 +17,7 @@ use super::views::{Layout, When, phone_path};
 use crate::api::replies::{OptOutParams, OptOutRequest};
 use crate::api::{AgentRequest, AgentView, ApiKeyRequest, NumberRequest, NumberUpdate};
 use crate::domain::phone::Phone;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::sessions::SignedIn;
 use crate::service::{ServiceError, ServiceResult, optouts, resources};
 
@@ -107,7 +107,7 @@ pub struct AgentForm {
 }
 
 async fn agents_page(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     name: String,
     system_prompt: String,
@@ -133,7 +133,7 @@ async fn agents_page(
 
 /// The agents, and a form to add one.
 pub async fn agents(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
 ) -> PageResult {
@@ -158,7 +158,7 @@ fn agent_request(form: &AgentForm) -> AgentRequest {
 
 /// Adds an agent.
 pub async fn create_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Form(form): Form<AgentForm>,
 ) -> PageResult {
@@ -195,7 +195,7 @@ struct AgentPage {
 
 /// One agent's name and system prompt, to edit.
 pub async fn agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Path(id): Path<String>,
@@ -213,7 +213,7 @@ pub async fn agent(
 
 /// Saves an agent's name and system prompt.
 pub async fn update_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<AgentForm>,
@@ -243,7 +243,7 @@ pub async fn update_agent(
 
 /// "Are you sure?" before deleting an agent.
 pub async fn delete_agent_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -265,7 +265,7 @@ pub async fn delete_agent_page(
 
 /// Deletes an agent nothing uses.
 pub async fn delete_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -321,7 +321,7 @@ pub struct NumberForm {
     agent_id: String,
 }
 
-async fn agent_names(state: &AppState, user: &SignedIn) -> ServiceResult<Vec<AgentView>> {
+async fn agent_names(state: &App, user: &SignedIn) -> ServiceResult<Vec<AgentView>> {
     Ok(
         resources::list_agents(state.store.as_ref(), &user.account_id)
             .await?
@@ -330,7 +330,7 @@ async fn agent_names(state: &AppState, user: &SignedIn) -> ServiceResult<Vec<Age
 }
 
 async fn numbers_page(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     form: Option<&NumberForm>,
     errors: Errors,
@@ -367,7 +367,7 @@ async fn numbers_page(
 
 /// The sending numbers, and a form to add one.
 pub async fn numbers(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
 ) -> PageResult {
@@ -390,7 +390,7 @@ fn parse_mps(raw: &str) -> Result<Option<f64>, Errors> {
 
 /// Registers a sending number.
 pub async fn create_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Form(form): Form<NumberForm>,
 ) -> PageResult {
@@ -440,7 +440,7 @@ struct NumberPage {
 
 /// One number's rate and agent, to edit.
 pub async fn number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Path(phone): Path<String>,
@@ -460,7 +460,7 @@ pub async fn number(
 
 /// Saves a number's rate and agent.
 pub async fn update_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
     Form(form): Form<NumberForm>,
@@ -504,7 +504,7 @@ pub async fn update_number(
 
 /// "Are you sure?" before removing a number.
 pub async fn delete_number_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
 ) -> PageResult {
@@ -522,7 +522,7 @@ pub async fn delete_number_page(
 
 /// Removes a number no unfinished campaign uses.
 pub async fn delete_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -564,7 +564,7 @@ struct KeysPage {
     created: Option<(String, String)>,
 }
 
-async fn keys_page(state: &AppState, user: &SignedIn) -> PageResult<KeysPage> {
+async fn keys_page(state: &App, user: &SignedIn) -> PageResult<KeysPage> {
     let keys = resources::list_keys(state.store.as_ref(), &user.account_id)
         .await?
         .api_keys
@@ -587,7 +587,7 @@ async fn keys_page(state: &AppState, user: &SignedIn) -> PageResult<KeysPage> {
 
 /// The account's API keys, and a form to make one.
 pub async fn api_keys(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
 ) -> PageResult {
@@ -608,7 +608,7 @@ pub struct KeyForm {
 /// Makes a key and shows its secret, once: the answer is a page, not a redirect, so reloading
 /// or going back never shows it again.
 pub async fn create_api_key(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Form(form): Form<KeyForm>,
 ) -> PageResult {
@@ -633,7 +633,7 @@ pub async fn create_api_key(
 
 /// "Are you sure?" before revoking a key.
 pub async fn revoke_api_key_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -660,7 +660,7 @@ pub async fn revoke_api_key_page(
 
 /// Revokes a key.
 pub async fn revoke_api_key(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -704,7 +704,7 @@ pub struct OptOutQuery {
 }
 
 async fn opt_outs_page(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     cursor: Option<String>,
     phone: String,
@@ -742,7 +742,7 @@ const OPT_OUT_PAGE: u32 = 100;
 
 /// Numbers that asked not to be texted (by STOP, or added here), newest first.
 pub async fn opt_outs(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<OptOutQuery>,
@@ -775,7 +775,7 @@ pub struct OptOutForm {
 /// Adds a number to the opt-outs (someone asked by phone or email): never texted again.
 /// The same use case as `POST /v1/opt-outs`.
 pub async fn add_opt_out(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Form(form): Form<OptOutForm>,
 ) -> PageResult {
@@ -823,7 +823,7 @@ struct RemoveOptOutPage {
 }
 
 /// The opt-out of `phone` (as written in the path), or 404.
-async fn find_opt_out(state: &AppState, user: &SignedIn, phone: &str) -> PageResult<OptOutRow> {
+async fn find_opt_out(state: &App, user: &SignedIn, phone: &str) -> PageResult<OptOutRow> {
     let o = optouts::get(state.store.as_ref(), &user.account_id, phone).await?;
     Ok(OptOutRow {
         path: phone_path(&o.phone),
@@ -854,7 +854,7 @@ fn remove_page(
 
 /// "Are you sure?" before taking a number off the opt-outs, with the reason to give.
 pub async fn remove_opt_out_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
 ) -> PageResult {
@@ -871,7 +871,7 @@ pub async fn remove_opt_out_page(
 /// and kept as the evidence of the consent record written: the same use case as
 /// `DELETE /v1/opt-outs/{phone}`.
 pub async fn remove_opt_out(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
     Form(form): Form<OptOutForm>,

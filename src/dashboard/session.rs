@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::error::PageError;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::sessions::{self, SignedIn};
 
 /// The session cookie: 256 random bits, HttpOnly, SameSite=Lax, Secure behind https.
@@ -134,7 +134,7 @@ fn dashboard(parts: &Parts) -> Arc<Dashboard> {
         .unwrap_or_else(|| Arc::new(Dashboard::new(false)))
 }
 
-async fn resume(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageError> {
+async fn resume(parts: &Parts, state: &App) -> Result<Option<SignedIn>, PageError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
@@ -154,10 +154,10 @@ async fn resume(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, Pag
 /// (and back here afterwards).
 pub struct CurrentUser(pub SignedIn);
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<App> for CurrentUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         match resume(parts, state).await {
             Ok(Some(user)) => Ok(CurrentUser(user)),
             Ok(None) => {
@@ -181,10 +181,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// The signed-in user, if any (pages that also serve visitors: sign-in, 404).
 pub struct MaybeUser(pub Option<SignedIn>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl FromRequestParts<App> for MaybeUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         resume(parts, state)
             .await
             .map(MaybeUser)
@@ -195,10 +195,10 @@ impl FromRequestParts<AppState> for MaybeUser {
 /// A signed-in user for the JSON endpoints the page script polls: 401 JSON otherwise.
 pub struct LiveUser(pub SignedIn);
 
-impl FromRequestParts<AppState> for LiveUser {
+impl FromRequestParts<App> for LiveUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         match resume(parts, state).await {
             Ok(Some(user)) => Ok(LiveUser(user)),
             Ok(None) => Err((

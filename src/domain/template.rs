@@ -263,10 +263,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ORACLE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/templates.json"
-    );
+    const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/templates.json");
 
     /// "optional" oracle cases this engine does not pass, and why.
     ///

@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, Authenticated};
 use crate::api::replies::{AccountUpdate, AccountView};
+use crate::service::App;
 use crate::service::account_settings;
 
 /// The account's settings.
@@ -14,7 +14,7 @@ use crate::service::account_settings;
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(
@@ -29,7 +29,7 @@ pub async fn get(
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<AccountUpdate>,
 ) -> ApiResult<Json<AccountView>> {

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody, parse_json};
 use crate::api::{
@@ -13,6 +12,7 @@ use crate::api::{
 };
 use crate::domain::campaign::{CampaignRequest, RecipientsJson};
 use crate::domain::status::Source;
+use crate::service::App;
 use crate::service::campaigns;
 
 /// Create a campaign and (for `now`) start sending it.
@@ -30,7 +30,7 @@ use crate::service::campaigns;
     security(("bearer" = []))
 )]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     headers: HeaderMap,
     body: JsonBody,
@@ -95,7 +95,7 @@ pub async fn create(
     security(("bearer" = []))
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<CampaignList>> {
@@ -112,7 +112,7 @@ pub async fn list(
     security(("bearer" = []))
 )]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<RecipientParams>,
@@ -134,7 +134,7 @@ pub async fn get(
     security(("bearer" = []))
 )]
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
@@ -155,7 +155,7 @@ pub async fn cancel(
     security(("bearer" = []))
 )]
 pub async fn launch(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {

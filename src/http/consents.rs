@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::preview::Upload;
@@ -12,6 +11,7 @@ use crate::api::replies::{
     ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
 };
 use crate::domain::consent::ConsentRequest;
+use crate::service::App;
 use crate::service::consents;
 
 /// The account's consent records, newest first (of one number with `phone`).
@@ -20,7 +20,7 @@ use crate::service::consents;
     responses((status = 200, body = ConsentList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConsentParams>,
 ) -> ApiResult<Json<ConsentList>> {
@@ -37,7 +37,7 @@ pub async fn list(
     responses((status = 201, body = ConsentView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<ConsentRequest>,
 ) -> ApiResult<(StatusCode, Json<ConsentView>)> {
@@ -57,7 +57,7 @@ pub async fn add(
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConsentImportParams>,
     upload: Upload,
@@ -73,7 +73,7 @@ pub async fn import(
     responses((status = 200, body = PhoneConsent), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn for_phone(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<PhoneConsent>> {

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated};
 use crate::api::replies::{
     ConversationDetail, ConversationList, ConversationParams, MessageParams,
 };
+use crate::service::App;
 use crate::service::conversations;
 
 /// The account's conversations, latest activity first, each with its latest message.
@@ -17,7 +17,7 @@ use crate::service::conversations;
     responses((status = 200, body = ConversationList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConversationParams>,
 ) -> ApiResult<Json<ConversationList>> {
@@ -33,7 +33,7 @@ pub async fn list(
     responses((status = 200, body = ConversationDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<MessageParams>,

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::webhooks::{param, verified_params};
 use crate::provider::twiml;
+use crate::service::App;
 use crate::service::inbound::{self, InboundSms};
 
 /// Twilio's incoming-message webhook. The message is stored in its conversation; STOP, START
@@ -25,7 +25,7 @@ use crate::service::inbound::{self, InboundSms};
         (status = 403, description = "missing or wrong X-Twilio-Signature", body = ErrorBody),
     ))]
 pub async fn inbound(
-    State(state): State<AppState>,
+    State(state): State<App>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,

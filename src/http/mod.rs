@@ -14,45 +14,18 @@ pub mod resources;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, routing::get};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use axum::routing::{any, get};
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Settings;
-use crate::engine::EngineHandle;
-use crate::metrics::Metrics;
-use crate::service::agent::Replier;
-use crate::service::callbacks::StatusIngest;
-use crate::store::DynStore;
+use crate::service::App;
 use error::ApiError;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: DynStore,
-    /// Settings the handlers need (limits, public URL, …).
-    pub settings: Arc<Settings>,
-    /// Wakes the send engine when there is new work.
-    pub engine: EngineHandle,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Stores status callbacks in batches.
-    pub callbacks: StatusIngest,
-    /// Answers inbound messages with the agent's model, in the background.
-    pub replier: Replier,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -94,9 +67,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole API, with its OpenAPI document generated from the same handlers.
-pub fn router(state: AppState) -> Router {
-    let max_body = state.settings.max_body_bytes;
+/// The whole API, with its OpenAPI document generated from the same handlers. Paths under
+/// `/v1` and `/webhooks` that no route matches answer the API's JSON 404 here, so the
+/// dashboard's catch-all never sees them.
+pub fn router() -> Router<App> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
@@ -141,24 +115,23 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", get(metrics))
-        .merge(crate::dashboard::router(state.clone()))
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
-        .layer(CatchPanicLayer::custom(panic_response))
+        .route("/v1", any(route_not_found))
+        .route("/v1/{*rest}", any(route_not_found))
+        .route("/webhooks", any(route_not_found))
+        .route("/webhooks/{*rest}", any(route_not_found))
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// The JSON 404 of a path no route serves.
+pub async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+/// The JSON 405 of a route that exists, but not for this method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<App>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -169,7 +142,8 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         .into_response()
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+/// The answer to a request whose handler panicked: the API's JSON 500 (logged).
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

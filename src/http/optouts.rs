@@ -5,12 +5,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, parse_json};
 use crate::api::replies::{
     ConsentView, OptOutList, OptOutParams, OptOutRemoval, OptOutRequest, OptOutView,
 };
+use crate::service::App;
 use crate::service::optouts;
 
 /// The account's opt-outs, newest first (STOP keywords, Twilio's 21610, and added by hand).
@@ -19,7 +19,7 @@ use crate::service::optouts;
     responses((status = 200, body = OptOutList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<OptOutParams>,
 ) -> ApiResult<Json<OptOutList>> {
@@ -35,7 +35,7 @@ pub async fn list(
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<OptOutRequest>,
 ) -> ApiResult<(StatusCode, Json<OptOutView>)> {
@@ -59,7 +59,7 @@ pub async fn add(
         (status = 404, description = "not opted out", body = ErrorBody), (status = 422, description = "no reason", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn remove(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
     ApiQuery(query): ApiQuery<OptOutRemoval>,

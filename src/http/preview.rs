@@ -6,11 +6,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::api::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 use crate::domain::campaign::CampaignRequest;
+use crate::service::App;
 use crate::service::preview::{self, Pricing};
 use crate::service::recipients::{self, UploadFormat};
 
@@ -32,7 +32,7 @@ use crate::service::recipients::{self, UploadFormat};
     security(("bearer" = []))
 )]
 pub async fn preview_campaign(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<PreviewParams>,
     body: ApiJson<CampaignRequest>,
@@ -98,10 +98,10 @@ pub struct Upload {
     pub bytes: Bytes,
 }
 
-impl FromRequest<AppState> for Upload {
+impl FromRequest<App> for Upload {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
         let mime = req
             .headers()
             .get(header::CONTENT_TYPE)

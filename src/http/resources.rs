@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Authenticated};
 use crate::api::{
     AgentList, AgentRequest, AgentView, ApiKeyList, ApiKeyRequest, ApiKeyView, CreatedApiKey,
     NumberList, NumberRequest, NumberUpdate, NumberView,
 };
+use crate::service::App;
 use crate::service::resources;
 
 /// Create an API key; its secret is in this answer only.
@@ -18,7 +18,7 @@ use crate::service::resources;
     responses((status = 201, body = CreatedApiKey), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_key(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<ApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
@@ -31,7 +31,7 @@ pub async fn create_key(
     responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_keys(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<ApiKeyList>> {
     Ok(Json(
@@ -45,7 +45,7 @@ pub async fn list_keys(
     responses((status = 200, body = ApiKeyView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke_key(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<ApiKeyView>> {
@@ -59,7 +59,7 @@ pub async fn revoke_key(
     responses((status = 201, body = AgentView), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<AgentRequest>,
 ) -> ApiResult<(StatusCode, Json<AgentView>)> {
@@ -71,7 +71,7 @@ pub async fn create_agent(
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
     responses((status = 200, body = AgentList)), security(("bearer" = [])))]
 pub async fn list_agents(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<AgentList>> {
     Ok(Json(
@@ -85,7 +85,7 @@ pub async fn list_agents(
     responses((status = 200, body = AgentView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<AgentView>> {
@@ -100,7 +100,7 @@ pub async fn get_agent(
     responses((status = 200, body = AgentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
     body: ApiJson<AgentRequest>,
@@ -116,7 +116,7 @@ pub async fn update_agent(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete_agent(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<StatusCode> {
@@ -129,7 +129,7 @@ pub async fn delete_agent(
     responses((status = 201, body = NumberView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<NumberRequest>,
 ) -> ApiResult<(StatusCode, Json<NumberView>)> {
@@ -141,7 +141,7 @@ pub async fn create_number(
 #[utoipa::path(get, path = "/v1/numbers", tag = "numbers",
     responses((status = 200, body = NumberList)), security(("bearer" = [])))]
 pub async fn list_numbers(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<NumberList>> {
     Ok(Json(
@@ -155,7 +155,7 @@ pub async fn list_numbers(
     responses((status = 200, body = NumberView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<NumberView>> {
@@ -170,7 +170,7 @@ pub async fn get_number(
     responses((status = 200, body = NumberView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
     body: ApiJson<NumberUpdate>,
@@ -187,7 +187,7 @@ pub async fn update_number(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete_number(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<StatusCode> {

@@ -4,6 +4,7 @@
 pub mod account_settings;
 pub mod accounts;
 pub mod agent;
+pub mod app;
 pub mod callbacks;
 pub mod campaigns;
 pub mod consents;
@@ -16,10 +17,13 @@ pub mod recipients;
 pub mod resources;
 pub mod sessions;
 
+pub use app::App;
+
 use crate::domain::FieldError;
 use crate::store::StoreError;
 
-/// Why a use case did not happen. Mapped to HTTP once, in `http::error`.
+/// Why a use case did not happen. Mapped once at each edge: to JSON in `http::error`, to
+/// pages in `dashboard::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request is invalid; every problem is listed with its field path.
