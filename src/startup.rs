@@ -166,7 +166,7 @@ impl Application {
 
     /// The store, for tests and admin commands that share the process.
     pub fn store(&self) -> DynStore {
-        self.state.store.clone()
+        self.state.store().clone()
     }
 
     /// The settings in force (with the public URL and Twilio filled in).
@@ -183,10 +183,10 @@ impl Application {
         let token = CancellationToken::new();
         let engine = self.state.settings.run_engine.then(|| {
             engine::spawn(
-                self.state.store.clone(),
+                self.state.store().clone(),
                 self.client.clone(),
                 self.state.settings.engine.clone(),
-                self.state.engine.clone(),
+                self.state.engine().clone(),
                 self.state.metrics.clone(),
                 token.clone(),
             )
@@ -196,14 +196,14 @@ impl Application {
             shutdown.await;
             stop.cancel();
         });
-        let replier = self.state.replier.clone();
+        let app = self.state.clone();
         let router = router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
             .context("serving HTTP");
         token.cancel();
-        replier.shutdown(Duration::from_secs(5)).await;
+        app.stop_replies(Duration::from_secs(5)).await;
         if let Some(engine) = engine {
             let _ = engine.await;
         }

@@ -134,7 +134,7 @@ pub async fn login(
             ),
         ));
     }
-    match sessions::sign_in(state.store.as_ref(), &form.username, &form.password).await {
+    match sessions::sign_in(&state, &form.username, &form.password).await {
         Ok(new) => {
             dashboard.record_success(&form.username);
             let jar = jar
@@ -171,7 +171,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    sessions::sign_out(state.store.as_ref(), &user).await?;
+    sessions::sign_out(&state, &user).await?;
     let jar = jar.remove(dashboard.removal(SESSION_COOKIE));
     Ok(with_flash(
         (jar, Redirect::to("/login")),
@@ -232,7 +232,7 @@ pub async fn change_password(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     match sessions::change_password(
-        state.store.as_ref(),
+        &state,
         &user,
         &form.current_password,
         &form.new_password,

@@ -58,14 +58,13 @@ pub async fn list(
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    let store = state.store.as_ref();
-    let page = campaigns::list(store, &user.account_id, &list_params(&q))
+    let page = campaigns::list(&state, &user.account_id, &list_params(&q))
         .await
         .map_err(|e| match e {
             ServiceError::Validation(_) => PageError::NotFound,
             e => e.into(),
         })?;
-    let has_numbers = !resources::list_numbers(store, &user.account_id)
+    let has_numbers = !resources::list_numbers(&state, &user.account_id)
         .await?
         .numbers
         .is_empty();
@@ -91,7 +90,7 @@ pub async fn list_live(
     LiveUser(user): LiveUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<CampaignList>, Response> {
-    campaigns::list(state.store.as_ref(), &user.account_id, &list_params(&q))
+    campaigns::list(&state, &user.account_id, &list_params(&q))
         .await
         .map(Json)
         .map_err(live_error)
@@ -135,7 +134,6 @@ pub async fn detail(
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> PageResult {
-    let store = state.store.as_ref();
     let filter = q
         .status
         .as_deref()
@@ -147,14 +145,14 @@ pub async fn detail(
         recipients_cursor: q.after.clone().filter(|a| !a.is_empty()),
         recipient_status: (!filter.is_empty()).then(|| filter.clone()),
     };
-    let detail = campaigns::get(store, &user.account_id, &id, &params)
+    let detail = campaigns::get(&state, &user.account_id, &id, &params)
         .await
         .map_err(|e| match e {
             ServiceError::Validation(_) => PageError::NotFound,
             e => e.into(),
         })?;
     let agent_name = match &detail.campaign.agent_id {
-        Some(a) => resources::get_agent(store, &user.account_id, a)
+        Some(a) => resources::get_agent(&state, &user.account_id, a)
             .await
             .ok()
             .map(|a| a.name),
@@ -215,7 +213,7 @@ pub async fn detail_live(
         recipients_limit: Some(1),
         ..RecipientParams::default()
     };
-    campaigns::get(state.store.as_ref(), &user.account_id, &id, &params)
+    campaigns::get(&state, &user.account_id, &id, &params)
         .await
         .map(|d| Json(d.campaign))
         .map_err(live_error)
@@ -239,7 +237,7 @@ async fn confirm_page(
         recipients_limit: Some(1),
         ..RecipientParams::default()
     };
-    let detail = campaigns::get(state.store.as_ref(), &user.account_id, id, &params).await?;
+    let detail = campaigns::get(state, &user.account_id, id, &params).await?;
     let row = CampaignRow::new(detail.campaign);
     let title = match action {
         "cancel" => format!("Cancel “{}”?", row.c.name),
@@ -270,9 +268,8 @@ pub async fn cancel(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     let back = format!("/campaigns/{}", super::session::urlencode(&id));
-    match campaigns::cancel(state.store.as_ref(), &user.account_id, &id).await {
+    match campaigns::cancel(&state, &user.account_id, &id).await {
         Ok(view) => {
-            state.engine.campaign_cancelled(&view.campaign_id);
             let n = view.cancelled_count;
             Ok(redirect_with(
                 &back,
@@ -310,9 +307,8 @@ pub async fn launch(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     let back = format!("/campaigns/{}", super::session::urlencode(&id));
-    match campaigns::launch(state.store.as_ref(), &user.account_id, &id).await {
+    match campaigns::launch(&state, &user.account_id, &id).await {
         Ok(view) => {
-            state.engine.wake();
             let text = match view.scheduled_at {
                 Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
                     format!("Campaign scheduled for {}.", When::new(t).text)

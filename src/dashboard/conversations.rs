@@ -80,7 +80,7 @@ pub async fn list(
         limit: Some(LIST_PAGE),
         cursor: cursor.clone(),
     };
-    let list = conversations::list(state.store.as_ref(), &user.account_id, &params).await?;
+    let list = conversations::list(&state, &user.account_id, &params).await?;
     Ok(html(&ConversationsPage {
         layout: Layout::new("Conversations", Some(&user), "conversations").with_flash(flash),
         rows: list.conversations.into_iter().map(Into::into).collect(),
@@ -229,7 +229,7 @@ pub async fn thread(
         messages_limit: Some(THREAD_PAGE),
         messages_cursor: cursor.clone(),
     };
-    let d = conversations::get(state.store.as_ref(), &user.account_id, &id, &params).await?;
+    let d = conversations::get(&state, &user.account_id, &id, &params).await?;
     let next_url = d.messages_next_cursor.map(|c| {
         format!(
             "/conversations/{}?messages_cursor={}",

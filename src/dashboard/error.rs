@@ -12,7 +12,6 @@ use super::views::{Layout, render};
 use crate::service::App;
 use crate::service::ServiceError;
 use crate::service::sessions::{self, SignedIn};
-use crate::store::StoreError;
 
 /// Why a page could not be shown.
 #[derive(Debug)]
@@ -45,12 +44,6 @@ impl From<ServiceError> for PageError {
             ServiceError::Unauthorized => PageError::Csrf,
             ServiceError::Internal(e) => PageError::Internal(e),
         }
-    }
-}
-
-impl From<StoreError> for PageError {
-    fn from(e: StoreError) -> Self {
-        ServiceError::from(e).into()
     }
 }
 
@@ -150,7 +143,7 @@ pub async fn error_pages(State(state): State<App>, req: Request, next: Next) -> 
     };
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(&cookies);
     let user = match jar.get(super::session::SESSION_COOKIE) {
-        Some(c) => sessions::resume(state.store.as_ref(), c.value(), OffsetDateTime::now_utc())
+        Some(c) => sessions::resume(&state, c.value(), OffsetDateTime::now_utc())
             .await
             .ok()
             .flatten(),

@@ -30,14 +30,14 @@ use crate::api::{CampaignPreview, ParsedRecipients, PreviewParams};
 use crate::domain::FieldError;
 use crate::domain::campaign::{CampaignRequest, RecipientRequest, ScheduleType};
 use crate::domain::phone::Phone;
-use crate::domain::status::{CampaignStatus, Source};
+use crate::domain::status::CampaignStatus;
 use crate::domain::template::Template as MessageTemplate;
 use crate::service::App;
-use crate::service::preview::{self, Pricing};
+use crate::service::drafts::{self, Draft};
+use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
-use crate::service::sessions::{SignedIn, random_token};
+use crate::service::sessions::SignedIn;
 use crate::service::{ServiceError, campaigns, resources};
-use crate::store::sessions::DraftRecord;
 
 /// Recipients per page of the preview table.
 const PREVIEW_PAGE: usize = 500;
@@ -229,12 +229,8 @@ async fn recipients_input(
         )]),
         _ if pasted => Ok(Some(Input::Paste(s.fields.recipients_text.clone()))),
         _ if !s.keep_upload.is_empty() => {
-            match state
-                .store
-                .get_draft(&user.account_id, &s.keep_upload)
-                .await
-            {
-                Ok(DraftRecord {
+            match drafts::get(state, &user.account_id, &s.keep_upload).await {
+                Ok(Draft {
                     upload: Some(bytes),
                     data,
                     ..
@@ -363,11 +359,10 @@ async fn form_page(
     problems: Vec<Problem>,
     fresh: bool,
 ) -> PageResult<FormPage> {
-    let store = state.store.as_ref();
-    let numbers = resources::list_numbers(store, &user.account_id)
+    let numbers = resources::list_numbers(state, &user.account_id)
         .await?
         .numbers;
-    let agents = resources::list_agents(store, &user.account_id)
+    let agents = resources::list_agents(state, &user.account_id)
         .await?
         .agents;
     if fresh {
@@ -541,20 +536,9 @@ pub async fn submit(
         form: fields,
         parsed,
     };
-    let id = format!("drf_{}", &random_token()[..22]);
-    state
-        .store
-        .save_draft(&DraftRecord {
-            id: id.clone(),
-            account_id: user.account_id.clone(),
-            user_id: user.user_id,
-            data: serde_json::to_string(&data)
-                .map_err(|e| PageError::Internal(anyhow::Error::new(e)))?,
-            upload,
-            campaign_id: None,
-            created_at: OffsetDateTime::now_utc(),
-        })
-        .await?;
+    let data =
+        serde_json::to_string(&data).map_err(|e| PageError::Internal(anyhow::Error::new(e)))?;
+    let id = drafts::save(&state, &user, data, upload).await?;
     Ok(Redirect::to(&format!("/campaigns/drafts/{id}")).into_response())
 }
 
@@ -588,15 +572,8 @@ async fn load_draft(
     state: &App,
     user: &SignedIn,
     id: &str,
-) -> Result<(DraftRecord, DraftData), PageError> {
-    let record = state
-        .store
-        .get_draft(&user.account_id, id)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => PageError::NotFound,
-            e => e.into(),
-        })?;
+) -> Result<(Draft, DraftData), PageError> {
+    let record = drafts::get(state, &user.account_id, id).await?;
     let data: DraftData = serde_json::from_str(&record.data)
         .map_err(|e| PageError::Internal(anyhow::Error::new(e).context("reading a draft")))?;
     Ok((record, data))
@@ -693,13 +670,11 @@ struct SendForm {
 async fn preview_page(
     state: &App,
     user: &SignedIn,
-    record: &DraftRecord,
+    record: &Draft,
     data: &DraftData,
     page: usize,
     send: SendForm,
 ) -> PageResult<PreviewPage> {
-    let store = state.store.as_ref();
-    let settings = &state.settings;
     let parsed = &data.parsed;
     let request = data.request(None, None);
     let pages = parsed.recipients.len().div_ceil(PREVIEW_PAGE).max(1);
@@ -709,18 +684,8 @@ async fn preview_page(
         recipients_limit: Some(PREVIEW_PAGE as u32),
         recipients_cursor: (start > 0).then(|| (start - 1).to_string()),
     };
-    let preview: CampaignPreview = preview::preview(
-        store,
-        &settings.limits,
-        Pricing {
-            price_per_segment: settings.price_per_segment,
-            currency: &settings.currency,
-        },
-        &user.account_id,
-        &request,
-        &params,
-    )
-    .await?;
+    let preview: CampaignPreview =
+        preview::preview(state, &user.account_id, &request, &params).await?;
 
     // Lines this page covers: the parser's problems are placed among the recipients by line.
     let line_of = |i: usize| parsed.recipients.get(i).map_or(usize::MAX, |r| r.line);
@@ -910,7 +875,7 @@ async fn preview_page(
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
     let number_agent = match data.form.from_numbers.first() {
         Some(phone) if data.form.agent_id.is_empty() => {
-            resources::get_number(store, &user.account_id, phone)
+            resources::get_number(state, &user.account_id, phone)
                 .await
                 .ok()
                 .and_then(|n| n.agent_id)
@@ -919,11 +884,11 @@ async fn preview_page(
     };
     let agent_label = match (data.form.agent_id.as_str(), number_agent) {
         ("", None) => "None: replies are kept but not answered".to_owned(),
-        ("", Some(id)) => match resources::get_agent(store, &user.account_id, &id).await {
+        ("", Some(id)) => match resources::get_agent(state, &user.account_id, &id).await {
             Ok(a) => format!("{} (the sending number’s agent)", a.name),
             Err(_) => id,
         },
-        (id, _) => resources::get_agent(store, &user.account_id, id)
+        (id, _) => resources::get_agent(state, &user.account_id, id)
             .await
             .map(|a| a.name)
             .unwrap_or_else(|_| id.to_owned()),
@@ -1124,25 +1089,9 @@ pub async fn confirm(
         hash.update(form.when.as_bytes());
         hash.update(scheduled_at.as_deref().unwrap_or("").as_bytes());
         let key = campaigns::idempotency_key(&format!("dashboard-{id}"), hash.finalize().to_vec())?;
-        match campaigns::create(
-            state.store.as_ref(),
-            &state.settings.limits,
-            &user.account_id,
-            &request,
-            Source::Dashboard,
-            Some(&key),
-        )
-        .await
-        {
+        match drafts::send(&state, &user.account_id, &id, &request, &key).await {
             Ok(outcome) => {
                 let c = &outcome.campaign.campaign;
-                let _ = state
-                    .store
-                    .mark_draft_sent(&user.account_id, &id, &c.campaign_id)
-                    .await;
-                if !outcome.replayed {
-                    state.engine.wake();
-                }
                 let sending = c.total_count - c.failed_count;
                 let text = match c.status {
                     CampaignStatus::Scheduled => format!(
@@ -1286,14 +1235,8 @@ pub async fn check(
         };
         sample.parsed.recipients.truncate(SAMPLES);
         let request = sample.request(None, None);
-        let settings = &state.settings;
         let preview = preview::preview(
-            state.store.as_ref(),
-            &settings.limits,
-            Pricing {
-                price_per_segment: settings.price_per_segment,
-                currency: &settings.currency,
-            },
+            &state,
             &user.account_id,
             &request,
             &PreviewParams::default(),

@@ -113,7 +113,7 @@ async fn agents_page(
     system_prompt: String,
     errors: Errors,
 ) -> PageResult<AgentsPage> {
-    let agents = resources::list_agents(state.store.as_ref(), &user.account_id)
+    let agents = resources::list_agents(state, &user.account_id)
         .await?
         .agents
         .into_iter()
@@ -163,13 +163,7 @@ pub async fn create_agent(
     Form(form): Form<AgentForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    match resources::create_agent(
-        state.store.as_ref(),
-        &user.account_id,
-        &agent_request(&form),
-    )
-    .await
-    {
+    match resources::create_agent(&state, &user.account_id, &agent_request(&form)).await {
         Ok(a) => Ok(redirect_with(
             "/agents",
             FlashKind::Success,
@@ -200,7 +194,7 @@ pub async fn agent(
     Extension(flash): Extension<IncomingFlash>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let agent = resources::get_agent(state.store.as_ref(), &user.account_id, &id).await?;
+    let agent = resources::get_agent(&state, &user.account_id, &id).await?;
     Ok(html(&AgentPage {
         layout: Layout::new(format!("Agent: {}", agent.name), Some(&user), "agents")
             .with_flash(flash),
@@ -219,8 +213,7 @@ pub async fn update_agent(
     Form(form): Form<AgentForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let store = state.store.as_ref();
-    match resources::update_agent(store, &user.account_id, &id, &agent_request(&form)).await {
+    match resources::update_agent(&state, &user.account_id, &id, &agent_request(&form)).await {
         Ok(a) => Ok(redirect_with(
             &format!("/agents/{}", a.agent_id),
             FlashKind::Success,
@@ -228,7 +221,7 @@ pub async fn update_agent(
         )),
         Err(e) => {
             let errors = Errors::from_service(e)?;
-            let agent = resources::get_agent(store, &user.account_id, &id).await?;
+            let agent = resources::get_agent(&state, &user.account_id, &id).await?;
             let page = AgentPage {
                 layout: Layout::new(format!("Agent: {}", agent.name), Some(&user), "agents"),
                 agent,
@@ -247,7 +240,7 @@ pub async fn delete_agent_page(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
-    let agent = resources::get_agent(state.store.as_ref(), &user.account_id, &id).await?;
+    let agent = resources::get_agent(&state, &user.account_id, &id).await?;
     Ok(html(&ConfirmPage {
         layout: Layout::new(
             format!("Delete agent “{}”?", agent.name),
@@ -271,7 +264,7 @@ pub async fn delete_agent(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    match resources::delete_agent(state.store.as_ref(), &user.account_id, &id).await {
+    match resources::delete_agent(&state, &user.account_id, &id).await {
         Ok(()) => Ok(redirect_with(
             "/agents",
             FlashKind::Success,
@@ -322,11 +315,9 @@ pub struct NumberForm {
 }
 
 async fn agent_names(state: &App, user: &SignedIn) -> ServiceResult<Vec<AgentView>> {
-    Ok(
-        resources::list_agents(state.store.as_ref(), &user.account_id)
-            .await?
-            .agents,
-    )
+    Ok(resources::list_agents(state, &user.account_id)
+        .await?
+        .agents)
 }
 
 async fn numbers_page(
@@ -340,7 +331,7 @@ async fn numbers_page(
         .iter()
         .map(|a| (a.agent_id.as_str(), a.name.as_str()))
         .collect();
-    let numbers = resources::list_numbers(state.store.as_ref(), &user.account_id)
+    let numbers = resources::list_numbers(state, &user.account_id)
         .await?
         .numbers
         .into_iter()
@@ -403,7 +394,7 @@ pub async fn create_number(
                 mps,
                 agent_id: Some(form.agent_id.clone()).filter(|a| !a.is_empty()),
             };
-            match resources::create_number(state.store.as_ref(), &user.account_id, &req).await {
+            match resources::create_number(&state, &user.account_id, &req).await {
                 Ok(n) => Ok(n),
                 Err(ServiceError::Conflict(_)) => Err(Errors(vec![(
                     "phone".into(),
@@ -445,7 +436,7 @@ pub async fn number(
     Extension(flash): Extension<IncomingFlash>,
     Path(phone): Path<String>,
 ) -> PageResult {
-    let n = resources::get_number(state.store.as_ref(), &user.account_id, &phone).await?;
+    let n = resources::get_number(&state, &user.account_id, &phone).await?;
     Ok(html(&NumberPage {
         layout: Layout::new(format!("Number {}", n.phone), Some(&user), "numbers")
             .with_flash(flash),
@@ -466,7 +457,6 @@ pub async fn update_number(
     Form(form): Form<NumberForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let store = state.store.as_ref();
     let result = match parse_mps(&form.mps) {
         Err(errors) => Err(errors),
         Ok(mps) => {
@@ -474,7 +464,7 @@ pub async fn update_number(
                 mps: Some(mps.unwrap_or(1.0)),
                 agent_id: Some(Some(form.agent_id.clone()).filter(|a| !a.is_empty())),
             };
-            match resources::update_number(store, &user.account_id, &phone, &req).await {
+            match resources::update_number(&state, &user.account_id, &phone, &req).await {
                 Ok(n) => Ok(n),
                 Err(e) => Err(Errors::from_service(e)?),
             }
@@ -487,7 +477,7 @@ pub async fn update_number(
             "Number saved.",
         )),
         Err(errors) => {
-            let n = resources::get_number(store, &user.account_id, &phone).await?;
+            let n = resources::get_number(&state, &user.account_id, &phone).await?;
             let page = NumberPage {
                 layout: Layout::new(format!("Number {}", n.phone), Some(&user), "numbers"),
                 path: phone_path(&n.phone),
@@ -508,7 +498,7 @@ pub async fn delete_number_page(
     CurrentUser(user): CurrentUser,
     Path(phone): Path<String>,
 ) -> PageResult {
-    let n = resources::get_number(state.store.as_ref(), &user.account_id, &phone).await?;
+    let n = resources::get_number(&state, &user.account_id, &phone).await?;
     Ok(html(&ConfirmPage {
         layout: Layout::new(format!("Remove {}?", n.phone), Some(&user), "numbers"),
         message: "Herald stops sending from this number. Your Twilio number itself is not \
@@ -528,7 +518,7 @@ pub async fn delete_number(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    match resources::delete_number(state.store.as_ref(), &user.account_id, &phone).await {
+    match resources::delete_number(&state, &user.account_id, &phone).await {
         Ok(()) => Ok(redirect_with(
             "/numbers",
             FlashKind::Success,
@@ -565,7 +555,7 @@ struct KeysPage {
 }
 
 async fn keys_page(state: &App, user: &SignedIn) -> PageResult<KeysPage> {
-    let keys = resources::list_keys(state.store.as_ref(), &user.account_id)
+    let keys = resources::list_keys(state, &user.account_id)
         .await?
         .api_keys
         .into_iter()
@@ -616,7 +606,7 @@ pub async fn create_api_key(
     let req = ApiKeyRequest {
         name: Some(form.name.clone()),
     };
-    match resources::create_key(state.store.as_ref(), &user.account_id, &req).await {
+    match resources::create_key(&state, &user.account_id, &req).await {
         Ok(key) => {
             let mut page = keys_page(&state, &user).await?;
             page.created = Some((key.key.name.clone(), key.api_key));
@@ -637,7 +627,7 @@ pub async fn revoke_api_key_page(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
-    let keys = resources::list_keys(state.store.as_ref(), &user.account_id).await?;
+    let keys = resources::list_keys(&state, &user.account_id).await?;
     let key = keys
         .api_keys
         .into_iter()
@@ -666,7 +656,7 @@ pub async fn revoke_api_key(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let key = resources::revoke_key(state.store.as_ref(), &user.account_id, &id).await?;
+    let key = resources::revoke_key(&state, &user.account_id, &id).await?;
     Ok(redirect_with(
         "/api-keys",
         FlashKind::Success,
@@ -715,7 +705,7 @@ async fn opt_outs_page(
         limit: Some(OPT_OUT_PAGE),
         cursor: cursor.clone(),
     };
-    let list = optouts::list(state.store.as_ref(), &user.account_id, &params).await?;
+    let list = optouts::list(state, &user.account_id, &params).await?;
     Ok(OptOutsPage {
         layout: Layout::new("Opt-outs", Some(user), "opt-outs"),
         rows: list
@@ -780,9 +770,8 @@ pub async fn add_opt_out(
     Form(form): Form<OptOutForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let store = state.store.as_ref();
     // National numbers are read as numbers of the account's first sending number's country.
-    let region = resources::list_numbers(store, &user.account_id)
+    let region = resources::list_numbers(&state, &user.account_id)
         .await?
         .numbers
         .first()
@@ -795,7 +784,7 @@ pub async fn add_opt_out(
         phone: Some(phone),
         reason: Some(form.reason.clone()),
     };
-    match optouts::add(store, &state.engine, &user.account_id, &req).await {
+    match optouts::add(&state, &user.account_id, &req).await {
         Ok((view, created)) => Ok(redirect_with(
             "/opt-outs",
             FlashKind::Success,
@@ -824,7 +813,7 @@ struct RemoveOptOutPage {
 
 /// The opt-out of `phone` (as written in the path), or 404.
 async fn find_opt_out(state: &App, user: &SignedIn, phone: &str) -> PageResult<OptOutRow> {
-    let o = optouts::get(state.store.as_ref(), &user.account_id, phone).await?;
+    let o = optouts::get(state, &user.account_id, phone).await?;
     Ok(OptOutRow {
         path: phone_path(&o.phone),
         phone: o.phone,
@@ -878,15 +867,7 @@ pub async fn remove_opt_out(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     let entry = find_opt_out(&state, &user, &phone).await?;
-    match optouts::remove(
-        state.store.as_ref(),
-        &state.engine,
-        &user.account_id,
-        &entry.phone,
-        Some(&form.reason),
-    )
-    .await
-    {
+    match optouts::remove(&state, &user.account_id, &entry.phone, Some(&form.reason)).await {
         Ok(_) => Ok(redirect_with(
             "/opt-outs",
             FlashKind::Success,

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::error::PageError;
 use crate::service::App;
+use crate::service::drafts;
 use crate::service::sessions::{self, SignedIn};
 
 /// The session cookie: 256 random bits, HttpOnly, SameSite=Lax, Secure behind https.
@@ -140,14 +141,10 @@ async fn resume(parts: &Parts, state: &App) -> Result<Option<SignedIn>, PageErro
         return Ok(None);
     };
     let now = OffsetDateTime::now_utc();
-    let store = state.store.as_ref();
     if dashboard(parts).purge_due() {
-        let _ = sessions::purge_expired(store, now).await;
-        let _ = store
-            .delete_drafts_before(now - time::Duration::days(1))
-            .await;
+        drafts::purge_expired(state, now).await;
     }
-    Ok(sessions::resume(store, &token, now).await?)
+    Ok(sessions::resume(state, &token, now).await?)
 }
 
 /// A signed-in user; a page request without a valid session is sent to the sign-in page

@@ -17,9 +17,7 @@ pub async fn get(
     State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<AccountView>> {
-    Ok(Json(
-        account_settings::get(state.store.as_ref(), &account).await?,
-    ))
+    Ok(Json(account_settings::get(&state, &account).await?))
 }
 
 /// Change the account's name, HELP text (null: the default) or `keyword_replies` (whether
@@ -34,6 +32,6 @@ pub async fn update(
     body: ApiJson<AccountUpdate>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(
-        account_settings::update(state.store.as_ref(), &account, &body.value).await?,
+        account_settings::update(&state, &account, &body.value).await?,
     ))
 }

@@ -49,35 +49,14 @@ pub async fn create(
             body.body_hash.clone(),
         )?),
     };
-    let store = state.store.as_ref();
-    let limits = &state.settings.limits;
     let outcome = match &request {
         Ok(request) => {
-            campaigns::create(
-                store,
-                limits,
-                &account,
-                request,
-                Source::Api,
-                idempotency.as_ref(),
-            )
-            .await?
+            campaigns::create(&state, &account, request, Source::Api, idempotency.as_ref()).await?
         }
         Err(request) => {
-            campaigns::create(
-                store,
-                limits,
-                &account,
-                request,
-                Source::Api,
-                idempotency.as_ref(),
-            )
-            .await?
+            campaigns::create(&state, &account, request, Source::Api, idempotency.as_ref()).await?
         }
     };
-    if !outcome.replayed {
-        state.engine.wake();
-    }
     let mut response = (StatusCode::CREATED, Json(outcome.campaign)).into_response();
     if outcome.replayed {
         response
@@ -99,9 +78,7 @@ pub async fn list(
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<CampaignList>> {
-    Ok(Json(
-        campaigns::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(campaigns::list(&state, &account, &params).await?))
 }
 
 /// One campaign with counts and a page of its recipients.
@@ -117,9 +94,7 @@ pub async fn get(
     ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<RecipientParams>,
 ) -> ApiResult<Json<CampaignDetail>> {
-    Ok(Json(
-        campaigns::get(state.store.as_ref(), &account, &id, &params).await?,
-    ))
+    Ok(Json(campaigns::get(&state, &account, &id, &params).await?))
 }
 
 /// Cancel a draft, scheduled or running campaign. Sent messages are not recalled.
@@ -138,9 +113,7 @@ pub async fn cancel(
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
-    let view = campaigns::cancel(state.store.as_ref(), &account, &id).await?;
-    state.engine.campaign_cancelled(&view.campaign_id);
-    Ok(Json(view))
+    Ok(Json(campaigns::cancel(&state, &account, &id).await?))
 }
 
 /// Launch a draft: now, or at its `scheduled_at`.
@@ -159,7 +132,5 @@ pub async fn launch(
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
-    let view = campaigns::launch(state.store.as_ref(), &account, &id).await?;
-    state.engine.wake();
-    Ok(Json(view))
+    Ok(Json(campaigns::launch(&state, &account, &id).await?))
 }

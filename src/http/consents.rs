@@ -24,9 +24,7 @@ pub async fn list(
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConsentParams>,
 ) -> ApiResult<Json<ConsentList>> {
-    Ok(Json(
-        consents::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(consents::list(&state, &account, &params).await?))
 }
 
 /// Record a consent (`granted`) or its withdrawal (`revoked`). Records are never changed or
@@ -41,7 +39,7 @@ pub async fn add(
     Authenticated(account): Authenticated,
     body: ApiJson<ConsentRequest>,
 ) -> ApiResult<(StatusCode, Json<ConsentView>)> {
-    let record = consents::add(state.store.as_ref(), &account, &body.value).await?;
+    let record = consents::add(&state, &account, &body.value).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -62,7 +60,7 @@ pub async fn import(
     ApiQuery(params): ApiQuery<ConsentImportParams>,
     upload: Upload,
 ) -> ApiResult<(StatusCode, Json<ConsentImport>)> {
-    let outcome = consents::import(state.store.as_ref(), &account, upload.bytes, &params).await?;
+    let outcome = consents::import(&state, &account, upload.bytes, &params).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
@@ -77,7 +75,5 @@ pub async fn for_phone(
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<PhoneConsent>> {
-    Ok(Json(
-        consents::for_phone(state.store.as_ref(), &account, &phone).await?,
-    ))
+    Ok(Json(consents::for_phone(&state, &account, &phone).await?))
 }

@@ -21,9 +21,7 @@ pub async fn list(
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConversationParams>,
 ) -> ApiResult<Json<ConversationList>> {
-    Ok(Json(
-        conversations::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(conversations::list(&state, &account, &params).await?))
 }
 
 /// One conversation: the campaign message it answers, and its messages oldest first, each
@@ -39,6 +37,6 @@ pub async fn get(
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> ApiResult<Json<ConversationDetail>> {
     Ok(Json(
-        conversations::get(state.store.as_ref(), &account, &id, &params).await?,
+        conversations::get(&state, &account, &id, &params).await?,
     ))
 }

@@ -195,7 +195,7 @@ impl FromRequestParts<App> for Authenticated {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
             .ok_or(ServiceError::Unauthorized)?;
-        let account = accounts::authenticate(state.store.as_ref(), token).await?;
+        let account = accounts::authenticate(state, token).await?;
         Ok(Authenticated(account))
     }
 }

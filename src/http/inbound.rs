@@ -46,18 +46,7 @@ pub async fn inbound(
             .or_else(|| text("SmsSid")),
         opt_out_type: text("OptOutType"),
     };
-    let outcome = inbound::receive(
-        state.store.as_ref(),
-        &state.engine,
-        state.replier.is_configured(),
-        &sms,
-    )
-    .await?;
-    if let Some(job) = outcome.agent_job {
-        state
-            .replier
-            .spawn(state.store.clone(), state.engine.clone(), job);
-    }
+    let outcome = inbound::receive(&state, &sms).await?;
     Ok((
         [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
         twiml::response(outcome.reply.as_deref()),

@@ -23,9 +23,7 @@ pub async fn list(
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<OptOutParams>,
 ) -> ApiResult<Json<OptOutList>> {
-    Ok(Json(
-        optouts::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(optouts::list(&state, &account, &params).await?))
 }
 
 /// Opt a number out: it is never sent a campaign SMS again (unless removed, or it texts
@@ -39,8 +37,7 @@ pub async fn add(
     Authenticated(account): Authenticated,
     body: ApiJson<OptOutRequest>,
 ) -> ApiResult<(StatusCode, Json<OptOutView>)> {
-    let (view, created) =
-        optouts::add(state.store.as_ref(), &state.engine, &account, &body.value).await?;
+    let (view, created) = optouts::add(&state, &account, &body.value).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -72,13 +69,6 @@ pub async fn remove(
     };
     let reason = query.reason.or(from_body.reason);
     Ok(Json(
-        optouts::remove(
-            state.store.as_ref(),
-            &state.engine,
-            &account,
-            &phone,
-            reason.as_deref(),
-        )
-        .await?,
+        optouts::remove(&state, &account, &phone, reason.as_deref()).await?,
     ))
 }

@@ -11,7 +11,7 @@ use super::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::api::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 use crate::domain::campaign::CampaignRequest;
 use crate::service::App;
-use crate::service::preview::{self, Pricing};
+use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
 
 /// Preview a create body: every recipient's rendered message, encoding and segments, the
@@ -37,21 +37,8 @@ pub async fn preview_campaign(
     ApiQuery(params): ApiQuery<PreviewParams>,
     body: ApiJson<CampaignRequest>,
 ) -> ApiResult<Json<CampaignPreview>> {
-    let settings = &state.settings;
-    let pricing = Pricing {
-        price_per_segment: settings.price_per_segment,
-        currency: &settings.currency,
-    };
     Ok(Json(
-        preview::preview(
-            state.store.as_ref(),
-            &settings.limits,
-            pricing,
-            &account,
-            &body.value,
-            &params,
-        )
-        .await?,
+        preview::preview(&state, &account, &body.value, &params).await?,
     ))
 }
 

@@ -22,7 +22,7 @@ pub async fn create_key(
     Authenticated(account): Authenticated,
     body: ApiJson<ApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let key = resources::create_key(state.store.as_ref(), &account, &body.value).await?;
+    let key = resources::create_key(&state, &account, &body.value).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
@@ -34,9 +34,7 @@ pub async fn list_keys(
     State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<ApiKeyList>> {
-    Ok(Json(
-        resources::list_keys(state.store.as_ref(), &account).await?,
-    ))
+    Ok(Json(resources::list_keys(&state, &account).await?))
 }
 
 /// Revoke an API key; it stops working at once.
@@ -49,9 +47,7 @@ pub async fn revoke_key(
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<ApiKeyView>> {
-    Ok(Json(
-        resources::revoke_key(state.store.as_ref(), &account, &id).await?,
-    ))
+    Ok(Json(resources::revoke_key(&state, &account, &id).await?))
 }
 
 /// Create an agent.
@@ -63,7 +59,7 @@ pub async fn create_agent(
     Authenticated(account): Authenticated,
     body: ApiJson<AgentRequest>,
 ) -> ApiResult<(StatusCode, Json<AgentView>)> {
-    let agent = resources::create_agent(state.store.as_ref(), &account, &body.value).await?;
+    let agent = resources::create_agent(&state, &account, &body.value).await?;
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -74,9 +70,7 @@ pub async fn list_agents(
     State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<AgentList>> {
-    Ok(Json(
-        resources::list_agents(state.store.as_ref(), &account).await?,
-    ))
+    Ok(Json(resources::list_agents(&state, &account).await?))
 }
 
 /// One agent.
@@ -89,9 +83,7 @@ pub async fn get_agent(
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<AgentView>> {
-    Ok(Json(
-        resources::get_agent(state.store.as_ref(), &account, &id).await?,
-    ))
+    Ok(Json(resources::get_agent(&state, &account, &id).await?))
 }
 
 /// Replace an agent's name and system prompt.
@@ -106,7 +98,7 @@ pub async fn update_agent(
     body: ApiJson<AgentRequest>,
 ) -> ApiResult<Json<AgentView>> {
     Ok(Json(
-        resources::update_agent(state.store.as_ref(), &account, &id, &body.value).await?,
+        resources::update_agent(&state, &account, &id, &body.value).await?,
     ))
 }
 
@@ -120,7 +112,7 @@ pub async fn delete_agent(
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<StatusCode> {
-    resources::delete_agent(state.store.as_ref(), &account, &id).await?;
+    resources::delete_agent(&state, &account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -133,7 +125,7 @@ pub async fn create_number(
     Authenticated(account): Authenticated,
     body: ApiJson<NumberRequest>,
 ) -> ApiResult<(StatusCode, Json<NumberView>)> {
-    let number = resources::create_number(state.store.as_ref(), &account, &body.value).await?;
+    let number = resources::create_number(&state, &account, &body.value).await?;
     Ok((StatusCode::CREATED, Json(number)))
 }
 
@@ -144,9 +136,7 @@ pub async fn list_numbers(
     State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<NumberList>> {
-    Ok(Json(
-        resources::list_numbers(state.store.as_ref(), &account).await?,
-    ))
+    Ok(Json(resources::list_numbers(&state, &account).await?))
 }
 
 /// One number, addressed by its E.164 phone (URL-encode the `+` as `%2B`).
@@ -159,9 +149,7 @@ pub async fn get_number(
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<NumberView>> {
-    Ok(Json(
-        resources::get_number(state.store.as_ref(), &account, &phone).await?,
-    ))
+    Ok(Json(resources::get_number(&state, &account, &phone).await?))
 }
 
 /// Change a number's rate or default agent.
@@ -175,9 +163,7 @@ pub async fn update_number(
     ApiPath(phone): ApiPath,
     body: ApiJson<NumberUpdate>,
 ) -> ApiResult<Json<NumberView>> {
-    let number =
-        resources::update_number(state.store.as_ref(), &account, &phone, &body.value).await?;
-    state.engine.wake();
+    let number = resources::update_number(&state, &account, &phone, &body.value).await?;
     Ok(Json(number))
 }
 
@@ -191,6 +177,6 @@ pub async fn delete_number(
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<StatusCode> {
-    resources::delete_number(state.store.as_ref(), &account, &phone).await?;
+    resources::delete_number(&state, &account, &phone).await?;
     Ok(StatusCode::NO_CONTENT)
 }

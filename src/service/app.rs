@@ -18,18 +18,19 @@ use crate::store::DynStore;
 /// What every use case can reach; cheap to clone (everything inside is shared).
 #[derive(Clone)]
 pub struct App {
-    /// The database.
-    pub store: DynStore,
+    /// The database: reached through the use cases only (so each one's side effects stay
+    /// together), hence not public outside `service`.
+    pub(in crate::service) store: DynStore,
     /// Settings the use cases and edges need (limits, public URL, …).
     pub settings: Arc<Settings>,
-    /// Wakes the send engine when there is new work.
-    pub engine: EngineHandle,
+    /// Wakes the send engine when there is new work (the use cases that make some do).
+    pub(in crate::service) engine: EngineHandle,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Stores status callbacks in batches.
     pub callbacks: StatusIngest,
     /// Answers inbound messages with the agent's model, in the background.
-    pub replier: Replier,
+    pub(in crate::service) replier: Replier,
 }
 
 impl App {
@@ -43,6 +44,33 @@ impl App {
             engine: EngineHandle::new(),
             metrics: Metrics::new(),
             replier,
+        }
+    }
+
+    /// The store, for the composition root (the engine shares it) and tests in the process.
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    /// The engine's handle, for the composition root to give the engine it starts.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+
+    /// Abandons model calls in progress (their messages are marked `failed`) and waits up to
+    /// `grace` for that to be recorded.
+    pub async fn stop_replies(&self, grace: std::time::Duration) {
+        self.replier.shutdown(grace).await;
+    }
+
+    /// Whether the database answers (the readiness probe); a failure is logged.
+    pub async fn database_ready(&self) -> bool {
+        match self.store.ping().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                false
+            }
         }
     }
 }

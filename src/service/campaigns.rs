@@ -2,14 +2,14 @@
 
 use time::OffsetDateTime;
 
-use super::{ServiceError, ServiceResult};
+use super::{App, ServiceError, ServiceResult};
 use crate::api::{
     CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
 };
 use crate::domain::FieldError;
 use crate::domain::campaign::{
-    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, Limits, NewRecipient,
-    RecipientChecker, RecipientInput, RecipientOutcome, Recipients, Schedule,
+    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, NewRecipient, RecipientChecker,
+    RecipientInput, RecipientOutcome, Recipients, Schedule,
 };
 use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
@@ -58,13 +58,14 @@ pub struct CreateOutcome {
 /// So the peak memory is the request plus one chunk, not the request plus every rendered
 /// recipient.
 pub async fn create<L: Recipients + Sync>(
-    store: &dyn Store,
-    limits: &Limits,
+    app: &App,
     account: &AccountId,
     request: &CampaignRequest<L>,
     source: Source,
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
+    let store = app.store.as_ref();
+    let limits = &app.settings.limits;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
     let ctx = super::consents::campaign_context(store, account, request).await?;
@@ -140,6 +141,10 @@ pub async fn create<L: Recipients + Sync>(
         .get_campaign(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    if !replayed {
+        // A `now` campaign starts within a tick instead of at the next one.
+        app.engine.wake();
+    }
     Ok(CreateOutcome {
         campaign: CreatedCampaign {
             campaign: stored.into(),
@@ -285,11 +290,12 @@ pub(super) fn page_size(
 
 /// One campaign with counts and a page of recipients.
 pub async fn get(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     id: &str,
     params: &RecipientParams,
 ) -> ServiceResult<CampaignDetail> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     let limit = page_size("recipients_limit", params.recipients_limit, 100, 1_000)?;
     let after = parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?;
@@ -336,10 +342,11 @@ pub async fn get(
 
 /// The account's campaigns, newest first, each with its counts.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &ListParams,
 ) -> ServiceResult<CampaignList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 50, 500)?;
     let before = parse_cursor("cursor", params.cursor.as_deref())?;
     let mut campaigns = store.list_campaigns(account, before, limit + 1).await?;
@@ -356,16 +363,15 @@ pub async fn list(
 }
 
 /// Cancels a draft, scheduled or running campaign; already-sent messages stay as they are.
-pub async fn cancel(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<CampaignView> {
+pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     store
         .cancel_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    // Lanes drop the campaign's queued messages at once rather than at their next claim.
+    app.engine.campaign_cancelled(id.as_str());
     view(store, account, &id).await
 }
 
@@ -383,15 +389,13 @@ async fn view(
 }
 
 /// Launches a draft: now, or at its `scheduled_at` if that is still ahead.
-pub async fn launch(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<CampaignView> {
+pub async fn launch(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     store
         .launch_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    app.engine.wake();
     view(store, account, &id).await
 }

@@ -4,19 +4,19 @@
 use time::OffsetDateTime;
 
 use super::campaigns::{page_size, parse_cursor};
-use super::{ServiceError, ServiceResult};
+use super::{App, ServiceError, ServiceResult};
 use crate::api::replies::{
     ConversationDetail, ConversationList, ConversationParams, ConversationView, MessageParams,
 };
 use crate::domain::ids::{AccountId, ConversationId};
-use crate::store::Store;
 
 /// The account's conversations, latest activity first.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &ConversationParams,
 ) -> ServiceResult<ConversationList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 50, 500)?;
     let before = params
         .cursor
@@ -56,11 +56,12 @@ fn parse_list_cursor(raw: &str) -> ServiceResult<(OffsetDateTime, i64)> {
 
 /// One conversation with its campaign context and a page of messages (oldest first).
 pub async fn get(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     id: &str,
     params: &MessageParams,
 ) -> ServiceResult<ConversationDetail> {
+    let store = app.store.as_ref();
     let id = ConversationId::parse(id).ok_or(ServiceError::NotFound("conversation"))?;
     let limit = page_size("messages_limit", params.messages_limit, 100, 1_000)?;
     let after = parse_cursor("messages_cursor", params.messages_cursor.as_deref())?;

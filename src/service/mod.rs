@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod consents;
 pub mod conversations;
 pub mod credentials;
+pub mod drafts;
 pub mod inbound;
 pub mod optouts;
 pub mod preview;

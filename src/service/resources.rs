@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::credentials::generate_key;
-use super::{ServiceError, ServiceResult};
+use super::{App, ServiceError, ServiceResult};
 use crate::api::{
     AgentList, AgentRequest, AgentView, ApiKeyList, ApiKeyRequest, ApiKeyView, CreatedApiKey,
     NumberList, NumberRequest, NumberUpdate, NumberView,
@@ -23,10 +23,11 @@ const MAX_MPS: f64 = 100_000.0;
 
 /// Makes a key; its secret appears in this answer only.
 pub async fn create_key(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     req: &ApiKeyRequest,
 ) -> ServiceResult<CreatedApiKey> {
+    let store = app.store.as_ref();
     let name = req.name.as_deref().map(str::trim).unwrap_or("").to_owned();
     if name.chars().count() > MAX_NAME {
         return Err(ServiceError::invalid(
@@ -52,7 +53,8 @@ pub async fn create_key(
 }
 
 /// The account's keys, without secrets.
-pub async fn list_keys(store: &dyn Store, account: &AccountId) -> ServiceResult<ApiKeyList> {
+pub async fn list_keys(app: &App, account: &AccountId) -> ServiceResult<ApiKeyList> {
+    let store = app.store.as_ref();
     Ok(ApiKeyList {
         api_keys: store
             .list_api_keys(account)
@@ -64,11 +66,8 @@ pub async fn list_keys(store: &dyn Store, account: &AccountId) -> ServiceResult<
 }
 
 /// Revokes a key at once; requests using it get 401 from then on.
-pub async fn revoke_key(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<ApiKeyView> {
+pub async fn revoke_key(app: &App, account: &AccountId, id: &str) -> ServiceResult<ApiKeyView> {
+    let store = app.store.as_ref();
     let id = KeyId::parse(id).ok_or(ServiceError::NotFound("api key"))?;
     let key = store
         .revoke_api_key(account, &id, OffsetDateTime::now_utc())
@@ -106,10 +105,11 @@ fn agent_fields(req: &AgentRequest) -> ServiceResult<(String, String)> {
 
 /// Creates an agent.
 pub async fn create_agent(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     req: &AgentRequest,
 ) -> ServiceResult<AgentView> {
+    let store = app.store.as_ref();
     let (name, system_prompt) = agent_fields(req)?;
     let now = OffsetDateTime::now_utc();
     let agent = Agent {
@@ -124,7 +124,8 @@ pub async fn create_agent(
 }
 
 /// The account's agents.
-pub async fn list_agents(store: &dyn Store, account: &AccountId) -> ServiceResult<AgentList> {
+pub async fn list_agents(app: &App, account: &AccountId) -> ServiceResult<AgentList> {
+    let store = app.store.as_ref();
     Ok(AgentList {
         agents: store
             .list_agents(account)
@@ -140,11 +141,8 @@ fn agent_id(raw: &str) -> ServiceResult<AgentId> {
 }
 
 /// One agent.
-pub async fn get_agent(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<AgentView> {
+pub async fn get_agent(app: &App, account: &AccountId, id: &str) -> ServiceResult<AgentView> {
+    let store = app.store.as_ref();
     let id = agent_id(id)?;
     Ok(store
         .get_agent(account, &id)
@@ -155,11 +153,12 @@ pub async fn get_agent(
 
 /// Replaces an agent's name and prompt.
 pub async fn update_agent(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     id: &str,
     req: &AgentRequest,
 ) -> ServiceResult<AgentView> {
+    let store = app.store.as_ref();
     let id = agent_id(id)?;
     let (name, system_prompt) = agent_fields(req)?;
     let mut agent = store
@@ -177,7 +176,8 @@ pub async fn update_agent(
 }
 
 /// Deletes an agent no number or campaign uses.
-pub async fn delete_agent(store: &dyn Store, account: &AccountId, id: &str) -> ServiceResult<()> {
+pub async fn delete_agent(app: &App, account: &AccountId, id: &str) -> ServiceResult<()> {
+    let store = app.store.as_ref();
     let id = agent_id(id)?;
     store
         .delete_agent(account, &id)
@@ -220,10 +220,11 @@ async fn check_agent(
 
 /// Registers a sending number (one of your Twilio numbers).
 pub async fn create_number(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     req: &NumberRequest,
 ) -> ServiceResult<NumberView> {
+    let store = app.store.as_ref();
     let mut errors = Vec::new();
     let phone = match req.phone.as_deref() {
         None => {
@@ -260,7 +261,8 @@ pub async fn create_number(
 }
 
 /// The account's numbers.
-pub async fn list_numbers(store: &dyn Store, account: &AccountId) -> ServiceResult<NumberList> {
+pub async fn list_numbers(app: &App, account: &AccountId) -> ServiceResult<NumberList> {
+    let store = app.store.as_ref();
     Ok(NumberList {
         numbers: store
             .list_numbers(account)
@@ -276,11 +278,8 @@ fn number_phone(raw: &str) -> ServiceResult<Phone> {
 }
 
 /// One number.
-pub async fn get_number(
-    store: &dyn Store,
-    account: &AccountId,
-    phone: &str,
-) -> ServiceResult<NumberView> {
+pub async fn get_number(app: &App, account: &AccountId, phone: &str) -> ServiceResult<NumberView> {
+    let store = app.store.as_ref();
     let phone = number_phone(phone)?;
     Ok(store
         .get_number(account, phone.as_str())
@@ -291,11 +290,12 @@ pub async fn get_number(
 
 /// Changes a number's rate or default agent.
 pub async fn update_number(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     phone: &str,
     req: &NumberUpdate,
 ) -> ServiceResult<NumberView> {
+    let store = app.store.as_ref();
     let phone = number_phone(phone)?;
     let mut number = store
         .get_number(account, phone.as_str())
@@ -317,15 +317,14 @@ pub async fn update_number(
         .update_number(account, &number)
         .await
         .map_err(ServiceError::from_store("number"))?;
+    // A faster rate, or an agent for its replies, takes effect within a tick.
+    app.engine.wake();
     Ok(number.into())
 }
 
 /// Removes a number no unfinished campaign sends from.
-pub async fn delete_number(
-    store: &dyn Store,
-    account: &AccountId,
-    phone: &str,
-) -> ServiceResult<()> {
+pub async fn delete_number(app: &App, account: &AccountId, phone: &str) -> ServiceResult<()> {
+    let store = app.store.as_ref();
     let phone = number_phone(phone)?;
     store
         .delete_number(account, phone.as_str())
