@@ -27,7 +27,7 @@ use crate::provider::llm::LlmClient;
 use crate::provider::twilio::{TwilioClient, TwilioConfig};
 use crate::service::App;
 use crate::service::accounts::{self, AccountCredentials};
-use crate::service::agent::Replier;
+use crate::service::replier::Replier;
 use crate::simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use crate::store::{self, DynStore};
 

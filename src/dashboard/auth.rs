@@ -11,9 +11,10 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::error::{PageResult, html};
-use super::session::{
-    CurrentUser, Dashboard, FlashKind, IncomingFlash, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE,
-    check_csrf, redirect_with, safe_next, tokens_match, with_flash,
+use super::flash::{FlashKind, IncomingFlash, redirect_with, with_flash};
+use super::signed_in::{
+    CurrentUser, Dashboard, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE, check_csrf, safe_next,
+    tokens_match,
 };
 use super::views::Layout;
 use crate::service::App;

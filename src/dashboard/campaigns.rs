@@ -9,12 +9,15 @@ use serde::Deserialize;
 
 use super::auth::CsrfForm;
 use super::error::{PageError, PageResult, html, live_error};
-use super::session::{CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with};
+use super::flash::{FlashKind, IncomingFlash, redirect_with};
+use super::signed_in::{CurrentUser, LiveUser, check_csrf};
 use super::views::{CampaignRow, Layout, When, recipient_status_class, recipient_status_label};
-use crate::api::{CampaignList, CampaignView, ListParams, RecipientParams, RecipientView};
 use crate::domain::status::RecipientStatus;
 use crate::service::App;
-use crate::service::{ServiceError, campaigns, resources};
+use crate::service::views::{
+    CampaignList, CampaignView, ListParams, RecipientParams, RecipientView,
+};
+use crate::service::{ServiceError, agents, campaigns, numbers};
 
 /// Campaigns per page of the list.
 const PAGE: u32 = 50;
@@ -64,13 +67,13 @@ pub async fn list(
             ServiceError::Validation(_) => PageError::NotFound,
             e => e.into(),
         })?;
-    let has_numbers = !resources::list_numbers(&state, &user.account_id)
+    let has_numbers = !numbers::list(&state, &user.account_id)
         .await?
         .numbers
         .is_empty();
     let live_url = match &q.cursor {
         Some(c) if !c.is_empty() => {
-            format!("/campaigns/live?cursor={}", super::session::urlencode(c))
+            format!("/campaigns/live?cursor={}", super::signed_in::urlencode(c))
         }
         _ => "/campaigns/live".to_owned(),
     };
@@ -152,7 +155,7 @@ pub async fn detail(
             e => e.into(),
         })?;
     let agent_name = match &detail.campaign.agent_id {
-        Some(a) => resources::get_agent(&state, &user.account_id, a)
+        Some(a) => agents::get(&state, &user.account_id, a)
             .await
             .ok()
             .map(|a| a.name),
@@ -267,7 +270,7 @@ pub async fn cancel(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::session::urlencode(&id));
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
     match campaigns::cancel(&state, &user.account_id, &id).await {
         Ok(view) => {
             let n = view.cancelled_count;
@@ -306,7 +309,7 @@ pub async fn launch(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::session::urlencode(&id));
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
     match campaigns::launch(&state, &user.account_id, &id).await {
         Ok(view) => {
             let text = match view.scheduled_at {

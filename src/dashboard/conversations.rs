@@ -8,14 +8,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{PageResult, html};
-use super::session::{CurrentUser, IncomingFlash, urlencode};
+use super::flash::IncomingFlash;
+use super::signed_in::{CurrentUser, urlencode};
 use super::views::{Layout, When};
-use crate::api::replies::{
-    CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
-};
 use crate::domain::reply::Direction;
 use crate::service::App;
 use crate::service::conversations;
+use crate::service::views::replies::{
+    CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
+};
 use crate::store::ReplyStatus;
 
 /// Conversations per page of the list.

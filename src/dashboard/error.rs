@@ -142,7 +142,7 @@ pub async fn error_pages(State(state): State<App>, req: Request, next: Next) -> 
         return res;
     };
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(&cookies);
-    let user = match jar.get(super::session::SESSION_COOKIE) {
+    let user = match jar.get(super::signed_in::SESSION_COOKIE) {
         Some(c) => sessions::resume(&state, c.value(), OffsetDateTime::now_utc())
             .await
             .ok()

@@ -22,11 +22,9 @@ use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use super::error::{PageError, PageResult, html, live_error};
-use super::session::{
-    CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with, urlencode,
-};
+use super::flash::{FlashKind, IncomingFlash, redirect_with};
+use super::signed_in::{CurrentUser, LiveUser, check_csrf, urlencode};
 use super::views::{Country, Layout, When, countries, country_name};
-use crate::api::{CampaignPreview, ParsedRecipients, PreviewParams};
 use crate::domain::FieldError;
 use crate::domain::campaign::{CampaignRequest, RecipientRequest, ScheduleType};
 use crate::domain::phone::Phone;
@@ -37,7 +35,8 @@ use crate::service::drafts::{self, Draft};
 use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
 use crate::service::sessions::SignedIn;
-use crate::service::{ServiceError, campaigns, resources};
+use crate::service::views::{CampaignPreview, ParsedRecipients, PreviewParams};
+use crate::service::{ServiceError, agents, campaigns, numbers};
 
 /// Recipients per page of the preview table.
 const PREVIEW_PAGE: usize = 500;
@@ -359,12 +358,8 @@ async fn form_page(
     problems: Vec<Problem>,
     fresh: bool,
 ) -> PageResult<FormPage> {
-    let numbers = resources::list_numbers(state, &user.account_id)
-        .await?
-        .numbers;
-    let agents = resources::list_agents(state, &user.account_id)
-        .await?
-        .agents;
+    let numbers = numbers::list(state, &user.account_id).await?.numbers;
+    let agents = agents::list(state, &user.account_id).await?.agents;
     if fresh {
         // A new form: the first number is checked, and national numbers are read as numbers
         // of that number's country.
@@ -875,7 +870,7 @@ async fn preview_page(
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
     let number_agent = match data.form.from_numbers.first() {
         Some(phone) if data.form.agent_id.is_empty() => {
-            resources::get_number(state, &user.account_id, phone)
+            numbers::get(state, &user.account_id, phone)
                 .await
                 .ok()
                 .and_then(|n| n.agent_id)
@@ -884,11 +879,11 @@ async fn preview_page(
     };
     let agent_label = match (data.form.agent_id.as_str(), number_agent) {
         ("", None) => "None: replies are kept but not answered".to_owned(),
-        ("", Some(id)) => match resources::get_agent(state, &user.account_id, &id).await {
+        ("", Some(id)) => match agents::get(state, &user.account_id, &id).await {
             Ok(a) => format!("{} (the sending number’s agent)", a.name),
             Err(_) => id,
         },
-        (id, _) => resources::get_agent(state, &user.account_id, id)
+        (id, _) => agents::get(state, &user.account_id, id)
             .await
             .map(|a| a.name)
             .unwrap_or_else(|_| id.to_owned()),

@@ -5,9 +5,9 @@ use axum::extract::State;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, Authenticated};
-use crate::api::replies::{AccountUpdate, AccountView};
 use crate::service::App;
 use crate::service::account_settings;
+use crate::service::views::replies::{AccountUpdate, AccountView};
 
 /// The account's settings.
 #[utoipa::path(get, path = "/v1/account", tag = "account",

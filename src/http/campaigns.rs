@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody, parse_json};
-use crate::api::{
-    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
-};
 use crate::domain::campaign::{CampaignRequest, RecipientsJson};
 use crate::domain::status::Source;
 use crate::service::App;
 use crate::service::campaigns;
+use crate::service::views::{
+    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
+};
 
 /// Create a campaign and (for `now`) start sending it.
 #[utoipa::path(

@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::preview::Upload;
-use crate::api::replies::{
-    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
-};
 use crate::domain::consent::ConsentRequest;
 use crate::service::App;
 use crate::service::consents;
+use crate::service::views::replies::{
+    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
+};
 
 /// The account's consent records, newest first (of one number with `phone`).
 #[utoipa::path(get, path = "/v1/consents", tag = "consents",

@@ -5,11 +5,11 @@ use axum::extract::State;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated};
-use crate::api::replies::{
-    ConversationDetail, ConversationList, ConversationParams, MessageParams,
-};
 use crate::service::App;
 use crate::service::conversations;
+use crate::service::views::replies::{
+    ConversationDetail, ConversationList, ConversationParams, MessageParams,
+};
 
 /// The account's conversations, latest activity first, each with its latest message.
 #[utoipa::path(get, path = "/v1/conversations", tag = "conversations",

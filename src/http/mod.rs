@@ -1,6 +1,7 @@
 //! The HTTP edge: thin axum handlers (parse, call one use case, map the result) and the router.
 
 pub mod account;
+pub mod agents;
 pub mod campaigns;
 pub mod consents;
 pub mod conversations;
@@ -8,9 +9,10 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod inbound;
+pub mod keys;
+pub mod numbers;
 pub mod optouts;
 pub mod preview;
-pub mod resources;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -77,19 +79,19 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::launch))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
-        .routes(routes!(resources::create_key, resources::list_keys))
-        .routes(routes!(resources::revoke_key))
-        .routes(routes!(resources::create_agent, resources::list_agents))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(agents::create_agent, agents::list_agents))
         .routes(routes!(
-            resources::get_agent,
-            resources::update_agent,
-            resources::delete_agent
+            agents::get_agent,
+            agents::update_agent,
+            agents::delete_agent
         ))
-        .routes(routes!(resources::create_number, resources::list_numbers))
+        .routes(routes!(numbers::create_number, numbers::list_numbers))
         .routes(routes!(
-            resources::get_number,
-            resources::update_number,
-            resources::delete_number
+            numbers::get_number,
+            numbers::update_number,
+            numbers::delete_number
         ))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, parse_json};
-use crate::api::replies::{
-    ConsentView, OptOutList, OptOutParams, OptOutRemoval, OptOutRequest, OptOutView,
-};
 use crate::service::App;
 use crate::service::optouts;
+use crate::service::views::replies::{
+    ConsentView, OptOutList, OptOutParams, OptOutRemoval, OptOutRequest, OptOutView,
+};
 
 /// The account's opt-outs, newest first (STOP keywords, Twilio's 21610, and added by hand).
 #[utoipa::path(get, path = "/v1/opt-outs", tag = "opt-outs",

@@ -8,11 +8,11 @@ use axum::http::header;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Authenticated};
-use crate::api::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 use crate::domain::campaign::CampaignRequest;
 use crate::service::App;
 use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
+use crate::service::views::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 
 /// Preview a create body: every recipient's rendered message, encoding and segments, the
 /// estimated cost, and every problem (invalid, duplicate, opted-out recipients, missing

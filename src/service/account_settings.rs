@@ -1,10 +1,10 @@
 //! The account's reply settings: its name, HELP text and whether Herald answers keywords.
 
 use super::{App, ServiceError, ServiceResult};
-use crate::api::replies::{AccountUpdate, AccountView};
 use crate::domain::FieldError;
 use crate::domain::campaign::{MAX_BODY_CHARS, MAX_NAME_CHARS};
 use crate::domain::ids::AccountId;
+use crate::service::views::replies::{AccountUpdate, AccountView};
 use crate::store::AccountSettingsUpdate;
 
 /// The account's settings.

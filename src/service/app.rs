@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
-use crate::service::agent::Replier;
 use crate::service::callbacks::StatusIngest;
+use crate::service::replier::Replier;
 use crate::store::DynStore;
 
 /// What every use case can reach; cheap to clone (everything inside is shared).

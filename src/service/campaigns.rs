@@ -2,10 +2,8 @@
 
 use time::OffsetDateTime;
 
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
 use super::{App, ServiceError, ServiceResult};
-use crate::api::{
-    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
-};
 use crate::domain::FieldError;
 use crate::domain::campaign::{
     self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, NewRecipient, RecipientChecker,
@@ -13,6 +11,9 @@ use crate::domain::campaign::{
 };
 use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
+use crate::service::views::{
+    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
+};
 use crate::store::{
     Created, IdempotencyKey, NewCampaign, RecipientQuery, RecipientSource, Store, StoreError,
     StoreResult,
@@ -260,34 +261,6 @@ fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {
     CampaignId::parse(raw).ok_or(ServiceError::NotFound("campaign"))
 }
 
-/// Reads a paging cursor this API handed out (also used by the preview's recipient pages).
-pub(super) fn parse_cursor(field: &str, raw: Option<&str>) -> ServiceResult<Option<i64>> {
-    raw.map(|c| {
-        c.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ServiceError::invalid(field, "is not a cursor this API returned"))
-    })
-    .transpose()
-}
-
-/// Checks a page size against its bounds (also used by the preview's recipient pages).
-pub(super) fn page_size(
-    field: &str,
-    raw: Option<u32>,
-    default: u32,
-    max: u32,
-) -> ServiceResult<u32> {
-    match raw {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ServiceError::invalid(
-            field,
-            format!("must be between 1 and {max}"),
-        )),
-    }
-}
-
 /// One campaign with counts and a page of recipients.
 pub async fn get(
     app: &App,
@@ -315,28 +288,23 @@ pub async fn get(
         .get_campaign(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let mut recipients = store
+    let recipients = store
         .list_recipients(
             account,
             &id,
             &RecipientQuery {
                 status,
                 after,
-                limit: limit + 1,
+                limit: rows_to_read(limit),
             },
         )
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let next = if recipients.len() > limit as usize {
-        recipients.truncate(limit as usize);
-        recipients.last().map(|r| r.position.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(recipients, limit, |r| r.position.to_string());
     Ok(CampaignDetail {
         campaign: campaign.into(),
-        recipients: recipients.into_iter().map(Into::into).collect(),
-        recipients_next_cursor: next,
+        recipients: page.rows.into_iter().map(Into::into).collect(),
+        recipients_next_cursor: page.next_cursor,
     })
 }
 
@@ -349,16 +317,13 @@ pub async fn list(
     let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 50, 500)?;
     let before = parse_cursor("cursor", params.cursor.as_deref())?;
-    let mut campaigns = store.list_campaigns(account, before, limit + 1).await?;
-    let next = if campaigns.len() > limit as usize {
-        campaigns.truncate(limit as usize);
-        campaigns.last().map(|c| c.seq.to_string())
-    } else {
-        None
-    };
+    let campaigns = store
+        .list_campaigns(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(campaigns, limit, |c| c.seq.to_string());
     Ok(CampaignList {
-        campaigns: campaigns.into_iter().map(CampaignView::from).collect(),
-        next_cursor: next,
+        campaigns: page.rows.into_iter().map(CampaignView::from).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 

@@ -3,15 +3,15 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::{page_size, parse_cursor};
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
 use super::{App, ServiceError, ServiceResult};
-use crate::api::replies::{
-    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
-};
 use crate::domain::campaign::{AccountContext, CampaignRequest};
 use crate::domain::consent::{self, ConsentInput, ConsentRequest, ConsentStatus};
 use crate::domain::ids::{AccountId, ConsentId};
 use crate::domain::phone::Phone;
+use crate::service::views::replies::{
+    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
+};
 use crate::store::{NewConsent, Store};
 
 /// What validating a campaign request needs: the account context, plus the numbers with
@@ -103,23 +103,18 @@ pub async fn list(
         .as_deref()
         .map(|p| Phone::parse(p).map_err(|e| ServiceError::invalid("phone", e.to_string())))
         .transpose()?;
-    let mut records = store
+    let records = store
         .list_consents(
             account,
             phone.as_ref().map(Phone::as_str),
             before,
-            limit + 1,
+            rows_to_read(limit),
         )
         .await?;
-    let next = if records.len() > limit as usize {
-        records.truncate(limit as usize);
-        records.last().map(|r| r.seq.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(records, limit, |r| r.seq.to_string());
     Ok(ConsentList {
-        consents: records.into_iter().map(Into::into).collect(),
-        next_cursor: next,
+        consents: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 

@@ -3,12 +3,12 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::{page_size, parse_cursor};
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
 use super::{App, ServiceError, ServiceResult};
-use crate::api::replies::{
+use crate::domain::ids::{AccountId, ConversationId};
+use crate::service::views::replies::{
     ConversationDetail, ConversationList, ConversationParams, ConversationView, MessageParams,
 };
-use crate::domain::ids::{AccountId, ConversationId};
 
 /// The account's conversations, latest activity first.
 pub async fn list(
@@ -23,22 +23,19 @@ pub async fn list(
         .as_deref()
         .map(parse_list_cursor)
         .transpose()?;
-    let mut list = store.list_conversations(account, before, limit + 1).await?;
-    let next = if list.len() > limit as usize {
-        list.truncate(limit as usize);
-        list.last().map(|c| {
-            format!(
-                "{}_{}",
-                c.last_message_at.unix_timestamp_nanos() / 1_000_000,
-                c.seq
-            )
-        })
-    } else {
-        None
-    };
+    let list = store
+        .list_conversations(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(list, limit, |c| {
+        format!(
+            "{}_{}",
+            c.last_message_at.unix_timestamp_nanos() / 1_000_000,
+            c.seq
+        )
+    });
     Ok(ConversationList {
-        conversations: list.into_iter().map(ConversationView::from).collect(),
-        next_cursor: next,
+        conversations: page.rows.into_iter().map(ConversationView::from).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 
@@ -76,20 +73,15 @@ pub async fn get(
             &conversation.their_number,
         )
         .await?;
-    let mut messages = store
-        .list_messages(account, &id, after, limit + 1)
+    let messages = store
+        .list_messages(account, &id, after, rows_to_read(limit))
         .await
         .map_err(ServiceError::from_store("conversation"))?;
-    let next = if messages.len() > limit as usize {
-        messages.truncate(limit as usize);
-        messages.last().map(|m| m.seq.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(messages, limit, |m| m.seq.to_string());
     Ok(ConversationDetail {
         conversation: conversation.into(),
         context: context.map(Into::into),
-        messages: messages.into_iter().map(Into::into).collect(),
-        messages_next_cursor: next,
+        messages: page.rows.into_iter().map(Into::into).collect(),
+        messages_next_cursor: page.next_cursor,
     })
 }

@@ -8,7 +8,7 @@
 
 use time::OffsetDateTime;
 
-use super::agent::AgentJob;
+use super::replier::AgentJob;
 use super::{App, ServiceResult};
 use crate::domain::consent::sources;
 use crate::domain::keywords::{self, Keyword};

@@ -3,7 +3,7 @@
 
 pub mod account_settings;
 pub mod accounts;
-pub mod agent;
+pub mod agents;
 pub mod app;
 pub mod callbacks;
 pub mod campaigns;
@@ -12,11 +12,15 @@ pub mod conversations;
 pub mod credentials;
 pub mod drafts;
 pub mod inbound;
+pub mod keys;
+pub mod numbers;
 pub mod optouts;
+mod page;
 pub mod preview;
 pub mod recipients;
-pub mod resources;
+pub mod replier;
 pub mod sessions;
+pub mod views;
 
 pub use app::App;
 

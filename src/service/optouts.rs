@@ -3,13 +3,15 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::page_size;
+use super::page::{Page, page_size, rows_to_read};
 use super::{App, ServiceError, ServiceResult};
-use crate::api::replies::{ConsentView, OptOutList, OptOutParams, OptOutRequest, OptOutView};
 use crate::domain::FieldError;
 use crate::domain::consent::{MAX_EVIDENCE_CHARS, sources};
 use crate::domain::ids::AccountId;
 use crate::domain::phone::Phone;
+use crate::service::views::replies::{
+    ConsentView, OptOutList, OptOutParams, OptOutRequest, OptOutView,
+};
 use crate::store::ConsentEvent;
 
 /// The account's opt-outs, newest first.
@@ -21,22 +23,19 @@ pub async fn list(
     let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 100, 1_000)?;
     let before = params.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut list = store.list_opt_outs(account, before, limit + 1).await?;
-    let next = if list.len() > limit as usize {
-        list.truncate(limit as usize);
-        list.last().map(|o| {
-            format!(
-                "{}_{}",
-                o.created_at.unix_timestamp_nanos() / 1_000_000,
-                o.phone
-            )
-        })
-    } else {
-        None
-    };
+    let list = store
+        .list_opt_outs(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(list, limit, |o| {
+        format!(
+            "{}_{}",
+            o.created_at.unix_timestamp_nanos() / 1_000_000,
+            o.phone
+        )
+    });
     Ok(OptOutList {
-        opt_outs: list.into_iter().map(Into::into).collect(),
-        next_cursor: next,
+        opt_outs: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 

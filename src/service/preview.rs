@@ -3,15 +3,15 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::{page_size, parse_cursor};
+use super::page::{page_size, parse_cursor};
 use super::{App, ServiceResult};
-use crate::api::{
-    CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
-    PreviewTotals,
-};
 use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
 use crate::domain::ids::AccountId;
 use crate::domain::segments::Encoding;
+use crate::service::views::{
+    CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
+    PreviewTotals,
+};
 
 /// Default and largest page of a preview's recipients (as for a campaign's).
 const DEFAULT_PAGE: u32 = 100;

@@ -238,7 +238,7 @@ mod tests {
         let app = App::new(
             std::sync::Arc::new(store.clone()),
             std::sync::Arc::new(crate::config::Settings::new(url)),
-            crate::service::agent::Replier::new(None),
+            crate::service::replier::Replier::new(None),
         );
         (dir, store, app)
     }
