@@ -859,7 +859,10 @@ fn classify(
 mod tests {
     use super::*;
 
-    const CSV_SPECTRUM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/csv-spectrum");
+    const CSV_SPECTRUM: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/csv-spectrum"
+    );
 
     fn phones(import: &Import) -> Vec<&str> {
         import.recipients.iter().map(|r| r.phone.as_str()).collect()

@@ -1,4 +1,5 @@
-//! The HTTP edge: thin axum handlers (parse, call one use case, map the result) and the router.
+//! The JSON API edge: thin axum handlers (parse, call one use case, map the result) and its
+//! router, which `startup` merges beside the dashboard's.
 
 pub mod account;
 pub mod agents;

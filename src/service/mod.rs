@@ -1,5 +1,7 @@
-//! Herald's use cases: each public function is one thing a user asks for,
-//! combining domain rules with the store. HTTP handlers and the CLI call these.
+//! Herald's use cases: each public function is one thing a user asks for, combining domain
+//! rules with the store, and doing every side effect the use case has (waking the engine,
+//! answering in the background), so the two edges that call them, the JSON API and the
+//! dashboard, cannot drift apart. They take the shared [`App`] and return [`views`].
 
 pub mod account_settings;
 pub mod accounts;

@@ -17,13 +17,14 @@ use crate::service::views::{
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1_000;
 
-/// What one segment costs, so a preview can estimate a campaign's price before sending.
+/// What one segment costs (from the settings), so a preview can estimate a campaign's price
+/// before sending.
 #[derive(Debug, Clone, Copy)]
-pub struct Pricing<'a> {
+struct Pricing<'a> {
     /// Price of one SMS segment.
-    pub price_per_segment: f64,
+    price_per_segment: f64,
     /// Its currency (ISO 4217).
-    pub currency: &'a str,
+    currency: &'a str,
 }
 
 /// Previews a create body for `account`: the same analysis as create, reported instead of
