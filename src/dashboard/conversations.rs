@@ -16,8 +16,8 @@ use crate::service::App;
 use crate::service::conversations;
 use crate::service::views::replies::{
     CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
+    ReplyStatus,
 };
-use crate::store::ReplyStatus;
 
 /// Conversations per page of the list.
 const LIST_PAGE: u32 = 50;
