@@ -17,6 +17,8 @@ impl Errors {
         Self(vec![(field.to_owned(), message.to_owned())])
     }
 
+    /// The field errors of a refused form (a conflict is the whole form's); any other
+    /// failure is an error page.
     pub fn from_service(e: ServiceError) -> Result<Self, PageError> {
         match e {
             ServiceError::Validation(errors) => Ok(Self(
@@ -27,6 +29,7 @@ impl Errors {
         }
     }
 
+    /// The problem with `field`, to show beside it.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.0
             .iter()
@@ -34,6 +37,7 @@ impl Errors {
             .map(|(_, m)| m.as_str())
     }
 
+    /// True when the form has no problem.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -67,9 +71,14 @@ impl Errors {
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
+    /// The page frame.
     pub layout: Layout,
+    /// What is about to happen, and what follows from it.
     pub message: String,
+    /// Where the confirming form posts.
     pub action: String,
+    /// The confirming button's label.
     pub button: String,
+    /// Where "Cancel" goes.
     pub back: String,
 }
