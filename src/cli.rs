@@ -252,7 +252,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.settings().public_base()
     );
     println!("Herald is listening on http://{}", app.local_addr());
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(crate::shutdown::signal()).await?;
     tracing::info!("herald stopped");
     Ok(())
 }
@@ -286,26 +286,4 @@ fn parse_node_id(raw: &str) -> Result<NodeId, String> {
             NodeId::MAX_LEN
         )
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

@@ -4,7 +4,6 @@
 //! `service` holds the use cases; `http` is the thin axum edge; `engine` sends;
 //! `cli` and `startup` put it together.
 
-pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -15,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod provider;
 pub mod service;
+pub mod shutdown;
 pub mod simulator;
 pub mod startup;
 pub mod store;

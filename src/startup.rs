@@ -1,31 +1,40 @@
 //! Builds the application from `Settings`: database, migrations, first account, Twilio (or the
-//! built-in simulator), send engine, listener and router.
+//! built-in simulator), send engine, listener, and the router: the API's and the dashboard's
+//! side by side over one shared [`App`].
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::config::{Settings, TwilioSettings};
+use crate::dashboard;
 use crate::domain::ids::NodeId;
-use crate::engine::{self, EngineHandle};
-use crate::http::{self, AppState};
-use crate::metrics::Metrics;
+use crate::engine;
+use crate::http;
 use crate::provider::llm::LlmClient;
 use crate::provider::twilio::{TwilioClient, TwilioConfig};
+use crate::service::App;
 use crate::service::accounts::{self, AccountCredentials};
-use crate::service::agent::Replier;
-use crate::service::callbacks::StatusIngest;
+use crate::service::replier::Replier;
 use crate::simulator::{RunningSimulator, Simulator, SimulatorConfig};
 use crate::store::{self, DynStore};
 
 /// A built, bound, not yet running Herald.
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    state: App,
     client: TwilioClient,
     /// The in-process simulator, when no Twilio credentials were configured.
     pub simulator: Option<RunningSimulator>,
@@ -138,14 +147,7 @@ impl Application {
             }
         };
 
-        let state = AppState {
-            callbacks: StatusIngest::spawn(store.clone()),
-            store,
-            settings: Arc::new(settings),
-            engine: EngineHandle::new(),
-            metrics: Metrics::new(),
-            replier: Replier::new(llm),
-        };
+        let state = App::new(store, Arc::new(settings), Replier::new(llm));
         Ok(Self {
             listener,
             state,
@@ -164,7 +166,7 @@ impl Application {
 
     /// The store, for tests and admin commands that share the process.
     pub fn store(&self) -> DynStore {
-        self.state.store.clone()
+        self.state.store().clone()
     }
 
     /// The settings in force (with the public URL and Twilio filled in).
@@ -181,10 +183,10 @@ impl Application {
         let token = CancellationToken::new();
         let engine = self.state.settings.run_engine.then(|| {
             engine::spawn(
-                self.state.store.clone(),
+                self.state.store().clone(),
                 self.client.clone(),
                 self.state.settings.engine.clone(),
-                self.state.engine.clone(),
+                self.state.engine().clone(),
                 self.state.metrics.clone(),
                 token.clone(),
             )
@@ -194,14 +196,14 @@ impl Application {
             shutdown.await;
             stop.cancel();
         });
-        let replier = self.state.replier.clone();
-        let router = http::router(self.state);
+        let app = self.state.clone();
+        let router = router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
             .context("serving HTTP");
         token.cancel();
-        replier.shutdown(std::time::Duration::from_secs(5)).await;
+        app.stop_replies(Duration::from_secs(5)).await;
         if let Some(engine) = engine {
             let _ = engine.await;
         }
@@ -210,6 +212,30 @@ impl Application {
         }
         served
     }
+}
+
+/// The whole HTTP surface: the API's routes and the dashboard's, merged over one state, with
+/// the layers every request passes (body limit, timeout, tracing, redacted credentials, and a
+/// panic caught as the API's JSON 500). Unknown routes and methods answer the API's JSON
+/// 404/405 unless the dashboard's catch-all serves the path.
+fn router(app: App) -> Router {
+    let max_body = app.settings.max_body_bytes;
+    http::router()
+        .merge(dashboard::router(app.clone()))
+        .fallback(http::route_not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .with_state(app)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(CatchPanicLayer::custom(http::panic_response))
 }
 
 /// The machine's host name (for a node's default name), or `localhost`.

@@ -11,12 +11,13 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::error::{PageResult, html};
-use super::session::{
-    CurrentUser, Dashboard, FlashKind, IncomingFlash, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE,
-    check_csrf, redirect_with, safe_next, tokens_match, with_flash,
+use super::flash::{FlashKind, IncomingFlash, redirect_with, with_flash};
+use super::signed_in::{
+    CurrentUser, Dashboard, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE, check_csrf, safe_next,
+    tokens_match,
 };
 use super::views::Layout;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::ServiceError;
 use crate::service::sessions::{self, ABSOLUTE_TIMEOUT, MIN_PASSWORD_CHARS, random_token};
 
@@ -95,7 +96,7 @@ pub struct LoginForm {
 
 /// Checks the password; on success opens a session and goes where the user was heading.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
@@ -134,7 +135,7 @@ pub async fn login(
             ),
         ));
     }
-    match sessions::sign_in(state.store.as_ref(), &form.username, &form.password).await {
+    match sessions::sign_in(&state, &form.username, &form.password).await {
         Ok(new) => {
             dashboard.record_success(&form.username);
             let jar = jar
@@ -164,14 +165,14 @@ pub struct CsrfForm {
 
 /// Ends the session.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     CurrentUser(user): CurrentUser,
     jar: CookieJar,
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    sessions::sign_out(state.store.as_ref(), &user).await?;
+    sessions::sign_out(&state, &user).await?;
     let jar = jar.remove(dashboard.removal(SESSION_COOKIE));
     Ok(with_flash(
         (jar, Redirect::to("/login")),
@@ -224,7 +225,7 @@ pub struct PasswordForm {
 
 /// Changes the password; every other session of the user ends.
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     CurrentUser(user): CurrentUser,
     jar: CookieJar,
@@ -232,7 +233,7 @@ pub async fn change_password(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     match sessions::change_password(
-        state.store.as_ref(),
+        &state,
         &user,
         &form.current_password,
         &form.new_password,

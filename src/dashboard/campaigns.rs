@@ -3,18 +3,21 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Form, Json};
 use serde::Deserialize;
 
 use super::auth::CsrfForm;
-use super::error::{PageError, PageResult, html};
-use super::session::{CurrentUser, FlashKind, IncomingFlash, LiveUser, check_csrf, redirect_with};
+use super::error::{PageError, PageResult, html, live_error};
+use super::flash::{FlashKind, IncomingFlash, redirect_with};
+use super::signed_in::{CurrentUser, LiveUser, check_csrf};
 use super::views::{CampaignRow, Layout, When, recipient_status_class, recipient_status_label};
-use crate::api::{CampaignList, CampaignView, ListParams, RecipientParams, RecipientView};
 use crate::domain::status::RecipientStatus;
-use crate::http::AppState;
-use crate::service::{ServiceError, campaigns, resources};
+use crate::service::App;
+use crate::service::views::{
+    CampaignList, CampaignView, ListParams, RecipientParams, RecipientView,
+};
+use crate::service::{ServiceError, agents, campaigns, numbers};
 
 /// Campaigns per page of the list.
 const PAGE: u32 = 50;
@@ -53,25 +56,24 @@ fn list_params(q: &ListQuery) -> ListParams {
 
 /// All campaigns, newest first, with status and source badges, counts and progress.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    let store = state.store.as_ref();
-    let page = campaigns::list(store, &user.account_id, &list_params(&q))
+    let page = campaigns::list(&state, &user.account_id, &list_params(&q))
         .await
         .map_err(|e| match e {
             ServiceError::Validation(_) => PageError::NotFound,
             e => e.into(),
         })?;
-    let has_numbers = !resources::list_numbers(store, &user.account_id)
+    let has_numbers = !numbers::list(&state, &user.account_id)
         .await?
         .numbers
         .is_empty();
     let live_url = match &q.cursor {
         Some(c) if !c.is_empty() => {
-            format!("/campaigns/live?cursor={}", super::session::urlencode(c))
+            format!("/campaigns/live?cursor={}", super::signed_in::urlencode(c))
         }
         _ => "/campaigns/live".to_owned(),
     };
@@ -87,14 +89,14 @@ pub async fn list(
 
 /// The list page's campaigns as the API shows them, for the live update script.
 pub async fn list_live(
-    State(state): State<AppState>,
+    State(state): State<App>,
     LiveUser(user): LiveUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<CampaignList>, Response> {
-    campaigns::list(state.store.as_ref(), &user.account_id, &list_params(&q))
+    campaigns::list(&state, &user.account_id, &list_params(&q))
         .await
         .map(Json)
-        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+        .map_err(live_error)
 }
 
 /// `?status=&after=` of a campaign page.
@@ -129,13 +131,12 @@ struct DetailPage {
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
 pub async fn detail(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> PageResult {
-    let store = state.store.as_ref();
     let filter = q
         .status
         .as_deref()
@@ -147,14 +148,14 @@ pub async fn detail(
         recipients_cursor: q.after.clone().filter(|a| !a.is_empty()),
         recipient_status: (!filter.is_empty()).then(|| filter.clone()),
     };
-    let detail = campaigns::get(store, &user.account_id, &id, &params)
+    let detail = campaigns::get(&state, &user.account_id, &id, &params)
         .await
         .map_err(|e| match e {
             ServiceError::Validation(_) => PageError::NotFound,
             e => e.into(),
         })?;
     let agent_name = match &detail.campaign.agent_id {
-        Some(a) => resources::get_agent(store, &user.account_id, a)
+        Some(a) => agents::get(&state, &user.account_id, a)
             .await
             .ok()
             .map(|a| a.name),
@@ -207,7 +208,7 @@ fn status_detail(s: RecipientStatus) -> Option<&'static str> {
 
 /// One campaign's counts as the API shows them, for the live update script.
 pub async fn detail_live(
-    State(state): State<AppState>,
+    State(state): State<App>,
     LiveUser(user): LiveUser,
     Path(id): Path<String>,
 ) -> Result<Json<CampaignView>, Response> {
@@ -215,10 +216,10 @@ pub async fn detail_live(
         recipients_limit: Some(1),
         ..RecipientParams::default()
     };
-    campaigns::get(state.store.as_ref(), &user.account_id, &id, &params)
+    campaigns::get(&state, &user.account_id, &id, &params)
         .await
         .map(|d| Json(d.campaign))
-        .map_err(|e| crate::http::error::ApiError::from(e).into_response())
+        .map_err(live_error)
 }
 
 #[derive(Template)]
@@ -230,7 +231,7 @@ struct ConfirmPage {
 }
 
 async fn confirm_page(
-    state: &AppState,
+    state: &App,
     user: &crate::service::sessions::SignedIn,
     id: &str,
     action: &'static str,
@@ -239,7 +240,7 @@ async fn confirm_page(
         recipients_limit: Some(1),
         ..RecipientParams::default()
     };
-    let detail = campaigns::get(state.store.as_ref(), &user.account_id, id, &params).await?;
+    let detail = campaigns::get(state, &user.account_id, id, &params).await?;
     let row = CampaignRow::new(detail.campaign);
     let title = match action {
         "cancel" => format!("Cancel “{}”?", row.c.name),
@@ -254,7 +255,7 @@ async fn confirm_page(
 
 /// "Are you sure?" before cancelling.
 pub async fn cancel_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -263,16 +264,15 @@ pub async fn cancel_page(
 
 /// Cancels: unsent recipients become cancelled; sent messages are not recalled.
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::session::urlencode(&id));
-    match campaigns::cancel(state.store.as_ref(), &user.account_id, &id).await {
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::cancel(&state, &user.account_id, &id).await {
         Ok(view) => {
-            state.engine.campaign_cancelled(&view.campaign_id);
             let n = view.cancelled_count;
             Ok(redirect_with(
                 &back,
@@ -294,7 +294,7 @@ pub async fn cancel(
 
 /// "Are you sure?" before launching a draft.
 pub async fn launch_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -303,16 +303,15 @@ pub async fn launch_page(
 
 /// Launches a draft: now, or at its scheduled time.
 pub async fn launch(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::session::urlencode(&id));
-    match campaigns::launch(state.store.as_ref(), &user.account_id, &id).await {
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::launch(&state, &user.account_id, &id).await {
         Ok(view) => {
-            state.engine.wake();
             let text = match view.scheduled_at {
                 Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
                     format!("Campaign scheduled for {}.", When::new(t).text)

@@ -8,15 +8,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{PageResult, html};
-use super::session::{CurrentUser, IncomingFlash, urlencode};
+use super::flash::IncomingFlash;
+use super::signed_in::{CurrentUser, urlencode};
 use super::views::{Layout, When};
-use crate::api::replies::{
-    CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
-};
 use crate::domain::reply::Direction;
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::conversations;
-use crate::store::ReplyStatus;
+use crate::service::views::replies::{
+    CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
+    ReplyStatus,
+};
 
 /// Conversations per page of the list.
 const LIST_PAGE: u32 = 50;
@@ -70,7 +71,7 @@ pub struct ListQuery {
 
 /// The account's conversations, latest activity first.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Extension(flash): Extension<IncomingFlash>,
     Query(q): Query<ListQuery>,
@@ -80,7 +81,7 @@ pub async fn list(
         limit: Some(LIST_PAGE),
         cursor: cursor.clone(),
     };
-    let list = conversations::list(state.store.as_ref(), &user.account_id, &params).await?;
+    let list = conversations::list(&state, &user.account_id, &params).await?;
     Ok(html(&ConversationsPage {
         layout: Layout::new("Conversations", Some(&user), "conversations").with_flash(flash),
         rows: list.conversations.into_iter().map(Into::into).collect(),
@@ -219,7 +220,7 @@ pub struct ThreadQuery {
 
 /// One conversation: what the person was sent, then every message, oldest first.
 pub async fn thread(
-    State(state): State<AppState>,
+    State(state): State<App>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Query(q): Query<ThreadQuery>,
@@ -229,7 +230,7 @@ pub async fn thread(
         messages_limit: Some(THREAD_PAGE),
         messages_cursor: cursor.clone(),
     };
-    let d = conversations::get(state.store.as_ref(), &user.account_id, &id, &params).await?;
+    let d = conversations::get(&state, &user.account_id, &id, &params).await?;
     let next_url = d.messages_next_cursor.map(|c| {
         format!(
             "/conversations/{}?messages_cursor={}",

@@ -1,6 +1,7 @@
 //! Failures as pages: a short explanation, the right status code, and a way back.
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -8,10 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 
 use super::views::{Layout, render};
-use crate::http::AppState;
+use crate::service::App;
 use crate::service::ServiceError;
 use crate::service::sessions::{self, SignedIn};
-use crate::store::StoreError;
 
 /// Why a page could not be shown.
 #[derive(Debug)]
@@ -44,12 +44,6 @@ impl From<ServiceError> for PageError {
             ServiceError::Unauthorized => PageError::Csrf,
             ServiceError::Internal(e) => PageError::Internal(e),
         }
-    }
-}
-
-impl From<StoreError> for PageError {
-    fn from(e: StoreError) -> Self {
-        ServiceError::from(e).into()
     }
 }
 
@@ -141,21 +135,73 @@ impl IntoResponse for PageError {
 }
 
 /// Renders error pages that handlers returned, in the frame of the signed-in user.
-pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn error_pages(State(state): State<App>, req: Request, next: Next) -> Response {
     let cookies = req.headers().clone();
     let mut res = next.run(req).await;
     let Some(e) = res.extensions_mut().remove::<Unrendered>() else {
         return res;
     };
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(&cookies);
-    let user = match jar.get(super::session::SESSION_COOKIE) {
-        Some(c) => sessions::resume(state.store.as_ref(), c.value(), OffsetDateTime::now_utc())
+    let user = match jar.get(super::signed_in::SESSION_COOKIE) {
+        Some(c) => sessions::resume(&state, c.value(), OffsetDateTime::now_utc())
             .await
             .ok()
             .flatten(),
         None => None,
     };
     render_page(res.status(), e.heading, e.message, user.as_ref())
+}
+
+/// The JSON error of a live endpoint (the scripts' polling and the form's check), in the same
+/// `{"error": {"code", "message"}}` shape as the API's, so a script reads both alike.
+pub fn live_error(e: ServiceError) -> Response {
+    let (status, code, message, details) = match e {
+        ServiceError::Validation(details) => {
+            let message = match details.len() {
+                1 => format!("{}: {}", details[0].field, details[0].message),
+                n => format!("{n} fields are invalid"),
+            };
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+                details,
+            )
+        }
+        ServiceError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+            vec![],
+        ),
+        ServiceError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+        e @ ServiceError::IdempotencyMismatch => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            e.to_string(),
+            vec![],
+        ),
+        ServiceError::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in again".to_owned(),
+            vec![],
+        ),
+        ServiceError::Internal(e) => {
+            tracing::error!(error = ?e, "dashboard live update failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "something went wrong on our side; it has been logged".to_owned(),
+                vec![],
+            )
+        }
+    };
+    let mut error = serde_json::json!({ "code": code, "message": message });
+    if !details.is_empty() {
+        error["details"] = serde_json::json!(details);
+    }
+    (status, Json(serde_json::json!({ "error": error }))).into_response()
 }
 
 /// A page handler's result: the page, or an error page.

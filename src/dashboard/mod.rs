@@ -6,33 +6,38 @@
 //! Pages work without JavaScript; one small embedded script adds the live parts (counts that
 //! update, the character counter, local times). Nothing is loaded from outside the binary.
 
+mod agents;
 mod assets;
 mod auth;
 mod campaigns;
 mod conversations;
 mod error;
+mod flash;
+mod forms;
+mod keys;
 mod new_campaign;
-mod resources;
-mod session;
+mod numbers;
+mod opt_outs;
+mod signed_in;
 mod views;
 
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::service::App;
 use error::PageError;
-use session::{Dashboard, MaybeUser};
+use signed_in::{Dashboard, MaybeUser};
 
-/// The dashboard's routes, to merge into the application router. Paths under `/v1/` and
-/// `/webhooks/` that no API route matches still get the API's JSON 404.
-pub fn router(state: AppState) -> Router<AppState> {
+/// The dashboard's routes, for `startup` to merge beside the API's. Its catch-all answers an
+/// HTML 404 for unknown paths; the API's own catch-alls under `/v1` and `/webhooks` are more
+/// specific, so those paths keep the API's JSON 404.
+pub fn router(state: App) -> Router<App> {
     let secure = state.settings.public_base().starts_with("https://");
     let dashboard = Arc::new(Dashboard::new(secure));
     Router::new()
@@ -68,50 +73,44 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}", get(conversations::thread))
         .route(
             "/opt-outs",
-            get(resources::opt_outs).post(resources::add_opt_out),
+            get(opt_outs::opt_outs).post(opt_outs::add_opt_out),
         )
         .route(
             "/opt-outs/{phone}/remove",
-            get(resources::remove_opt_out_page).post(resources::remove_opt_out),
+            get(opt_outs::remove_opt_out_page).post(opt_outs::remove_opt_out),
         )
-        .route(
-            "/agents",
-            get(resources::agents).post(resources::create_agent),
-        )
+        .route("/agents", get(agents::agents).post(agents::create_agent))
         .route(
             "/agents/{id}",
-            get(resources::agent).post(resources::update_agent),
+            get(agents::agent).post(agents::update_agent),
         )
         .route(
             "/agents/{id}/delete",
-            get(resources::delete_agent_page).post(resources::delete_agent),
+            get(agents::delete_agent_page).post(agents::delete_agent),
         )
         .route(
             "/numbers",
-            get(resources::numbers).post(resources::create_number),
+            get(numbers::numbers).post(numbers::create_number),
         )
         .route(
             "/numbers/{phone}",
-            get(resources::number).post(resources::update_number),
+            get(numbers::number).post(numbers::update_number),
         )
         .route(
             "/numbers/{phone}/delete",
-            get(resources::delete_number_page).post(resources::delete_number),
+            get(numbers::delete_number_page).post(numbers::delete_number),
         )
-        .route(
-            "/api-keys",
-            get(resources::api_keys).post(resources::create_api_key),
-        )
+        .route("/api-keys", get(keys::api_keys).post(keys::create_api_key))
         .route(
             "/api-keys/{id}/revoke",
-            get(resources::revoke_api_key_page).post(resources::revoke_api_key),
+            get(keys::revoke_api_key_page).post(keys::revoke_api_key),
         )
         .route("/static/{version}/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
         .route("/{*path}", any(not_found))
         .layer(middleware::from_fn_with_state(
             dashboard.clone(),
-            session::flash_layer,
+            flash::flash_layer,
         ))
         .layer(middleware::from_fn_with_state(state, error::error_pages))
         .layer(middleware::from_fn(security_headers))
@@ -126,16 +125,8 @@ async fn home(user: MaybeUser) -> Response {
     }
 }
 
-/// Unknown paths: the API's JSON 404 under the API's prefixes, an HTML page elsewhere.
-async fn not_found(uri: Uri) -> Response {
-    let path = uri.path();
-    if path == "/v1"
-        || path.starts_with("/v1/")
-        || path == "/webhooks"
-        || path.starts_with("/webhooks/")
-    {
-        return ApiError::RouteNotFound.into_response();
-    }
+/// Unknown paths outside the API's prefixes: an HTML page.
+async fn not_found() -> Response {
     PageError::NotFound.into_response()
 }
 

@@ -8,11 +8,11 @@ use time::macros::format_description;
 
 use super::assets;
 use super::error::render_failed;
-use super::session::{Flash, FlashKind, IncomingFlash};
-use crate::api::CampaignView;
+use super::flash::{Flash, FlashKind, IncomingFlash};
 use crate::domain::phone::Phone;
 use crate::domain::status::{CampaignStatus, RecipientStatus};
 use crate::service::sessions::SignedIn;
+use crate::service::views::CampaignView;
 
 /// Renders a template to HTML (a failure is logged and shown as a short error).
 pub fn render(page: &impl Template) -> Html<String> {

@@ -3,23 +3,21 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, Authenticated};
-use crate::api::replies::{AccountUpdate, AccountView};
+use crate::service::App;
 use crate::service::account_settings;
+use crate::service::views::replies::{AccountUpdate, AccountView};
 
 /// The account's settings.
 #[utoipa::path(get, path = "/v1/account", tag = "account",
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
 ) -> ApiResult<Json<AccountView>> {
-    Ok(Json(
-        account_settings::get(state.store.as_ref(), &account).await?,
-    ))
+    Ok(Json(account_settings::get(&state, &account).await?))
 }
 
 /// Change the account's name, HELP text (null: the default) or `keyword_replies` (whether
@@ -29,11 +27,11 @@ pub async fn get(
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<AccountUpdate>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(
-        account_settings::update(state.store.as_ref(), &account, &body.value).await?,
+        account_settings::update(&state, &account, &body.value).await?,
     ))
 }

@@ -5,15 +5,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody, parse_json};
-use crate::api::{
-    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
-};
 use crate::domain::campaign::{CampaignRequest, RecipientsJson};
 use crate::domain::status::Source;
+use crate::service::App;
 use crate::service::campaigns;
+use crate::service::views::{
+    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
+};
 
 /// Create a campaign and (for `now`) start sending it.
 #[utoipa::path(
@@ -30,7 +30,7 @@ use crate::service::campaigns;
     security(("bearer" = []))
 )]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     headers: HeaderMap,
     body: JsonBody,
@@ -49,35 +49,14 @@ pub async fn create(
             body.body_hash.clone(),
         )?),
     };
-    let store = state.store.as_ref();
-    let limits = &state.settings.limits;
     let outcome = match &request {
         Ok(request) => {
-            campaigns::create(
-                store,
-                limits,
-                &account,
-                request,
-                Source::Api,
-                idempotency.as_ref(),
-            )
-            .await?
+            campaigns::create(&state, &account, request, Source::Api, idempotency.as_ref()).await?
         }
         Err(request) => {
-            campaigns::create(
-                store,
-                limits,
-                &account,
-                request,
-                Source::Api,
-                idempotency.as_ref(),
-            )
-            .await?
+            campaigns::create(&state, &account, request, Source::Api, idempotency.as_ref()).await?
         }
     };
-    if !outcome.replayed {
-        state.engine.wake();
-    }
     let mut response = (StatusCode::CREATED, Json(outcome.campaign)).into_response();
     if outcome.replayed {
         response
@@ -95,13 +74,11 @@ pub async fn create(
     security(("bearer" = []))
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<CampaignList>> {
-    Ok(Json(
-        campaigns::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(campaigns::list(&state, &account, &params).await?))
 }
 
 /// One campaign with counts and a page of its recipients.
@@ -112,14 +89,12 @@ pub async fn list(
     security(("bearer" = []))
 )]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<RecipientParams>,
 ) -> ApiResult<Json<CampaignDetail>> {
-    Ok(Json(
-        campaigns::get(state.store.as_ref(), &account, &id, &params).await?,
-    ))
+    Ok(Json(campaigns::get(&state, &account, &id, &params).await?))
 }
 
 /// Cancel a draft, scheduled or running campaign. Sent messages are not recalled.
@@ -134,13 +109,11 @@ pub async fn get(
     security(("bearer" = []))
 )]
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
-    let view = campaigns::cancel(state.store.as_ref(), &account, &id).await?;
-    state.engine.campaign_cancelled(&view.campaign_id);
-    Ok(Json(view))
+    Ok(Json(campaigns::cancel(&state, &account, &id).await?))
 }
 
 /// Launch a draft: now, or at its `scheduled_at`.
@@ -155,11 +128,9 @@ pub async fn cancel(
     security(("bearer" = []))
 )]
 pub async fn launch(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
-    let view = campaigns::launch(state.store.as_ref(), &account, &id).await?;
-    state.engine.wake();
-    Ok(Json(view))
+    Ok(Json(campaigns::launch(&state, &account, &id).await?))
 }

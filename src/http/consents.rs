@@ -4,15 +4,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
 use super::preview::Upload;
-use crate::api::replies::{
+use crate::domain::consent::ConsentRequest;
+use crate::service::App;
+use crate::service::consents;
+use crate::service::views::replies::{
     ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
 };
-use crate::domain::consent::ConsentRequest;
-use crate::service::consents;
 
 /// The account's consent records, newest first (of one number with `phone`).
 #[utoipa::path(get, path = "/v1/consents", tag = "consents",
@@ -20,13 +20,11 @@ use crate::service::consents;
     responses((status = 200, body = ConsentList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConsentParams>,
 ) -> ApiResult<Json<ConsentList>> {
-    Ok(Json(
-        consents::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(consents::list(&state, &account, &params).await?))
 }
 
 /// Record a consent (`granted`) or its withdrawal (`revoked`). Records are never changed or
@@ -37,11 +35,11 @@ pub async fn list(
     responses((status = 201, body = ConsentView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<ConsentRequest>,
 ) -> ApiResult<(StatusCode, Json<ConsentView>)> {
-    let record = consents::add(state.store.as_ref(), &account, &body.value).await?;
+    let record = consents::add(&state, &account, &body.value).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -57,12 +55,12 @@ pub async fn add(
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn import(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConsentImportParams>,
     upload: Upload,
 ) -> ApiResult<(StatusCode, Json<ConsentImport>)> {
-    let outcome = consents::import(state.store.as_ref(), &account, upload.bytes, &params).await?;
+    let outcome = consents::import(&state, &account, upload.bytes, &params).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
@@ -73,11 +71,9 @@ pub async fn import(
     responses((status = 200, body = PhoneConsent), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn for_phone(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
 ) -> ApiResult<Json<PhoneConsent>> {
-    Ok(Json(
-        consents::for_phone(state.store.as_ref(), &account, &phone).await?,
-    ))
+    Ok(Json(consents::for_phone(&state, &account, &phone).await?))
 }

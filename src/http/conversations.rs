@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, Authenticated};
-use crate::api::replies::{
+use crate::service::App;
+use crate::service::conversations;
+use crate::service::views::replies::{
     ConversationDetail, ConversationList, ConversationParams, MessageParams,
 };
-use crate::service::conversations;
 
 /// The account's conversations, latest activity first, each with its latest message.
 #[utoipa::path(get, path = "/v1/conversations", tag = "conversations",
@@ -17,13 +17,11 @@ use crate::service::conversations;
     responses((status = 200, body = ConversationList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<ConversationParams>,
 ) -> ApiResult<Json<ConversationList>> {
-    Ok(Json(
-        conversations::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(conversations::list(&state, &account, &params).await?))
 }
 
 /// One conversation: the campaign message it answers, and its messages oldest first, each
@@ -33,12 +31,12 @@ pub async fn list(
     responses((status = 200, body = ConversationDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(id): ApiPath,
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> ApiResult<Json<ConversationDetail>> {
     Ok(Json(
-        conversations::get(state.store.as_ref(), &account, &id, &params).await?,
+        conversations::get(&state, &account, &id, &params).await?,
     ))
 }

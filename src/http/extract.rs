@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::error::ApiError;
 use crate::domain::FieldError;
 use crate::domain::ids::AccountId;
+use crate::service::App;
 use crate::service::{ServiceError, accounts};
 
 /// A JSON body, with type errors reported at their field path (`recipients[3].phone`).
@@ -23,10 +23,10 @@ pub struct ApiJson<T> {
     pub body_hash: Vec<u8>,
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
         let body = JsonBody::from_request(req, state).await?;
         let parse_started = std::time::Instant::now();
         let value = parse_json(&body.bytes)?;
@@ -52,10 +52,10 @@ pub struct JsonBody {
     pub body_hash: Vec<u8>,
 }
 
-impl FromRequest<AppState> for JsonBody {
+impl FromRequest<App> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -182,13 +182,10 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiE
 /// The account an API key authenticates (`Authorization: Bearer KEY_ID:KEY_SECRET`).
 pub struct Authenticated(pub AccountId);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl FromRequestParts<App> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -198,7 +195,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
             .ok_or(ServiceError::Unauthorized)?;
-        let account = accounts::authenticate(state.store.as_ref(), token).await?;
+        let account = accounts::authenticate(state, token).await?;
         Ok(Authenticated(account))
     }
 }

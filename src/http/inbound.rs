@@ -6,11 +6,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::webhooks::verified_params;
 use crate::provider::twilio::webhook::IncomingMessage;
 use crate::provider::twiml;
+use crate::service::App;
 use crate::service::inbound::{self, InboundSms};
 
 /// Twilio's incoming-message webhook. The message is stored in its conversation; STOP, START
@@ -26,7 +26,7 @@ use crate::service::inbound::{self, InboundSms};
         (status = 403, description = "missing or wrong X-Twilio-Signature", body = ErrorBody),
     ))]
 pub async fn inbound(
-    State(state): State<AppState>,
+    State(state): State<App>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -40,18 +40,7 @@ pub async fn inbound(
         message_sid: message.message_sid,
         opt_out_type: message.opt_out_type,
     };
-    let outcome = inbound::receive(
-        state.store.as_ref(),
-        &state.engine,
-        state.replier.is_configured(),
-        &sms,
-    )
-    .await?;
-    if let Some(job) = outcome.agent_job {
-        state
-            .replier
-            .spawn(state.store.clone(), state.engine.clone(), job);
-    }
+    let outcome = inbound::receive(&state, &sms).await?;
     Ok((
         [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
         twiml::response(outcome.reply.as_deref()),

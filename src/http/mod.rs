@@ -1,6 +1,8 @@
-//! The HTTP edge: thin axum handlers (parse, call one use case, map the result) and the router.
+//! The JSON API edge: thin axum handlers (parse, call one use case, map the result) and its
+//! router, which `startup` merges beside the dashboard's.
 
 pub mod account;
+pub mod agents;
 pub mod campaigns;
 pub mod consents;
 pub mod conversations;
@@ -8,51 +10,25 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod inbound;
+pub mod keys;
+pub mod numbers;
 pub mod optouts;
 pub mod preview;
-pub mod resources;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, routing::get};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use axum::routing::{any, get};
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Settings;
-use crate::engine::EngineHandle;
-use crate::metrics::Metrics;
-use crate::service::agent::Replier;
-use crate::service::callbacks::StatusIngest;
-use crate::store::DynStore;
+use crate::service::App;
 use error::ApiError;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: DynStore,
-    /// Settings the handlers need (limits, public URL, …).
-    pub settings: Arc<Settings>,
-    /// Wakes the send engine when there is new work.
-    pub engine: EngineHandle,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Stores status callbacks in batches.
-    pub callbacks: StatusIngest,
-    /// Answers inbound messages with the agent's model, in the background.
-    pub replier: Replier,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -94,28 +70,29 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole API, with its OpenAPI document generated from the same handlers.
-pub fn router(state: AppState) -> Router {
-    let max_body = state.settings.max_body_bytes;
+/// The whole API, with its OpenAPI document generated from the same handlers. Paths under
+/// `/v1` and `/webhooks` that no route matches answer the API's JSON 404 here, so the
+/// dashboard's catch-all never sees them.
+pub fn router() -> Router<App> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
         .routes(routes!(campaigns::launch))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
-        .routes(routes!(resources::create_key, resources::list_keys))
-        .routes(routes!(resources::revoke_key))
-        .routes(routes!(resources::create_agent, resources::list_agents))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(agents::create_agent, agents::list_agents))
         .routes(routes!(
-            resources::get_agent,
-            resources::update_agent,
-            resources::delete_agent
+            agents::get_agent,
+            agents::update_agent,
+            agents::delete_agent
         ))
-        .routes(routes!(resources::create_number, resources::list_numbers))
+        .routes(routes!(numbers::create_number, numbers::list_numbers))
         .routes(routes!(
-            resources::get_number,
-            resources::update_number,
-            resources::delete_number
+            numbers::get_number,
+            numbers::update_number,
+            numbers::delete_number
         ))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -141,24 +118,23 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", get(metrics))
-        .merge(crate::dashboard::router(state.clone()))
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
-        .layer(CatchPanicLayer::custom(panic_response))
+        .route("/v1", any(route_not_found))
+        .route("/v1/{*rest}", any(route_not_found))
+        .route("/webhooks", any(route_not_found))
+        .route("/webhooks/{*rest}", any(route_not_found))
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// The JSON 404 of a path no route serves.
+pub async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+/// The JSON 405 of a route that exists, but not for this method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<App>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -169,7 +145,8 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         .into_response()
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+/// The answer to a request whose handler panicked: the API's JSON 500 (logged).
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

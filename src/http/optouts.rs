@@ -5,13 +5,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, parse_json};
-use crate::api::replies::{
+use crate::service::App;
+use crate::service::optouts;
+use crate::service::views::replies::{
     ConsentView, OptOutList, OptOutParams, OptOutRemoval, OptOutRequest, OptOutView,
 };
-use crate::service::optouts;
 
 /// The account's opt-outs, newest first (STOP keywords, Twilio's 21610, and added by hand).
 #[utoipa::path(get, path = "/v1/opt-outs", tag = "opt-outs",
@@ -19,13 +19,11 @@ use crate::service::optouts;
     responses((status = 200, body = OptOutList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<OptOutParams>,
 ) -> ApiResult<Json<OptOutList>> {
-    Ok(Json(
-        optouts::list(state.store.as_ref(), &account, &params).await?,
-    ))
+    Ok(Json(optouts::list(&state, &account, &params).await?))
 }
 
 /// Opt a number out: it is never sent a campaign SMS again (unless removed, or it texts
@@ -35,12 +33,11 @@ pub async fn list(
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn add(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     body: ApiJson<OptOutRequest>,
 ) -> ApiResult<(StatusCode, Json<OptOutView>)> {
-    let (view, created) =
-        optouts::add(state.store.as_ref(), &state.engine, &account, &body.value).await?;
+    let (view, created) = optouts::add(&state, &account, &body.value).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -59,7 +56,7 @@ pub async fn add(
         (status = 404, description = "not opted out", body = ErrorBody), (status = 422, description = "no reason", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn remove(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiPath(phone): ApiPath,
     ApiQuery(query): ApiQuery<OptOutRemoval>,
@@ -72,13 +69,6 @@ pub async fn remove(
     };
     let reason = query.reason.or(from_body.reason);
     Ok(Json(
-        optouts::remove(
-            state.store.as_ref(),
-            &state.engine,
-            &account,
-            &phone,
-            reason.as_deref(),
-        )
-        .await?,
+        optouts::remove(&state, &account, &phone, reason.as_deref()).await?,
     ))
 }

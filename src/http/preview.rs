@@ -6,13 +6,13 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Authenticated};
-use crate::api::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 use crate::domain::campaign::CampaignRequest;
-use crate::service::preview::{self, Pricing};
+use crate::service::App;
+use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
+use crate::service::views::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
 
 /// Preview a create body: every recipient's rendered message, encoding and segments, the
 /// estimated cost, and every problem (invalid, duplicate, opted-out recipients, missing
@@ -32,26 +32,13 @@ use crate::service::recipients::{self, UploadFormat};
     security(("bearer" = []))
 )]
 pub async fn preview_campaign(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<PreviewParams>,
     body: ApiJson<CampaignRequest>,
 ) -> ApiResult<Json<CampaignPreview>> {
-    let settings = &state.settings;
-    let pricing = Pricing {
-        price_per_segment: settings.price_per_segment,
-        currency: &settings.currency,
-    };
     Ok(Json(
-        preview::preview(
-            state.store.as_ref(),
-            &settings.limits,
-            pricing,
-            &account,
-            &body.value,
-            &params,
-        )
-        .await?,
+        preview::preview(&state, &account, &body.value, &params).await?,
     ))
 }
 
@@ -98,10 +85,10 @@ pub struct Upload {
     pub bytes: Bytes,
 }
 
-impl FromRequest<AppState> for Upload {
+impl FromRequest<App> for Upload {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &App) -> Result<Self, Self::Rejection> {
         let mime = req
             .headers()
             .get(header::CONTENT_TYPE)

@@ -4,17 +4,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 
-use super::AppState;
 use super::error::ApiError;
 use crate::domain::status::RecipientStatus;
 use crate::provider::signature;
 use crate::provider::twilio::webhook::StatusCallback;
+use crate::service::App;
 use crate::store::StatusEvent;
 
 /// Checks the signature over the public URL + path + query and the form parameters
 /// (every Twilio webhook: status callbacks here, incoming messages in `inbound`).
 pub(super) fn verified_params(
-    state: &AppState,
+    state: &App,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
@@ -46,7 +46,7 @@ pub(super) fn verified_params(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's callback parameters (MessageSid, MessageStatus, ErrorCode, …)"),
     responses((status = 200, description = "stored"), (status = 403, description = "missing or wrong X-Twilio-Signature")))]
 pub async fn status(
-    State(state): State<AppState>,
+    State(state): State<App>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,

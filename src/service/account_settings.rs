@@ -1,14 +1,15 @@
 //! The account's reply settings: its name, HELP text and whether Herald answers keywords.
 
-use super::{ServiceError, ServiceResult};
-use crate::api::replies::{AccountUpdate, AccountView};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::campaign::{MAX_BODY_CHARS, MAX_NAME_CHARS};
 use crate::domain::ids::AccountId;
-use crate::store::{AccountSettingsUpdate, Store};
+use crate::service::views::replies::{AccountUpdate, AccountView};
+use crate::store::AccountSettingsUpdate;
 
 /// The account's settings.
-pub async fn get(store: &dyn Store, account: &AccountId) -> ServiceResult<AccountView> {
+pub async fn get(app: &App, account: &AccountId) -> ServiceResult<AccountView> {
+    let store = app.store.as_ref();
     Ok(store
         .account_settings(account)
         .await
@@ -18,10 +19,11 @@ pub async fn get(store: &dyn Store, account: &AccountId) -> ServiceResult<Accoun
 
 /// Changes the given settings; every problem is reported with its field.
 pub async fn update(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     req: &AccountUpdate,
 ) -> ServiceResult<AccountView> {
+    let store = app.store.as_ref();
     let mut errors = Vec::new();
     let name = match req.name.as_deref().map(str::trim) {
         None => None,

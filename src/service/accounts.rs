@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::credentials::{self, generate_key};
-use super::{ServiceError, ServiceResult};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::ids::AccountId;
 use crate::store::{NewAccount, NewApiKey, Store};
 
@@ -89,7 +89,8 @@ pub async fn bootstrap(store: &dyn Store) -> ServiceResult<Option<AccountCredent
 }
 
 /// Resolves `KEY_ID:KEY_SECRET` to its account, or `Unauthorized`.
-pub async fn authenticate(store: &dyn Store, token: &str) -> ServiceResult<AccountId> {
+pub async fn authenticate(app: &App, token: &str) -> ServiceResult<AccountId> {
+    let store = app.store.as_ref();
     let (key_id, secret) = credentials::split_token(token).ok_or(ServiceError::Unauthorized)?;
     let Some(creds) = store.key_credentials(&key_id).await? else {
         // Spend the same hashing work as a real check, so timing does not reveal key ids.

@@ -2,17 +2,18 @@
 
 use time::OffsetDateTime;
 
-use super::{ServiceError, ServiceResult};
-use crate::api::{
-    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
-};
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::campaign::{
-    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, Limits, NewRecipient,
-    RecipientChecker, RecipientInput, RecipientOutcome, Recipients, Schedule,
+    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, NewRecipient, RecipientChecker,
+    RecipientInput, RecipientOutcome, Recipients, Schedule,
 };
 use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
+use crate::service::views::{
+    CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
+};
 use crate::store::{
     Created, IdempotencyKey, NewCampaign, RecipientQuery, RecipientSource, Store, StoreError,
     StoreResult,
@@ -58,13 +59,14 @@ pub struct CreateOutcome {
 /// So the peak memory is the request plus one chunk, not the request plus every rendered
 /// recipient.
 pub async fn create<L: Recipients + Sync>(
-    store: &dyn Store,
-    limits: &Limits,
+    app: &App,
     account: &AccountId,
     request: &CampaignRequest<L>,
     source: Source,
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
+    let store = app.store.as_ref();
+    let limits = &app.settings.limits;
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
     let ctx = super::consents::campaign_context(store, account, request).await?;
@@ -140,6 +142,10 @@ pub async fn create<L: Recipients + Sync>(
         .get_campaign(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    if !replayed {
+        // A `now` campaign starts within a tick instead of at the next one.
+        app.engine.wake();
+    }
     Ok(CreateOutcome {
         campaign: CreatedCampaign {
             campaign: stored.into(),
@@ -255,41 +261,14 @@ fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {
     CampaignId::parse(raw).ok_or(ServiceError::NotFound("campaign"))
 }
 
-/// Reads a paging cursor this API handed out (also used by the preview's recipient pages).
-pub(super) fn parse_cursor(field: &str, raw: Option<&str>) -> ServiceResult<Option<i64>> {
-    raw.map(|c| {
-        c.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ServiceError::invalid(field, "is not a cursor this API returned"))
-    })
-    .transpose()
-}
-
-/// Checks a page size against its bounds (also used by the preview's recipient pages).
-pub(super) fn page_size(
-    field: &str,
-    raw: Option<u32>,
-    default: u32,
-    max: u32,
-) -> ServiceResult<u32> {
-    match raw {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ServiceError::invalid(
-            field,
-            format!("must be between 1 and {max}"),
-        )),
-    }
-}
-
 /// One campaign with counts and a page of recipients.
 pub async fn get(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     id: &str,
     params: &RecipientParams,
 ) -> ServiceResult<CampaignDetail> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     let limit = page_size("recipients_limit", params.recipients_limit, 100, 1_000)?;
     let after = parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?;
@@ -309,63 +288,55 @@ pub async fn get(
         .get_campaign(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let mut recipients = store
+    let recipients = store
         .list_recipients(
             account,
             &id,
             &RecipientQuery {
                 status,
                 after,
-                limit: limit + 1,
+                limit: rows_to_read(limit),
             },
         )
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let next = if recipients.len() > limit as usize {
-        recipients.truncate(limit as usize);
-        recipients.last().map(|r| r.position.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(recipients, limit, |r| r.position.to_string());
     Ok(CampaignDetail {
         campaign: campaign.into(),
-        recipients: recipients.into_iter().map(Into::into).collect(),
-        recipients_next_cursor: next,
+        recipients: page.rows.into_iter().map(Into::into).collect(),
+        recipients_next_cursor: page.next_cursor,
     })
 }
 
 /// The account's campaigns, newest first, each with its counts.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &ListParams,
 ) -> ServiceResult<CampaignList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 50, 500)?;
     let before = parse_cursor("cursor", params.cursor.as_deref())?;
-    let mut campaigns = store.list_campaigns(account, before, limit + 1).await?;
-    let next = if campaigns.len() > limit as usize {
-        campaigns.truncate(limit as usize);
-        campaigns.last().map(|c| c.seq.to_string())
-    } else {
-        None
-    };
+    let campaigns = store
+        .list_campaigns(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(campaigns, limit, |c| c.seq.to_string());
     Ok(CampaignList {
-        campaigns: campaigns.into_iter().map(CampaignView::from).collect(),
-        next_cursor: next,
+        campaigns: page.rows.into_iter().map(CampaignView::from).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 
 /// Cancels a draft, scheduled or running campaign; already-sent messages stay as they are.
-pub async fn cancel(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<CampaignView> {
+pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     store
         .cancel_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    // Lanes drop the campaign's queued messages at once rather than at their next claim.
+    app.engine.campaign_cancelled(id.as_str());
     view(store, account, &id).await
 }
 
@@ -383,15 +354,13 @@ async fn view(
 }
 
 /// Launches a draft: now, or at its `scheduled_at` if that is still ahead.
-pub async fn launch(
-    store: &dyn Store,
-    account: &AccountId,
-    id: &str,
-) -> ServiceResult<CampaignView> {
+pub async fn launch(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
     store
         .launch_campaign(account, &id, OffsetDateTime::now_utc())
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    app.engine.wake();
     view(store, account, &id).await
 }

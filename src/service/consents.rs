@@ -3,20 +3,20 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::{page_size, parse_cursor};
-use super::{ServiceError, ServiceResult};
-use crate::api::replies::{
-    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
-};
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::campaign::{AccountContext, CampaignRequest};
 use crate::domain::consent::{self, ConsentInput, ConsentRequest, ConsentStatus};
 use crate::domain::ids::{AccountId, ConsentId};
 use crate::domain::phone::Phone;
+use crate::service::views::replies::{
+    ConsentImport, ConsentImportParams, ConsentList, ConsentParams, ConsentView, PhoneConsent,
+};
 use crate::store::{NewConsent, Store};
 
 /// What validating a campaign request needs: the account context, plus the numbers with
 /// granted consent when the request has `require_consent` (read only then: it can be large).
-pub async fn campaign_context<L: Sync>(
+pub(super) async fn campaign_context<L: Sync>(
     store: &dyn Store,
     account: &AccountId,
     request: &CampaignRequest<L>,
@@ -43,10 +43,11 @@ fn new_consent(input: ConsentInput, now: OffsetDateTime) -> NewConsent {
 /// not put the number on the opt-out list (that is STOP, or `POST /v1/opt-outs`), and a
 /// `granted` record never takes a number off it.
 pub async fn add(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     req: &ConsentRequest,
 ) -> ServiceResult<ConsentView> {
+    let store = app.store.as_ref();
     let now = OffsetDateTime::now_utc();
     let input = consent::check_request(req, now).map_err(ServiceError::Validation)?;
     let mut stored = store
@@ -61,11 +62,12 @@ pub async fn add(
 /// Imports a CSV file of consent records, all or nothing (see [`consent::parse_import`]).
 /// Parsing runs on the blocking pool: a large file is many phone parses.
 pub async fn import(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     body: impl AsRef<[u8]> + Send + 'static,
     params: &ConsentImportParams,
 ) -> ServiceResult<ConsentImport> {
+    let store = app.store.as_ref();
     let now = OffsetDateTime::now_utc();
     let region = params.default_country.clone();
     let rows = tokio::task::spawn_blocking(move || {
@@ -89,10 +91,11 @@ pub async fn import(
 
 /// The account's consent records, newest first, optionally of one number.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &ConsentParams,
 ) -> ServiceResult<ConsentList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 100, 1_000)?;
     let before = parse_cursor("cursor", params.cursor.as_deref())?;
     let phone = params
@@ -100,33 +103,25 @@ pub async fn list(
         .as_deref()
         .map(|p| Phone::parse(p).map_err(|e| ServiceError::invalid("phone", e.to_string())))
         .transpose()?;
-    let mut records = store
+    let records = store
         .list_consents(
             account,
             phone.as_ref().map(Phone::as_str),
             before,
-            limit + 1,
+            rows_to_read(limit),
         )
         .await?;
-    let next = if records.len() > limit as usize {
-        records.truncate(limit as usize);
-        records.last().map(|r| r.seq.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(records, limit, |r| r.seq.to_string());
     Ok(ConsentList {
-        consents: records.into_iter().map(Into::into).collect(),
-        next_cursor: next,
+        consents: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 
 /// One number's consent now and its history. A number never heard of answers with no status
 /// and no records (not 404: "no consent" is an answer).
-pub async fn for_phone(
-    store: &dyn Store,
-    account: &AccountId,
-    phone: &str,
-) -> ServiceResult<PhoneConsent> {
+pub async fn for_phone(app: &App, account: &AccountId, phone: &str) -> ServiceResult<PhoneConsent> {
+    let store = app.store.as_ref();
     let phone = Phone::parse(phone).map_err(|_| ServiceError::NotFound("phone"))?;
     let status = store.consent_status(account, phone.as_str()).await?;
     let opted_out = store.is_opted_out(account, phone.as_str()).await?;

@@ -3,42 +3,39 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::{page_size, parse_cursor};
-use super::{ServiceError, ServiceResult};
-use crate::api::replies::{
+use super::page::{Page, page_size, parse_cursor, rows_to_read};
+use super::{App, ServiceError, ServiceResult};
+use crate::domain::ids::{AccountId, ConversationId};
+use crate::service::views::replies::{
     ConversationDetail, ConversationList, ConversationParams, ConversationView, MessageParams,
 };
-use crate::domain::ids::{AccountId, ConversationId};
-use crate::store::Store;
 
 /// The account's conversations, latest activity first.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &ConversationParams,
 ) -> ServiceResult<ConversationList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 50, 500)?;
     let before = params
         .cursor
         .as_deref()
         .map(parse_list_cursor)
         .transpose()?;
-    let mut list = store.list_conversations(account, before, limit + 1).await?;
-    let next = if list.len() > limit as usize {
-        list.truncate(limit as usize);
-        list.last().map(|c| {
-            format!(
-                "{}_{}",
-                c.last_message_at.unix_timestamp_nanos() / 1_000_000,
-                c.seq
-            )
-        })
-    } else {
-        None
-    };
+    let list = store
+        .list_conversations(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(list, limit, |c| {
+        format!(
+            "{}_{}",
+            c.last_message_at.unix_timestamp_nanos() / 1_000_000,
+            c.seq
+        )
+    });
     Ok(ConversationList {
-        conversations: list.into_iter().map(ConversationView::from).collect(),
-        next_cursor: next,
+        conversations: page.rows.into_iter().map(ConversationView::from).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 
@@ -56,11 +53,12 @@ fn parse_list_cursor(raw: &str) -> ServiceResult<(OffsetDateTime, i64)> {
 
 /// One conversation with its campaign context and a page of messages (oldest first).
 pub async fn get(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     id: &str,
     params: &MessageParams,
 ) -> ServiceResult<ConversationDetail> {
+    let store = app.store.as_ref();
     let id = ConversationId::parse(id).ok_or(ServiceError::NotFound("conversation"))?;
     let limit = page_size("messages_limit", params.messages_limit, 100, 1_000)?;
     let after = parse_cursor("messages_cursor", params.messages_cursor.as_deref())?;
@@ -75,20 +73,15 @@ pub async fn get(
             &conversation.their_number,
         )
         .await?;
-    let mut messages = store
-        .list_messages(account, &id, after, limit + 1)
+    let messages = store
+        .list_messages(account, &id, after, rows_to_read(limit))
         .await
         .map_err(ServiceError::from_store("conversation"))?;
-    let next = if messages.len() > limit as usize {
-        messages.truncate(limit as usize);
-        messages.last().map(|m| m.seq.to_string())
-    } else {
-        None
-    };
+    let page = Page::from_rows(messages, limit, |m| m.seq.to_string());
     Ok(ConversationDetail {
         conversation: conversation.into(),
         context: context.map(Into::into),
-        messages: messages.into_iter().map(Into::into).collect(),
-        messages_next_cursor: next,
+        messages: page.rows.into_iter().map(Into::into).collect(),
+        messages_next_cursor: page.next_cursor,
     })
 }

@@ -8,8 +8,8 @@
 
 use time::OffsetDateTime;
 
-use super::ServiceResult;
-use super::agent::AgentJob;
+use super::replier::AgentJob;
+use super::{App, ServiceResult};
 use crate::domain::consent::sources;
 use crate::domain::keywords::{self, Keyword};
 use crate::domain::phone::Phone;
@@ -31,13 +31,20 @@ pub struct InboundSms {
     pub opt_out_type: Option<String>,
 }
 
-/// What the webhook answers and what happens next.
+/// What the webhook answers.
 #[derive(Debug, Default)]
 pub struct InboundOutcome {
     /// A keyword confirmation to send in the TwiML answer.
     pub reply: Option<String>,
+}
+
+/// What storing an SMS produced: the answer, and the agent's work.
+#[derive(Debug, Default)]
+struct Received {
+    /// A keyword confirmation to send in the TwiML answer.
+    reply: Option<String>,
     /// The agent's work, to run in the background (the webhook must not wait for a model).
-    pub agent_job: Option<AgentJob>,
+    agent_job: Option<AgentJob>,
 }
 
 /// A number as stored: E.164 when it parses, else as Twilio sent it (short codes, …).
@@ -46,27 +53,46 @@ fn normalise(raw: &str) -> String {
     Phone::parse(raw).map_or_else(|_| raw.to_owned(), |p| p.as_str().to_owned())
 }
 
+/// Stores one incoming SMS, applies its keyword, and starts the agent's answer in the
+/// background when one is due; returns what the webhook answers at once.
+pub async fn receive(app: &App, sms: &InboundSms) -> ServiceResult<InboundOutcome> {
+    let received = record(
+        app.store.as_ref(),
+        &app.engine,
+        app.replier.is_configured(),
+        sms,
+    )
+    .await?;
+    if let Some(job) = received.agent_job {
+        app.replier
+            .spawn(app.store.clone(), app.engine.clone(), job);
+    }
+    Ok(InboundOutcome {
+        reply: received.reply,
+    })
+}
+
 /// Stores one incoming SMS and applies its keyword. `model_configured` says whether an agent
 /// can answer at all (no model: stored, not answered).
-pub async fn receive(
+async fn record(
     store: &dyn Store,
     engine: &EngineHandle,
     model_configured: bool,
     sms: &InboundSms,
-) -> ServiceResult<InboundOutcome> {
+) -> ServiceResult<Received> {
     let now = OffsetDateTime::now_utc();
     let to = normalise(&sms.to);
     let from = normalise(&sms.from);
     if from.is_empty() {
         tracing::warn!("an inbound SMS without a From number was ignored");
-        return Ok(InboundOutcome::default());
+        return Ok(Received::default());
     }
     let Some(owner) = store.number_owner(&to).await? else {
         tracing::warn!(
             to = %to,
             "an inbound SMS to a number no account has registered was ignored"
         );
-        return Ok(InboundOutcome::default());
+        return Ok(Received::default());
     };
     let account = owner.account_id;
     let opted_out = store.is_opted_out(&account, &from).await?;
@@ -146,7 +172,7 @@ pub async fn receive(
             message_sid = ?sms.message_sid,
             "a repeated inbound webhook was ignored"
         );
-        return Ok(InboundOutcome::default());
+        return Ok(Received::default());
     };
     match keyword {
         Some(Keyword::OptOut) => engine.phone_opted_out(account.as_str(), &from),
@@ -162,7 +188,7 @@ pub async fn receive(
         opt_out_changed = received.opt_out_changed,
         "inbound SMS stored"
     );
-    Ok(InboundOutcome {
+    Ok(Received {
         reply: received.confirmation,
         agent_job: (reply_status == Some(ReplyStatus::Pending)).then_some(AgentJob {
             account_id: account,

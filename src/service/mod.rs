@@ -1,25 +1,36 @@
-//! Herald's use cases: each public function is one thing a user asks for,
-//! combining domain rules with the store. HTTP handlers and the CLI call these.
+//! Herald's use cases: each public function is one thing a user asks for, combining domain
+//! rules with the store, and doing every side effect the use case has (waking the engine,
+//! answering in the background), so the two edges that call them, the JSON API and the
+//! dashboard, cannot drift apart. They take the shared [`App`] and return [`views`].
 
 pub mod account_settings;
 pub mod accounts;
-pub mod agent;
+pub mod agents;
+pub mod app;
 pub mod callbacks;
 pub mod campaigns;
 pub mod consents;
 pub mod conversations;
 pub mod credentials;
+pub mod drafts;
 pub mod inbound;
+pub mod keys;
+pub mod numbers;
 pub mod optouts;
+mod page;
 pub mod preview;
 pub mod recipients;
-pub mod resources;
+pub mod replier;
 pub mod sessions;
+pub mod views;
+
+pub use app::App;
 
 use crate::domain::FieldError;
 use crate::store::StoreError;
 
-/// Why a use case did not happen. Mapped to HTTP once, in `http::error`.
+/// Why a use case did not happen. Mapped once at each edge: to JSON in `http::error`, to
+/// pages in `dashboard::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request is invalid; every problem is listed with its field path.

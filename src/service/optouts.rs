@@ -3,45 +3,45 @@
 
 use time::OffsetDateTime;
 
-use super::campaigns::page_size;
-use super::{ServiceError, ServiceResult};
-use crate::api::replies::{ConsentView, OptOutList, OptOutParams, OptOutRequest, OptOutView};
+use super::page::{Page, page_size, rows_to_read};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::consent::{MAX_EVIDENCE_CHARS, sources};
 use crate::domain::ids::AccountId;
 use crate::domain::phone::Phone;
-use crate::engine::EngineHandle;
-use crate::store::{ConsentEvent, Store};
+use crate::service::views::replies::{
+    ConsentView, OptOutList, OptOutParams, OptOutRequest, OptOutView,
+};
+use crate::store::ConsentEvent;
 
 /// The account's opt-outs, newest first.
 pub async fn list(
-    store: &dyn Store,
+    app: &App,
     account: &AccountId,
     params: &OptOutParams,
 ) -> ServiceResult<OptOutList> {
+    let store = app.store.as_ref();
     let limit = page_size("limit", params.limit, 100, 1_000)?;
     let before = params.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut list = store.list_opt_outs(account, before, limit + 1).await?;
-    let next = if list.len() > limit as usize {
-        list.truncate(limit as usize);
-        list.last().map(|o| {
-            format!(
-                "{}_{}",
-                o.created_at.unix_timestamp_nanos() / 1_000_000,
-                o.phone
-            )
-        })
-    } else {
-        None
-    };
+    let list = store
+        .list_opt_outs(account, before, rows_to_read(limit))
+        .await?;
+    let page = Page::from_rows(list, limit, |o| {
+        format!(
+            "{}_{}",
+            o.created_at.unix_timestamp_nanos() / 1_000_000,
+            o.phone
+        )
+    });
     Ok(OptOutList {
-        opt_outs: list.into_iter().map(Into::into).collect(),
-        next_cursor: next,
+        opt_outs: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     })
 }
 
 /// One number's opt-out; 404 when the number is not opted out.
-pub async fn get(store: &dyn Store, account: &AccountId, phone: &str) -> ServiceResult<OptOutView> {
+pub async fn get(app: &App, account: &AccountId, phone: &str) -> ServiceResult<OptOutView> {
+    let store = app.store.as_ref();
     let phone = Phone::parse(phone).map_err(|_| ServiceError::NotFound("opt-out"))?;
     store
         .get_opt_out(account, phone.as_str())
@@ -79,11 +79,11 @@ fn reason(raw: Option<&str>, required: bool) -> Result<Option<String>, FieldErro
 /// Puts a number on the opt-out list (with a `revoked` consent record). Returns the entry and
 /// whether it is new (an existing entry is returned unchanged).
 pub async fn add(
-    store: &dyn Store,
-    engine: &EngineHandle,
+    app: &App,
     account: &AccountId,
     req: &OptOutRequest,
 ) -> ServiceResult<(OptOutView, bool)> {
+    let store = app.store.as_ref();
     let mut errors = Vec::new();
     let phone = match req.phone.as_deref() {
         None => {
@@ -109,7 +109,7 @@ pub async fn add(
         at: now,
     };
     let created = store.opt_out(account, &event, reason.as_deref()).await?;
-    engine.phone_opted_out(account.as_str(), phone.as_str());
+    app.engine.phone_opted_out(account.as_str(), phone.as_str());
     let entry = store
         .get_opt_out(account, phone.as_str())
         .await?
@@ -120,12 +120,12 @@ pub async fn add(
 /// Takes a number off the opt-out list; the reason is required and becomes the evidence of the
 /// `granted` consent record written with it. 404 when the number is not opted out.
 pub async fn remove(
-    store: &dyn Store,
-    engine: &EngineHandle,
+    app: &App,
     account: &AccountId,
     phone: &str,
     reason_text: Option<&str>,
 ) -> ServiceResult<ConsentView> {
+    let store = app.store.as_ref();
     let phone = Phone::parse(phone).map_err(|_| ServiceError::NotFound("opt-out"))?;
     let reason = reason(reason_text, true).map_err(|e| ServiceError::Validation(vec![e]))?;
     let event = ConsentEvent {
@@ -138,6 +138,6 @@ pub async fn remove(
         .remove_opt_out(account, &event)
         .await
         .map_err(ServiceError::from_store("opt-out"))?;
-    engine.phone_opted_in(account.as_str(), phone.as_str());
+    app.engine.phone_opted_in(account.as_str(), phone.as_str());
     Ok(record.into())
 }

@@ -3,40 +3,44 @@
 
 use time::OffsetDateTime;
 
-use super::ServiceResult;
-use super::campaigns::{page_size, parse_cursor};
-use crate::api::{
+use super::page::{page_size, parse_cursor};
+use super::{App, ServiceResult};
+use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
+use crate::domain::ids::AccountId;
+use crate::domain::segments::Encoding;
+use crate::service::views::{
     CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
     PreviewTotals,
 };
-use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, Limits, RecipientOutcome};
-use crate::domain::ids::AccountId;
-use crate::domain::segments::Encoding;
-use crate::store::Store;
 
 /// Default and largest page of a preview's recipients (as for a campaign's).
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1_000;
 
-/// What one segment costs, so a preview can estimate a campaign's price before sending.
+/// What one segment costs (from the settings), so a preview can estimate a campaign's price
+/// before sending.
 #[derive(Debug, Clone, Copy)]
-pub struct Pricing<'a> {
+struct Pricing<'a> {
     /// Price of one SMS segment.
-    pub price_per_segment: f64,
+    price_per_segment: f64,
     /// Its currency (ISO 4217).
-    pub currency: &'a str,
+    currency: &'a str,
 }
 
 /// Previews a create body for `account`: the same analysis as create, reported instead of
 /// enforced. Only the paging parameters can make it fail (422); a wrong body is described.
 pub async fn preview(
-    store: &dyn Store,
-    limits: &Limits,
-    pricing: Pricing<'_>,
+    app: &App,
     account: &AccountId,
     request: &CampaignRequest,
     params: &PreviewParams,
 ) -> ServiceResult<CampaignPreview> {
+    let store = app.store.as_ref();
+    let settings = &app.settings;
+    let pricing = Pricing {
+        price_per_segment: settings.price_per_segment,
+        currency: &settings.currency,
+    };
     let page = Page {
         limit: page_size(
             "recipients_limit",
@@ -47,7 +51,7 @@ pub async fn preview(
         after: parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?,
     };
     let ctx = super::consents::campaign_context(store, account, request).await?;
-    let analysis = campaign::analyse(request, &ctx, limits, OffsetDateTime::now_utc());
+    let analysis = campaign::analyse(request, &ctx, &settings.limits, OffsetDateTime::now_utc());
     Ok(report(request, analysis, pricing, page))
 }
 
@@ -169,7 +173,7 @@ fn estimate(segments: u64, price: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::campaign::AccountContext;
+    use crate::domain::campaign::{AccountContext, Limits};
     use serde_json::json;
 
     const PRICING: Pricing<'static> = Pricing {

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::{ServiceError, ServiceResult};
-use crate::api::{ParseRowError, ParsedRecipient, ParsedRecipients};
 use crate::domain::import::{self, Import, ImportFailure};
 use crate::domain::phone::Phone;
+use crate::service::views::{ParseRowError, ParsedRecipient, ParsedRecipients};
 
 /// How the uploaded bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

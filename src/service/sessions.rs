@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use super::credentials::{hash_password, password_matches};
-use super::{ServiceError, ServiceResult};
+use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::ids::AccountId;
 use crate::store::Store;
@@ -100,11 +100,8 @@ async fn open_session(
 
 /// Signs a user in. A wrong user name and a wrong password are the same `Unauthorized`,
 /// after the same amount of work.
-pub async fn sign_in(
-    store: &dyn Store,
-    username: &str,
-    password: &str,
-) -> ServiceResult<NewSignIn> {
+pub async fn sign_in(app: &App, username: &str, password: &str) -> ServiceResult<NewSignIn> {
+    let store = app.store.as_ref();
     let username = username.trim();
     if username.is_empty() || password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(ServiceError::Unauthorized);
@@ -123,10 +120,11 @@ pub async fn sign_in(
 /// The session a cookie token names, if it exists and has not expired (an expired one is
 /// deleted). Records activity at most once a minute.
 pub async fn resume(
-    store: &dyn Store,
+    app: &App,
     token: &str,
     now: OffsetDateTime,
 ) -> ServiceResult<Option<SignedIn>> {
+    let store = app.store.as_ref();
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -151,13 +149,15 @@ pub async fn resume(
 }
 
 /// Ends a session.
-pub async fn sign_out(store: &dyn Store, session: &SignedIn) -> ServiceResult<()> {
+pub async fn sign_out(app: &App, session: &SignedIn) -> ServiceResult<()> {
+    let store = app.store.as_ref();
     store.delete_session(&session.token_hash).await?;
     Ok(())
 }
 
 /// Deletes expired sessions (run now and then; expiry is also checked on every request).
-pub async fn purge_expired(store: &dyn Store, now: OffsetDateTime) -> ServiceResult<u64> {
+pub async fn purge_expired(app: &App, now: OffsetDateTime) -> ServiceResult<u64> {
+    let store = app.store.as_ref();
     Ok(store
         .delete_expired_sessions(now - IDLE_TIMEOUT, now - ABSOLUTE_TIMEOUT)
         .await?)
@@ -167,12 +167,13 @@ pub async fn purge_expired(store: &dyn Store, now: OffsetDateTime) -> ServiceRes
 /// long enough and typed twice the same. Every session of the user ends, and a new one is
 /// returned for this browser (so a stolen session cookie stops working too).
 pub async fn change_password(
-    store: &dyn Store,
+    app: &App,
     session: &SignedIn,
     current: &str,
     new: &str,
     confirm: &str,
 ) -> ServiceResult<NewSignIn> {
+    let store = app.store.as_ref();
     let mut errors = Vec::new();
     let new_chars = new.chars().count();
     if new_chars < MIN_PASSWORD_CHARS {
@@ -229,27 +230,32 @@ mod tests {
     use crate::service::accounts;
     use crate::store::{SessionStore, SqliteStore};
 
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
+    async fn store() -> (tempfile::TempDir, SqliteStore, App) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
         crate::store::Store::migrate(&store).await.unwrap();
-        (dir, store)
+        let app = App::new(
+            std::sync::Arc::new(store.clone()),
+            std::sync::Arc::new(crate::config::Settings::new(url)),
+            crate::service::replier::Replier::new(None),
+        );
+        (dir, store, app)
     }
 
     #[tokio::test]
     async fn sign_in_resume_expire_and_sign_out() {
-        let (_dir, store) = store().await;
+        let (_dir, store, app) = store().await;
         let creds = accounts::create_account(&store, "Clinic").await.unwrap();
         assert!(matches!(
-            sign_in(&store, &creds.user, "wrong").await,
+            sign_in(&app, &creds.user, "wrong").await,
             Err(ServiceError::Unauthorized)
         ));
         assert!(matches!(
-            sign_in(&store, "nobody", &creds.password).await,
+            sign_in(&app, "nobody", &creds.password).await,
             Err(ServiceError::Unauthorized)
         ));
-        let new = sign_in(&store, &format!(" {} ", creds.user), &creds.password)
+        let new = sign_in(&app, &format!(" {} ", creds.user), &creds.password)
             .await
             .unwrap();
         assert_eq!(new.token.len(), 43);
@@ -264,43 +270,43 @@ mod tests {
         );
 
         let now = OffsetDateTime::now_utc();
-        let s = resume(&store, &new.token, now).await.unwrap().unwrap();
+        let s = resume(&app, &new.token, now).await.unwrap().unwrap();
         assert_eq!(s.account_id.as_str(), creds.account_id);
         assert_eq!(s.csrf_token, new.session.csrf_token);
-        assert!(resume(&store, "forged", now).await.unwrap().is_none());
+        assert!(resume(&app, "forged", now).await.unwrap().is_none());
         // Idle for longer than the timeout: gone, and deleted.
         let later = now + IDLE_TIMEOUT + Duration::minutes(1);
-        assert!(resume(&store, &new.token, later).await.unwrap().is_none());
-        assert!(resume(&store, &new.token, now).await.unwrap().is_none());
+        assert!(resume(&app, &new.token, later).await.unwrap().is_none());
+        assert!(resume(&app, &new.token, now).await.unwrap().is_none());
 
-        let new = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        let new = sign_in(&app, &creds.user, &creds.password).await.unwrap();
         // Active all along, but past the absolute limit.
         let mut t = now;
         while t < now + ABSOLUTE_TIMEOUT - Duration::hours(11) {
             t += Duration::hours(11);
-            assert!(resume(&store, &new.token, t).await.unwrap().is_some());
+            assert!(resume(&app, &new.token, t).await.unwrap().is_some());
         }
         t += Duration::hours(11);
-        assert!(resume(&store, &new.token, t).await.unwrap().is_none());
+        assert!(resume(&app, &new.token, t).await.unwrap().is_none());
 
-        let new = sign_in(&store, &creds.user, &creds.password).await.unwrap();
-        sign_out(&store, &new.session).await.unwrap();
-        assert!(resume(&store, &new.token, now).await.unwrap().is_none());
+        let new = sign_in(&app, &creds.user, &creds.password).await.unwrap();
+        sign_out(&app, &new.session).await.unwrap();
+        assert!(resume(&app, &new.token, now).await.unwrap().is_none());
     }
 
     #[tokio::test]
     async fn password_change_checks_and_ends_other_sessions() {
-        let (_dir, store) = store().await;
+        let (_dir, store, app) = store().await;
         let creds = accounts::create_account(&store, "Clinic").await.unwrap();
-        let a = sign_in(&store, &creds.user, &creds.password).await.unwrap();
-        let b = sign_in(&store, &creds.user, &creds.password).await.unwrap();
+        let a = sign_in(&app, &creds.user, &creds.password).await.unwrap();
+        let b = sign_in(&app, &creds.user, &creds.password).await.unwrap();
         let fields = |e: ServiceError| match e {
             ServiceError::Validation(errors) => {
                 errors.into_iter().map(|e| e.field).collect::<Vec<_>>()
             }
             other => panic!("{other:?}"),
         };
-        let e = change_password(&store, &a.session, "wrong", "short", "other")
+        let e = change_password(&app, &a.session, "wrong", "short", "other")
             .await
             .unwrap_err();
         assert_eq!(
@@ -308,7 +314,7 @@ mod tests {
             ["current_password", "new_password", "confirm_password"]
         );
         let e = change_password(
-            &store,
+            &app,
             &a.session,
             &creds.password,
             &creds.password,
@@ -319,7 +325,7 @@ mod tests {
         assert_eq!(fields(e), ["new_password"]);
 
         let fresh = change_password(
-            &store,
+            &app,
             &a.session,
             &creds.password,
             "correct horse battery",
@@ -328,12 +334,12 @@ mod tests {
         .await
         .unwrap();
         let now = OffsetDateTime::now_utc();
-        assert!(resume(&store, &a.token, now).await.unwrap().is_none());
-        assert!(resume(&store, &b.token, now).await.unwrap().is_none());
-        assert!(resume(&store, &fresh.token, now).await.unwrap().is_some());
-        assert!(sign_in(&store, &creds.user, &creds.password).await.is_err());
+        assert!(resume(&app, &a.token, now).await.unwrap().is_none());
+        assert!(resume(&app, &b.token, now).await.unwrap().is_none());
+        assert!(resume(&app, &fresh.token, now).await.unwrap().is_some());
+        assert!(sign_in(&app, &creds.user, &creds.password).await.is_err());
         assert!(
-            sign_in(&store, &creds.user, "correct horse battery")
+            sign_in(&app, &creds.user, "correct horse battery")
                 .await
                 .is_ok()
         );

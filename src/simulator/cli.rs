@@ -139,7 +139,7 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
     );
     println!("Simulator listening on {}", running.base_url);
     tokio::select! {
-        _ = crate::cli::shutdown_signal() => {}
+        _ = crate::shutdown::signal() => {}
         _ = running.stopped() => anyhow::bail!("the simulator's server stopped unexpectedly"),
     }
     running.shutdown().await;

@@ -1,4 +1,5 @@
-//! The JSON shapes of Herald's API responses (requests live beside their validation in `domain`).
+//! The views the use cases return: the JSON shapes of Herald's API answers, which the dashboard
+//! renders too (requests live beside their validation in `domain`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

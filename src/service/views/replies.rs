@@ -10,7 +10,9 @@ use crate::domain::consent::ConsentStatus;
 use crate::domain::keywords::default_help_text;
 use crate::domain::reply::Direction;
 use crate::domain::status::RecipientStatus;
-use crate::store::{self, ReplyStatus};
+use crate::store;
+/// What became of an inbound message's answer (its view carries it as is).
+pub use crate::store::ReplyStatus;
 
 /// The account's reply and compliance settings.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,29 +1,25 @@
-//! Who is signed in (the `herald_session` cookie), CSRF checks, sign-in throttling, and
-//! one-shot "flash" messages carried across a redirect.
+//! Who is signed in: the `herald_session` cookie resumed into a user (the page extractors),
+//! CSRF checks, sign-in throttling, and the dashboard's cookie settings.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::error::PageError;
-use crate::http::AppState;
+use crate::service::App;
+use crate::service::drafts;
 use crate::service::sessions::{self, SignedIn};
 
 /// The session cookie: 256 random bits, HttpOnly, SameSite=Lax, Secure behind https.
 pub const SESSION_COOKIE: &str = "herald_session";
-/// A message for the next page shown (after a redirect).
-const FLASH_COOKIE: &str = "herald_flash";
 /// The sign-in form's CSRF token, before there is a session to hold one.
 pub const LOGIN_CSRF_COOKIE: &str = "herald_login_csrf";
 
@@ -134,30 +130,26 @@ fn dashboard(parts: &Parts) -> Arc<Dashboard> {
         .unwrap_or_else(|| Arc::new(Dashboard::new(false)))
 }
 
-async fn resume(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, PageError> {
+async fn resume(parts: &Parts, state: &App) -> Result<Option<SignedIn>, PageError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
     let now = OffsetDateTime::now_utc();
-    let store = state.store.as_ref();
     if dashboard(parts).purge_due() {
-        let _ = sessions::purge_expired(store, now).await;
-        let _ = store
-            .delete_drafts_before(now - time::Duration::days(1))
-            .await;
+        drafts::purge_expired(state, now).await;
     }
-    Ok(sessions::resume(store, &token, now).await?)
+    Ok(sessions::resume(state, &token, now).await?)
 }
 
 /// A signed-in user; a page request without a valid session is sent to the sign-in page
 /// (and back here afterwards).
 pub struct CurrentUser(pub SignedIn);
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<App> for CurrentUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         match resume(parts, state).await {
             Ok(Some(user)) => Ok(CurrentUser(user)),
             Ok(None) => {
@@ -181,10 +173,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// The signed-in user, if any (pages that also serve visitors: sign-in, 404).
 pub struct MaybeUser(pub Option<SignedIn>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl FromRequestParts<App> for MaybeUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         resume(parts, state)
             .await
             .map(MaybeUser)
@@ -195,10 +187,10 @@ impl FromRequestParts<AppState> for MaybeUser {
 /// A signed-in user for the JSON endpoints the page script polls: 401 JSON otherwise.
 pub struct LiveUser(pub SignedIn);
 
-impl FromRequestParts<AppState> for LiveUser {
+impl FromRequestParts<App> for LiveUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         match resume(parts, state).await {
             Ok(Some(user)) => Ok(LiveUser(user)),
             Ok(None) => Err((
@@ -258,109 +250,6 @@ pub fn tokens_match(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// How a flash message is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlashKind {
-    /// Something was done.
-    Success,
-    /// Something needs attention.
-    Warning,
-}
-
-/// A one-shot message shown at the top of the next page.
-#[derive(Debug, Clone)]
-pub struct Flash {
-    /// Success or warning.
-    pub kind: FlashKind,
-    /// The message.
-    pub text: String,
-}
-
-/// The flash message that arrived with this request, if any.
-#[derive(Debug, Clone, Default)]
-pub struct IncomingFlash(pub Option<Flash>);
-
-/// A response extension: set this flash for the next page.
-#[derive(Debug, Clone)]
-struct SetFlash(Flash);
-
-/// `response` with a message for the next page shown.
-pub fn with_flash(
-    response: impl IntoResponse,
-    kind: FlashKind,
-    text: impl Into<String>,
-) -> Response {
-    let mut r = response.into_response();
-    r.extensions_mut().insert(SetFlash(Flash {
-        kind,
-        text: text.into(),
-    }));
-    r
-}
-
-/// A 303 redirect to `to` with a message for the page there.
-pub fn redirect_with(to: &str, kind: FlashKind, text: impl Into<String>) -> Response {
-    with_flash(Redirect::to(to), kind, text)
-}
-
-fn encode_flash(f: &Flash) -> String {
-    let kind = match f.kind {
-        FlashKind::Success => 's',
-        FlashKind::Warning => 'w',
-    };
-    let text: String = f.text.chars().take(500).collect();
-    format!("{kind}{}", URL_SAFE_NO_PAD.encode(text))
-}
-
-fn decode_flash(raw: &str) -> Option<Flash> {
-    let kind = match raw.chars().next()? {
-        's' => FlashKind::Success,
-        'w' => FlashKind::Warning,
-        _ => return None,
-    };
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(&raw[1..]).ok()?).ok()?;
-    Some(Flash { kind, text })
-}
-
-/// Moves flash messages through their cookie: read into the request, set from a response
-/// extension, and cleared once an HTML page has shown it.
-pub async fn flash_layer(
-    State(dashboard): State<Arc<Dashboard>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let jar = CookieJar::from_headers(req.headers());
-    let incoming = jar.get(FLASH_COOKIE).and_then(|c| decode_flash(c.value()));
-    let had_flash = incoming.is_some();
-    req.extensions_mut().insert(IncomingFlash(incoming));
-    let mut res = next.run(req).await;
-    let set = res.extensions_mut().remove::<SetFlash>();
-    let cookie = match set {
-        Some(SetFlash(flash)) => Some(dashboard.cookie(
-            FLASH_COOKIE,
-            encode_flash(&flash),
-            Some(time::Duration::minutes(5)),
-        )),
-        None if had_flash && res.status().is_success() && is_html(&res) => {
-            Some(dashboard.removal(FLASH_COOKIE))
-        }
-        None => None,
-    };
-    if let Some(cookie) = cookie
-        && let Ok(v) = HeaderValue::from_str(&cookie.to_string())
-    {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
-}
-
-fn is_html(res: &Response) -> bool {
-    res.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,19 +268,6 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/campaigns", "{bad}");
         }
         assert_eq!(safe_next(None), "/campaigns");
-    }
-
-    #[test]
-    fn flash_round_trips() {
-        let f = Flash {
-            kind: FlashKind::Warning,
-            text: "Campaign «March» cancelled; 3 not sent".into(),
-        };
-        let back = decode_flash(&encode_flash(&f)).unwrap();
-        assert_eq!(back.kind, FlashKind::Warning);
-        assert_eq!(back.text, f.text);
-        assert!(decode_flash("xAAA").is_none());
-        assert!(decode_flash("").is_none());
     }
 
     #[test]
