@@ -5,11 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 
 use super::error::ApiError;
-use crate::domain::status::RecipientStatus;
+use crate::domain::status::{RecipientStatus, StatusEvent};
 use crate::provider::signature;
 use crate::provider::twilio::webhook::StatusCallback;
 use crate::service::App;
-use crate::store::StatusEvent;
 
 /// Checks the signature over the public URL + path + query and the form parameters
 /// (every Twilio webhook: status callbacks here, incoming messages in `inbound`).
