@@ -131,6 +131,11 @@ struct ServeArgs {
     /// message exists, in ms.
     #[arg(long, env = "HERALD_RECONCILE_AFTER_MS", default_value_t = 5000)]
     reconcile_after_ms: u64,
+    /// How long after Twilio accepted a message without a final status to ask Twilio for its
+    /// status (a lost callback is never resent), in ms; then again with a growing wait until it
+    /// is final or 72 hours old.
+    #[arg(long, env = "HERALD_STATUS_POLL_AFTER_MS", default_value_t = 600_000)]
+    status_poll_after_ms: u64,
     /// This node's name when several nodes share a PostgreSQL database (default: the host
     /// name and the listen address). A node that restarts under the same name takes its
     /// sending numbers back at once; two live nodes must never share a name.
@@ -240,6 +245,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.engine.max_in_flight = args.max_in_flight;
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
     settings.engine.reconcile_after = std::time::Duration::from_millis(args.reconcile_after_ms);
+    settings.engine.status_poll_after = std::time::Duration::from_millis(args.status_poll_after_ms);
     settings.engine.lease_ttl = std::time::Duration::from_millis(args.lease_ttl_ms);
     settings.node_id = args.node_id;
     let app = Application::build(settings).await?;

@@ -9,6 +9,8 @@
 //!   for its slot, then a *send task* calls Twilio (bounded by a semaphore);
 //! - send tasks hand outcomes to the *writer*, which stores them in batches;
 //! - the *reconciler* settles attempts whose outcome is unknown by asking Twilio;
+//! - the *poller* asks Twilio for the status of accepted messages whose final callback never
+//!   came (see [`poll`]);
 //! - the *keeper* renews this node's sending-number leases (see [`leases`]): on a cluster a
 //!   lane runs only on the node holding its number's lease.
 //!
@@ -21,6 +23,7 @@
 mod lane;
 pub mod leases;
 pub mod pacing;
+pub mod poll;
 mod reconcile;
 pub mod retry;
 
@@ -64,6 +67,12 @@ pub struct EngineConfig {
     /// How long a sending-number lease lasts without renewal (renewed every third of it):
     /// how soon the other nodes take a dead node's numbers.
     pub lease_ttl: Duration,
+    /// How long after Twilio accepted a message without a final status to ask Twilio for it
+    /// (its callbacks may have been lost; see [`poll`]).
+    pub status_poll_after: Duration,
+    /// Most status polls (fetches) a second on this node, so a large campaign whose callbacks
+    /// were lost never trips Twilio's request limits.
+    pub status_poll_rate: f64,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +87,8 @@ impl Default for EngineConfig {
             shutdown_grace: Duration::from_secs(10),
             node: NodeId::parse("local").expect("a valid node name"),
             lease_ttl: Duration::from_secs(10),
+            status_poll_after: Duration::from_secs(600),
+            status_poll_rate: 10.0,
         }
     }
 }
@@ -272,6 +283,7 @@ async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<WriterMsg>) {
     let keeper = tokio::spawn(leases::keep(shared.clone()));
     let writer = tokio::spawn(writer(shared.clone(), rx));
     let reconciler = tokio::spawn(reconcile::run(shared.clone()));
+    let poller = tokio::spawn(poll::run(shared.clone()));
     supervise(&shared).await;
 
     // Shutdown: lanes saw the token and released what they had claimed; wait for the
@@ -286,6 +298,7 @@ async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<WriterMsg>) {
         );
     }
     let _ = reconciler.await;
+    let _ = poller.await;
     let (ack, done) = oneshot::channel();
     if shared.writer.send(WriterMsg::Flush(ack)).await.is_ok() {
         let _ = done.await;

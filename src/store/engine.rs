@@ -1,5 +1,6 @@
 //! The engine's work: claiming recipients, storing outcomes and callbacks, finishing
-//! campaigns. The records and the [`EngineStore`] trait.
+//! campaigns, polling the statuses whose callbacks were lost. The records and the
+//! [`EngineStore`] trait.
 
 use std::collections::HashSet;
 
@@ -123,6 +124,21 @@ pub struct InFlight {
     pub attempts: u32,
 }
 
+/// A message Twilio accepted whose final status Herald has not heard: its status is asked of
+/// Twilio (docs/ARCHITECTURE.md §4), because Twilio never resends a callback it could not
+/// deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuePoll {
+    /// Row id.
+    pub id: i64,
+    /// Twilio's message sid (what is fetched).
+    pub sid: String,
+    /// The attempt that created the message.
+    pub attempt_id: Option<String>,
+    /// When Twilio accepted it (the polls' schedule counts from here).
+    pub accepted_at: OffsetDateTime,
+}
+
 /// What the sending engine reads and writes, across every account.
 #[async_trait]
 pub trait EngineStore: Send + Sync {
@@ -168,4 +184,21 @@ pub trait EngineStore: Send + Sync {
     async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
     /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).
     async fn pending_total(&self) -> StoreResult<u64>;
+    /// Claims up to `limit` status polls due at `now`, oldest due first: messages with a sid
+    /// and no final status (`queued`, `sent`) whose next poll time has come, then messages
+    /// accepted at or before `accepted_before` that were never polled. Each claimed poll is
+    /// put off to `hold_until` in the same statement, so no other node polls the message
+    /// meanwhile (rows another node is claiming are skipped), and a node that dies mid-poll
+    /// leaves it due again then.
+    async fn claim_due_polls(
+        &self,
+        now: OffsetDateTime,
+        accepted_before: OffsetDateTime,
+        hold_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DuePoll>>;
+    /// Records when each polled message (row id) is asked about next; `None`: never again
+    /// (Twilio's horizon passed). A message that reached a final status meanwhile is left
+    /// alone (it is no longer polled anyway).
+    async fn schedule_polls(&self, polls: &[(i64, Option<OffsetDateTime>)]) -> StoreResult<()>;
 }

@@ -331,3 +331,60 @@ async fn status_callbacks_are_signed_and_never_move_backwards() {
     assert_eq!(c["recipients"][0]["status"], "delivered");
     assert_eq!(c["delivered_count"], 1);
 }
+
+#[tokio::test]
+async fn with_every_callback_lost_statuses_are_polled_from_twilio() {
+    let app = spawn_sending_app(|s| {
+        s.simulator.drop_callbacks = 1.0;
+        // `sent` until 150 ms, final after 300 ms: the first poll (200 ms) finds `sent`, a
+        // later one the final status.
+        s.simulator.callback_delay = Duration::from_millis(150);
+        s.engine.status_poll_after = Duration::from_millis(200);
+        s.engine.status_poll_rate = 500.0;
+    })
+    .await;
+    app.add_paced_number("+447446466847", 100.0).await;
+    let created = app.create_campaign("+447446466847", 40, json!({})).await;
+    let id = created["campaign_id"].as_str().unwrap();
+    let c = app.wait_all_delivered(id, 40, 30).await;
+    assert_cache_matches(&app, id).await;
+    assert_eq!(c["failed_count"], 0, "{c}");
+    assert_eq!(app.journal().await.len(), 40);
+
+    // No callback reached Herald: every status came from a poll.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("herald_callbacks_total{"), "{metrics}");
+}
+
+#[tokio::test]
+async fn polled_failures_keep_their_error_and_the_counts_follow() {
+    let app = spawn_sending_app(|s| {
+        s.simulator.drop_callbacks = 1.0;
+        s.simulator.delivered = 0.0;
+        s.simulator.undelivered = 1.0;
+        s.engine.status_poll_after = Duration::from_millis(200);
+        s.engine.status_poll_rate = 500.0;
+    })
+    .await;
+    app.add_paced_number("+447446466847", 100.0).await;
+    let created = app.create_campaign("+447446466847", 10, json!({})).await;
+    let id = created["campaign_id"].as_str().unwrap();
+    let c = app
+        .wait_for(id, 30, |c| finished(c) && c["failed_count"] == 10)
+        .await;
+    assert_eq!(c["status"], "done", "{c}");
+    assert_counts_match(&c);
+    assert_cache_matches(&app, id).await;
+    for r in c["recipients"].as_array().unwrap() {
+        assert_eq!(r["status"], "undelivered", "{r}");
+        assert_eq!(r["error_code"], "30003", "{r}");
+    }
+}

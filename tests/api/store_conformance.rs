@@ -3777,3 +3777,166 @@ mod shared_sql {
         assert_eq!(s.list_consents(&a, None, None, 10).await.unwrap().len(), 2);
     }
 }
+
+// Status polls (EngineStore::claim_due_polls, schedule_polls): messages whose final callback
+// never came are asked of Twilio, each by one node (docs/ARCHITECTURE.md §4).
+mod status_polls {
+    use super::*;
+    use herald::store::DuePoll;
+
+    conformance!(
+        due_polls_are_claimed_held_and_rescheduled,
+        racing_nodes_claim_each_poll_once,
+    );
+
+    fn ids(polls: &[DuePoll]) -> Vec<i64> {
+        let mut ids: Vec<i64> = polls.iter().map(|p| p.id).collect();
+        ids.sort();
+        ids
+    }
+
+    async fn due_polls_are_claimed_held_and_rescheduled(db: &TestDb) {
+        use RecipientStatus::*;
+        let s = db.store().await;
+        let a = new_account(&*s, "acme").await;
+        let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 5)).await;
+        let w = s.claim_work(&node(), seq, SENDER, 5, at(0)).await.unwrap();
+        // Three accepted at 10, one at 50; the fifth stays in flight (no sid: never polled).
+        s.record_results(
+            &[
+                accepted(&w[0], "SM0"),
+                accepted(&w[1], "SM1"),
+                accepted(&w[2], "SM2"),
+            ],
+            at(10),
+        )
+        .await
+        .unwrap();
+        s.record_results(&[accepted(&w[3], "SM3")], at(50))
+            .await
+            .unwrap();
+        let claim = |now: i64, accepted_before: i64, hold: i64, limit: u32| {
+            let s = s.clone();
+            async move {
+                s.claim_due_polls(at(now), at(accepted_before), at(hold), limit)
+                    .await
+                    .unwrap()
+            }
+        };
+
+        // Not yet due: accepted after the cut-off.
+        assert!(claim(100, 9, 1000, 10).await.is_empty());
+        // Due: the oldest first, as many as asked.
+        let first = claim(100, 10, 1000, 2).await;
+        assert_eq!(first.len(), 2);
+        assert!(
+            first.iter().all(|p| p.accepted_at == stored(at(10))),
+            "{first:?}"
+        );
+        let rest = claim(100, 60, 1000, 10).await;
+        assert_eq!(rest.len(), 2, "{rest:?}");
+        let mut all: Vec<DuePoll> = first.into_iter().chain(rest).collect();
+        all.sort_by_key(|p| p.id);
+        assert_eq!(
+            all.iter().map(|p| p.sid.as_str()).collect::<Vec<_>>(),
+            ["SM0", "SM1", "SM2", "SM3"]
+        );
+        assert_eq!(all[0].id, w[0].id);
+        assert_eq!(all[0].attempt_id.as_deref(), Some(w[0].attempt_id.as_str()));
+        assert_eq!(all[3].accepted_at, stored(at(50)));
+        // Claimed polls are held until `hold_until`: nobody else takes them meanwhile.
+        assert!(claim(999, 1000, 2000, 10).await.is_empty());
+
+        // One becomes final through the status fold (as a poll's answer is stored); the
+        // others are rescheduled, one of them never again (past Twilio's horizon).
+        assert_eq!(
+            s.apply_status_events(&[event("SM0", Delivered), event("SM1", Sent)], at(1100))
+                .await
+                .unwrap(),
+            2
+        );
+        s.schedule_polls(&[
+            (w[0].id, Some(at(1500))),
+            (w[1].id, Some(at(1500))),
+            (w[2].id, None),
+            (w[3].id, Some(at(3000))),
+        ])
+        .await
+        .unwrap();
+        // The hold has passed, but what is due now is only what was rescheduled by now.
+        assert!(claim(1400, 5000, 1600, 10).await.is_empty());
+        let due = claim(1500, 5000, 2500, 10).await;
+        assert_eq!(ids(&due), [w[1].id]);
+        assert!(claim(2400, 5000, 2500, 10).await.is_empty());
+        // The held poll comes due again at the end of its hold (its node died mid-poll), in
+        // due order with the other.
+        assert_eq!(ids(&claim(3000, 5000, 4000, 10).await), [w[1].id, w[3].id]);
+        // A final status ends the polls whatever was scheduled.
+        s.apply_status_events(&[event("SM3", Undelivered)], at(3100))
+            .await
+            .unwrap();
+        s.schedule_polls(&[(w[3].id, Some(at(3200)))])
+            .await
+            .unwrap();
+        // Later, only the `sent` one is polled still: not the final one, nor the one past
+        // the horizon.
+        assert_eq!(
+            ids(&claim(1_000_000, 1_000_000, 1_000_001, 10).await),
+            [w[1].id]
+        );
+        assert_eq!(
+            s.get_campaign(&a, &id).await.unwrap().counts,
+            checked_counts(&*s, &a, &id).await
+        );
+        assert_eq!(checked_counts(&*s, &a, &id).await, counts(1, 2, 2, 0));
+        let sm2 = recipients(&*s, &a, &id).await.remove(2);
+        assert_eq!(
+            (sm2.status, sm2.twilio_sid.as_deref()),
+            (Queued, Some("SM2"))
+        );
+    }
+
+    /// Several nodes claim due polls at once: each message is polled by one of them.
+    async fn racing_nodes_claim_each_poll_once(db: &TestDb) {
+        const N: usize = 240;
+        let nodes = nodes(db, 4).await;
+        let a = new_account(&*nodes[0], "acme").await;
+        let (_, seq) = create(&*nodes[0], &campaign(&a, &[SENDER], N)).await;
+        let w = nodes[0]
+            .claim_work(&node(), seq, SENDER, N as u32, at(0))
+            .await
+            .unwrap();
+        let results: Vec<SendResult> = w
+            .iter()
+            .map(|w| accepted(w, &format!("SM{}", w.id)))
+            .collect();
+        nodes[0].record_results(&results, at(10)).await.unwrap();
+        // Half of them were polled before and are due again.
+        let half: Vec<(i64, Option<OffsetDateTime>)> =
+            w.iter().step_by(2).map(|w| (w.id, Some(at(500)))).collect();
+        nodes[0].schedule_polls(&half).await.unwrap();
+        let mut tasks = Vec::new();
+        for store in nodes {
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let polls = store
+                        .claim_due_polls(at(1000), at(1000), at(100_000), 7)
+                        .await
+                        .expect("claim");
+                    if polls.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(polls.into_iter().map(|p| p.id));
+                }
+            }));
+        }
+        let mut seen = HashSet::new();
+        for t in tasks {
+            for id in t.await.unwrap() {
+                assert!(seen.insert(id), "recipient {id} polled twice");
+            }
+        }
+        assert_eq!(seen.len(), N);
+    }
+}

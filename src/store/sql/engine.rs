@@ -318,6 +318,91 @@ macro_rules! engine_store {
                         .map(|r: Option<bool>| r.unwrap_or(false))
                 }
 
+                async fn claim_due_polls(
+                    &self,
+                    now: OffsetDateTime,
+                    accepted_before: OffsetDateTime,
+                    hold_until: OffsetDateTime,
+                    limit: u32,
+                ) -> StoreResult<Vec<DuePoll>> {
+                    // Two statements, each one index range (migrations/*/0006): polls due
+                    // again, then first polls. Each locks what it takes (SKIP LOCKED: another
+                    // node's claim in progress is its business; a row whose claim committed
+                    // meanwhile fails the re-check of its due time), so every poll is made by
+                    // one node.
+                    let mut polls = Vec::new();
+                    for (due, before) in [
+                        (
+                            "next_poll_at IS NOT NULL AND next_poll_at <= $2 ORDER BY next_poll_at",
+                            now,
+                        ),
+                        (
+                            "next_poll_at IS NULL AND submitted_at <= $2 AND twilio_sid IS NOT NULL \
+                             ORDER BY submitted_at",
+                            accepted_before,
+                        ),
+                    ] {
+                        let left = i64::from(limit) - polls.len() as i64;
+                        if left <= 0 {
+                            break;
+                        }
+                        let rows: Vec<(i64, Option<String>, Option<String>, Option<StoredTime>)> =
+                            sqlx::query_as(AssertSqlSafe(format!(
+                                "UPDATE recipients SET next_poll_at = $1 \
+                                 WHERE id IN (SELECT id FROM recipients \
+                                              WHERE status IN ('queued', 'sent') AND {due} \
+                                              LIMIT $3{}) \
+                                 AND status IN ('queued', 'sent') \
+                                 RETURNING id, twilio_sid, attempt_id, submitted_at",
+                                Self::SKIP_LOCKED
+                            )))
+                            .bind(stored(hold_until))
+                            .bind(stored(before))
+                            .bind(left)
+                            .fetch_all(self.write_pool())
+                            .await
+                            .map_err(backend)?;
+                        polls.extend(rows.into_iter().filter_map(|(id, sid, attempt_id, at)| {
+                            Some(DuePoll {
+                                id,
+                                sid: sid?,
+                                attempt_id,
+                                // Accepted rows always have it; a row without one counts
+                                // from now.
+                                accepted_at: at.map_or(now, OffsetDateTime::from),
+                            })
+                        }));
+                    }
+                    polls.sort_by_key(|p| p.id);
+                    Ok(polls)
+                }
+
+                async fn schedule_polls(
+                    &self,
+                    polls: &[(i64, Option<OffsetDateTime>)],
+                ) -> StoreResult<()> {
+                    if polls.is_empty() {
+                        return Ok(());
+                    }
+                    // A few rows a second (the poller's rate): a statement each, in one
+                    // transaction, rows in id order as every recipient lock here is taken.
+                    let mut polls = polls.to_vec();
+                    polls.sort_by_key(|(id, _)| *id);
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    for (id, next) in polls {
+                        sqlx::query(
+                            "UPDATE recipients SET next_poll_at = $1 \
+                             WHERE id = $2 AND status IN ('queued', 'sent')",
+                        )
+                        .bind(next.map_or(END_OF_TIME, stored))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    tx.commit().await.map_err(backend)
+                }
+
                 async fn pending_total(&self) -> StoreResult<u64> {
                     let n: i64 = sqlx::query_scalar(
                         // From the counts cache (a few rows per campaign): counting the rows
