@@ -48,7 +48,8 @@ pub struct SimulatorArgs {
     /// How long a slow request waits before answering, in milliseconds.
     #[arg(long, env = "HERALD_SLOW_DELAY_MS", default_value_t = 15_000)]
     pub slow_delay_ms: u64,
-    /// Share (0–1) of status callbacks never sent.
+    /// Share (0–1) of status callbacks never sent (fetch and list still answer each message's
+    /// current status, as Twilio's do).
     #[arg(long, env = "HERALD_DROP_CALLBACKS", default_value_t = 0.0, value_parser = share)]
     pub drop_callbacks: f64,
     /// Share (0–1) of status callbacks sent twice.

@@ -73,7 +73,10 @@ pub struct SimulatorConfig {
     pub slow: f64,
     /// How long a slow request waits before answering.
     pub slow_delay: Duration,
-    /// Share of status callbacks never sent (each callback decided on its own).
+    /// Share of status callbacks never sent (each callback decided on its own), as when Twilio
+    /// could not reach Herald and gave up; `1.0` loses every one. The message's status moves
+    /// on regardless: fetch and list answer its current status, as Twilio's do, which is what
+    /// Herald's status polls rely on.
     pub drop_callbacks: f64,
     /// Share of status callbacks sent twice (the copy follows half a `callback_delay` later).
     pub duplicate_callbacks: f64,

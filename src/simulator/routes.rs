@@ -524,7 +524,8 @@ fn sid_key(sid: &str) -> Option<u128> {
     u128::from_str_radix(hex, 16).ok()
 }
 
-/// `GET …/Messages/{Sid}.json`: the message with its current status.
+/// `GET …/Messages/{Sid}.json`: the message with its current status, whether or not its
+/// callbacks were sent (dropped ones too).
 async fn fetch(
     State(sim): State<Simulator>,
     path: Result<Path<(String, String)>, PathRejection>,

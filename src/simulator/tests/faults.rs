@@ -132,3 +132,36 @@ async fn dropped_callbacks_never_arrive() {
     }
     assert_eq!(status, "delivered");
 }
+
+#[tokio::test]
+async fn a_failure_whose_callbacks_were_dropped_is_still_fetched_and_listed() {
+    let (receiver, url) = Receiver::spawn(0, Duration::ZERO).await;
+    let mut cfg = config();
+    cfg.drop_callbacks = 1.0;
+    cfg.delivered = 0.0;
+    cfg.undelivered = 1.0;
+    let sim = spawn(cfg).await;
+    let client = client_for(&sim);
+    let m = accepted(client.send(&req("+447700900002", "hi", Some(&url))).await);
+    let mut fetched = client.fetch(&m.sid).await.unwrap();
+    for _ in 0..500 {
+        if fetched.status == "undelivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        fetched = client.fetch(&m.sid).await.unwrap();
+    }
+    assert_eq!(fetched.status, "undelivered");
+    assert_eq!(fetched.error_code, Some(30003));
+    let listed = client
+        .list(&ListFilter {
+            to: Some("+447700900002"),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, "undelivered");
+    assert!(receiver.seen().is_empty());
+    assert_eq!(sim.simulator.callback_stats().dropped, 2);
+}
