@@ -87,6 +87,14 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 _ = tokio::time::sleep(IDLE) => continue,
             }
         }
+        // Polls long past the horizon (written before polling existed, or a poller far
+        // behind) end without a request, and take no pacing slot.
+        let (polls, stale): (Vec<DuePoll>, Vec<DuePoll>) = polls
+            .into_iter()
+            .partition(|p| worth_asking(p.accepted_at, now));
+        let mut events = Vec::new();
+        let mut schedule: Vec<(i64, Option<OffsetDateTime>)> =
+            stale.iter().map(|p| (p.id, None)).collect();
         let mut fetches = JoinSet::new();
         for poll in polls {
             let slot = next_slot.max(Instant::now());
@@ -100,8 +108,6 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 Some(poll_one(&shared, poll, after).await)
             });
         }
-        let mut events = Vec::new();
-        let mut schedule = Vec::new();
         loop {
             let done = tokio::select! {
                 // Stopping: requests in flight are dropped; their polls come due again after
@@ -129,9 +135,6 @@ async fn poll_one(
     after: Duration,
 ) -> (Option<StatusEvent>, (i64, Option<OffsetDateTime>)) {
     let now = OffsetDateTime::now_utc();
-    if !worth_asking(poll.accepted_at, now) {
-        return (None, (poll.id, None));
-    }
     let next = next_poll(poll.accepted_at, now, after);
     let message = match shared.client.fetch(&poll.sid).await {
         Ok(message) => message,
