@@ -1,6 +1,6 @@
 //! The send engine: promotes scheduled campaigns, claims pending recipients, paces them per
-//! sending number, calls Twilio, stores every outcome, and reconciles what a crash or an
-//! ambiguous answer left unknown.
+//! sending number, calls Twilio, stores every outcome, reconciles what a crash or an
+//! ambiguous answer left unknown, and polls the statuses whose callbacks were lost.
 //!
 //! Shape of the machinery (all tasks share one [`Shared`]):
 //! - the *supervisor* ticks (and wakes on [`EngineHandle::wake`]): promotes due campaigns,
