@@ -16,9 +16,12 @@ pub mod optouts;
 pub mod preview;
 pub mod webhooks;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{StatusCode, header};
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -29,6 +32,7 @@ use utoipa_axum::routes;
 
 use crate::service::App;
 use error::ApiError;
+use subtle::ConstantTimeEq;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -134,15 +138,40 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<App>) -> Response {
-    (
+/// Prometheus metrics. With `--metrics-token` set, only `Authorization: Bearer <token>`
+/// reads them (compared in constant time); without it, only clients on loopback do.
+async fn metrics(
+    State(state): State<App>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    match state.settings.metrics_token.as_deref() {
+        Some(token) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+                return Err(ApiError::MetricsUnauthorized);
+            }
+        }
+        None => {
+            if !client
+                .is_some_and(|Extension(ConnectInfo(addr))| addr.ip().to_canonical().is_loopback())
+            {
+                return Err(ApiError::MetricsLoopbackOnly);
+            }
+        }
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The answer to a request whose handler panicked: the API's JSON 500 (logged).
