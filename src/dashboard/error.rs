@@ -149,20 +149,23 @@ fn is_json_path(path: &str) -> bool {
 }
 
 /// An extractor's rejection (axum answers those in plain text: a body over the limit, a
-/// multipart request without a boundary, an unreadable form) as the dashboard's own error.
-async fn rejection(res: Response) -> PageError {
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return PageError::TooLarge;
+/// multipart request without a boundary, an unreadable form, a wrong content type) as the
+/// dashboard's own error, with the rejection's status.
+async fn rejection(res: Response) -> (StatusCode, &'static str, String) {
+    let status = res.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return PageError::TooLarge.parts();
     }
     let text = axum::body::to_bytes(res.into_body(), 4 * 1024)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    PageError::BadRequest(if text.is_empty() {
+    let message = if text.is_empty() {
         "The form could not be read.".to_owned()
     } else {
         text
-    })
+    };
+    (status, "Something is wrong with that request", message)
 }
 
 /// True for a plain-text client error: what axum's extractors answer when they refuse.
@@ -189,11 +192,10 @@ pub async fn error_pages(State(state): State<App>, req: Request, next: Next) -> 
         }
         Some(e) => e,
         None if is_plain_rejection(&res) => {
-            let e = rejection(res).await;
+            let (status, heading, message) = rejection(res).await;
             if json {
-                return live_page_error(e);
+                return live_json(status, status_code(status), message);
             }
-            let (status, heading, message) = e.parts();
             let mut res = status.into_response();
             res.extensions_mut().insert(Unrendered { heading, message });
             return render_unrendered(&state, &cookies, res).await;

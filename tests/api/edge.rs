@@ -499,6 +499,18 @@ async fn dashboard_json_endpoints_and_bad_uploads_answer_in_their_edges_shape() 
     let page = r.text().await.unwrap();
     assert!(page.contains("That is too large"), "{page}");
     assert!(page.contains("Sign out"), "framed for the signed-in user");
+    // A form in a type the route does not read keeps its status, on the dashboard's page.
+    let r = post("/campaigns/new", "text/plain", "x".into())
+        .await
+        .unwrap();
+    let status = r.status();
+    assert!(status.is_client_error(), "{status}");
+    assert!(
+        r.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 fn herald(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
