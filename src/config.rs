@@ -71,8 +71,9 @@ pub struct Settings {
     /// This node's name in a cluster; `None` derives it from the host name and the bound
     /// address, so a node restarting on the same address keeps its name.
     pub node_id: Option<NodeId>,
-    /// A connection that has not sent a whole request head within this long is closed
-    /// (a client trickling half a header holds nothing for long).
+    /// A connection that has not sent a whole request head within this long (or sits idle
+    /// between requests that long) is closed: a client trickling half a header holds nothing
+    /// for long.
     pub header_read_timeout: Duration,
     /// Most client connections open at once; further ones wait to be accepted.
     pub max_connections: usize,
