@@ -297,6 +297,23 @@ mod tests {
         (dir, store, app)
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn password_checks_take_turns_and_give_up_as_busy() {
+        // Every turn taken: the next check waits its while, then is refused as busy.
+        let held = HASHING
+            .acquire_many(MAX_CONCURRENT_HASHES as u32)
+            .await
+            .unwrap();
+        let phc = hash_password("right password").unwrap();
+        assert!(matches!(
+            check_password("right password".into(), phc.clone()).await,
+            Err(SignInError::Busy)
+        ));
+        drop(held);
+        assert!(check_password("right password".into(), phc).await.unwrap());
+        assert_eq!(HASHING.available_permits(), MAX_CONCURRENT_HASHES);
+    }
+
     #[tokio::test]
     async fn sign_in_resume_expire_and_sign_out() {
         let (_dir, store, app) = store().await;
