@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Settings, TwilioSettings};
+use crate::config::{Settings, TwilioSettings, redact_database_url, redact_error};
 use crate::domain::campaign::Limits;
 use crate::domain::ids::NodeId;
 use crate::service::accounts;
@@ -17,6 +17,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the API, dashboard and send engine.
@@ -57,7 +59,8 @@ struct DatabaseArgs {
     #[arg(
         long,
         env = "HERALD_DATABASE_URL",
-        default_value = "sqlite://herald.db"
+        default_value = "sqlite://herald.db",
+        hide_env_values = true
     )]
     database: String,
     /// Most database connections this process opens (PostgreSQL; SQLite uses up to 4 readers).
@@ -69,6 +72,13 @@ struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
+    /// Opens the database; an error quoting the URL has its password masked.
+    async fn connect(&self) -> anyhow::Result<store::DynStore> {
+        store::connect(&self.database, &self.options())
+            .await
+            .map_err(|e| redact_error(e, &self.database))
+    }
+
     fn options(&self) -> store::DbOptions {
         store::DbOptions {
             max_connections: self.db_max_connections,
@@ -109,7 +119,7 @@ struct ServeArgs {
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     twilio_auth_token: Option<String>,
     /// Twilio API key SID (`SK…`) for REST calls, with --twilio-api-secret.
-    #[arg(long, env = "TWILIO_API_KEY")]
+    #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true)]
     twilio_api_key: Option<String>,
     /// Twilio API key secret.
     #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
@@ -158,6 +168,15 @@ struct ServeArgs {
     /// Seconds one model answer may take before the reply is given up (logged, left unanswered).
     #[arg(long, env = "HERALD_LLM_TIMEOUT", default_value_t = 30)]
     llm_timeout: u64,
+    /// Bearer token `/metrics` requires; without it only clients on loopback may read metrics.
+    #[arg(long, env = "HERALD_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Most client connections served at once (more wait to be accepted).
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// A connection must send its whole request head within this many ms, or it is closed.
+    #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    header_read_timeout_ms: u64,
 }
 
 /// Parses the command line and runs the command.
@@ -172,17 +191,26 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate(db) => {
             telemetry::init(false);
-            let store = store::connect(&db.database, &db.options()).await?;
-            store.migrate().await?;
-            eprintln!("migrations applied to {}", db.database);
+            let store = db.connect().await?;
+            store
+                .migrate()
+                .await
+                .map_err(|e| redact_error(e.into(), &db.database))?;
+            eprintln!(
+                "migrations applied to {}",
+                redact_database_url(&db.database)
+            );
             Ok(())
         }
         Command::Accounts {
             command: AccountsCommand::Create { name, json, db },
         } => {
             telemetry::init(false);
-            let store = store::connect(&db.database, &db.options()).await?;
-            store.migrate().await?;
+            let store = db.connect().await?;
+            store
+                .migrate()
+                .await
+                .map_err(|e| redact_error(e.into(), &db.database))?;
             let creds = accounts::create_account(store.as_ref(), &name)
                 .await
                 .map_err(|e| anyhow::anyhow!("creating the account: {e}"))?;
@@ -248,6 +276,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.engine.status_poll_after = std::time::Duration::from_millis(args.status_poll_after_ms);
     settings.engine.lease_ttl = std::time::Duration::from_millis(args.lease_ttl_ms);
     settings.node_id = args.node_id;
+    settings.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
+    settings.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    settings.header_read_timeout = std::time::Duration::from_millis(args.header_read_timeout_ms);
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
         print_credentials("Herald created your first account.", creds);

@@ -38,7 +38,7 @@ impl fmt::Debug for TwilioSettings {
 }
 
 /// Everything `herald serve` needs to start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
     pub bind: String,
@@ -71,6 +71,69 @@ pub struct Settings {
     /// This node's name in a cluster; `None` derives it from the host name and the bound
     /// address, so a node restarting on the same address keeps its name.
     pub node_id: Option<NodeId>,
+    /// A connection that has not sent a whole request head within this long (or sits idle
+    /// between requests that long) is closed: a client trickling half a header holds nothing
+    /// for long.
+    pub header_read_timeout: Duration,
+    /// Most client connections open at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// The bearer token `/metrics` requires; `None`: only loopback clients may read it.
+    pub metrics_token: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_database_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("twilio", &self.twilio)
+            .field("node_id", &self.node_id)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The password of a database URL (`postgres://user:PASSWORD@host/db`, or a `password=`
+/// query parameter), so it can be masked wherever the URL or an error quoting it is shown.
+pub fn database_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let in_userinfo = authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password);
+    let in_query = rest.split_once('?').and_then(|(_, query)| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("password="))
+    });
+    in_userinfo.or(in_query).filter(|p| !p.is_empty())
+}
+
+/// The database URL with its password replaced by `***`: the only form that is ever logged
+/// or printed.
+pub fn redact_database_url(url: &str) -> String {
+    redact_password(url, url)
+}
+
+/// `text` (a message, an error chain) with the password of the database URL `url` masked.
+pub fn redact_password(text: &str, url: &str) -> String {
+    match database_password(url) {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_owned(),
+    }
+}
+
+/// An error whose message (and causes) may quote the database URL, with its password masked.
+pub fn redact_error(e: anyhow::Error, url: &str) -> anyhow::Error {
+    if database_password(url).is_none() {
+        return e;
+    }
+    anyhow::anyhow!("{}", redact_password(&format!("{e:#}"), url))
 }
 
 /// Twilio's list price of one outbound SMS segment to the US, in USD.
@@ -102,7 +165,15 @@ impl Settings {
             currency: DEFAULT_CURRENCY.into(),
             llm: None,
             node_id: None,
+            header_read_timeout: Duration::from_secs(15),
+            max_connections: 1024,
+            metrics_token: None,
         }
+    }
+
+    /// True when the public URL is https: cookies get `Secure`, answers `Strict-Transport-Security`.
+    pub fn is_https(&self) -> bool {
+        self.public_base().starts_with("https://")
     }
 
     /// The public URL without a trailing slash.
@@ -111,5 +182,37 @@ impl Settings {
             .as_deref()
             .unwrap_or("")
             .trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(
+            redact_database_url("postgres://herald:s3cret@db.example:5432/herald"),
+            "postgres://herald:***@db.example:5432/herald"
+        );
+        assert_eq!(
+            redact_database_url("postgres://herald@db/herald?sslmode=require&password=s3cret"),
+            "postgres://herald@db/herald?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_database_url("sqlite://herald.db"),
+            "sqlite://herald.db"
+        );
+        assert_eq!(
+            redact_database_url("postgres://herald@db/x"),
+            "postgres://herald@db/x"
+        );
+        let e = anyhow::anyhow!("refused postgres://u:pw9@h/db").context("opening");
+        assert_eq!(
+            redact_error(e, "postgres://u:pw9@h/db").to_string(),
+            "opening: refused postgres://u:***@h/db"
+        );
+        let s = Settings::new("postgres://u:pw9@h/db");
+        assert!(!format!("{s:?}").contains("pw9"));
     }
 }

@@ -9,16 +9,25 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Settings, TwilioSettings};
+use crate::config::{Settings, TwilioSettings, redact_database_url, redact_error};
 use crate::dashboard;
 use crate::domain::ids::NodeId;
 use crate::engine;
@@ -67,10 +76,16 @@ impl Application {
     /// starts the simulator when Twilio is not configured, and binds the listener (so
     /// `local_addr` is known before serving).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings.database_url, &settings.db)
+        let url = settings.database_url.clone();
+        let store = store::connect(&url, &settings.db)
             .await
-            .with_context(|| format!("opening the database {}", settings.database_url))?;
-        store.migrate().await.context("migrating the database")?;
+            .map_err(|e| redact_error(e, &url))
+            .with_context(|| format!("opening the database {}", redact_database_url(&url)))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| redact_error(e.into(), &url))
+            .context("migrating the database")?;
         let bootstrap = accounts::bootstrap(store.as_ref())
             .await
             .map_err(|e| anyhow::anyhow!("creating the first account: {e}"))?;
@@ -197,11 +212,9 @@ impl Application {
             stop.cancel();
         });
         let app = self.state.clone();
+        let settings = self.state.settings.clone();
         let router = router(self.state);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await
-            .context("serving HTTP");
+        let served = serve_http(self.listener, router, &settings, token.clone()).await;
         token.cancel();
         app.stop_replies(Duration::from_secs(5)).await;
         if let Some(engine) = engine {
@@ -214,12 +227,65 @@ impl Application {
     }
 }
 
+/// Accepts connections until `stop` is cancelled, then lets open ones finish. Each
+/// connection must send its request head within `header_read_timeout` (a client trickling
+/// half a header is closed), at most `max_connections` are served at once (the next waits in
+/// the listen backlog), and every request knows its client's address (`ConnectInfo`).
+async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    settings: &Settings,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    loop {
+        let slot = tokio::select! {
+            () = stop.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.context("connection slots closed")?,
+        };
+        let (stream, remote) = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                req
+            });
+        let connection = graceful.watch(
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
+        );
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
 /// The whole HTTP surface: the API's routes and the dashboard's, merged over one state, with
 /// the layers every request passes (body limit, timeout, tracing, redacted credentials, and a
 /// panic caught as the API's JSON 500). Unknown routes and methods answer the API's JSON
 /// 404/405 unless the dashboard's catch-all serves the path.
 fn router(app: App) -> Router {
     let max_body = app.settings.max_body_bytes;
+    let hsts = app.settings.is_https();
     http::router()
         .merge(dashboard::router(app.clone()))
         .fallback(http::route_not_found)
@@ -236,6 +302,26 @@ fn router(app: App) -> Router {
             header::COOKIE,
         ]))
         .layer(CatchPanicLayer::custom(http::panic_response))
+        .layer(middleware::map_response(move |res: Response| async move {
+            security_headers(res, hsts)
+        }))
+}
+
+/// Headers on every answer, API and dashboard alike (outermost, so 408s and panics get them
+/// too): never sniff a content type, and insist on https once the public URL is https.
+fn security_headers(mut res: Response, hsts: bool) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
 }
 
 /// The machine's host name (for a node's default name), or `localhost`.

@@ -1,9 +1,10 @@
 //! Sign-in, sign-out and password changes.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -13,13 +14,15 @@ use serde::Deserialize;
 use super::error::{PageResult, html};
 use super::flash::{FlashKind, IncomingFlash, redirect_with, with_flash};
 use super::signed_in::{
-    CurrentUser, Dashboard, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE, check_csrf, safe_next,
-    tokens_match,
+    CurrentUser, Dashboard, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE, ThrottleKey, check_csrf,
+    safe_next, tokens_match,
 };
 use super::views::Layout;
 use crate::service::App;
 use crate::service::ServiceError;
-use crate::service::sessions::{self, ABSOLUTE_TIMEOUT, MIN_PASSWORD_CHARS, random_token};
+use crate::service::sessions::{
+    self, ABSOLUTE_TIMEOUT, MAX_USERNAME_BYTES, MIN_PASSWORD_CHARS, SignInError, random_token,
+};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -94,14 +97,29 @@ pub struct LoginForm {
     next: String,
 }
 
+/// Largest sign-in form accepted: a user name, a password, a token and a path.
+pub const LOGIN_MAX_BODY: usize = 64 * 1024;
+
 /// Checks the password; on success opens a session and goes where the user was heading.
+/// Failures are throttled per client address and user name (checked and counted in one
+/// step), and a user name no user can have is refused before any lookup.
 pub async fn login(
     State(state): State<App>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     jar: CookieJar,
-    Form(form): Form<LoginForm>,
+    Form(mut form): Form<LoginForm>,
 ) -> PageResult {
     let next = safe_next(Some(&form.next));
+    let too_long = form.username.len() > MAX_USERNAME_BYTES;
+    if too_long {
+        // Not echoed back whole: the form shows at most a name's worth of it.
+        let mut end = MAX_USERNAME_BYTES;
+        while !form.username.is_char_boundary(end) {
+            end -= 1;
+        }
+        form.username.truncate(end);
+    }
     let expected = jar
         .get(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_owned())
@@ -124,7 +142,21 @@ pub async fn login(
             "The sign-in form had expired. Please sign in again.",
         ));
     }
-    if let Err(wait) = dashboard.check_throttle(&form.username) {
+    let refused = |jar| {
+        retry(
+            jar,
+            StatusCode::UNAUTHORIZED,
+            "The user name or password is not right. Check them and try again.",
+        )
+    };
+    if too_long {
+        return Ok(refused(jar));
+    }
+    let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
+        a.ip()
+    });
+    let key = ThrottleKey::new(client, &form.username);
+    if let Err(wait) = dashboard.begin_sign_in(key) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return Ok(retry(
             jar,
@@ -137,21 +169,26 @@ pub async fn login(
     }
     match sessions::sign_in(&state, &form.username, &form.password).await {
         Ok(new) => {
-            dashboard.record_success(&form.username);
+            dashboard.sign_in_succeeded(key);
             let jar = jar
                 .remove(dashboard.removal(LOGIN_CSRF_COOKIE))
                 .add(dashboard.cookie(SESSION_COOKIE, new.token, Some(ABSOLUTE_TIMEOUT)));
             Ok((jar, Redirect::to(&next)).into_response())
         }
-        Err(ServiceError::Unauthorized) => {
-            dashboard.record_failure(&form.username);
+        // Already counted by `begin_sign_in`.
+        Err(SignInError::Refused) => Ok(refused(jar)),
+        Err(SignInError::Busy) => {
+            dashboard.sign_in_not_judged(key);
             Ok(retry(
                 jar,
-                StatusCode::UNAUTHORIZED,
-                "The user name or password is not right. Check them and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Herald is busy checking other sign-ins. Wait a moment and try again.",
             ))
         }
-        Err(e) => Err(e.into()),
+        Err(SignInError::Failed(e)) => {
+            dashboard.sign_in_not_judged(key);
+            Err(e.into())
+        }
     }
 }
 

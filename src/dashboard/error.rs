@@ -24,6 +24,8 @@ pub enum PageError {
     Conflict(String),
     /// The request itself is unusable; the message says why.
     BadRequest(String),
+    /// The body (an upload, a form) is larger than Herald accepts.
+    TooLarge,
     /// Something failed on our side; logged, not shown.
     Internal(anyhow::Error),
 }
@@ -83,6 +85,13 @@ impl PageError {
                 "Something is wrong with that request",
                 m,
             ),
+            PageError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That is too large",
+                "The upload or form is larger than Herald accepts. Split the recipients into \
+                 smaller files and send them as separate campaigns. Nothing was changed."
+                    .to_owned(),
+            ),
             PageError::Internal(e) => {
                 tracing::error!(error = ?e, "dashboard page failed");
                 (
@@ -134,22 +143,127 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Renders error pages that handlers returned, in the frame of the signed-in user.
+/// True for the paths the page script calls, which answer JSON, errors included.
+fn is_json_path(path: &str) -> bool {
+    path.ends_with("/live") || path == "/campaigns/new/check"
+}
+
+/// An extractor's rejection (axum answers those in plain text: a body over the limit, a
+/// multipart request without a boundary, an unreadable form, a wrong content type) as the
+/// dashboard's own error, with the rejection's status.
+async fn rejection(res: Response) -> (StatusCode, &'static str, String) {
+    let status = res.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return PageError::TooLarge.parts();
+    }
+    let text = axum::body::to_bytes(res.into_body(), 4 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        "The form could not be read.".to_owned()
+    } else {
+        text
+    };
+    (status, "Something is wrong with that request", message)
+}
+
+/// True for a plain-text client error: what axum's extractors answer when they refuse.
+fn is_plain_rejection(res: &Response) -> bool {
+    res.status().is_client_error()
+        && res
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain"))
+}
+
+/// Renders error pages that handlers returned, in the frame of the signed-in user; an
+/// extractor's plain-text rejection becomes the same page (or, on the script's JSON paths,
+/// the API's JSON error shape).
 pub async fn error_pages(State(state): State<App>, req: Request, next: Next) -> Response {
     let cookies = req.headers().clone();
+    let json = is_json_path(req.uri().path());
     let mut res = next.run(req).await;
+    let e = match res.extensions_mut().remove::<Unrendered>() {
+        Some(e) if json => {
+            let status = res.status();
+            return live_json(status, status_code(status), e.message);
+        }
+        Some(e) => e,
+        None if is_plain_rejection(&res) => {
+            let (status, heading, message) = rejection(res).await;
+            if json {
+                return live_json(status, status_code(status), message);
+            }
+            let mut res = status.into_response();
+            res.extensions_mut().insert(Unrendered { heading, message });
+            return render_unrendered(&state, &cookies, res).await;
+        }
+        None => return res,
+    };
+    res.extensions_mut().insert(e);
+    render_unrendered(&state, &cookies, res).await
+}
+
+/// Renders the [`Unrendered`] page `res` carries, with the navigation of whoever the
+/// request's session cookie names.
+async fn render_unrendered(
+    state: &App,
+    cookies: &axum::http::HeaderMap,
+    mut res: Response,
+) -> Response {
     let Some(e) = res.extensions_mut().remove::<Unrendered>() else {
         return res;
     };
-    let jar = axum_extra::extract::cookie::CookieJar::from_headers(&cookies);
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(cookies);
     let user = match jar.get(super::signed_in::SESSION_COOKIE) {
-        Some(c) => sessions::resume(&state, c.value(), OffsetDateTime::now_utc())
+        Some(c) => sessions::resume(state, c.value(), OffsetDateTime::now_utc())
             .await
             .ok()
             .flatten(),
         None => None,
     };
     render_page(res.status(), e.heading, e.message, user.as_ref())
+}
+
+/// The API's code for a status the dashboard answers.
+fn status_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        s if s.is_server_error() => "internal_error",
+        _ => "bad_request",
+    }
+}
+
+/// `{"error": {"code", "message"}}` with this status.
+fn live_json(status: StatusCode, code: &'static str, message: String) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+/// A page error on a JSON endpoint of the page script, in the API's error shape.
+pub fn live_page_error(e: PageError) -> Response {
+    match e {
+        PageError::Csrf => live_json(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this page is out of date: reload it".to_owned(),
+        ),
+        PageError::Internal(e) => live_error(ServiceError::Internal(e)),
+        e => {
+            let (status, _, message) = e.parts();
+            live_json(status, status_code(status), message)
+        }
+    }
 }
 
 /// The JSON error of a live endpoint (the scripts' polling and the form's check), in the same

@@ -23,7 +23,7 @@ mod views;
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -42,7 +42,12 @@ pub fn router(state: App) -> Router<App> {
     let dashboard = Arc::new(Dashboard::new(secure));
     Router::new()
         .route("/", get(home))
-        .route("/login", get(auth::login_page).post(auth::login))
+        .route(
+            "/login",
+            get(auth::login_page)
+                .post(auth::login)
+                .layer(DefaultBodyLimit::max(auth::LOGIN_MAX_BODY)),
+        )
         .route("/logout", post(auth::logout))
         .route(
             "/account/password",

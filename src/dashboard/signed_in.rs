@@ -2,6 +2,7 @@
 //! CSRF checks, sign-in throttling, and the dashboard's cookie settings.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -23,19 +25,48 @@ pub const SESSION_COOKIE: &str = "herald_session";
 /// The sign-in form's CSRF token, before there is a session to hold one.
 pub const LOGIN_CSRF_COOKIE: &str = "herald_login_csrf";
 
-/// Failed sign-ins allowed per user name in [`THROTTLE_WINDOW`] before further tries are refused.
+/// Failed sign-ins allowed per client address and user name in [`THROTTLE_WINDOW`] before
+/// further tries are refused.
 const MAX_FAILURES: u32 = 10;
 /// How long failures are remembered.
 const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Most user names tracked at once (a flood of made-up names cannot grow memory without bound).
+/// Most (address, user name) pairs tracked at once: a flood of made-up names evicts the
+/// oldest entries one by one, never the whole table, and each entry is 32 bytes of key.
 const MAX_TRACKED: usize = 10_000;
+
+/// Which sign-in attempts a throttle entry counts: a SHA-256 of the client's address and the
+/// user name (trimmed, lower-cased), so an entry's size does not depend on what was sent and
+/// a stranger elsewhere cannot lock a real user out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ThrottleKey([u8; 32]);
+
+impl ThrottleKey {
+    /// The key of `username` tried from `client`.
+    pub fn new(client: IpAddr, username: &str) -> Self {
+        let mut hash = Sha256::new();
+        match client.to_canonical() {
+            IpAddr::V4(ip) => hash.update(ip.octets()),
+            IpAddr::V6(ip) => hash.update(ip.octets()),
+        }
+        hash.update([0]);
+        hash.update(username.trim().to_lowercase().as_bytes());
+        Self(hash.finalize().into())
+    }
+}
+
+/// Failed sign-ins of one key since `since`.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since: Instant,
+}
 
 /// The dashboard's process-local state.
 pub struct Dashboard {
     /// Cookies get `Secure` when the public URL is https.
     pub secure: bool,
-    /// Failed sign-ins per user name.
-    throttle: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Failed (and in-progress) sign-ins per client address and user name.
+    throttle: Mutex<HashMap<ThrottleKey, Failures>>,
     /// Last time expired sessions and drafts were purged.
     last_purge: Mutex<Option<Instant>>,
 }
@@ -50,42 +81,68 @@ impl Dashboard {
         }
     }
 
-    /// `Err(wait)` when this user name has failed too often recently.
-    pub fn check_throttle(&self, username: &str) -> Result<(), Duration> {
-        let key = username.trim().to_lowercase();
-        let map = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(&key) {
-            Some((n, since)) if *n >= MAX_FAILURES && since.elapsed() < THROTTLE_WINDOW => {
-                Err(THROTTLE_WINDOW.saturating_sub(since.elapsed()))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Records a failed sign-in for this user name.
-    pub fn record_failure(&self, username: &str) {
-        let key = username.trim().to_lowercase();
+    /// Starts a sign-in attempt: `Err(wait)` when this key has failed too often recently,
+    /// otherwise the attempt is counted as a failure at once, in the same step as the check,
+    /// so a burst of parallel tries cannot get past the limit; [`Self::sign_in_succeeded`] or
+    /// [`Self::sign_in_not_judged`] takes it back.
+    pub fn begin_sign_in(&self, key: ThrottleKey) -> Result<(), Duration> {
+        let now = Instant::now();
         let mut map = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, (_, since)| since.elapsed() < THROTTLE_WINDOW);
-            if map.len() >= MAX_TRACKED {
-                map.clear();
+        if let Some(f) = map.get_mut(&key) {
+            if now.duration_since(f.since) >= THROTTLE_WINDOW {
+                *f = Failures {
+                    count: 0,
+                    since: now,
+                };
             }
+            if f.count >= MAX_FAILURES {
+                return Err(THROTTLE_WINDOW.saturating_sub(now.duration_since(f.since)));
+            }
+            f.count += 1;
+            return Ok(());
         }
-        let entry = map.entry(key).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= THROTTLE_WINDOW {
-            *entry = (0, Instant::now());
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, f| now.duration_since(f.since) < THROTTLE_WINDOW);
         }
-        entry.0 += 1;
+        if map.len() >= MAX_TRACKED
+            && let Some(oldest) = map.iter().min_by_key(|(_, f)| f.since).map(|(k, _)| *k)
+        {
+            map.remove(&oldest);
+        }
+        map.insert(
+            key,
+            Failures {
+                count: 1,
+                since: now,
+            },
+        );
+        Ok(())
     }
 
-    /// Forgets the failures of a user name that just signed in.
-    pub fn record_success(&self, username: &str) {
-        let key = username.trim().to_lowercase();
+    /// Forgets the failures of a key that just signed in.
+    pub fn sign_in_succeeded(&self, key: ThrottleKey) {
         self.throttle
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
+    }
+
+    /// Takes back an attempt that was neither right nor wrong (it failed on our side, or
+    /// waited too long for its turn to be checked).
+    pub fn sign_in_not_judged(&self, key: ThrottleKey) {
+        let mut map = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = map.get_mut(&key) {
+            f.count = f.count.saturating_sub(1);
+        }
+    }
+
+    /// Pairs tracked (for tests of the bound).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// True at most once an hour: time to delete expired sessions and old drafts.
@@ -198,7 +255,7 @@ impl FromRequestParts<App> for LiveUser {
                 axum::Json(serde_json::json!({"error": {"code": "unauthorized", "message": "your session has ended: reload the page to sign in again"}})),
             )
                 .into_response()),
-            Err(e) => Err(e.into_response()),
+            Err(e) => Err(super::error::live_page_error(e)),
         }
     }
 }
@@ -216,19 +273,34 @@ pub fn urlencode(raw: &str) -> String {
     out
 }
 
-/// A local path to go to after signing in; anything else (another host, `//evil`) is `/campaigns`.
+/// Longest `next` path kept (a longer one is not a page of Herald's).
+const MAX_NEXT_LEN: usize = 2_048;
+
+/// Where to go after signing in: a path on this site, parsed from `?next=`. Only printable
+/// ASCII is kept, without backslashes, starting with one `/` and never containing `//`, so
+/// no browser can read it as another host (browsers drop tabs and newlines and treat `\`
+/// as `/`, which is how `/\t/evil.example` would become `//evil.example`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextPath(String);
+
+impl NextPath {
+    /// The path, if `raw` is one of this site's (and not the sign-in page itself).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() <= MAX_NEXT_LEN
+            && raw.starts_with('/')
+            && raw.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+            && !raw.contains("//")
+            && !raw.starts_with("/login");
+        ok.then(|| Self(raw.to_owned()))
+    }
+}
+
+/// A local path to go to after signing in: the campaigns when none was given, `/` for
+/// anything that is not a path on this site (see [`NextPath`]).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n'])
-                && !n.starts_with("/login") =>
-        {
-            n.to_owned()
-        }
-        _ => "/campaigns".to_owned(),
+        None | Some("") => "/campaigns".to_owned(),
+        Some(raw) => NextPath::parse(raw).map_or_else(|| "/".to_owned(), |p| p.0),
     }
 }
 
@@ -258,29 +330,84 @@ mod tests {
     fn next_paths_stay_on_this_site() {
         assert_eq!(safe_next(Some("/campaigns/smsc_1")), "/campaigns/smsc_1");
         assert_eq!(safe_next(Some("/campaigns?x=1")), "/campaigns?x=1");
+        assert_eq!(safe_next(Some("/campaigns?q=a%20b")), "/campaigns?q=a%20b");
         for bad in [
             "//evil.example",
             "https://evil.example",
             "/\\evil",
-            "",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/x",
+            "/\u{1}x",
+            "/x\u{7f}",
+            "/a b",
+            "/caf\u{e9}",
+            "/x//evil.example",
+            "/./\\evil",
             "/login",
+            "/login?next=/x",
+            "evil",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/campaigns", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+            assert!(NextPath::parse(bad).is_none(), "{bad:?}");
         }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3_000)))), "/");
         assert_eq!(safe_next(None), "/campaigns");
+        assert_eq!(safe_next(Some("")), "/campaigns");
+        // Whatever it keeps is a valid header value.
+        for ok in ["/campaigns/smsc_1", "/a-b_c.d~e!$&'()*+,;=:@%41?x=1#f"] {
+            let p = NextPath::parse(ok).unwrap();
+            assert!(axum::http::HeaderValue::from_str(&p.0).is_ok());
+        }
+    }
+
+    fn key(ip: &str, user: &str) -> ThrottleKey {
+        ThrottleKey::new(ip.parse().unwrap(), user)
     }
 
     #[test]
     fn throttle_after_repeated_failures() {
         let d = Dashboard::new(false);
         for _ in 0..MAX_FAILURES {
-            assert!(d.check_throttle("Alice").is_ok());
-            d.record_failure("alice");
+            assert!(d.begin_sign_in(key("10.0.0.1", "Alice")).is_ok());
         }
-        assert!(d.check_throttle(" ALICE ").is_err());
-        assert!(d.check_throttle("bob").is_ok());
-        d.record_success("alice");
-        assert!(d.check_throttle("alice").is_ok());
+        assert!(d.begin_sign_in(key("10.0.0.1", " ALICE ")).is_err());
+        // Another client, or another name, is not locked out by these failures.
+        assert!(d.begin_sign_in(key("10.0.0.2", "alice")).is_ok());
+        assert!(d.begin_sign_in(key("10.0.0.1", "bob")).is_ok());
+        d.sign_in_succeeded(key("10.0.0.1", "alice"));
+        assert!(d.begin_sign_in(key("10.0.0.1", "alice")).is_ok());
+        // An attempt not judged is given back.
+        let k = key("10.0.0.3", "carol");
+        for _ in 0..MAX_FAILURES {
+            assert!(d.begin_sign_in(k).is_ok());
+        }
+        d.sign_in_not_judged(k);
+        assert!(d.begin_sign_in(k).is_ok());
+        assert!(d.begin_sign_in(k).is_err());
+        // IPv4 and its IPv6-mapped form are one client.
+        assert_eq!(key("10.0.0.1", "a"), key("::ffff:10.0.0.1", "a"));
+    }
+
+    #[test]
+    fn throttle_memory_is_bounded_and_never_cleared_whole() {
+        let d = Dashboard::new(false);
+        let victim = key("10.9.9.9", "alice");
+        for _ in 0..MAX_FAILURES {
+            d.begin_sign_in(victim).unwrap();
+        }
+        for i in 0..MAX_TRACKED + 500 {
+            d.begin_sign_in(key("10.0.0.1", &format!("made-up-{i}")))
+                .unwrap();
+            assert!(d.tracked() <= MAX_TRACKED);
+        }
+        assert_eq!(d.tracked(), MAX_TRACKED);
+        // Only the oldest entries went, one at a time: the newest are all still counted.
+        assert!(
+            d.begin_sign_in(key("10.0.0.1", &format!("made-up-{}", MAX_TRACKED + 499)))
+                .is_ok()
+        );
+        assert_eq!(d.tracked(), MAX_TRACKED);
     }
 
     #[test]

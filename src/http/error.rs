@@ -58,6 +58,12 @@ pub enum ApiError {
     /// A webhook whose signature is missing or wrong.
     #[error("the request signature is missing or invalid")]
     Forbidden,
+    /// `/metrics` without the configured metrics token.
+    #[error("send Authorization: Bearer with the metrics token (--metrics-token)")]
+    MetricsUnauthorized,
+    /// `/metrics` from another host while no metrics token is configured.
+    #[error("/metrics answers only loopback clients unless --metrics-token is set")]
+    MetricsLoopbackOnly,
 }
 
 fn body(
@@ -161,6 +167,20 @@ impl IntoResponse for ApiError {
                 body(StatusCode::NOT_FOUND, "not_found", e.to_string(), vec![])
             }
             e @ ApiError::Forbidden => {
+                body(StatusCode::FORBIDDEN, "forbidden", e.to_string(), vec![])
+            }
+            e @ ApiError::MetricsUnauthorized => {
+                let mut r = body(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    e.to_string(),
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            e @ ApiError::MetricsLoopbackOnly => {
                 body(StatusCode::FORBIDDEN, "forbidden", e.to_string(), vec![])
             }
             e @ ApiError::MethodNotAllowed => body(

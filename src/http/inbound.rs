@@ -1,7 +1,7 @@
 //! `POST /webhooks/twilio/inbound`: Twilio's incoming-message webhook, verified like the
 //! status callback, answered with TwiML at once (the agent works in the background).
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -24,14 +24,15 @@ use crate::service::inbound::{self, InboundSms};
     responses(
         (status = 200, description = "TwiML: an empty `<Response/>`, or one `<Message>` confirming a keyword", content_type = "text/xml", body = String),
         (status = 403, description = "missing or wrong X-Twilio-Signature", body = ErrorBody),
+        (status = 413, description = "body over 64 KiB", body = ErrorBody),
     ))]
 pub async fn inbound(
     State(state): State<App>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = verified_params(&state, &uri, &headers, body).await?;
     let message = IncomingMessage::parse(&params);
     let sms = InboundSms {
         from: message.from,

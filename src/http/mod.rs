@@ -16,9 +16,12 @@ pub mod optouts;
 pub mod preview;
 pub mod webhooks;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{StatusCode, header};
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -29,6 +32,7 @@ use utoipa_axum::routes;
 
 use crate::service::App;
 use error::ApiError;
+use subtle::ConstantTimeEq;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -134,15 +138,53 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<App>) -> Response {
-    (
+/// Who may read `/metrics`: with a token configured, whoever presents it as
+/// `Authorization: Bearer <token>` (compared in constant time); without one, only clients on
+/// loopback.
+fn metrics_access(
+    token: Option<&str>,
+    client: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    match token {
+        Some(token) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+                return Err(ApiError::MetricsUnauthorized);
+            }
+        }
+        None => {
+            if !client.is_some_and(|addr| addr.ip().to_canonical().is_loopback()) {
+                return Err(ApiError::MetricsLoopbackOnly);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prometheus metrics, for whoever [`metrics_access`] lets in.
+async fn metrics(
+    State(state): State<App>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    metrics_access(
+        state.settings.metrics_token.as_deref(),
+        client.map(|Extension(ConnectInfo(addr))| addr),
+        &headers,
+    )?;
+    Ok((
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The answer to a request whose handler panicked: the API's JSON 500 (logged).
@@ -153,4 +195,44 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         Json(serde_json::json!({"error": {"code": "internal_error", "message": "something went wrong on our side; it has been logged"}})),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_need_the_token_or_loopback() {
+        let none = HeaderMap::new();
+        let addr = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
+        assert!(metrics_access(None, addr("127.0.0.1:5000"), &none).is_ok());
+        assert!(metrics_access(None, addr("[::1]:5000"), &none).is_ok());
+        assert!(metrics_access(None, addr("[::ffff:127.0.0.1]:5000"), &none).is_ok());
+        for far in ["10.0.0.5:5000", "[2001:db8::1]:5000"] {
+            assert!(matches!(
+                metrics_access(None, addr(far), &none),
+                Err(ApiError::MetricsLoopbackOnly)
+            ));
+        }
+        assert!(matches!(
+            metrics_access(None, None, &none),
+            Err(ApiError::MetricsLoopbackOnly)
+        ));
+        let mut right = HeaderMap::new();
+        right.insert(header::AUTHORIZATION, "Bearer t0ken".parse().unwrap());
+        let mut wrong = HeaderMap::new();
+        wrong.insert(header::AUTHORIZATION, "Bearer t0ke".parse().unwrap());
+        // With a token, loopback alone is not enough, and anywhere with it is.
+        assert!(matches!(
+            metrics_access(Some("t0ken"), addr("127.0.0.1:1"), &none),
+            Err(ApiError::MetricsUnauthorized)
+        ));
+        assert!(matches!(
+            metrics_access(Some("t0ken"), addr("10.0.0.5:1"), &wrong),
+            Err(ApiError::MetricsUnauthorized)
+        ));
+        assert!(metrics_access(Some("t0ken"), addr("10.0.0.5:1"), &right).is_ok());
+        let r = ApiError::MetricsLoopbackOnly.into_response();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
 }

@@ -1,8 +1,9 @@
 //! Twilio's webhooks: status callbacks, verified by `X-Twilio-Signature` before anything changes.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::ApiError;
 use crate::domain::status::{RecipientStatus, StatusEvent};
@@ -10,13 +11,39 @@ use crate::provider::signature;
 use crate::provider::twilio::webhook::StatusCallback;
 use crate::service::App;
 
+/// Largest body a Twilio webhook may have. Twilio's forms are a few kilobytes (a 1,600
+/// character message and some twenty fields); anything far larger is not Twilio.
+pub const WEBHOOK_MAX_BODY: usize = 64 * 1024;
+
+/// Reads a webhook's body, at most [`WEBHOOK_MAX_BODY`] bytes (413 beyond, without reading
+/// the rest; a declared `Content-Length` over the limit is refused before reading at all).
+async fn read_limited(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > WEBHOOK_MAX_BODY as u64) {
+        return Err(ApiError::PayloadTooLarge(WEBHOOK_MAX_BODY));
+    }
+    match Limited::new(body, WEBHOOK_MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge(WEBHOOK_MAX_BODY))
+        }
+        // The client went away mid-body: nothing to verify.
+        Err(_) => Err(ApiError::Forbidden),
+    }
+}
+
 /// Checks the signature over the public URL + path + query and the form parameters
-/// (every Twilio webhook: status callbacks here, incoming messages in `inbound`).
-pub(super) fn verified_params(
+/// (every Twilio webhook: status callbacks here, incoming messages in `inbound`). A request
+/// without `X-Twilio-Signature` is refused before its body is read, and a body is read only
+/// up to [`WEBHOOK_MAX_BODY`], so a stranger's POST costs next to nothing.
+pub(super) async fn verified_params(
     state: &App,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Body,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let token = state
         .settings
@@ -24,14 +51,16 @@ pub(super) fn verified_params(
         .as_ref()
         .map(|t| t.auth_token.as_str())
         .ok_or(ApiError::Forbidden)?;
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| ApiError::Forbidden)?;
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("{}{}", state.settings.public_base(), path_and_query);
     let signature = headers
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
         .ok_or(ApiError::Forbidden)?;
+    let body = read_limited(headers, body).await?;
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::Forbidden)?;
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{}{}", state.settings.public_base(), path_and_query);
     if !signature::verify(token, &url, &params, signature) {
         tracing::warn!(path = uri.path(), "rejected a webhook with a bad signature");
         return Err(ApiError::Forbidden);
@@ -43,14 +72,15 @@ pub(super) fn verified_params(
 #[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks",
     params(("attempt" = Option<String>, Query, description = "Herald's attempt id, set in the StatusCallback URL")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's callback parameters (MessageSid, MessageStatus, ErrorCode, …)"),
-    responses((status = 200, description = "stored"), (status = 403, description = "missing or wrong X-Twilio-Signature")))]
+    responses((status = 200, description = "stored"), (status = 403, description = "missing or wrong X-Twilio-Signature"),
+        (status = 413, description = "body over 64 KiB", body = super::error::ErrorBody)))]
 pub async fn status(
     State(state): State<App>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = verified_params(&state, &uri, &headers, body).await?;
     let callback = StatusCallback::parse(&params);
     state.metrics.callback(callback.status);
     let (Some(sid), Some(status)) = (

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Semaphore;
 
 use super::credentials::{hash_password, password_matches};
 use super::{App, ServiceError, ServiceResult};
@@ -26,6 +27,37 @@ const TOUCH_EVERY: Duration = Duration::minutes(1);
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password accepted (Argon2 hashes anything, but a 1 MB password is an attack).
 pub const MAX_PASSWORD_CHARS: usize = 1_024;
+
+/// Longest user name looked up: anything longer is refused before the database or the
+/// password hash is touched (names Herald creates are far shorter).
+pub const MAX_USERNAME_BYTES: usize = 256;
+/// Most password checks running at once. Each is an Argon2 hash using 19 MiB and tens of
+/// milliseconds of CPU on the blocking pool; a flood of sign-ins queues here instead.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+/// How long a password check waits for its turn before the sign-in is refused as busy.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// The turns of [`MAX_CONCURRENT_HASHES`].
+static HASHING: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
+/// Why a sign-in opened no session.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong user name or password (which one is never said).
+    #[error("wrong user name or password")]
+    Refused,
+    /// Too many passwords are being checked right now; try again shortly.
+    #[error("too many sign-ins at once")]
+    Busy,
+    /// Something failed on our side.
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+impl From<crate::store::StoreError> for SignInError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Failed(e.into())
+    }
+}
 
 /// Who a session belongs to, and what its forms must carry.
 #[derive(Debug, Clone)]
@@ -66,11 +98,18 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password("herald-dummy-password-for-unknown-users").unwrap_or_default());
 
-/// Checks a password on the blocking pool (Argon2 takes tens of milliseconds of CPU).
-async fn check_password(password: String, phc: String) -> ServiceResult<bool> {
+/// Checks a password on the blocking pool (Argon2 takes tens of milliseconds of CPU), at most
+/// [`MAX_CONCURRENT_HASHES`] at once; `Err(Busy)` after waiting [`HASH_WAIT`] for a turn.
+async fn check_password(password: String, phc: String) -> Result<bool, SignInError> {
+    let _turn = tokio::time::timeout(HASH_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| SignInError::Busy)?
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e)))?;
     tokio::task::spawn_blocking(move || password_matches(&password, &phc))
         .await
-        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("checking a password")))
+        .map_err(|e| {
+            ServiceError::Internal(anyhow::Error::new(e).context("checking a password")).into()
+        })
 }
 
 async fn open_session(
@@ -98,13 +137,18 @@ async fn open_session(
     Ok(NewSignIn { token, session })
 }
 
-/// Signs a user in. A wrong user name and a wrong password are the same `Unauthorized`,
-/// after the same amount of work.
-pub async fn sign_in(app: &App, username: &str, password: &str) -> ServiceResult<NewSignIn> {
+/// Signs a user in. A wrong user name and a wrong password are the same `Refused`, after
+/// the same amount of work (a name no user can have, over [`MAX_USERNAME_BYTES`], and an
+/// empty or over-long password are refused before any).
+pub async fn sign_in(app: &App, username: &str, password: &str) -> Result<NewSignIn, SignInError> {
     let store = app.store.as_ref();
     let username = username.trim();
-    if username.is_empty() || password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(ServiceError::Unauthorized);
+    if username.is_empty()
+        || username.len() > MAX_USERNAME_BYTES
+        || password.is_empty()
+        || password.chars().count() > MAX_PASSWORD_CHARS
+    {
+        return Err(SignInError::Refused);
     }
     let user = store.find_user(username).await?;
     let phc = user
@@ -112,8 +156,10 @@ pub async fn sign_in(app: &App, username: &str, password: &str) -> ServiceResult
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
     let matches = check_password(password.to_owned(), phc).await?;
     match user {
-        Some(user) if matches => open_session(store, user.id, user.account_id, user.username).await,
-        _ => Err(ServiceError::Unauthorized),
+        Some(user) if matches => {
+            Ok(open_session(store, user.id, user.account_id, user.username).await?)
+        }
+        _ => Err(SignInError::Refused),
     }
 }
 
@@ -203,9 +249,17 @@ pub async fn change_password(
         .await?
         .filter(|u| u.id == session.user_id)
         .ok_or(ServiceError::Unauthorized)?;
-    if current.chars().count() > MAX_PASSWORD_CHARS
-        || !check_password(current.to_owned(), user.password_hash.clone()).await?
-    {
+    let matches = current.chars().count() <= MAX_PASSWORD_CHARS
+        && match check_password(current.to_owned(), user.password_hash.clone()).await {
+            Ok(matches) => matches,
+            Err(SignInError::Failed(e)) => return Err(e),
+            Err(SignInError::Refused | SignInError::Busy) => {
+                return Err(ServiceError::Conflict(
+                    "Herald is checking too many passwords right now; try again in a moment".into(),
+                ));
+            }
+        };
+    if !matches {
         errors.insert(
             0,
             FieldError::new("current_password", "is not your current password"),
@@ -243,17 +297,38 @@ mod tests {
         (dir, store, app)
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn password_checks_take_turns_and_give_up_as_busy() {
+        // Every turn taken: the next check waits its while, then is refused as busy.
+        let held = HASHING
+            .acquire_many(MAX_CONCURRENT_HASHES as u32)
+            .await
+            .unwrap();
+        let phc = hash_password("right password").unwrap();
+        assert!(matches!(
+            check_password("right password".into(), phc.clone()).await,
+            Err(SignInError::Busy)
+        ));
+        drop(held);
+        assert!(check_password("right password".into(), phc).await.unwrap());
+        assert_eq!(HASHING.available_permits(), MAX_CONCURRENT_HASHES);
+    }
+
     #[tokio::test]
     async fn sign_in_resume_expire_and_sign_out() {
         let (_dir, store, app) = store().await;
         let creds = accounts::create_account(&store, "Clinic").await.unwrap();
         assert!(matches!(
             sign_in(&app, &creds.user, "wrong").await,
-            Err(ServiceError::Unauthorized)
+            Err(SignInError::Refused)
         ));
         assert!(matches!(
             sign_in(&app, "nobody", &creds.password).await,
-            Err(ServiceError::Unauthorized)
+            Err(SignInError::Refused)
+        ));
+        assert!(matches!(
+            sign_in(&app, &"x".repeat(MAX_USERNAME_BYTES + 1), &creds.password).await,
+            Err(SignInError::Refused)
         ));
         let new = sign_in(&app, &format!(" {} ", creds.user), &creds.password)
             .await

@@ -280,7 +280,7 @@ async fn sign_in_is_protected_and_does_not_reveal_users() {
         )
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), "/campaigns", "no open redirect");
+    assert_eq!(location(&r), "/", "no open redirect");
     let cookie = r
         .headers()
         .get_all(SET_COOKIE)

@@ -7,6 +7,7 @@ mod chaos;
 mod cli;
 mod cluster;
 mod dashboard;
+mod edge;
 mod engine;
 mod errors;
 mod preview;

@@ -2,14 +2,15 @@
 //! messages rendered, with nothing stored.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::form::{parse_input, read_form, recipients_input};
 use super::{DraftData, Parsed, RowProblem, capitalise};
-use crate::dashboard::error::{PageError, live_error};
+use crate::dashboard::error::{PageError, live_error, live_page_error};
 use crate::dashboard::signed_in::{LiveUser, check_csrf};
 use crate::service::App;
 use crate::service::ServiceError;
@@ -57,22 +58,24 @@ pub struct Sample {
 pub async fn check(
     State(state): State<App>,
     LiveUser(user): LiveUser,
-    mp: Multipart,
+    mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<CheckAnswer>, Response> {
-    let fail = |e: PageError| {
-        let (status, message) = match e {
-            PageError::Csrf => (
-                StatusCode::FORBIDDEN,
-                "this page is out of date: reload it".to_owned(),
-            ),
-            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            _ => (
-                StatusCode::BAD_REQUEST,
-                "the form could not be read".to_owned(),
-            ),
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    // Errors in the API's shape, `{"error": {"code", "message"}}`, as the script reads them.
+    let fail = |e: PageError| match e {
+        e @ (PageError::Csrf | PageError::BadRequest(_) | PageError::TooLarge) => {
+            live_page_error(e)
+        }
+        _ => live_page_error(PageError::BadRequest(
+            "the form could not be read".to_owned(),
+        )),
     };
+    let mp = mp.map_err(|e| {
+        fail(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::TooLarge
+        } else {
+            PageError::BadRequest(e.body_text())
+        })
+    })?;
     let mut s = read_form(mp).await.map_err(fail)?;
     check_csrf(&user, &s.csrf).map_err(fail)?;
     let mut answer = CheckAnswer {

@@ -36,7 +36,13 @@ pub(super) struct Submitted {
 }
 
 pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError> {
-    let bad = |e: axum::extract::multipart::MultipartError| PageError::BadRequest(e.body_text());
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::TooLarge
+        } else {
+            PageError::BadRequest(e.body_text())
+        }
+    };
     let mut s = Submitted::default();
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
