@@ -561,3 +561,49 @@ async fn shape_errors_inside_recipients_keep_their_exact_message() {
     .await;
     assert_eq!(r.status(), 400);
 }
+
+/// The recipients `POST /v1/sms/recipients/parse` returns are a create body's recipients as
+/// they are: the `line` it adds is ignored; any other unknown field is still refused.
+#[tokio::test]
+async fn recipients_from_parse_are_accepted_as_they_are() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let parsed = app
+        .request(Method::POST, "/v1/sms/recipients/parse")
+        .header("Content-Type", "text/csv")
+        .body("phone,first_name\n+447111000001,Sarah\n+447111000002,James\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parsed.status(), 200);
+    let parsed = json(parsed).await;
+    assert_eq!(parsed["recipients"][0]["line"], 2);
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "From a CSV",
+        "message_template": "Hi {{first_name}}",
+        "recipients": parsed["recipients"],
+    });
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 201);
+    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let got = app.campaign(&id).await;
+    assert_eq!(got["recipients"][1]["body"], "Hi James");
+    assert_eq!(
+        got["recipients"][1]["variables"],
+        json!({ "first_name": "James" })
+    );
+
+    body["recipients"][1]["row"] = json!(3);
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 422);
+    let v = json(r).await;
+    assert_eq!(error_fields(&v), ["recipients[1].row"]);
+    assert!(
+        v["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown field `row`, expected `phone` or `variables`"),
+        "{v}"
+    );
+}

@@ -627,3 +627,25 @@ async fn unreadable_uploads_are_refused_with_the_json_error_shape() {
         "the file is empty: there are no rows to import"
     );
 }
+
+/// Parse's recipients preview as they are: the `line` it adds is ignored.
+#[tokio::test]
+async fn recipients_from_parse_preview_as_they_are() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let parsed =
+        json(upload(&app, PARSE, "text/plain", b"+447111000001\n+447111000002").await).await;
+    assert_eq!(parsed["recipients"][1]["line"], 2);
+    let got = preview(
+        &app,
+        &json!({
+            "from_number": "+447446466847",
+            "name": "Pasted",
+            "message_template": "Hello",
+            "recipients": parsed["recipients"],
+        }),
+    )
+    .await;
+    assert_eq!(got["valid"], true, "{got}");
+    assert_eq!(got["totals"]["sendable"], 2);
+}

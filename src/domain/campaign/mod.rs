@@ -17,8 +17,8 @@ use super::segments::Encoding;
 pub use analysis::{CampaignAnalysis, CampaignPlan, analyse, plan};
 pub use check::{RecipientChecker, RecipientOutcome, RenderedMessage, SendableRecipient};
 pub use request::{
-    BorrowedStr, CampaignRequest, JsonEntry, RecipientInput, RecipientRef, RecipientRequest,
-    Recipients, RecipientsJson, ScheduleType,
+    BorrowedStr, CampaignRequest, JsonEntry, PARSE_ONLY_FIELDS, RECIPIENT_FIELDS, RecipientInput,
+    RecipientRef, RecipientRequest, Recipients, RecipientsJson, ScheduleType,
 };
 
 /// Twilio's limit on a message body, in characters.
