@@ -157,6 +157,34 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
     Ok(value)
 }
 
+/// Why a body read with [`parse_json_listing`] was not parsed.
+pub enum Unparsed<M> {
+    /// Refused as is: malformed JSON (400), a NUL character, or a shape error the second
+    /// reading had nothing to add to.
+    Refused(ApiError),
+    /// Read again field by field: every problem, for the caller to report.
+    Misshapen(M),
+}
+
+/// [`parse_json`], and when the body has the wrong shape (a 422 naming the first bad field),
+/// `relist` reads it again for every bad field (`None`: nothing to add, the first error
+/// stands). Only the failure path pays for the second reading.
+pub fn parse_json_listing<'a, T: Deserialize<'a>, M>(
+    bytes: &'a [u8],
+    relist: impl FnOnce(&'a [u8]) -> Option<M>,
+) -> Result<T, Unparsed<M>> {
+    match parse_json(bytes) {
+        Ok(value) => Ok(value),
+        Err(e @ ApiError::Service(ServiceError::Validation(_))) if !escapes_nul(bytes) => {
+            match relist(bytes) {
+                Some(m) => Err(Unparsed::Misshapen(m)),
+                None => Err(Unparsed::Refused(e)),
+            }
+        }
+        Err(e) => Err(Unparsed::Refused(e)),
+    }
+}
+
 /// A query string, with parse errors as 400 JSON.
 pub struct ApiQuery<T>(pub T);
 

@@ -271,7 +271,15 @@ async fn campaign_errors_are_listed_and_recipients_still_previewed() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients[0].phone"]);
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "recipients[0].phone",
+            "name",
+            "message_template",
+            "from_number"
+        ]
+    );
     assert_eq!(campaign_count(&app).await, 0);
 }
 
@@ -648,4 +656,25 @@ async fn recipients_from_parse_preview_as_they_are() {
     .await;
     assert_eq!(got["valid"], true, "{got}");
     assert_eq!(got["totals"]["sendable"], 2);
+}
+
+/// A preview body of the wrong shape is refused like a create body: every bad field listed.
+#[tokio::test]
+async fn every_type_error_of_a_preview_body_is_listed() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let r = app
+        .post_json(
+            PREVIEW,
+            &json!({
+                "from_number": "+447446466847",
+                "name": ["x"],
+                "message_template": "Hi",
+                "recipients": [{ "phone": "+447111000001" }, { "phone": false }]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let v = json(r).await;
+    assert_eq!(error_fields(&v), ["name", "recipients[1].phone"], "{v}");
 }

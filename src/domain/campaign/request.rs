@@ -25,7 +25,7 @@ pub enum ScheduleType {
 // which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
 // plain comment, not a doc comment: the doc comment is the OpenAPI description.
 /// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
 pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// The agent that answers replies (`agent_…`); defaults to the sending number's agent.
@@ -59,6 +59,19 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     #[serde(default)]
     pub require_consent: Option<bool>,
 }
+
+/// The fields of a create body, in their declared order (the order serde names them in).
+pub const CAMPAIGN_FIELDS: &[&str] = &[
+    "agent_id",
+    "from_number",
+    "from_numbers",
+    "name",
+    "message_template",
+    "recipients",
+    "schedule_type",
+    "scheduled_at",
+    "require_consent",
+];
 
 // Deserialized by hand (below) so that the fields parse adds are ignored while any other
 // unknown field is refused with the message a derived `deny_unknown_fields` gives.
