@@ -681,3 +681,40 @@ async fn every_type_error_and_missing_field_is_listed() {
     let list = json(app.get("/v1/sms/campaigns").await).await;
     assert_eq!(list["campaigns"], json!([]));
 }
+
+/// `default_country` reads phones without a country code as parse reads them.
+#[tokio::test]
+async fn default_country_reads_national_numbers() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "National",
+        "message_template": "Hello",
+        "recipients": [{ "phone": "07111 000001" }, { "phone": "+447111000002" }]
+    });
+    // Without it, a national number is refused as before.
+    assert_eq!(refused(&app, &body).await, ["recipients[0].phone"]);
+    for bad in ["XX", "Britain"] {
+        body["default_country"] = json!(bad);
+        assert_eq!(
+            refused(&app, &body).await,
+            ["default_country", "recipients[0].phone"],
+            "{bad}"
+        );
+    }
+    body["default_country"] = json!(3);
+    assert_eq!(refused(&app, &body).await[0], "default_country");
+    body["default_country"] = json!("GB");
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 201);
+    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let got = app.campaign(&id).await;
+    assert_eq!(got["recipients"][0]["phone"], "+447111000001");
+    assert_eq!(got["recipients"][1]["phone"], "+447111000002");
+    let doc = app.openapi().await;
+    assert!(
+        doc["components"]["schemas"]["CampaignRequest"]["properties"]["default_country"]
+            .is_object()
+    );
+}

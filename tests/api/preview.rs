@@ -678,3 +678,24 @@ async fn every_type_error_of_a_preview_body_is_listed() {
     let v = json(r).await;
     assert_eq!(error_fields(&v), ["name", "recipients[1].phone"], "{v}");
 }
+
+/// Preview reads `default_country` as create does.
+#[tokio::test]
+async fn preview_reads_national_numbers_with_default_country() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "National",
+        "message_template": "Hello",
+        "default_country": "gb",
+        "recipients": [{ "phone": "07111 000001" }]
+    });
+    let got = preview(&app, &body).await;
+    assert_eq!(got["valid"], true, "{got}");
+    assert_eq!(got["recipients"][0]["phone"], "+447111000001");
+    body["default_country"] = json!("ZZ");
+    let got = preview(&app, &body).await;
+    assert_eq!(got["valid"], false);
+    assert_eq!(got["errors"][0]["field"], "default_country", "{got}");
+}

@@ -58,6 +58,11 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// just before each send. Default false.
     #[serde(default)]
     pub require_consent: Option<bool>,
+    /// ISO 3166 alpha-2 country (`GB`) in which a recipient's phone without a country code is
+    /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
+    /// `+447111000001`. Without it, phones must be international (E.164).
+    #[serde(default)]
+    pub default_country: Option<String>,
 }
 
 /// The fields of a create body, in their declared order (the order serde names them in).
@@ -71,6 +76,7 @@ pub const CAMPAIGN_FIELDS: &[&str] = &[
     "schedule_type",
     "scheduled_at",
     "require_consent",
+    "default_country",
 ];
 
 // Deserialized by hand (below) so that the fields parse adds are ignored while any other

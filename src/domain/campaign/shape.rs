@@ -55,6 +55,7 @@ impl MisshapenRequest {
                 "schedule_type" => request.schedule_type = reader.value(&key, raw).flatten(),
                 "scheduled_at" => request.scheduled_at = reader.value(&key, raw).flatten(),
                 "require_consent" => request.require_consent = reader.value(&key, raw).flatten(),
+                "default_country" => request.default_country = reader.value(&key, raw).flatten(),
                 _ => reader.key_error(
                     &key,
                     raw,
