@@ -129,7 +129,8 @@ fn escapes_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path).
+/// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path). A struct
+/// is read only from a JSON object, never from an array (422 on `body`, see [`TopLevel`]).
 /// `T` may borrow from `bytes`.
 pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     if escapes_nul(bytes) {
