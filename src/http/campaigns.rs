@@ -6,8 +6,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiPath, ApiQuery, Authenticated, JsonBody, parse_json};
-use crate::domain::campaign::{CampaignRequest, RecipientsJson};
+use super::extract::{
+    ApiPath, ApiQuery, Authenticated, JsonBody, Unparsed, parse_json, parse_json_listing,
+};
+use crate::domain::campaign::{CampaignRequest, MisshapenRequest, RecipientsJson};
 use crate::domain::status::Source;
 use crate::service::App;
 use crate::service::campaigns;
@@ -25,7 +27,7 @@ use crate::service::views::{
         (status = 400, description = "malformed JSON", body = ErrorBody),
         (status = 401, description = "bad API key", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
-        (status = 422, description = "invalid fields, each with its path", body = ErrorBody),
+        (status = 422, description = "invalid fields, each with its path: every field of the wrong type, missing or with a bad value at once", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -36,11 +38,20 @@ pub async fn create(
     body: JsonBody,
 ) -> ApiResult<Response> {
     // Recipients borrowed from the body. A body that form refuses is read again in the owned
-    // form, whose error (path and message) is the one to report; the two accept the same
-    // bodies, so that second read is only ever for the error.
+    // form, whose errors (path, message and position) are the ones to report, each bad field
+    // of it listed (read field by field); the two forms accept the same bodies, so that second
+    // read is only ever for the errors.
     let request = match parse_json::<CampaignRequest<RecipientsJson<'_>>>(&body.bytes) {
         Ok(request) => Ok(request),
-        Err(_) => Err(parse_json::<CampaignRequest>(&body.bytes)?),
+        Err(_) => match parse_json_listing(&body.bytes, MisshapenRequest::read) {
+            Ok(owned) => Err::<_, CampaignRequest>(owned),
+            Err(Unparsed::Refused(e)) => return Err(e),
+            Err(Unparsed::Misshapen(m)) => {
+                return Err(campaigns::refuse_misshapen(&state, &account, &m)
+                    .await
+                    .into());
+            }
+        },
     };
     let idempotency = match headers.get("idempotency-key") {
         None => None,

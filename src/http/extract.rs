@@ -4,8 +4,8 @@ use axum::body::HttpBody as _;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -129,7 +129,8 @@ fn escapes_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path).
+/// Parses JSON, splitting syntax errors (400) from shape errors (422 with the path). A struct
+/// is read only from a JSON object, never from an array (422 on `body`, see [`TopLevel`]).
 /// `T` may borrow from `bytes`.
 pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     if escapes_nul(bytes) {
@@ -138,7 +139,7 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
         ])));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(TopLevel(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -155,6 +156,106 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError
     de.end()
         .map_err(|e| ApiError::MalformedJson(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// The top level of a body: as the inner deserializer, except that a struct (a JSON object)
+/// is not read from a JSON array. Why: serde reads a sequence into a struct field by field,
+/// so `["arr-agent", "prompt"]` would be an agent and `[null, null]` an empty update.
+struct TopLevel<D>(D);
+
+/// Forwards `Deserializer` methods to the inner deserializer.
+macro_rules! forward_to_inner {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(
+                self,
+                $($arg: $ty,)*
+                visitor: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0.$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for TopLevel<D> {
+    type Error = D::Error;
+
+    forward_to_inner! {
+        deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16();
+        deserialize_i32(); deserialize_i64(); deserialize_i128(); deserialize_u8();
+        deserialize_u16(); deserialize_u32(); deserialize_u64(); deserialize_u128();
+        deserialize_f32(); deserialize_f64(); deserialize_char(); deserialize_str();
+        deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
+        deserialize_option(); deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_newtype_struct(name: &'static str);
+        deserialize_seq(); deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier(); deserialize_ignored_any();
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_struct(name, fields, ObjectOnly(visitor))
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+/// A struct's visitor that refuses a sequence (see [`TopLevel`]); the same words otherwise.
+struct ObjectOnly<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for ObjectOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        self.0.expecting(f)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<V::Value, A::Error> {
+        Err(A::Error::invalid_type(Unexpected::Seq, &"a JSON object"))
+    }
+}
+
+/// Why a body read with [`parse_json_listing`] was not parsed.
+pub enum Unparsed<M> {
+    /// Refused as is: malformed JSON (400), a NUL character, or a shape error the second
+    /// reading had nothing to add to.
+    Refused(ApiError),
+    /// Read again field by field: every problem, for the caller to report.
+    Misshapen(M),
+}
+
+/// [`parse_json`], and when the body has the wrong shape (a 422 naming the first bad field),
+/// `relist` reads it again for every bad field (`None`: nothing to add, the first error
+/// stands). Only the failure path pays for the second reading.
+pub fn parse_json_listing<'a, T: Deserialize<'a>, M>(
+    bytes: &'a [u8],
+    relist: impl FnOnce(&'a [u8]) -> Option<M>,
+) -> Result<T, Unparsed<M>> {
+    match parse_json(bytes) {
+        Ok(value) => Ok(value),
+        Err(e @ ApiError::Service(ServiceError::Validation(_))) if !escapes_nul(bytes) => {
+            match relist(bytes) {
+                Some(m) => Err(Unparsed::Misshapen(m)),
+                None => Err(Unparsed::Refused(e)),
+            }
+        }
+        Err(e) => Err(Unparsed::Refused(e)),
+    }
 }
 
 /// A query string, with parse errors as 400 JSON.

@@ -7,12 +7,12 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiQuery, Authenticated};
-use crate::domain::campaign::CampaignRequest;
+use super::extract::{ApiQuery, Authenticated, JsonBody, Unparsed, parse_json_listing};
+use crate::domain::campaign::{CampaignRequest, MisshapenRequest};
 use crate::service::App;
-use crate::service::preview;
 use crate::service::recipients::{self, UploadFormat};
 use crate::service::views::{CampaignPreview, ParseParams, ParsedRecipients, PreviewParams};
+use crate::service::{campaigns, preview};
 
 /// Preview a create body: every recipient's rendered message, encoding and segments, the
 /// estimated cost, and every problem (invalid, duplicate, opted-out recipients, missing
@@ -27,7 +27,7 @@ use crate::service::views::{CampaignPreview, ParseParams, ParsedRecipients, Prev
         (status = 401, description = "bad API key", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "not JSON", body = ErrorBody),
-        (status = 422, description = "a field has the wrong type, or bad paging parameters", body = ErrorBody),
+        (status = 422, description = "fields of the wrong type (every one, with what create would also refuse), or bad paging parameters", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -35,10 +35,20 @@ pub async fn preview_campaign(
     State(state): State<App>,
     Authenticated(account): Authenticated,
     ApiQuery(params): ApiQuery<PreviewParams>,
-    body: ApiJson<CampaignRequest>,
+    body: JsonBody,
 ) -> ApiResult<Json<CampaignPreview>> {
+    let request = match parse_json_listing(&body.bytes, MisshapenRequest::read) {
+        Ok(request) => request,
+        Err(Unparsed::Refused(e)) => return Err(e),
+        // As create refuses it: every field of the wrong type, and what else create would say.
+        Err(Unparsed::Misshapen(m)) => {
+            return Err(campaigns::refuse_misshapen(&state, &account, &m)
+                .await
+                .into());
+        }
+    };
     Ok(Json(
-        preview::preview(&state, &account, &body.value, &params).await?,
+        preview::preview(&state, &account, &request, &params).await?,
     ))
 }
 

@@ -6,8 +6,8 @@ use super::page::{Page, page_size, parse_cursor, rows_to_read};
 use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::campaign::{
-    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, NewRecipient, RecipientChecker,
-    RecipientInput, RecipientOutcome, Recipients, Schedule,
+    self, AccountContext, CampaignPlan, CampaignRequest, Duplicate, MisshapenRequest, NewRecipient,
+    RecipientChecker, RecipientInput, RecipientOutcome, Recipients, Schedule,
 };
 use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
@@ -153,6 +153,33 @@ pub async fn create<L: Recipients + Sync>(
         },
         replayed,
     })
+}
+
+/// The refusal of a create (or preview) body that did not read ([`MisshapenRequest`]): every
+/// field of the wrong type, then every problem create finds in the fields that did read (a
+/// missing name, an unknown sender, a bad phone, ...), except those a type error explains.
+/// Nothing is stored. Why: one 422 names every bad field, never only the first.
+pub async fn refuse_misshapen(
+    app: &App,
+    account: &AccountId,
+    body: &MisshapenRequest,
+) -> ServiceError {
+    let store = app.store.as_ref();
+    let ctx = match super::consents::campaign_context(store, account, &body.request).await {
+        Ok(ctx) => ctx,
+        Err(e) => return e,
+    };
+    let plan = campaign::plan(
+        &body.request,
+        &ctx,
+        &app.settings.limits,
+        OffsetDateTime::now_utc(),
+    );
+    let mut errors = plan.errors.clone();
+    if let (Some(list), Some(_)) = (body.request.recipients.as_ref(), plan.recipients) {
+        errors.extend(recipient_errors(&plan, &ctx, list));
+    }
+    ServiceError::Validation(body.with_value_errors(errors))
 }
 
 /// Every problem of the recipients, in request order (none when all are fine).

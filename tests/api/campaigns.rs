@@ -132,7 +132,16 @@ async fn shape_errors_carry_their_path_and_unknown_fields_are_refused() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients[1].phone"]);
+    // The type error first, then what is missing besides.
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "recipients[1].phone",
+            "name",
+            "message_template",
+            "from_number"
+        ]
+    );
 
     let r = app
         .post_json(
@@ -142,11 +151,12 @@ async fn shape_errors_carry_their_path_and_unknown_fields_are_refused() {
         .await;
     assert_eq!(r.status(), 422);
     let body = json(r).await;
+    assert_eq!(error_fields(&body)[0], "schedule_at", "{body}");
     assert!(
-        body["error"]["message"]
+        body["error"]["details"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("schedule_at"),
+            .starts_with("unknown field `schedule_at`, expected one of"),
         "{body}"
     );
 
@@ -154,7 +164,16 @@ async fn shape_errors_carry_their_path_and_unknown_fields_are_refused() {
         .post_json("/v1/sms/campaigns", &json!({ "schedule_type": "later" }))
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["schedule_type"]);
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "schedule_type",
+            "name",
+            "message_template",
+            "from_number",
+            "recipients"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -551,7 +570,8 @@ async fn shape_errors_inside_recipients_keep_their_exact_message() {
         let r = post_raw(&app, body).await;
         assert_eq!(r.status(), 422, "{body}");
         let v = json(r).await;
-        assert_eq!(error_fields(&v), [field], "{v}");
+        // First, before what is missing besides (name, message_template, from_number).
+        assert_eq!(error_fields(&v)[0], field, "{v}");
         assert_eq!(v["error"]["details"][0]["message"], message, "{v}");
     }
     let r = post_raw(
@@ -560,4 +580,141 @@ async fn shape_errors_inside_recipients_keep_their_exact_message() {
     )
     .await;
     assert_eq!(r.status(), 400);
+}
+
+/// The recipients `POST /v1/sms/recipients/parse` returns are a create body's recipients as
+/// they are: the `line` it adds is ignored; any other unknown field is still refused.
+#[tokio::test]
+async fn recipients_from_parse_are_accepted_as_they_are() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let parsed = app
+        .request(Method::POST, "/v1/sms/recipients/parse")
+        .header("Content-Type", "text/csv")
+        .body("phone,first_name\n+447111000001,Sarah\n+447111000002,James\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parsed.status(), 200);
+    let parsed = json(parsed).await;
+    assert_eq!(parsed["recipients"][0]["line"], 2);
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "From a CSV",
+        "message_template": "Hi {{first_name}}",
+        "recipients": parsed["recipients"],
+    });
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 201);
+    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let got = app.campaign(&id).await;
+    assert_eq!(got["recipients"][1]["body"], "Hi James");
+    assert_eq!(
+        got["recipients"][1]["variables"],
+        json!({ "first_name": "James" })
+    );
+
+    body["recipients"][1]["row"] = json!(3);
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 422);
+    let v = json(r).await;
+    assert_eq!(error_fields(&v), ["recipients[1].row"]);
+    assert!(
+        v["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown field `row`, expected `phone` or `variables`"),
+        "{v}"
+    );
+}
+
+/// A 422 lists every field of the wrong type and every missing one, each with its path, not
+/// only the first serde meets; value errors of the fields that did read come with them.
+#[tokio::test]
+async fn every_type_error_and_missing_field_is_listed() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let r = post_raw(
+        &app,
+        r#"{"name": 123, "recipients": "all", "schedule_type": "now"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let v = json(r).await;
+    assert_eq!(v["error"]["code"], "validation_failed");
+    assert_eq!(
+        error_fields(&v),
+        ["name", "recipients", "message_template", "from_number"],
+        "{v}"
+    );
+    assert_eq!(
+        v["error"]["details"][1]["message"],
+        "invalid type: string \"all\", expected a sequence at line 1 column 33"
+    );
+
+    let body = json!({
+        "from_number": "+447446466847",
+        "name": "Typed",
+        "message_template": "Hi {{n}}",
+        "require_consent": "yes",
+        "recipients": [
+            { "phone": "+447111000001" },
+            { "phone": 447111000002u64 },
+            { "phone": "+447111000003", "variables": "n" },
+            { "phone": 7 },
+            { "phone": "not a number" },
+            ["+447111000006"]
+        ]
+    });
+    assert_eq!(
+        refused(&app, &body).await,
+        // Type errors in body order (`json!` sorts the keys), then the value errors.
+        [
+            "recipients[1].phone",
+            "recipients[2].variables",
+            "recipients[3].phone",
+            "recipients[5]",
+            "require_consent",
+            "recipients[4].phone"
+        ]
+    );
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(list["campaigns"], json!([]));
+}
+
+/// `default_country` reads phones without a country code as parse reads them.
+#[tokio::test]
+async fn default_country_reads_national_numbers() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "National",
+        "message_template": "Hello",
+        "recipients": [{ "phone": "07111 000001" }, { "phone": "+447111000002" }]
+    });
+    // Without it, a national number is refused as before.
+    assert_eq!(refused(&app, &body).await, ["recipients[0].phone"]);
+    for bad in ["XX", "Britain"] {
+        body["default_country"] = json!(bad);
+        assert_eq!(
+            refused(&app, &body).await,
+            ["default_country", "recipients[0].phone"],
+            "{bad}"
+        );
+    }
+    body["default_country"] = json!(3);
+    assert_eq!(refused(&app, &body).await[0], "default_country");
+    body["default_country"] = json!("GB");
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 201);
+    let id = json(r).await["campaign_id"].as_str().unwrap().to_owned();
+    let got = app.campaign(&id).await;
+    assert_eq!(got["recipients"][0]["phone"], "+447111000001");
+    assert_eq!(got["recipients"][1]["phone"], "+447111000002");
+    let doc = app.openapi().await;
+    assert!(
+        doc["components"]["schemas"]["CampaignRequest"]["properties"]["default_country"]
+            .is_object()
+    );
 }

@@ -138,3 +138,40 @@ async fn a_nul_character_is_refused_with_422_not_stored() {
     let list = json(app.get("/v1/agents").await).await;
     assert_eq!(list["agents"], serde_json::json!([]));
 }
+
+/// A body whose top level is not an object is refused (422 on `body`) wherever an object is
+/// expected; serde would otherwise read an array into a struct field by field.
+#[tokio::test]
+async fn a_top_level_array_is_refused_where_an_object_is_expected() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    for (method, path, body) in [
+        (Method::PATCH, "/v1/numbers/+447446466847", "[null, null]"),
+        (Method::POST, "/v1/agents", r#"["arr-agent", "prompt"]"#),
+        (Method::PUT, "/v1/agents/agent_x", r#"["a", "b"]"#),
+        (Method::POST, "/v1/numbers", r#"["+447446466848", 1.0]"#),
+        (
+            Method::POST,
+            "/v1/sms/campaigns",
+            r#"[null, "+447446466847"]"#,
+        ),
+        (Method::POST, "/v1/sms/campaigns/preview", "[]"),
+        (Method::POST, "/v1/sms/campaigns", r#""text""#),
+    ] {
+        let r = app
+            .request(method.clone(), path)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{method} {path} {body}");
+        let v = json(r).await;
+        assert_eq!(v["error"]["code"], "validation_failed", "{v}");
+        assert_eq!(v["error"]["details"][0]["field"], "body", "{v}");
+    }
+    let agents = json(app.get("/v1/agents").await).await;
+    assert_eq!(agents["agents"], serde_json::json!([]));
+    let numbers = json(app.get("/v1/numbers").await).await;
+    assert_eq!(numbers["numbers"].as_array().unwrap().len(), 1, "{numbers}");
+}

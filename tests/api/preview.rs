@@ -271,7 +271,15 @@ async fn campaign_errors_are_listed_and_recipients_still_previewed() {
         )
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(error_fields(&json(r).await), ["recipients[0].phone"]);
+    assert_eq!(
+        error_fields(&json(r).await),
+        [
+            "recipients[0].phone",
+            "name",
+            "message_template",
+            "from_number"
+        ]
+    );
     assert_eq!(campaign_count(&app).await, 0);
 }
 
@@ -626,4 +634,68 @@ async fn unreadable_uploads_are_refused_with_the_json_error_shape() {
         e["error"]["details"][0]["message"],
         "the file is empty: there are no rows to import"
     );
+}
+
+/// Parse's recipients preview as they are: the `line` it adds is ignored.
+#[tokio::test]
+async fn recipients_from_parse_preview_as_they_are() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let parsed =
+        json(upload(&app, PARSE, "text/plain", b"+447111000001\n+447111000002").await).await;
+    assert_eq!(parsed["recipients"][1]["line"], 2);
+    let got = preview(
+        &app,
+        &json!({
+            "from_number": "+447446466847",
+            "name": "Pasted",
+            "message_template": "Hello",
+            "recipients": parsed["recipients"],
+        }),
+    )
+    .await;
+    assert_eq!(got["valid"], true, "{got}");
+    assert_eq!(got["totals"]["sendable"], 2);
+}
+
+/// A preview body of the wrong shape is refused like a create body: every bad field listed.
+#[tokio::test]
+async fn every_type_error_of_a_preview_body_is_listed() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let r = app
+        .post_json(
+            PREVIEW,
+            &json!({
+                "from_number": "+447446466847",
+                "name": ["x"],
+                "message_template": "Hi",
+                "recipients": [{ "phone": "+447111000001" }, { "phone": false }]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let v = json(r).await;
+    assert_eq!(error_fields(&v), ["name", "recipients[1].phone"], "{v}");
+}
+
+/// Preview reads `default_country` as create does.
+#[tokio::test]
+async fn preview_reads_national_numbers_with_default_country() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let mut body = json!({
+        "from_number": "+447446466847",
+        "name": "National",
+        "message_template": "Hello",
+        "default_country": "gb",
+        "recipients": [{ "phone": "07111 000001" }]
+    });
+    let got = preview(&app, &body).await;
+    assert_eq!(got["valid"], true, "{got}");
+    assert_eq!(got["recipients"][0]["phone"], "+447111000001");
+    body["default_country"] = json!("ZZ");
+    let got = preview(&app, &body).await;
+    assert_eq!(got["valid"], false);
+    assert_eq!(got["errors"][0]["field"], "default_country", "{got}");
 }

@@ -139,6 +139,8 @@ impl DraftData {
             schedule_type: schedule,
             scheduled_at: at,
             require_consent: f.require_consent.then_some(true),
+            // The parsed phones are E.164 already.
+            default_country: None,
         }
     }
 }

@@ -123,6 +123,8 @@ pub struct CampaignPlan {
     /// How many recipients the request lists, when the list is there, not empty and within
     /// the limit (otherwise `errors` says what is wrong with it).
     pub recipients: Option<usize>,
+    /// The country phones without a country code are read in, when given and known.
+    pub default_country: Option<String>,
 }
 
 impl CampaignPlan {
@@ -133,6 +135,7 @@ impl CampaignPlan {
         if self.require_consent {
             checker = checker.requiring_consent(&ctx.consented);
         }
+        checker = checker.with_default_country(self.default_country.as_deref());
         checker.seen.reserve(self.recipients.unwrap_or(0));
         checker
     }
@@ -194,6 +197,17 @@ pub fn plan<L: Recipients>(
     let schedule = validate_schedule(req, now, &mut errors);
     let require_consent = req.require_consent.unwrap_or(false);
 
+    let default_country = match req.default_country.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(country) => match Phone::check_region(Some(country)) {
+            Ok(()) => Some(country.to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("default_country", e.to_string()));
+                None
+            }
+        },
+    };
+
     let recipients = match req.recipients.as_ref().map(Recipients::len) {
         None => {
             errors.push(FieldError::new("recipients", "is required"));
@@ -229,6 +243,7 @@ pub fn plan<L: Recipients>(
         errors,
         require_consent,
         recipients,
+        default_country,
     }
 }
 

@@ -84,6 +84,9 @@ pub struct RecipientChecker<'a> {
     from_numbers: &'a [Phone],
     opted_out: &'a HashSet<String>,
     consented: Option<&'a HashSet<String>>,
+    /// The country a phone without a country code is read in (`default_country`); `None`:
+    /// phones must be international.
+    default_country: Option<&'a str>,
     /// Index of the sendable entry that claimed each phone (by [`Phone::key`], which is
     /// smaller than the phone's text: 100,000 of them are held at once).
     pub(super) seen: HashMap<u64, usize>,
@@ -105,6 +108,7 @@ impl<'a> RecipientChecker<'a> {
             from_numbers,
             opted_out,
             consented: None,
+            default_country: None,
             seen: HashMap::new(),
             seen_long: HashMap::new(),
             sendable: 0,
@@ -115,6 +119,13 @@ impl<'a> RecipientChecker<'a> {
     /// [`SendableRecipient::no_consent`].
     pub fn requiring_consent(mut self, consented: &'a HashSet<String>) -> Self {
         self.consented = Some(consented);
+        self
+    }
+
+    /// Reads phones without a country code as numbers of `country` (ISO 3166 alpha-2, known
+    /// to [`Phone::check_region`]), as recipient import does ([`Phone::parse_with_region`]).
+    pub fn with_default_country(mut self, country: Option<&'a str>) -> Self {
+        self.default_country = country;
         self
     }
 
@@ -149,7 +160,7 @@ impl<'a> RecipientChecker<'a> {
                 ));
                 None
             }
-            Some(raw) => match Phone::parse(raw) {
+            Some(raw) => match self.parse_phone(raw) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     errors.push(FieldError::new(
@@ -228,5 +239,13 @@ impl<'a> RecipientChecker<'a> {
             from_number,
             missing_variables,
         }))
+    }
+
+    /// A recipient's phone: international, or national in the default country when there is one.
+    fn parse_phone(&self, raw: &str) -> Result<Phone, crate::domain::phone::PhoneError> {
+        match self.default_country {
+            Some(country) => Phone::parse_with_region(raw, Some(country)),
+            None => Phone::parse(raw),
+        }
     }
 }

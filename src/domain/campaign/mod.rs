@@ -4,6 +4,7 @@
 mod analysis;
 mod check;
 mod request;
+mod shape;
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,9 +18,10 @@ use super::segments::Encoding;
 pub use analysis::{CampaignAnalysis, CampaignPlan, analyse, plan};
 pub use check::{RecipientChecker, RecipientOutcome, RenderedMessage, SendableRecipient};
 pub use request::{
-    BorrowedStr, CampaignRequest, JsonEntry, RecipientInput, RecipientRef, RecipientRequest,
-    Recipients, RecipientsJson, ScheduleType,
+    BorrowedStr, CAMPAIGN_FIELDS, CampaignRequest, JsonEntry, PARSE_ONLY_FIELDS, RECIPIENT_FIELDS,
+    RecipientInput, RecipientRef, RecipientRequest, Recipients, RecipientsJson, ScheduleType,
 };
+pub use shape::MisshapenRequest;
 
 /// Twilio's limit on a message body, in characters.
 pub const MAX_BODY_CHARS: usize = 1_600;

@@ -25,7 +25,7 @@ pub enum ScheduleType {
 // which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
 // plain comment, not a doc comment: the doc comment is the OpenAPI description.
 /// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
 pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// The agent that answers replies (`agent_…`); defaults to the sending number's agent.
@@ -58,19 +58,118 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// just before each send. Default false.
     #[serde(default)]
     pub require_consent: Option<bool>,
+    /// ISO 3166 alpha-2 country (`GB`) in which a recipient's phone without a country code is
+    /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
+    /// `+447111000001`. Without it, phones must be international (E.164).
+    #[serde(default)]
+    pub default_country: Option<String>,
 }
 
-/// One recipient in a create request.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// The fields of a create body, in their declared order (the order serde names them in).
+pub const CAMPAIGN_FIELDS: &[&str] = &[
+    "agent_id",
+    "from_number",
+    "from_numbers",
+    "name",
+    "message_template",
+    "recipients",
+    "schedule_type",
+    "scheduled_at",
+    "require_consent",
+    "default_country",
+];
+
+// Deserialized by hand (below) so that the fields parse adds are ignored while any other
+// unknown field is refused with the message a derived `deny_unknown_fields` gives.
+/// One recipient in a create request. The recipients `POST /v1/sms/recipients/parse` returns
+/// can be sent as they are: the fields it adds (`line`) are accepted and ignored. Any other
+/// field is refused.
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct RecipientRequest {
-    /// E.164 phone number; spaces, dashes, dots and brackets are tolerated.
+    /// E.164 phone number; spaces, dashes, dots and brackets are tolerated (with the request's
+    /// `default_country`, also a national number of that country).
     #[serde(default)]
     pub phone: Option<String>,
     /// Values for the template's placeholders: strings, numbers or booleans.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
+}
+
+/// The fields of a recipient that create reads.
+pub const RECIPIENT_FIELDS: &[&str] = &["phone", "variables"];
+
+/// Fields `POST /v1/sms/recipients/parse` adds to each recipient it returns: accepted and
+/// ignored by create and preview, so parse's answer can be posted as it is.
+pub const PARSE_ONLY_FIELDS: &[&str] = &["line"];
+
+/// A key of a recipient object.
+enum RecipientField {
+    Phone,
+    Variables,
+    /// One of [`PARSE_ONLY_FIELDS`].
+    Ignored,
+}
+
+impl<'de> Deserialize<'de> for RecipientField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RecipientField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RecipientField, E> {
+                match v {
+                    "phone" => Ok(RecipientField::Phone),
+                    "variables" => Ok(RecipientField::Variables),
+                    v if PARSE_ONLY_FIELDS.contains(&v) => Ok(RecipientField::Ignored),
+                    v => Err(E::unknown_field(v, RECIPIENT_FIELDS)),
+                }
+            }
+        }
+        deserializer.deserialize_identifier(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecipientRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RecipientRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct RecipientRequest")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RecipientRequest, A::Error> {
+                use serde::de::Error;
+                let mut phone: Option<Option<String>> = None;
+                let mut variables: Option<Option<Map<String, Value>>> = None;
+                while let Some(key) = map.next_key::<RecipientField>()? {
+                    match key {
+                        RecipientField::Phone if phone.is_some() => {
+                            return Err(A::Error::duplicate_field("phone"));
+                        }
+                        RecipientField::Phone => phone = Some(map.next_value()?),
+                        RecipientField::Variables if variables.is_some() => {
+                            return Err(A::Error::duplicate_field("variables"));
+                        }
+                        RecipientField::Variables => variables = Some(map.next_value()?),
+                        RecipientField::Ignored => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RecipientRequest {
+                    phone: phone.flatten(),
+                    variables: variables.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_struct("RecipientRequest", RECIPIENT_FIELDS, Visitor)
+    }
 }
 
 /// One recipient as the per-recipient checks read it, however it is held.
@@ -258,9 +357,9 @@ impl<'a> Iterator for JsonEntries<'a> {
 /// One recipient of a create request, borrowed from the request's bytes: the phone as a
 /// string slice (owned only when it had escapes) and the variables as their JSON text, read
 /// into a map only when the recipient is checked. Read only from text that was already read
-/// as a [`RecipientRequest`] ([`RecipientsJson`]), so the variables do read as a map.
+/// as a [`RecipientRequest`] ([`RecipientsJson`]), so the variables do read as a map and any
+/// other field is one of [`PARSE_ONLY_FIELDS`] (skipped).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RecipientRef<'a> {
     /// E.164 phone number, as given.
     #[serde(default, borrow)]

@@ -315,6 +315,24 @@ fn without_template_or_sender_entries_are_still_checked() {
 }
 
 #[test]
+fn a_default_country_reads_national_phones_as_import_does() {
+    let none = HashSet::new();
+    let mut checker = RecipientChecker::new(None, &[], &none).with_default_country(Some("GB"));
+    let national = checker.check(0, &recipient(json!({ "phone": "07111 000001" })));
+    assert_eq!(sendable(&national).phone.as_str(), "+447111000001");
+    let mut v = spec_request();
+    v["default_country"] = json!("XX");
+    let analysis = analyse(&request(v), &ctx(), &Limits::default(), now());
+    assert_eq!(analysis.errors[0].field, "default_country");
+    let mut v = spec_request();
+    v["default_country"] = json!("GB");
+    v["recipients"] = json!([{ "phone": "07111 000001" }, { "phone": "+447111000001" }]);
+    let valid = validate(&request(v), &ctx(), &Limits::default(), now()).unwrap();
+    assert_eq!(valid.recipients.len(), 1);
+    assert_eq!(valid.duplicates[0].first_index, 0);
+}
+
+#[test]
 fn the_analysis_keeps_every_finding_and_agrees_with_validate() {
     let mut v = spec_request();
     v.as_object_mut().unwrap().remove("name");
