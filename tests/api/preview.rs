@@ -627,3 +627,35 @@ async fn unreadable_uploads_are_refused_with_the_json_error_shape() {
         "the file is empty: there are no rows to import"
     );
 }
+
+#[tokio::test]
+async fn a_paste_with_mixed_separators_loses_no_number() {
+    let app = spawn_app().await;
+    let got = json(
+        upload(
+            &app,
+            PARSE,
+            "text/plain",
+            b"+447111000501,+447111000502\t+447111000503\n+447111000504 +447111000505\n+44 7111 000506 +44 7111\n",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        fields(&got["recipients"], "phone"),
+        [
+            "+447111000501",
+            "+447111000502",
+            "+447111000503",
+            "+447111000504",
+            "+447111000505",
+            "+447111000506"
+        ]
+    );
+    assert_eq!(fields(&got["recipients"], "line"), [1, 1, 1, 2, 2, 3]);
+    assert_eq!(got["count"], 6);
+    assert_eq!(got["variables"], json!([]), "no phantom {{col2}}");
+    assert_eq!(fields(&got["errors"], "line"), [3]);
+    assert_eq!(got["errors"][0]["value"], "+44 7111");
+    assert!(!got["errors"][0]["reason"].as_str().unwrap().is_empty());
+}

@@ -1,6 +1,7 @@
 //! Recipients from a dashboard paste or CSV upload: phone column, variables, per-row errors.
 
 mod columns;
+mod list;
 mod table;
 
 use serde_json::{Map, Value};
@@ -116,6 +117,8 @@ impl ImportFailure {
 ///   `default_region` is given. A row whose phone does not parse becomes an [`ImportError`]
 ///   with the raw value and the [`PhoneError`] message (or a hint when Excel turned the
 ///   number into `4.47723E+11`). Duplicates are kept, in order.
+/// - A row holding only numbers, in the phone column and columns without a header name, is a
+///   list: each number is a recipient or an error line (the list rules of [`parse_paste`]).
 ///
 /// Fails only when the input is unusable: empty, not UTF-8, unknown default region, or no
 /// phone column at all. A header-only file is not a failure: it gives no recipients.
@@ -137,11 +140,17 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
 ///   quotes) on the most lines; ties prefer tab, then `,`. Quotes work as in CSV unless the
 ///   paste has an odd number of `"`, in which case they are plain text (so one stray quote
 ///   cannot swallow the rest of the list). With no delimiter, each line is one cell.
-/// - A row with a single non-empty cell is that phone; if the whole cell does not parse, it is
-///   split on whitespace (or before each `+`) and is a list if every piece parses — so
-///   "+44 7723 456 789" is one phone and "+447723456789 +14155552671" two.
-/// - Without a header, a row whose non-empty cells all parse as phones is a list
-///   ("+447723456789, +14155552671"): each cell is a recipient.
+/// - Lists (any of `,` `;` tab, spaces and newlines, mixed within a line and across lines): a
+///   row whose filled cells are all in the phone column or in columns without a header name,
+///   and whose entries (each cell split again on `,` `;` tab) all look like phone numbers
+///   (phone characters only, and a `+`/`0` start, a lost `+`, or a number that parses) is a
+///   list: each entry is a recipient or an error line with its reason, never a `{{colN}}`
+///   variable and never dropped. The same holds for CSV rows.
+/// - Spaces inside an entry: one number written in groups ("+44 7723 456 789") is one number;
+///   otherwise the entry is read as several numbers when every space-separated piece is one,
+///   or by cutting before each `+` ("+44 7723 456789 +1 415 555 2671"), or by the only way
+///   to group the pieces into valid numbers ("07723 456789 07723 456780" with GB). When no
+///   reading or more than one fits, the entry is reported whole as one error line.
 /// - It never fails: with no phone anywhere, every row is reported as an error and
 ///   [`Import::phone_column`] is `None`; an unknown default region is reported on every row.
 pub fn parse_paste(text: &str, default_region: Option<&str>) -> Import {
@@ -164,5 +173,7 @@ enum Source {
     Csv,
 }
 
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod tests;
