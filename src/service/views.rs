@@ -494,6 +494,11 @@ pub struct ParsedRecipients {
     pub duplicates: Vec<usize>,
     /// Number of `recipients`.
     pub count: usize,
+    /// The character encoding the upload was read in: `UTF-8` (with or without BOM),
+    /// `UTF-16LE` / `UTF-16BE` (with a BOM, Excel's "Unicode Text"), or `windows-1252` (text
+    /// that is not UTF-8, such as Excel's default "CSV (Comma delimited)").
+    #[schema(example = "UTF-8")]
+    pub encoding: String,
 }
 
 /// One recipient read from the upload.

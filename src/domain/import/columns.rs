@@ -306,6 +306,7 @@ pub(super) fn assemble(
         errors: Vec::new(),
         phone_column,
         variables: names.iter().map(|(_, name)| name.clone()).collect(),
+        encoding: Default::default(),
     };
     let empty_variables = || -> Map<String, Value> {
         names

@@ -10,7 +10,7 @@ use crate::domain::phone::{Phone, PhoneError};
 use columns::assemble;
 use table::{detect_paste_delimiter, lines_as_rows, read_rows};
 
-pub use table::{Table, TableRow, read_table};
+pub use table::{Table, TableRow, TextEncoding, decode_text, read_table};
 
 /// One recipient read from the input, with the other columns of its row as template variables.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -49,6 +49,9 @@ pub struct Import {
     pub phone_column: Option<String>,
     /// Variable names in column order, so the dashboard can offer them for `{{name}}` templates.
     pub variables: Vec<String>,
+    /// The character encoding the input was read in (see [`decode_text`]), so staff can be told
+    /// when it was not UTF-8.
+    pub encoding: TextEncoding,
 }
 
 /// Why an upload cannot be imported at all (as opposed to single bad rows, see [`ImportError`]).
@@ -57,7 +60,8 @@ pub enum ImportFailure {
     /// No non-blank rows.
     #[error("the file is empty: there are no rows to import")]
     Empty,
-    /// Not UTF-8 (nor UTF-16 with a byte-order mark), e.g. Excel's legacy "CSV (Comma delimited)".
+    /// Marked as UTF-8 or UTF-16 by a byte-order mark but not valid in it (text without a mark
+    /// that is not UTF-8 is read as Windows-1252 instead, see [`decode_text`]).
     #[error(
         "the file is not UTF-8 text (the first unreadable character is on line {line}); in Excel, save it as \"CSV UTF-8 (Comma delimited)\""
     )]
@@ -120,7 +124,8 @@ impl ImportFailure {
 /// - A row holding only numbers, in the phone column and columns without a header name, is a
 ///   list: each number is a recipient or an error line (the list rules of [`parse_paste`]).
 ///
-/// Fails only when the input is unusable: empty, not UTF-8, unknown default region, or no
+/// Fails only when the input is unusable: empty, broken UTF-8/UTF-16 after a byte-order mark,
+/// unknown default region, or no
 /// phone column at all. A header-only file is not a failure: it gives no recipients.
 pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, ImportFailure> {
     Phone::check_region(default_region).map_err(|e| match e {
@@ -128,7 +133,11 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
         _ => ImportFailure::UnknownRegion(String::new()),
     })?;
     let table = read_table(input)?;
-    assemble(table.rows, default_region, Source::Csv)
+    let import = assemble(table.rows, default_region, Source::Csv)?;
+    Ok(Import {
+        encoding: table.encoding,
+        ..import
+    })
 }
 
 /// Imports numbers pasted into the dashboard's text box.
