@@ -73,6 +73,9 @@ struct Parsed {
     variables: Vec<String>,
     /// Recipients per destination country (ISO code, or "other").
     countries: BTreeMap<String, usize>,
+    /// The encoding the input was read in (`""` in drafts saved before it was recorded).
+    #[serde(default)]
+    encoding: String,
 }
 
 impl From<ParsedRecipients> for Parsed {
@@ -100,6 +103,7 @@ impl From<ParsedRecipients> for Parsed {
             phone_column: p.phone_column,
             variables: p.variables,
             countries: BTreeMap::new(),
+            encoding: p.encoding,
         }
     }
 }
