@@ -78,6 +78,7 @@ fn answer(import: Import) -> ParsedRecipients {
             phone: r.phone.as_str().to_owned(),
             variables: r.variables,
             line: r.line,
+            converted_from: r.converted_from,
         });
     }
     ParsedRecipients {

@@ -511,6 +511,10 @@ pub struct ParsedRecipient {
     pub variables: Map<String, Value>,
     /// 1-based line where the row starts.
     pub line: usize,
+    /// The number as written, present only when it had no country code (no `+` nor `00`) and
+    /// was read in `default_country`: a converted number staff may want to check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<String>,
 }
 
 /// A row that could not become a recipient.

@@ -906,6 +906,15 @@ async fn the_preview_counts_every_pasted_number_and_names_a_legacy_encoding() {
     assert!(!page.contains("col2"), "no phantom variable");
     assert!(!page.contains("not UTF-8"), "a paste is UTF-8");
 
+    // National numbers read in the chosen country are marked with what was written.
+    let mut form = fields("07111 000601\n+447111000602");
+    form.push(("csrf", &csrf));
+    let r = v.post_multipart("/campaigns/new", &form, None).await;
+    assert_eq!(r.status(), 303);
+    let page = v.page(&location(&r)).await;
+    assert_eq!(page.matches("Converted: written").count(), 1);
+    assert!(page.contains("Converted: written 07111 000601, without a country code"));
+
     // Excel's default CSV (Windows-1252): read, and the preview says how.
     let mut form = fields("");
     form.push(("csrf", &csrf));

@@ -706,3 +706,29 @@ async fn the_answer_names_the_encoding_it_read() {
     let schema = &doc["components"]["schemas"]["ParsedRecipients"]["properties"];
     assert!(schema["encoding"].is_object(), "documented");
 }
+
+#[tokio::test]
+async fn numbers_read_in_the_default_country_say_what_was_written() {
+    let app = spawn_app().await;
+    let paste = b"07723 456789\n7723456780\n+447111000001\n";
+    let got = json(
+        upload(
+            &app,
+            &format!("{PARSE}?default_country=GB"),
+            "text/plain",
+            paste,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        got["recipients"],
+        json!([
+            { "phone": "+447723456789", "line": 1, "variables": {},
+              "converted_from": "07723 456789" },
+            { "phone": "+447723456780", "line": 2, "variables": {},
+              "converted_from": "7723456780" },
+            { "phone": "+447111000001", "line": 3, "variables": {} }
+        ])
+    );
+}

@@ -53,6 +53,9 @@ struct DraftRecipient {
     phone: String,
     variables: Map<String, Value>,
     line: usize,
+    /// The number as written when it was read in the chosen country (marked in the preview).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    converted_from: Option<String>,
 }
 
 /// One row the parser refused.
@@ -88,6 +91,7 @@ impl From<ParsedRecipients> for Parsed {
                     phone: r.phone,
                     variables: r.variables,
                     line: r.line,
+                    converted_from: r.converted_from,
                 })
                 .collect(),
             errors: p
@@ -255,6 +259,7 @@ mod tests {
                         .cloned()
                         .unwrap(),
                     line: 2,
+                    converted_from: None,
                 }],
                 ..Parsed::default()
             },

@@ -193,6 +193,12 @@ fn message_rows(parsed: &Parsed, preview: &CampaignPreview) -> Vec<PreviewRow> {
         .iter()
         .map(|r| {
             let mut notes = Vec::new();
+            let written = parsed.recipients.get(r.index);
+            if let Some(w) = written.and_then(|d| d.converted_from.as_deref()) {
+                notes.push(format!(
+                    "Converted: written {w}, without a country code, and read in the country you chose"
+                ));
+            }
             if r.opted_out {
                 notes.push("Opted out: kept in the campaign, never sent".to_owned());
             } else if r.no_consent {

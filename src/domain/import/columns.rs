@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::list::{Entry, looks_like_phone, read_entry, tokens};
+use super::list::{Entry, converted_from, looks_like_phone, read_entry, tokens};
 use super::table::TableRow;
 use super::{Import, ImportError, ImportFailure, ImportedRecipient, Source};
 use crate::domain::phone::{Phone, PhoneError};
@@ -319,10 +319,11 @@ pub(super) fn assemble(
             RowKind::List(entries) => {
                 for entry in entries {
                     match entry {
-                        Ok(phone) => import.recipients.push(ImportedRecipient {
+                        Ok((phone, converted_from)) => import.recipients.push(ImportedRecipient {
                             phone,
                             variables: empty_variables(),
                             line: row.line,
+                            converted_from,
                         }),
                         Err(refused) => import.errors.push(ImportError {
                             line: row.line,
@@ -354,6 +355,7 @@ pub(super) fn assemble(
                     phone,
                     variables,
                     line: row.line,
+                    converted_from: converted_from(value),
                 });
             }
             Err(err) => import.errors.push(ImportError {
@@ -406,7 +408,7 @@ fn classify(
     if let [only] = filled[..] {
         let value = row.cells[only].trim();
         if let Ok(phone) = Phone::parse_with_region(value, region) {
-            return RowKind::List(vec![Ok(phone)]);
+            return RowKind::List(vec![Ok((phone, converted_from(value)))]);
         }
         // With a header, a lone non-phone cell outside the phone column is a row missing its phone.
         return if !header.is_empty() && only != phone_col {

@@ -21,8 +21,16 @@ pub(super) struct Refused {
     pub reason: String,
 }
 
-/// One entry of a list: a recipient, or a refused entry that is reported, never dropped.
-pub(super) type Entry = Result<Phone, Refused>;
+/// One entry of a list: a recipient (with the text as written when it had no country code, see
+/// [`converted_from`]), or a refused entry that is reported, never dropped.
+pub(super) type Entry = Result<(Phone, Option<String>), Refused>;
+
+/// The number as written when it carried no country code (no `+` nor `00`), so it was read in
+/// the default country; `None` when the text said the country itself.
+pub(super) fn converted_from(written: &str) -> Option<String> {
+    let written = written.trim();
+    (!written.starts_with('+') && !written.starts_with("00")).then(|| written.to_owned())
+}
 
 /// The non-empty entries of some cells, split on every list separator and trimmed.
 pub(super) fn tokens<'a>(cells: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -74,14 +82,18 @@ pub(super) fn looks_like_phone(token: &str, region: Option<&str>) -> bool {
 pub(super) fn read_entry(entry: &str, region: Option<&str>) -> Vec<Entry> {
     let entry = entry.trim();
     let whole = match Phone::parse_with_region(entry, region) {
-        Ok(phone) => return vec![Ok(phone)],
+        Ok(phone) => return vec![Ok((phone, converted_from(entry)))],
         Err(err) => err,
     };
     let refuse = |value: &str, err: &PhoneError| Refused {
         value: echo(value),
         reason: reason(value, err),
     };
-    let read = |value: &str| Phone::parse_with_region(value, region).map_err(|e| refuse(value, &e));
+    let read = |value: &str| {
+        Phone::parse_with_region(value, region)
+            .map(|phone| (phone, converted_from(value)))
+            .map_err(|e| refuse(value, &e))
+    };
     let pieces: Vec<&str> = entry.split_whitespace().collect();
     if pieces.len() < 2 {
         return vec![Err(refuse(entry, &whole))];
@@ -130,7 +142,7 @@ fn split_before_plus(entry: &str) -> Vec<&str> {
 /// How many ways space-separated pieces group into valid numbers.
 enum Grouping {
     None,
-    One(Vec<Phone>),
+    One(Vec<(Phone, Option<String>)>),
     Several,
 }
 
@@ -139,16 +151,17 @@ fn group(pieces: &[&str], region: Option<&str>) -> Grouping {
     let n = pieces.len();
     // ways[i]: readings of pieces[i..], capped at 2; next[i]: the end of the first number.
     let mut ways = vec![0u8; n + 1];
-    let mut next: Vec<Option<(usize, Phone)>> = vec![None; n + 1];
+    let mut next: Vec<Option<(usize, Phone, String)>> = vec![None; n + 1];
     ways[n] = 1;
     for i in (0..n).rev() {
         for j in (i + 1)..=(i + MAX_PIECES_PER_NUMBER).min(n) {
             if ways[j] == 0 {
                 continue;
             }
-            if let Ok(phone) = Phone::parse_with_region(&pieces[i..j].join(" "), region) {
+            let text = pieces[i..j].join(" ");
+            if let Ok(phone) = Phone::parse_with_region(&text, region) {
                 ways[i] = (ways[i] + ways[j]).min(2);
-                next[i] = Some((j, phone));
+                next[i] = Some((j, phone, text));
             }
         }
     }
@@ -157,8 +170,9 @@ fn group(pieces: &[&str], region: Option<&str>) -> Grouping {
         1 => {
             let mut phones = Vec::new();
             let mut i = 0;
-            while let Some((j, phone)) = next[i].take() {
-                phones.push(phone);
+            while let Some((j, phone, text)) = next[i].take() {
+                let written = converted_from(&text);
+                phones.push((phone, written));
                 i = j;
             }
             Grouping::One(phones)

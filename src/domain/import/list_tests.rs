@@ -116,3 +116,33 @@ fn tables_with_variables_are_unchanged() {
     assert_eq!(import.variables, ["col2"]);
     assert_eq!(import.recipients.len(), 2);
 }
+
+#[test]
+fn numbers_read_in_the_default_country_keep_what_was_written() {
+    let import = parse_paste(
+        "07723 456789, 7723456780\n447723456781\t+447723456782\n00447723456783\n07723 456784 07723 456785",
+        Some("GB"),
+    );
+    let got: Vec<(&str, Option<&str>)> = import
+        .recipients
+        .iter()
+        .map(|r| (r.phone.as_str(), r.converted_from.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("+447723456789", Some("07723 456789")),
+            ("+447723456780", Some("7723456780")),
+            ("+447723456781", Some("447723456781")),
+            ("+447723456782", None),
+            ("+447723456783", None),
+            ("+447723456784", Some("07723 456784")),
+            ("+447723456785", Some("07723 456785")),
+        ]
+    );
+    let import = parse_csv(b"phone,name\n07723456789,Zo\xC3\xAB\n", Some("GB")).unwrap();
+    assert_eq!(
+        import.recipients[0].converted_from.as_deref(),
+        Some("07723456789")
+    );
+}

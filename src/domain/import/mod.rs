@@ -22,6 +22,9 @@ pub struct ImportedRecipient {
     pub variables: Map<String, Value>,
     /// 1-based physical line where the row starts, so staff can find it in their file.
     pub line: usize,
+    /// The number as written when it had no country code (no `+` nor `00`) and was read in
+    /// the default country, so the preview can show staff every number that was converted.
+    pub converted_from: Option<String>,
 }
 
 /// A row that could not become a recipient; shown to staff next to the line number.
