@@ -11,6 +11,8 @@ const SEPARATORS: [char; 3] = [',', ';', '\t'];
 const MIN_DIGITS: usize = 6;
 /// Most space-separated pieces one number is written in ("+1 (415) 555 2671" is four).
 const MAX_PIECES_PER_NUMBER: usize = 6;
+/// Most pieces in one entry that are grouped into numbers (bounds the work on a huge line).
+const MAX_GROUPED_PIECES: usize = 20_000;
 
 /// One entry of a list that could not become a recipient: the text as written and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +77,13 @@ pub(super) fn looks_like_phone(token: &str, region: Option<&str>) -> bool {
 /// 2. every space-separated piece is a number ("+447723456789 +14155552671");
 /// 3. split before each `+` that follows a space: each part is a number or an error
 ///    ("+44 7723 456789 +1 415 555 2671", "+447723456789 +4477");
-/// 4. the only way to group consecutive pieces into valid numbers ("07723 456789 07723 456780"
-///    with GB); two or more ways is an error naming the ambiguity;
-/// 5. pieces of at least six digits each stand alone: each is a number or an error;
+/// 4. the only best way to group consecutive pieces into valid numbers, covering as many
+///    pieces as possible ("07723 456789 07723 456780" with GB); pieces left over between them
+///    are error lines, one per piece when each has six digits or more ("07723 456789 0772
+///    07723 456780" gives two numbers and `0772`); two or
+///    more equally good ways is one error naming the ambiguity;
+/// 5. no piece belongs to a number, but each has at least six digits: each stands alone as
+///    an error line with its own reason;
 /// 6. otherwise the whole entry is one error with the reason it does not parse.
 pub(super) fn read_entry(entry: &str, region: Option<&str>) -> Vec<Entry> {
     let entry = entry.trim();
@@ -107,7 +113,7 @@ pub(super) fn read_entry(entry: &str, region: Option<&str>) -> Vec<Entry> {
         return parts.into_iter().map(read).collect();
     }
     match group(&pieces, region) {
-        Grouping::One(phones) => return phones.into_iter().map(Ok).collect(),
+        Grouping::One(entries) => return entries,
         Grouping::Several => {
             return vec![Err(Refused {
                 value: echo(entry),
@@ -116,11 +122,15 @@ pub(super) fn read_entry(entry: &str, region: Option<&str>) -> Vec<Entry> {
         }
         Grouping::None => {}
     }
-    let digits = |p: &&str| p.chars().filter(char::is_ascii_digit).count();
-    if pieces.iter().all(|p| digits(p) >= MIN_DIGITS) {
+    if pieces.iter().all(|p| digit_count(p) >= MIN_DIGITS) {
         return each;
     }
     vec![Err(refuse(entry, &whole))]
+}
+
+/// Digits in a piece: six or more look like a whole number rather than a group of one.
+fn digit_count(piece: &str) -> usize {
+    piece.chars().filter(char::is_ascii_digit).count()
 }
 
 /// The entry cut before each `+` that follows whitespace.
@@ -139,44 +149,97 @@ fn split_before_plus(entry: &str) -> Vec<&str> {
     parts
 }
 
-/// How many ways space-separated pieces group into valid numbers.
+/// How space-separated pieces group into valid numbers.
 enum Grouping {
+    /// No piece belongs to a valid number.
     None,
-    One(Vec<(Phone, Option<String>)>),
+    /// The one best reading: numbers, and the leftover pieces between them as errors.
+    One(Vec<Entry>),
+    /// Two or more readings are equally good.
     Several,
 }
 
-/// Groups consecutive pieces into valid numbers; a reading counts only when it is the only one.
+/// One step of a reading: a number made of pieces `i..end`, or piece `i` left over.
+#[derive(Clone)]
+enum Step {
+    Number(usize, Phone, String),
+    Leftover,
+}
+
+/// Groups consecutive pieces into valid numbers, covering as many pieces as possible; the
+/// pieces left over between numbers are errors. A reading counts only when it is the only
+/// best one, so nothing is guessed.
 fn group(pieces: &[&str], region: Option<&str>) -> Grouping {
     let n = pieces.len();
-    // ways[i]: readings of pieces[i..], capped at 2; next[i]: the end of the first number.
+    if n > MAX_GROUPED_PIECES {
+        return Grouping::None;
+    }
+    // best[i]: most pieces of pieces[i..] inside numbers; ways[i]: best readings, capped at 2.
+    let mut best = vec![0usize; n + 1];
     let mut ways = vec![0u8; n + 1];
-    let mut next: Vec<Option<(usize, Phone, String)>> = vec![None; n + 1];
+    let mut step: Vec<Step> = vec![Step::Leftover; n + 1];
     ways[n] = 1;
     for i in (0..n).rev() {
+        best[i] = best[i + 1];
+        ways[i] = ways[i + 1];
         for j in (i + 1)..=(i + MAX_PIECES_PER_NUMBER).min(n) {
-            if ways[j] == 0 {
-                continue;
-            }
             let text = pieces[i..j].join(" ");
-            if let Ok(phone) = Phone::parse_with_region(&text, region) {
+            let Ok(phone) = Phone::parse_with_region(&text, region) else {
+                continue;
+            };
+            let covered = (j - i) + best[j];
+            if covered > best[i] {
+                best[i] = covered;
+                ways[i] = ways[j];
+                step[i] = Step::Number(j, phone, text);
+            } else if covered == best[i] {
                 ways[i] = (ways[i] + ways[j]).min(2);
-                next[i] = Some((j, phone, text));
             }
         }
     }
-    match ways[0] {
-        0 => Grouping::None,
-        1 => {
-            let mut phones = Vec::new();
-            let mut i = 0;
-            while let Some((j, phone, text)) = next[i].take() {
-                let written = converted_from(&text);
-                phones.push((phone, written));
+    if best[0] == 0 {
+        return Grouping::None;
+    }
+    if ways[0] > 1 {
+        return Grouping::Several;
+    }
+    let mut entries = Vec::new();
+    let mut leftover: Vec<&str> = Vec::new();
+    let flush = |leftover: &mut Vec<&str>, entries: &mut Vec<Entry>| {
+        if leftover.is_empty() {
+            return;
+        }
+        // Leftovers that each look like a whole number are reported one by one.
+        let texts = if leftover.iter().all(|p| digit_count(p) >= MIN_DIGITS) {
+            leftover.iter().map(|p| (*p).to_owned()).collect()
+        } else {
+            vec![leftover.join(" ")]
+        };
+        leftover.clear();
+        for text in texts {
+            let err = Phone::parse_with_region(&text, region)
+                .err()
+                .unwrap_or(PhoneError::Empty);
+            entries.push(Err(Refused {
+                value: echo(&text),
+                reason: reason(&text, &err),
+            }));
+        }
+    };
+    let mut i = 0;
+    while i < n {
+        match std::mem::replace(&mut step[i], Step::Leftover) {
+            Step::Number(j, phone, text) => {
+                flush(&mut leftover, &mut entries);
+                entries.push(Ok((phone, converted_from(&text))));
                 i = j;
             }
-            Grouping::One(phones)
+            Step::Leftover => {
+                leftover.push(pieces[i]);
+                i += 1;
+            }
         }
-        _ => Grouping::Several,
     }
+    flush(&mut leftover, &mut entries);
+    Grouping::One(entries)
 }

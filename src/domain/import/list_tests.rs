@@ -99,6 +99,15 @@ fn numbers_with_spaces_inside() {
     assert_eq!(phones(&import), ["+447723456789"]);
     assert_eq!(errors(&import), [(1, "447723456780"), (1, "07723456781")]);
     assert!(import.errors[0].reason.contains("+447723456780"));
+    // A long list of national numbers on one line with one bad entry keeps the others.
+    let mut line = "07723 456789 ".repeat(50);
+    line.push_str("0772");
+    let import = parse_paste(&line, Some("GB"));
+    assert_eq!(import.recipients.len(), 50);
+    assert_eq!(errors(&import), [(1, "0772")]);
+    let import = parse_paste("07723 456789 0772 07723 456780", Some("GB"));
+    assert_eq!(phones(&import), ["+447723456789", "+447723456780"]);
+    assert_eq!(errors(&import), [(1, "0772")]);
 }
 
 #[test]

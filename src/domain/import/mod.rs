@@ -161,8 +161,9 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
 /// - Spaces inside an entry: one number written in groups ("+44 7723 456 789") is one number;
 ///   otherwise the entry is read as several numbers when every space-separated piece is one,
 ///   or by cutting before each `+` ("+44 7723 456789 +1 415 555 2671"), or by the only way
-///   to group the pieces into valid numbers ("07723 456789 07723 456780" with GB). When no
-///   reading or more than one fits, the entry is reported whole as one error line.
+///   to group the pieces into valid numbers ("07723 456789 07723 456780" with GB), pieces
+///   left between numbers being error lines. When no reading or more than one fits, the entry
+///   is reported whole as one error line (see `list::read_entry` for the exact order).
 /// - It never fails: with no phone anywhere, every row is reported as an error and
 ///   [`Import::phone_column`] is `None`; an unknown default region is reported on every row.
 pub fn parse_paste(text: &str, default_region: Option<&str>) -> Import {
