@@ -1,5 +1,4 @@
-//! Lists of numbers inside a row: cells split on every separator, and numbers written with
-//! spaces inside told apart from numbers separated by spaces.
+//! Lists of numbers inside a row: every separator, and spaces inside or between numbers.
 
 use super::columns::{echo, looks_like_scientific_notation, lost_plus, reason};
 use crate::domain::phone::{Phone, PhoneError};
