@@ -11,15 +11,16 @@ use crate::service::views::{ParseRowError, ParsedRecipient, ParsedRecipients};
 /// How the uploaded bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadFormat {
-    /// A CSV file (header detection, `,` `;` or tab delimiters, BOM, UTF-16).
+    /// A CSV file (header detection, `,` `;` or tab delimiters, BOM, UTF-16, Windows-1252).
     Csv,
     /// Text pasted into the dashboard: numbers separated by commas, tabs, spaces or newlines.
     Paste,
 }
 
 /// Reads recipients from an upload. Fails (422) only when the input is unusable as a whole:
-/// an unknown `default_country` (field `default_country`), or an empty, non-UTF-8 or
-/// phone-less file (field `body`); bad rows are reported in the answer instead.
+/// an unknown `default_country` (field `default_country`), or an empty or phone-less file, or
+/// one broken after its UTF-8/UTF-16 byte-order mark (field `body`); bad rows are reported in
+/// the answer instead. The encoding is detected (UTF-8, UTF-16 with BOM, else Windows-1252).
 ///
 /// Runs on the blocking pool: a 32 MiB file is millions of phone parses.
 pub async fn parse(
