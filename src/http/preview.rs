@@ -54,11 +54,12 @@ pub async fn preview_campaign(
 
 /// Read recipients from a CSV upload (`text/csv`) or pasted numbers (`text/plain`): the
 /// phone column is detected, other columns become variables, bad rows and repeated phones
-/// are reported.
+/// are reported, and so is the encoding the body was read in (UTF-8 with or without BOM,
+/// UTF-16 with BOM, otherwise Windows-1252).
 #[utoipa::path(
     post, path = "/v1/sms/recipients/parse", tag = "recipients",
     request_body(
-        description = "a CSV file, or numbers separated by commas, tabs, spaces or newlines",
+        description = "a CSV file, or numbers separated by commas, tabs, spaces or newlines (mixed); UTF-8, UTF-16 with a BOM, or Windows-1252",
         content(
             (String = "text/csv"),
             (String = "text/plain"),
@@ -66,11 +67,11 @@ pub async fn preview_campaign(
     ),
     params(ParseParams),
     responses(
-        (status = 200, description = "recipients, bad rows, the detected phone column and variables", body = ParsedRecipients),
+        (status = 200, description = "recipients, bad rows, the detected phone column and variables, the encoding read", body = ParsedRecipients),
         (status = 401, description = "bad API key", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "neither CSV nor plain text", body = ErrorBody),
-        (status = 422, description = "unknown default_country, or an empty, non-UTF-8 or phone-less upload", body = ErrorBody),
+        (status = 422, description = "unknown default_country, or an empty, phone-less, or BOM-marked but broken UTF-8/UTF-16 upload", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

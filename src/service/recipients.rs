@@ -11,15 +11,16 @@ use crate::service::views::{ParseRowError, ParsedRecipient, ParsedRecipients};
 /// How the uploaded bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadFormat {
-    /// A CSV file (header detection, `,` `;` or tab delimiters, BOM, UTF-16).
+    /// A CSV file (header detection, `,` `;` or tab delimiters, BOM, UTF-16, Windows-1252).
     Csv,
     /// Text pasted into the dashboard: numbers separated by commas, tabs, spaces or newlines.
     Paste,
 }
 
 /// Reads recipients from an upload. Fails (422) only when the input is unusable as a whole:
-/// an unknown `default_country` (field `default_country`), or an empty, non-UTF-8 or
-/// phone-less file (field `body`); bad rows are reported in the answer instead.
+/// an unknown `default_country` (field `default_country`), or an empty or phone-less file, or
+/// one broken after its UTF-8/UTF-16 byte-order mark (field `body`); bad rows are reported in
+/// the answer instead. The encoding is detected (UTF-8, UTF-16 with BOM, else Windows-1252).
 ///
 /// Runs on the blocking pool: a 32 MiB file is millions of phone parses.
 pub async fn parse(
@@ -50,18 +51,17 @@ pub fn parse_upload(
     Ok(answer(import))
 }
 
-/// A paste must be UTF-8 text with something in it (a CSV reports the same failures).
+/// A paste must be text with something in it (a CSV reports the same failures); its encoding
+/// is detected as a CSV's is, since a script may post a file's bytes as `text/plain`.
 fn paste(body: &[u8], default_country: Option<&str>) -> Result<Import, ImportFailure> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        let good = body.get(..e.valid_up_to()).unwrap_or_default();
-        ImportFailure::NotUtf8 {
-            line: 1 + good.iter().filter(|&&b| b == b'\n').count(),
-        }
-    })?;
+    let (text, encoding) = import::decode_text(body)?;
     if text.trim_start_matches('\u{FEFF}').trim().is_empty() {
         return Err(ImportFailure::Empty);
     }
-    Ok(import::parse_paste(text, default_country))
+    Ok(Import {
+        encoding,
+        ..import::parse_paste(&text, default_country)
+    })
 }
 
 /// Drops repeated phones (the first row is kept, later lines are listed) and shapes the answer.
@@ -79,6 +79,7 @@ fn answer(import: Import) -> ParsedRecipients {
             phone: r.phone.as_str().to_owned(),
             variables: r.variables,
             line: r.line,
+            converted_from: r.converted_from,
         });
     }
     ParsedRecipients {
@@ -96,6 +97,7 @@ fn answer(import: Import) -> ParsedRecipients {
         phone_column: import.phone_column,
         variables: import.variables,
         duplicates,
+        encoding: import.encoding.label().to_owned(),
     }
 }
 
@@ -124,12 +126,25 @@ mod tests {
     }
 
     #[test]
+    fn pastes_are_read_in_their_encoding() {
+        let got = parse_upload(UploadFormat::Paste, b"+447111000001\tJos\xe9\n", None).unwrap();
+        assert_eq!(got.encoding, "windows-1252");
+        assert_eq!(got.recipients[0].variables["col2"], "Jos\u{e9}");
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend("+447111000001\n".encode_utf16().flat_map(u16::to_le_bytes));
+        let got = parse_upload(UploadFormat::Paste, &utf16, None).unwrap();
+        assert_eq!((got.count, got.encoding.as_str()), (1, "UTF-16LE"));
+        let got = parse_upload(UploadFormat::Paste, b"+447111000001", None).unwrap();
+        assert_eq!(got.encoding, "UTF-8");
+    }
+
+    #[test]
     fn unusable_input_is_a_422_on_the_right_field() {
         for (format, body) in [
             (UploadFormat::Csv, &b""[..]),
             (UploadFormat::Paste, b" \n\t\n"),
             (UploadFormat::Paste, b"\xEF\xBB\xBF"),
-            (UploadFormat::Paste, b"+447111000001\n\xff"),
+            (UploadFormat::Paste, b"\xEF\xBB\xBF+447111000001\n\xff"),
             (UploadFormat::Csv, b"name\nSarah\n"),
         ] {
             let e = parse_upload(format, body, None).unwrap_err();

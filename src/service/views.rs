@@ -494,6 +494,11 @@ pub struct ParsedRecipients {
     pub duplicates: Vec<usize>,
     /// Number of `recipients`.
     pub count: usize,
+    /// The character encoding the upload was read in: `UTF-8` (with or without BOM),
+    /// `UTF-16LE` / `UTF-16BE` (with a BOM, Excel's "Unicode Text"), or `windows-1252` (text
+    /// that is not UTF-8, such as Excel's default "CSV (Comma delimited)").
+    #[schema(example = "UTF-8")]
+    pub encoding: String,
 }
 
 /// One recipient read from the upload.
@@ -506,6 +511,10 @@ pub struct ParsedRecipient {
     pub variables: Map<String, Value>,
     /// 1-based line where the row starts.
     pub line: usize,
+    /// The number as written, present only when it had no country code (no `+` nor `00`) and
+    /// was read in `default_country`: a converted number staff may want to check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<String>,
 }
 
 /// A row that could not become a recipient.

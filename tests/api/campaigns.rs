@@ -628,6 +628,33 @@ async fn recipients_from_parse_are_accepted_as_they_are() {
     );
 }
 
+/// A number parse read in the default country carries `converted_from`; create takes it as
+/// it is, like `line`.
+#[tokio::test]
+async fn converted_numbers_from_parse_are_accepted_as_they_are() {
+    let app = spawn_app().await;
+    app.add_number("+447446466847").await;
+    let parsed = app
+        .request(Method::POST, "/v1/sms/recipients/parse?default_country=GB")
+        .header("Content-Type", "text/plain")
+        .body("07111 000001\n+447111000002\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parsed.status(), 200);
+    let parsed = json(parsed).await;
+    assert_eq!(parsed["recipients"][0]["phone"], "+447111000001", "{parsed}");
+    assert!(parsed["recipients"][0]["converted_from"].is_string(), "{parsed}");
+    let body = json!({
+        "from_number": "+447446466847",
+        "name": "Converted",
+        "message_template": "Hi",
+        "recipients": parsed["recipients"],
+    });
+    let r = app.post_json("/v1/sms/campaigns", &body).await;
+    assert_eq!(r.status(), 201, "{}", json(r).await);
+}
+
 /// A 422 lists every field of the wrong type and every missing one, each with its path, not
 /// only the first serde meets; value errors of the fields that did read come with them.
 #[tokio::test]

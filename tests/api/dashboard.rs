@@ -877,3 +877,54 @@ async fn require_consent_from_the_form_flags_and_fails_numbers_without_consent()
         [(SARAH, &Value::Null), (JAMES, &json!("no_consent"))]
     );
 }
+
+#[tokio::test]
+async fn the_preview_counts_every_pasted_number_and_names_a_legacy_encoding() {
+    let app = spawn_app().await;
+    let from = app.add_number("+447446466847").await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.sign_in().await;
+    let fields = |text: &'static str| {
+        vec![
+            ("name", "Mixed"),
+            ("from_numbers", from.as_str()),
+            ("agent_id", ""),
+            ("message_template", "Hello"),
+            ("default_country", "GB"),
+            ("recipients_text", text),
+        ]
+    };
+
+    // Commas, a tab, spaces and newlines mixed: five recipients, no phantom variable.
+    let mut form =
+        fields("+447111000501,+447111000502\t+447111000503\n+447111000504 +447111000505");
+    form.push(("csrf", &csrf));
+    let r = v.post_multipart("/campaigns/new", &form, None).await;
+    assert_eq!(r.status(), 303);
+    let page = v.page(&location(&r)).await;
+    assert!(page.contains("data-total=\"sendable\">5<"), "five are sent");
+    assert!(!page.contains("col2"), "no phantom variable");
+    assert!(!page.contains("not UTF-8"), "a paste is UTF-8");
+
+    // National numbers read in the chosen country are marked with what was written.
+    let mut form = fields("07111 000601\n+447111000602");
+    form.push(("csrf", &csrf));
+    let r = v.post_multipart("/campaigns/new", &form, None).await;
+    assert_eq!(r.status(), 303);
+    let page = v.page(&location(&r)).await;
+    assert_eq!(page.matches("Converted: written").count(), 1);
+    assert!(page.contains("Converted: written 07111 000601, without a country code"));
+
+    // Excel's default CSV (Windows-1252): read, and the preview says how.
+    let mut form = fields("");
+    form.push(("csrf", &csrf));
+    form[3] = ("message_template", "Hi {{Name}}");
+    let csv = b"Phone;Name\r\n+447111000001;Zo\xEB\r\n+447111000002;Jos\xE9\r\n";
+    let r = v
+        .post_multipart("/campaigns/new", &form, Some(("legacy.csv", csv)))
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = v.page(&location(&r)).await;
+    assert!(page.contains("read as windows-1252 text, not UTF-8"));
+    assert!(page.contains("Hi Zo\u{eb}") && page.contains("Hi Jos\u{e9}"));
+}

@@ -620,7 +620,7 @@ async fn unreadable_uploads_are_refused_with_the_json_error_shape() {
         ("text/plain", b""),
         ("text/plain", b"  \r\n\n"),
         ("text/csv", b"name,city\nSarah,Leeds\n"),
-        ("text/csv", b"phone\n+44711100000\xff1\n"),
+        ("text/csv", b"\xEF\xBB\xBFphone\n+44711100000\xff1\n"),
     ] {
         let r = upload(&app, PARSE, content_type, body).await;
         assert_eq!(r.status(), 422, "{content_type} {body:?}");
@@ -698,4 +698,109 @@ async fn preview_reads_national_numbers_with_default_country() {
     let got = preview(&app, &body).await;
     assert_eq!(got["valid"], false);
     assert_eq!(got["errors"][0]["field"], "default_country", "{got}");
+}
+
+#[tokio::test]
+async fn a_paste_with_mixed_separators_loses_no_number() {
+    let app = spawn_app().await;
+    let got = json(
+        upload(
+            &app,
+            PARSE,
+            "text/plain",
+            b"+447111000501,+447111000502\t+447111000503\n+447111000504 +447111000505\n+44 7111 000506 +44 7111\n",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        fields(&got["recipients"], "phone"),
+        [
+            "+447111000501",
+            "+447111000502",
+            "+447111000503",
+            "+447111000504",
+            "+447111000505",
+            "+447111000506"
+        ]
+    );
+    assert_eq!(fields(&got["recipients"], "line"), [1, 1, 1, 2, 2, 3]);
+    assert_eq!(got["count"], 6);
+    assert_eq!(got["variables"], json!([]), "no phantom {{col2}}");
+    assert_eq!(fields(&got["errors"], "line"), [3]);
+    assert_eq!(got["errors"][0]["value"], "+44 7111");
+    assert!(!got["errors"][0]["reason"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_answer_names_the_encoding_it_read() {
+    let app = spawn_app().await;
+    // Excel's default "CSV (Comma delimited)" in a semicolon locale: Windows-1252.
+    let csv = b"Phone;Name\r\n+447111000001;Zo\xEB\r\n+447111000002;Jos\xE9\r\n";
+    let got = json(upload(&app, PARSE, "text/csv", csv).await).await;
+    assert_eq!(got["encoding"], "windows-1252");
+    assert_eq!(got["count"], 2);
+    assert_eq!(
+        got["recipients"][0]["variables"],
+        json!({ "Name": "Zo\u{eb}" })
+    );
+    assert_eq!(
+        got["recipients"][1]["variables"],
+        json!({ "Name": "Jos\u{e9}" })
+    );
+
+    // Excel's "Unicode Text": UTF-16LE with a byte-order mark, tab-separated.
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(
+        "Phone\tName\r\n+447111000001\tZo\u{eb}\r\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    let got = json(upload(&app, PARSE, "text/csv", &utf16).await).await;
+    assert_eq!(got["encoding"], "UTF-16LE");
+    assert_eq!(
+        got["recipients"][0]["variables"],
+        json!({ "Name": "Zo\u{eb}" })
+    );
+
+    // UTF-8 with a BOM, and a paste.
+    let csv = "\u{feff}phone,name\n+447111000001,Jos\u{e9}\n";
+    let got = json(upload(&app, PARSE, "text/csv", csv.as_bytes()).await).await;
+    assert_eq!(got["encoding"], "UTF-8");
+    assert_eq!(
+        got["recipients"][0]["variables"],
+        json!({ "name": "Jos\u{e9}" })
+    );
+    let got = json(upload(&app, PARSE, "text/plain", b"+447111000001").await).await;
+    assert_eq!(got["encoding"], "UTF-8");
+
+    let doc = app.openapi().await;
+    let schema = &doc["components"]["schemas"]["ParsedRecipients"]["properties"];
+    assert!(schema["encoding"].is_object(), "documented");
+}
+
+#[tokio::test]
+async fn numbers_read_in_the_default_country_say_what_was_written() {
+    let app = spawn_app().await;
+    let paste = b"07723 456789\n7723456780\n+447111000001\n";
+    let got = json(
+        upload(
+            &app,
+            &format!("{PARSE}?default_country=GB"),
+            "text/plain",
+            paste,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        got["recipients"],
+        json!([
+            { "phone": "+447723456789", "line": 1, "variables": {},
+              "converted_from": "07723 456789" },
+            { "phone": "+447723456780", "line": 2, "variables": {},
+              "converted_from": "7723456780" },
+            { "phone": "+447111000001", "line": 3, "variables": {} }
+        ])
+    );
 }

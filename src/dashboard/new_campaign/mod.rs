@@ -53,6 +53,9 @@ struct DraftRecipient {
     phone: String,
     variables: Map<String, Value>,
     line: usize,
+    /// The number as written when it was read in the chosen country (marked in the preview).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    converted_from: Option<String>,
 }
 
 /// One row the parser refused.
@@ -73,6 +76,9 @@ struct Parsed {
     variables: Vec<String>,
     /// Recipients per destination country (ISO code, or "other").
     countries: BTreeMap<String, usize>,
+    /// The encoding the input was read in (`""` in drafts saved before it was recorded).
+    #[serde(default)]
+    encoding: String,
 }
 
 impl From<ParsedRecipients> for Parsed {
@@ -85,6 +91,7 @@ impl From<ParsedRecipients> for Parsed {
                     phone: r.phone,
                     variables: r.variables,
                     line: r.line,
+                    converted_from: r.converted_from,
                 })
                 .collect(),
             errors: p
@@ -100,6 +107,7 @@ impl From<ParsedRecipients> for Parsed {
             phone_column: p.phone_column,
             variables: p.variables,
             countries: BTreeMap::new(),
+            encoding: p.encoding,
         }
     }
 }
@@ -253,6 +261,7 @@ mod tests {
                         .cloned()
                         .unwrap(),
                     line: 2,
+                    converted_from: None,
                 }],
                 ..Parsed::default()
             },

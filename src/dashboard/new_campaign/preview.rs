@@ -193,6 +193,12 @@ fn message_rows(parsed: &Parsed, preview: &CampaignPreview) -> Vec<PreviewRow> {
         .iter()
         .map(|r| {
             let mut notes = Vec::new();
+            let written = parsed.recipients.get(r.index);
+            if let Some(w) = written.and_then(|d| d.converted_from.as_deref()) {
+                notes.push(format!(
+                    "Converted: written {w}, without a country code, and read in the country you chose"
+                ));
+            }
             if r.opted_out {
                 notes.push("Opted out: kept in the campaign, never sent".to_owned());
             } else if r.no_consent {
@@ -325,11 +331,20 @@ fn missing_variables(data: &DraftData) -> BTreeMap<String, usize> {
     missing
 }
 
-/// Things to know that do not stop the send: refused rows, repeats, opted-out and
-/// unconsented recipients, and placeholders left blank.
+/// Things to know that do not stop the send: a list not in UTF-8, refused rows, repeats,
+/// opted-out and unconsented recipients, and placeholders left blank.
 fn warnings(data: &DraftData, preview: &CampaignPreview) -> Vec<Problem> {
     let parsed = &data.parsed;
     let mut warnings = Vec::new();
+    if !parsed.encoding.is_empty() && parsed.encoding != "UTF-8" {
+        warnings.push(Problem {
+            anchor: "recipients-table",
+            text: format!(
+                "Your list was read as {} text, not UTF-8. Check that names with accents look right below; if not, save the file as \"CSV UTF-8\" and upload it again.",
+                parsed.encoding
+            ),
+        });
+    }
     if !parsed.errors.is_empty() {
         warnings.push(Problem {
             anchor: "recipients-table",

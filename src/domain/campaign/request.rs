@@ -82,7 +82,7 @@ pub const CAMPAIGN_FIELDS: &[&str] = &[
 // Deserialized by hand (below) so that the fields parse adds are ignored while any other
 // unknown field is refused with the message a derived `deny_unknown_fields` gives.
 /// One recipient in a create request. The recipients `POST /v1/sms/recipients/parse` returns
-/// can be sent as they are: the fields it adds (`line`) are accepted and ignored. Any other
+/// can be sent as they are: the fields it adds (`line`, `converted_from`) are accepted and ignored. Any other
 /// field is refused.
 #[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct RecipientRequest {
@@ -101,7 +101,7 @@ pub const RECIPIENT_FIELDS: &[&str] = &["phone", "variables"];
 
 /// Fields `POST /v1/sms/recipients/parse` adds to each recipient it returns: accepted and
 /// ignored by create and preview, so parse's answer can be posted as it is.
-pub const PARSE_ONLY_FIELDS: &[&str] = &["line"];
+pub const PARSE_ONLY_FIELDS: &[&str] = &["line", "converted_from"];
 
 /// A key of a recipient object.
 enum RecipientField {

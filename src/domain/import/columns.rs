@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use super::list::{Entry, converted_from, looks_like_phone, read_entry, tokens};
 use super::table::TableRow;
 use super::{Import, ImportError, ImportFailure, ImportedRecipient, Source};
 use crate::domain::phone::{Phone, PhoneError};
@@ -90,7 +91,7 @@ pub(super) fn variable_name(header: &str) -> String {
 }
 
 /// A cell trimmed and cut for echoing back to staff.
-fn echo(value: &str) -> String {
+pub(super) fn echo(value: &str) -> String {
     let value = value.trim();
     match value.char_indices().nth(MAX_ECHO_CHARS) {
         Some((cut, _)) => format!("{}…", &value[..cut]),
@@ -109,7 +110,7 @@ fn digit_count(cell: &str) -> usize {
 }
 
 /// "4.47723E+11": Excel's rendering of a long number stored as a number, which lost digits.
-fn looks_like_scientific_notation(value: &str) -> bool {
+pub(super) fn looks_like_scientific_notation(value: &str) -> bool {
     let value = value.trim();
     let Some((mantissa, exponent)) = value.split_once(['e', 'E']) else {
         return false;
@@ -142,7 +143,7 @@ pub(super) fn reason(value: &str, err: &PhoneError) -> String {
 /// A value of bare digits that would be a valid number with a `+` in front: what a spreadsheet
 /// leaves of `+447723456789` when it stores the column as numbers. Reported, never guessed:
 /// the same digits may be a mistyped national number.
-fn lost_plus(value: &str) -> Option<Phone> {
+pub(super) fn lost_plus(value: &str) -> Option<Phone> {
     let value = value.trim();
     if value.is_empty()
         || value.starts_with(['+', '0'])
@@ -153,40 +154,12 @@ fn lost_plus(value: &str) -> Option<Phone> {
     Phone::parse(&format!("+{value}")).ok()
 }
 
-/// Several phones in one cell: whitespace-separated, or split before each `+`.
-fn split_phones(cell: &str, region: Option<&str>) -> Option<Vec<Phone>> {
-    let parse_all = |parts: Vec<&str>| -> Option<Vec<Phone>> {
-        if parts.len() < 2 {
-            return None;
-        }
-        parts
-            .into_iter()
-            .map(|p| Phone::parse_with_region(p, region).ok())
-            .collect()
-    };
-    if let Some(phones) = parse_all(cell.split_whitespace().collect()) {
-        return Some(phones);
-    }
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut prev_blank = true;
-    for (i, c) in cell.char_indices() {
-        if c == '+' && prev_blank && !cell[start..i].trim().is_empty() {
-            parts.push(&cell[start..i]);
-            start = i;
-        }
-        prev_blank = c.is_whitespace();
-    }
-    parts.push(&cell[start..]);
-    parse_all(parts)
-}
-
 /// How one data row turns into recipients.
 enum RowKind {
     /// A row of the table: phone in the phone column, other columns are variables.
     Table,
-    /// A paste line holding one or more phones and nothing else (already parsed).
-    List(Vec<Phone>),
+    /// A row holding numbers and nothing else: each entry a recipient or a reported error.
+    List(Vec<Entry>),
     /// A paste line whose only non-empty cell (at this index) is not a phone: reported.
     Single(usize),
 }
@@ -207,10 +180,10 @@ pub(super) fn assemble(
             Source::Paste => Ok(Import::default()),
         };
     };
-    // In a paste, a cell holding several phones ("+44... +1...") counts as a phone cell too.
+    // In a paste, a cell holding a list ("+44...,+1... +33...") counts as a phone cell too.
     let is_phone = |cell: &str| {
         Phone::parse_with_region(cell, region).is_ok()
-            || (source == Source::Paste && split_phones(cell, region).is_some())
+            || (source == Source::Paste && is_list_cell(cell, region))
     };
     let first_has_phone = first.cells.iter().any(|cell| is_phone(cell));
 
@@ -271,7 +244,7 @@ pub(super) fn assemble(
     // Classify rows first: list rows of a paste carry no variables.
     let kinds: Vec<RowKind> = data
         .iter()
-        .map(|row| classify(row, phone_col, has_header, region, source))
+        .map(|row| classify(row, phone_col, header, region, source))
         .collect();
 
     // Variable columns: every named header column, plus unnamed columns used by a table row.
@@ -333,6 +306,7 @@ pub(super) fn assemble(
         errors: Vec::new(),
         phone_column,
         variables: names.iter().map(|(_, name)| name.clone()).collect(),
+        encoding: Default::default(),
     };
     let empty_variables = || -> Map<String, Value> {
         names
@@ -342,13 +316,21 @@ pub(super) fn assemble(
     };
     for (row, kind) in data.iter().zip(kinds) {
         let value_col = match kind {
-            RowKind::List(phones) => {
-                for phone in phones {
-                    import.recipients.push(ImportedRecipient {
-                        phone,
-                        variables: empty_variables(),
-                        line: row.line,
-                    });
+            RowKind::List(entries) => {
+                for entry in entries {
+                    match entry {
+                        Ok((phone, converted_from)) => import.recipients.push(ImportedRecipient {
+                            phone,
+                            variables: empty_variables(),
+                            line: row.line,
+                            converted_from,
+                        }),
+                        Err(refused) => import.errors.push(ImportError {
+                            line: row.line,
+                            value: refused.value,
+                            reason: refused.reason,
+                        }),
+                    }
                 }
                 continue;
             }
@@ -373,6 +355,7 @@ pub(super) fn assemble(
                     phone,
                     variables,
                     line: row.line,
+                    converted_from: converted_from(value),
                 });
             }
             Err(err) => import.errors.push(ImportError {
@@ -385,43 +368,54 @@ pub(super) fn assemble(
     Ok(import)
 }
 
-/// Decides how a data row becomes recipients (see [`parse_paste`] for the paste rules).
+/// A cell that is a list of numbers: every entry looks like one and at least one parses.
+fn is_list_cell(cell: &str, region: Option<&str>) -> bool {
+    let entries = tokens([cell]);
+    !entries.is_empty()
+        && entries.iter().all(|e| looks_like_phone(e, region))
+        && entries
+            .iter()
+            .any(|e| read_entry(e, region).iter().any(Result::is_ok))
+}
+
+/// Decides how a data row becomes recipients (see [`super::parse_paste`] for the paste rules).
+///
+/// A row is a list when every filled cell is the phone column or a column without a header
+/// name, and every entry in them (split on `,` `;` tab too, whatever the row's delimiter)
+/// looks like a phone number: each entry is then a recipient or a reported error, so no
+/// number becomes a `{{colN}}` variable or is lost. Rows with named or non-phone cells are
+/// table rows, as before.
 fn classify(
     row: &TableRow,
     phone_col: usize,
-    has_header: bool,
+    header: &[String],
     region: Option<&str>,
     source: Source,
 ) -> RowKind {
-    if source == Source::Csv {
-        return RowKind::Table;
-    }
     let filled: Vec<usize> = (0..row.cells.len())
         .filter(|&i| !row.cells[i].trim().is_empty())
         .collect();
+    let unnamed = |i: usize| header.get(i).is_none_or(|h| variable_name(h).is_empty());
+    if filled.iter().all(|&i| i == phone_col || unnamed(i)) {
+        let entries = tokens(filled.iter().map(|&i| row.cells[i].as_str()));
+        if !entries.is_empty() && entries.iter().all(|e| looks_like_phone(e, region)) {
+            return RowKind::List(entries.iter().flat_map(|e| read_entry(e, region)).collect());
+        }
+    }
+    if source == Source::Csv {
+        return RowKind::Table;
+    }
     if let [only] = filled[..] {
         let value = row.cells[only].trim();
         if let Ok(phone) = Phone::parse_with_region(value, region) {
-            return RowKind::List(vec![phone]);
-        }
-        if let Some(phones) = split_phones(value, region) {
-            return RowKind::List(phones);
+            return RowKind::List(vec![Ok((phone, converted_from(value)))]);
         }
         // With a header, a lone non-phone cell outside the phone column is a row missing its phone.
-        return if has_header && only != phone_col {
+        return if !header.is_empty() && only != phone_col {
             RowKind::Table
         } else {
             RowKind::Single(only)
         };
-    }
-    if !has_header && filled.len() >= 2 {
-        let phones: Option<Vec<Phone>> = filled
-            .iter()
-            .map(|&i| Phone::parse_with_region(&row.cells[i], region).ok())
-            .collect();
-        if let Some(phones) = phones {
-            return RowKind::List(phones);
-        }
     }
     RowKind::Table
 }

@@ -1,6 +1,7 @@
 //! Recipients from a dashboard paste or CSV upload: phone column, variables, per-row errors.
 
 mod columns;
+mod list;
 mod table;
 
 use serde_json::{Map, Value};
@@ -9,7 +10,7 @@ use crate::domain::phone::{Phone, PhoneError};
 use columns::assemble;
 use table::{detect_paste_delimiter, lines_as_rows, read_rows};
 
-pub use table::{Table, TableRow, read_table};
+pub use table::{Table, TableRow, TextEncoding, decode_text, read_table};
 
 /// One recipient read from the input, with the other columns of its row as template variables.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -21,6 +22,9 @@ pub struct ImportedRecipient {
     pub variables: Map<String, Value>,
     /// 1-based physical line where the row starts, so staff can find it in their file.
     pub line: usize,
+    /// The number as written when it had no country code (no `+` nor `00`) and was read in
+    /// the default country, so the preview can show staff every number that was converted.
+    pub converted_from: Option<String>,
 }
 
 /// A row that could not become a recipient; shown to staff next to the line number.
@@ -48,6 +52,9 @@ pub struct Import {
     pub phone_column: Option<String>,
     /// Variable names in column order, so the dashboard can offer them for `{{name}}` templates.
     pub variables: Vec<String>,
+    /// The character encoding the input was read in (see [`decode_text`]), so staff can be told
+    /// when it was not UTF-8.
+    pub encoding: TextEncoding,
 }
 
 /// Why an upload cannot be imported at all (as opposed to single bad rows, see [`ImportError`]).
@@ -56,7 +63,8 @@ pub enum ImportFailure {
     /// No non-blank rows.
     #[error("the file is empty: there are no rows to import")]
     Empty,
-    /// Not UTF-8 (nor UTF-16 with a byte-order mark), e.g. Excel's legacy "CSV (Comma delimited)".
+    /// Marked as UTF-8 or UTF-16 by a byte-order mark but not valid in it (text without a mark
+    /// that is not UTF-8 is read as Windows-1252 instead, see [`decode_text`]).
     #[error(
         "the file is not UTF-8 text (the first unreadable character is on line {line}); in Excel, save it as \"CSV UTF-8 (Comma delimited)\""
     )]
@@ -116,8 +124,11 @@ impl ImportFailure {
 ///   `default_region` is given. A row whose phone does not parse becomes an [`ImportError`]
 ///   with the raw value and the [`PhoneError`] message (or a hint when Excel turned the
 ///   number into `4.47723E+11`). Duplicates are kept, in order.
+/// - A row holding only numbers, in the phone column and columns without a header name, is a
+///   list: each number is a recipient or an error line (the list rules of [`parse_paste`]).
 ///
-/// Fails only when the input is unusable: empty, not UTF-8, unknown default region, or no
+/// Fails only when the input is unusable: empty, broken UTF-8/UTF-16 after a byte-order mark,
+/// unknown default region, or no
 /// phone column at all. A header-only file is not a failure: it gives no recipients.
 pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, ImportFailure> {
     Phone::check_region(default_region).map_err(|e| match e {
@@ -125,7 +136,11 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
         _ => ImportFailure::UnknownRegion(String::new()),
     })?;
     let table = read_table(input)?;
-    assemble(table.rows, default_region, Source::Csv)
+    let import = assemble(table.rows, default_region, Source::Csv)?;
+    Ok(Import {
+        encoding: table.encoding,
+        ..import
+    })
 }
 
 /// Imports numbers pasted into the dashboard's text box.
@@ -137,11 +152,18 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
 ///   quotes) on the most lines; ties prefer tab, then `,`. Quotes work as in CSV unless the
 ///   paste has an odd number of `"`, in which case they are plain text (so one stray quote
 ///   cannot swallow the rest of the list). With no delimiter, each line is one cell.
-/// - A row with a single non-empty cell is that phone; if the whole cell does not parse, it is
-///   split on whitespace (or before each `+`) and is a list if every piece parses — so
-///   "+44 7723 456 789" is one phone and "+447723456789 +14155552671" two.
-/// - Without a header, a row whose non-empty cells all parse as phones is a list
-///   ("+447723456789, +14155552671"): each cell is a recipient.
+/// - Lists (any of `,` `;` tab, spaces and newlines, mixed within a line and across lines): a
+///   row whose filled cells are all in the phone column or in columns without a header name,
+///   and whose entries (each cell split again on `,` `;` tab) all look like phone numbers
+///   (phone characters only, and a `+`/`0` start, a lost `+`, or a number that parses) is a
+///   list: each entry is a recipient or an error line with its reason, never a `{{colN}}`
+///   variable and never dropped. The same holds for CSV rows.
+/// - Spaces inside an entry: one number written in groups ("+44 7723 456 789") is one number;
+///   otherwise the entry is read as several numbers when every space-separated piece is one,
+///   or by cutting before each `+` ("+44 7723 456789 +1 415 555 2671"), or by the only way
+///   to group the pieces into valid numbers ("07723 456789 07723 456780" with GB), pieces
+///   left between numbers being error lines. When no reading or more than one fits, the entry
+///   is reported whole as one error line (see `list::read_entry` for the exact order).
 /// - It never fails: with no phone anywhere, every row is reported as an error and
 ///   [`Import::phone_column`] is `None`; an unknown default region is reported on every row.
 pub fn parse_paste(text: &str, default_region: Option<&str>) -> Import {
@@ -164,5 +186,7 @@ enum Source {
     Csv,
 }
 
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,8 @@ pub struct TableRow {
 pub struct Table {
     /// The detected delimiter: `b','`, `b';'` or `b'\t'`.
     pub delimiter: u8,
+    /// The detected character encoding.
+    pub encoding: TextEncoding,
     /// All rows in input order; the first one is the header if the file has one.
     pub rows: Vec<TableRow>,
 }
@@ -46,8 +48,8 @@ const DELIMITER_LOOKAHEAD_LINES: usize = 10;
 /// Reads CSV bytes into rows of cells.
 ///
 /// Why separate: this is the part that must agree with other CSV readers (csv-spectrum), while
-/// the phone logic above it is Herald policy. Accepts UTF-8 with or without BOM, and UTF-16
-/// with a BOM (Excel's "Unicode Text"); LF, CRLF or CR line ends; RFC 4180 quoting. The
+/// the phone logic above it is Herald policy. Reads the encodings of [`decode_text`] (UTF-8
+/// with or without BOM, UTF-16 with a BOM, otherwise Windows-1252); LF, CRLF or CR line ends; RFC 4180 quoting. The
 /// delimiter is the one of `,` `;` tab that occurs most often outside quotes in the first line
 /// (ties: `,` then `;` then tab); if the first line has none, the first of the next
 /// lines that has one decides, and a file with none at all is one column.
@@ -56,14 +58,18 @@ const DELIMITER_LOOKAHEAD_LINES: usize = 10;
 /// file) names the delimiter; that line is not a row, and later rows keep their physical line
 /// numbers.
 pub fn read_table(input: &[u8]) -> Result<Table, ImportFailure> {
-    let text = decode(input)?;
+    let (text, encoding) = decode_text(input)?;
     let (text, declared) = strip_sep_line(&text);
     if text.trim().is_empty() {
         return Err(ImportFailure::Empty);
     }
     let delimiter = declared.unwrap_or_else(|| detect_csv_delimiter(text));
     let rows = read_rows(text, delimiter, true)?;
-    Ok(Table { delimiter, rows })
+    Ok(Table {
+        delimiter,
+        encoding,
+        rows,
+    })
 }
 
 /// Finds a `sep=X` first line (X one ASCII punctuation character or a tab); returns the text with
@@ -85,18 +91,64 @@ fn strip_sep_line(text: &str) -> (&str, Option<u8>) {
     }
 }
 
-/// Decodes the upload to text: UTF-8 (BOM stripped) or UTF-16 with a BOM.
-fn decode(input: &[u8]) -> Result<Cow<'_, str>, ImportFailure> {
+/// The character encoding an upload was read in, reported so staff can check accents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum TextEncoding {
+    /// UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8", every browser paste).
+    #[default]
+    #[serde(rename = "UTF-8")]
+    Utf8,
+    /// UTF-16 little-endian with a byte-order mark (Excel's "Unicode Text" on Windows).
+    #[serde(rename = "UTF-16LE")]
+    Utf16Le,
+    /// UTF-16 big-endian with a byte-order mark.
+    #[serde(rename = "UTF-16BE")]
+    Utf16Be,
+    /// Not UTF-8 and no byte-order mark: Excel's default "CSV (Comma delimited)" on Windows in
+    /// Western Europe and the Americas, read as Windows-1252 (a superset of Latin-1).
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+}
+
+impl TextEncoding {
+    /// The name shown to API clients and staff (a WHATWG encoding label).
+    pub fn label(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Utf16Le => "UTF-16LE",
+            TextEncoding::Utf16Be => "UTF-16BE",
+            TextEncoding::Windows1252 => "windows-1252",
+        }
+    }
+}
+
+/// Decodes an upload or paste to text, detecting the encoding.
+///
+/// Why these rules: a byte-order mark is decisive (UTF-8, UTF-16 LE or BE); without one, text
+/// that is valid UTF-8 is UTF-8 (bytes above 0x7F that form valid UTF-8 sequences are
+/// vanishingly rare in Windows-1252 text), and anything else is Windows-1252, which every
+/// byte decodes in, so Excel's default CSV with "Zoë" or "José" reads right instead of being
+/// refused. Only a file that declares itself UTF-8 or UTF-16 by its mark and then breaks the
+/// rules of that encoding fails ([`ImportFailure::NotUtf8`], naming the line).
+pub fn decode_text(input: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), ImportFailure> {
     if let Some(rest) = input.strip_prefix(b"\xEF\xBB\xBF") {
-        return decode_utf8(rest);
+        return decode_utf8(rest).map(|t| (t, TextEncoding::Utf8));
     }
     if let Some(rest) = input.strip_prefix(b"\xFF\xFE") {
-        return decode_utf16(rest, u16::from_le_bytes).map(Cow::Owned);
+        return decode_utf16(rest, u16::from_le_bytes)
+            .map(|t| (Cow::Owned(t), TextEncoding::Utf16Le));
     }
     if let Some(rest) = input.strip_prefix(b"\xFE\xFF") {
-        return decode_utf16(rest, u16::from_be_bytes).map(Cow::Owned);
+        return decode_utf16(rest, u16::from_be_bytes)
+            .map(|t| (Cow::Owned(t), TextEncoding::Utf16Be));
     }
-    decode_utf8(input)
+    match decode_utf8(input) {
+        Ok(text) => Ok((text, TextEncoding::Utf8)),
+        Err(_) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(input);
+            Ok((text, TextEncoding::Windows1252))
+        }
+    }
 }
 
 /// UTF-8 without copying; on failure reports the line of the first bad byte.

@@ -299,8 +299,9 @@ fn unusable_files_fail() {
     );
     assert_eq!(parse_csv(b",,,\n , \n", None), Err(ImportFailure::Empty));
     assert_eq!(
-        parse_csv(b"phone\n+447723456789\nAl\xE9x\n", None),
-        Err(ImportFailure::NotUtf8 { line: 3 })
+        parse_csv(b"\xEF\xBB\xBFphone\n+447723456789\nAl\xE9x\n", None),
+        Err(ImportFailure::NotUtf8 { line: 3 }),
+        "a UTF-8 byte-order mark, then bytes that are not UTF-8"
     );
     assert_eq!(
         parse_csv(b"name,city\nAlice,London\n", None),
@@ -328,9 +329,12 @@ fn utf16_with_bom() {
     let import = parse_csv(&bytes, None).unwrap();
     assert_eq!(phones(&import), ["+447723456789"]);
     assert_eq!(var(&import.recipients[0], "Name"), "Zo\u{eb}");
+    assert_eq!(import.encoding, TextEncoding::Utf16Le);
     let mut bytes = vec![0xFE, 0xFF];
     bytes.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
-    assert_eq!(phones(&parse_csv(&bytes, None).unwrap()), ["+447723456789"]);
+    let import = parse_csv(&bytes, None).unwrap();
+    assert_eq!(phones(&import), ["+447723456789"]);
+    assert_eq!(import.encoding, TextEncoding::Utf16Be);
     assert_eq!(
         parse_csv(&[0xFF, 0xFE, 0x00, 0xD8, b'a', 0], None),
         Err(ImportFailure::NotUtf8 { line: 1 })
@@ -581,4 +585,42 @@ fn spreadsheet_mangled_numbers_are_flagged_or_fixed_never_guessed() {
     let import = parse_paste("447723456789\n4.47723E+11\n07723456789\n", Some("GB"));
     assert_eq!(phones(&import), ["+447723456789", "+447723456789"]);
     assert_eq!(import.errors.len(), 1);
+}
+
+#[test]
+fn excel_default_csv_is_windows_1252() {
+    // Excel's "CSV (Comma delimited)" in a semicolon locale: Windows-1252, `;`, CRLF.
+    let input = b"Phone;First name;Town\r\n+447723456789;Zo\xEB;M\xE1laga\r\n+14155552671;Jos\xE9;\x80 Z\xFCrich\r\n";
+    let import = parse_csv(input, None).unwrap();
+    assert_eq!(import.encoding, TextEncoding::Windows1252);
+    assert_eq!(phones(&import), ["+447723456789", "+14155552671"]);
+    assert_eq!(import.variables, ["First_name", "Town"]);
+    assert_eq!(var(&import.recipients[0], "First_name"), "Zo\u{eb}");
+    assert_eq!(var(&import.recipients[0], "Town"), "M\u{e1}laga");
+    assert_eq!(var(&import.recipients[1], "First_name"), "Jos\u{e9}");
+    assert_eq!(var(&import.recipients[1], "Town"), "\u{20ac} Z\u{fc}rich");
+    let (text, encoding) = decode_text(b"Jos\xE9").unwrap();
+    assert_eq!(
+        (text.as_ref(), encoding),
+        ("Jos\u{e9}", TextEncoding::Windows1252)
+    );
+}
+
+#[test]
+fn utf8_with_and_without_bom() {
+    let text = "phone\tname\r\n+447723456789\tZo\u{eb}\r\n+14155552671\tJos\u{e9}\r\n";
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(text.as_bytes());
+    for input in [&bytes[..], text.as_bytes()] {
+        let import = parse_csv(input, None).unwrap();
+        assert_eq!(import.encoding, TextEncoding::Utf8);
+        assert_eq!(import.phone_column.as_deref(), Some("phone"));
+        assert_eq!(var(&import.recipients[0], "name"), "Zo\u{eb}");
+        assert_eq!(var(&import.recipients[1], "name"), "Jos\u{e9}");
+    }
+    assert_eq!(TextEncoding::Windows1252.label(), "windows-1252");
+    assert_eq!(
+        serde_json::to_value(TextEncoding::Utf16Le).unwrap(),
+        "UTF-16LE"
+    );
 }
