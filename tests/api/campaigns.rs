@@ -643,8 +643,14 @@ async fn converted_numbers_from_parse_are_accepted_as_they_are() {
         .unwrap();
     assert_eq!(parsed.status(), 200);
     let parsed = json(parsed).await;
-    assert_eq!(parsed["recipients"][0]["phone"], "+447111000001", "{parsed}");
-    assert!(parsed["recipients"][0]["converted_from"].is_string(), "{parsed}");
+    assert_eq!(
+        parsed["recipients"][0]["phone"], "+447111000001",
+        "{parsed}"
+    );
+    assert!(
+        parsed["recipients"][0]["converted_from"].is_string(),
+        "{parsed}"
+    );
     let body = json!({
         "from_number": "+447446466847",
         "name": "Converted",
