@@ -8,6 +8,7 @@ pub mod keywords;
 pub mod phone;
 pub mod reply;
 pub mod segments;
+pub mod send_window;
 pub mod status;
 pub mod template;
 
