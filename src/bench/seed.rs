@@ -113,6 +113,8 @@ pub async fn campaign(
                 source: Source::Api,
                 scheduled_at: None,
                 require_consent: false,
+                respect_send_window: true,
+                send_window_reason: None,
                 created_at: OffsetDateTime::now_utc(),
             },
             &mut RecipientList::new(recipients, 0),

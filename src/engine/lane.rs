@@ -144,7 +144,7 @@ fn claim_ahead(shared: &Arc<Shared>, seq: i64, phone: &str, batch: u32) -> Claim
                 seq,
                 &phone,
                 batch,
-                OffsetDateTime::now_utc(),
+                shared.config.clock.now(),
             )
             .await;
         tracing::trace!(

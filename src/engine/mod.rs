@@ -20,6 +20,7 @@
 //! and whatever a dead node had in flight, is reconciled against Twilio before it is ever
 //! sent again.
 
+pub mod clock;
 mod lane;
 pub mod leases;
 pub mod pacing;
@@ -73,6 +74,8 @@ pub struct EngineConfig {
     /// Most status polls (fetches) a second on this node, so a large campaign whose callbacks
     /// were lost never trips Twilio's request limits.
     pub status_poll_rate: f64,
+    /// The wall clock claims read (send windows are decided by it); tests move it.
+    pub clock: clock::Clock,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +92,7 @@ impl Default for EngineConfig {
             lease_ttl: Duration::from_secs(10),
             status_poll_after: Duration::from_secs(600),
             status_poll_rate: 10.0,
+            clock: clock::Clock::real(),
         }
     }
 }

@@ -1,9 +1,11 @@
-//! The account's reply settings: its name, HELP text and whether Herald answers keywords.
+//! The account's settings: its name, HELP text, whether Herald answers keywords, and its send
+//! window and fallback time zone.
 
 use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::campaign::{MAX_BODY_CHARS, MAX_NAME_CHARS};
 use crate::domain::ids::AccountId;
+use crate::domain::send_window::{LocalMinute, SendWindow, ZoneName};
 use crate::service::views::replies::{AccountUpdate, AccountView};
 use crate::store::AccountSettingsUpdate;
 
@@ -61,6 +63,43 @@ pub async fn update(
             t => Some(Some(t.to_owned())),
         },
     };
+    let send_window = match &req.send_window {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(w)) => {
+            let mut time = |field: &str, value: &str| {
+                LocalMinute::parse(value)
+                    .map_err(|e| {
+                        errors.push(FieldError::new(
+                            format!("send_window.{field}"),
+                            e.to_string(),
+                        ))
+                    })
+                    .ok()
+            };
+            let (start, end) = (time("start", &w.start), time("end", &w.end));
+            match (start, end) {
+                (Some(start), Some(end)) => match SendWindow::new(start, end) {
+                    Ok(w) => Some(Some(w)),
+                    Err(e) => {
+                        errors.push(FieldError::new("send_window", e.to_string()));
+                        None
+                    }
+                },
+                _ => None,
+            }
+        }
+    };
+    let time_zone = match req.time_zone.as_deref().map(str::trim) {
+        None => None,
+        Some(z) => match ZoneName::parse(z) {
+            Ok(z) => Some(z),
+            Err(e) => {
+                errors.push(FieldError::new("time_zone", e.to_string()));
+                None
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
@@ -68,6 +107,8 @@ pub async fn update(
         name,
         help_text,
         keyword_replies: req.keyword_replies,
+        send_window,
+        time_zone,
     };
     Ok(store
         .update_account_settings(account, &update)

@@ -102,6 +102,8 @@ pub async fn create<L: Recipients + Sync>(
         source,
         scheduled_at,
         require_consent: plan.require_consent,
+        respect_send_window: plan.respect_send_window,
+        send_window_reason: plan.send_window_reason.clone(),
         created_at: now,
     };
     let mut recipients = CheckedRecipients::new(plan.checker(&ctx), list.iter(), len);

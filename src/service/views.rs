@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::campaign::Duplicate;
 use crate::domain::segments::Encoding;
+use crate::domain::send_window::zones_for;
 use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
@@ -49,6 +50,10 @@ pub struct CampaignView {
     pub duplicates_removed: u64,
     /// Sends only to numbers with granted consent (others fail with `no_consent`).
     pub require_consent: bool,
+    /// Whether the account's `send_window` holds recipients (false: sent at any hour).
+    pub respect_send_window: bool,
+    /// Why the send window is ignored, as given at create.
+    pub send_window_reason: Option<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -79,6 +84,8 @@ impl From<store::Campaign> for CampaignView {
             scheduled_at: c.scheduled_at,
             duplicates_removed: c.duplicates_removed,
             require_consent: c.require_consent,
+            respect_send_window: c.respect_send_window,
+            send_window_reason: c.send_window_reason,
             created_at: c.created_at,
             started_at: c.started_at,
             finished_at: c.finished_at,
@@ -121,11 +128,22 @@ pub struct RecipientView {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The recipient's IANA time zones, from the number (libphonenumber's map); empty when
+    /// the number's zone is unknown (the account's `time_zone` counts then).
+    pub time_zones: Vec<String>,
+    /// A `pending` recipient outside its send window: when the window opens for them (RFC
+    /// 3339); it is sent then. Null otherwise.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub held_until: Option<OffsetDateTime>,
 }
 
 impl From<store::Recipient> for RecipientView {
     fn from(r: store::Recipient) -> Self {
         Self {
+            time_zones: zones_for(&r.phone)
+                .iter()
+                .map(|z| (*z).to_owned())
+                .collect(),
             phone: r.phone,
             variables: r.variables,
             status: r.status,
@@ -136,6 +154,9 @@ impl From<store::Recipient> for RecipientView {
             body: r.body,
             segments: r.segments,
             updated_at: r.updated_at,
+            held_until: r
+                .held_until
+                .filter(|_| r.status == RecipientStatus::Pending),
         }
     }
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::StoreResult;
 use crate::domain::campaign::AccountContext;
 use crate::domain::ids::{AccountId, KeyId};
+use crate::domain::send_window::{SendWindow, ZoneName};
 
 /// A tenant.
 #[derive(Debug, Clone)]
@@ -81,6 +82,10 @@ pub struct AccountSettings {
     pub help_text: Option<String>,
     /// Whether Herald answers keywords with its own confirmation SMS.
     pub keyword_replies: bool,
+    /// The local hours campaigns may reach a recipient (docs/ARCHITECTURE.md §4); `None`: any time.
+    pub send_window: Option<SendWindow>,
+    /// The zone of numbers whose own zone is unknown (IANA name; `UTC` by default).
+    pub time_zone: String,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }
@@ -94,6 +99,10 @@ pub struct AccountSettingsUpdate {
     pub help_text: Option<Option<String>>,
     /// Keyword confirmations on or off.
     pub keyword_replies: Option<bool>,
+    /// New send window (`Some(None)` removes it).
+    pub send_window: Option<Option<SendWindow>>,
+    /// New fallback time zone.
+    pub time_zone: Option<ZoneName>,
 }
 
 /// Accounts, their API keys and their settings.

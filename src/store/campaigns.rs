@@ -33,6 +33,10 @@ pub struct NewCampaign {
     pub scheduled_at: Option<OffsetDateTime>,
     /// Recipients without granted consent fail with `no_consent` (at create and at claim).
     pub require_consent: bool,
+    /// Whether the account's send window holds recipients (docs/ARCHITECTURE.md §4).
+    pub respect_send_window: bool,
+    /// Why the window is ignored, when it is.
+    pub send_window_reason: Option<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }
@@ -132,6 +136,10 @@ pub struct Campaign {
     pub finished_at: Option<OffsetDateTime>,
     /// Sends only to numbers with granted consent.
     pub require_consent: bool,
+    /// Whether the account's send window holds recipients.
+    pub respect_send_window: bool,
+    /// Why the window is ignored, when it is.
+    pub send_window_reason: Option<String>,
     /// Counts from per-recipient statuses.
     pub counts: Counts,
 }
@@ -161,6 +169,8 @@ pub struct Recipient {
     pub error_message: Option<String>,
     /// Last change.
     pub updated_at: OffsetDateTime,
+    /// Outside its send window: not sent before this (docs/ARCHITECTURE.md §4).
+    pub held_until: Option<OffsetDateTime>,
 }
 
 /// Which recipients of a campaign to list.

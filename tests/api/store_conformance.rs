@@ -205,6 +205,8 @@ fn campaign(account: &AccountId, from: &[&str], n: usize) -> TestCampaign {
             source: Source::Api,
             scheduled_at: None,
             require_consent: false,
+            respect_send_window: true,
+            send_window_reason: None,
             created_at: T0,
         },
         duplicates_removed: 0,
@@ -3046,6 +3048,7 @@ async fn account_settings_round_trip(db: &TestDb) {
             name: name.map(str::to_owned),
             help_text: help.map(|h| h.map(str::to_owned)),
             keyword_replies: replies,
+            ..Default::default()
         }
     };
     let got = s

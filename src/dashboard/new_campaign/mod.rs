@@ -149,6 +149,8 @@ impl DraftData {
             require_consent: f.require_consent.then_some(true),
             // The parsed phones are E.164 already.
             default_country: None,
+            respect_send_window: None,
+            send_window_reason: None,
         }
     }
 }

@@ -125,6 +125,10 @@ pub struct CampaignPlan {
     pub recipients: Option<usize>,
     /// The country phones without a country code are read in, when given and known.
     pub default_country: Option<String>,
+    /// Whether the account's send window applies (docs/ARCHITECTURE.md §4).
+    pub respect_send_window: bool,
+    /// Why not, when it does not.
+    pub send_window_reason: Option<String>,
 }
 
 impl CampaignPlan {
@@ -196,6 +200,18 @@ pub fn plan<L: Recipients>(
 
     let schedule = validate_schedule(req, now, &mut errors);
     let require_consent = req.require_consent.unwrap_or(false);
+    let respect_send_window = req.respect_send_window.unwrap_or(true);
+    let send_window_reason = match req.send_window_reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) if r.chars().count() > MAX_WINDOW_REASON_CHARS => {
+            errors.push(FieldError::new(
+                "send_window_reason",
+                format!("must be at most {MAX_WINDOW_REASON_CHARS} characters"),
+            ));
+            None
+        }
+        Some(r) => Some(r.to_owned()),
+    };
 
     let default_country = match req.default_country.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -244,8 +260,13 @@ pub fn plan<L: Recipients>(
         require_consent,
         recipients,
         default_country,
+        respect_send_window,
+        send_window_reason,
     }
 }
+
+/// Longest reason for ignoring the send window.
+pub const MAX_WINDOW_REASON_CHARS: usize = 500;
 
 /// Runs every check on a request and keeps every finding (see [`CampaignAnalysis`]).
 pub fn analyse<L: Recipients>(

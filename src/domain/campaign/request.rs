@@ -58,6 +58,13 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// just before each send. Default false.
     #[serde(default)]
     pub require_consent: Option<bool>,
+    /// `false` sends at any hour, ignoring the account's `send_window` (urgent messages such
+    /// as appointment changes). Default true.
+    #[serde(default)]
+    pub respect_send_window: Option<bool>,
+    /// Why the send window is ignored (stored with the campaign; at most 500 characters).
+    #[serde(default)]
+    pub send_window_reason: Option<String>,
     /// ISO 3166 alpha-2 country (`GB`) in which a recipient's phone without a country code is
     /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
     /// `+447111000001`. Without it, phones must be international (E.164).
@@ -77,6 +84,8 @@ pub const CAMPAIGN_FIELDS: &[&str] = &[
     "scheduled_at",
     "require_consent",
     "default_country",
+    "respect_send_window",
+    "send_window_reason",
 ];
 
 // Deserialized by hand (below) so that the fields parse adds are ignored while any other

@@ -56,6 +56,12 @@ impl MisshapenRequest {
                 "scheduled_at" => request.scheduled_at = reader.value(&key, raw).flatten(),
                 "require_consent" => request.require_consent = reader.value(&key, raw).flatten(),
                 "default_country" => request.default_country = reader.value(&key, raw).flatten(),
+                "respect_send_window" => {
+                    request.respect_send_window = reader.value(&key, raw).flatten()
+                }
+                "send_window_reason" => {
+                    request.send_window_reason = reader.value(&key, raw).flatten()
+                }
                 _ => reader.key_error(
                     &key,
                     raw,

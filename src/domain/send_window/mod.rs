@@ -41,7 +41,13 @@ impl LocalMinute {
     /// Parses `HH:MM` (24-hour, two digits each).
     pub fn parse(s: &str) -> Result<Self, WindowError> {
         let b = s.as_bytes();
-        if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
+        if b.len() != 5
+            || b[2] != b':'
+            || !b
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || c.is_ascii_digit())
+        {
             return Err(WindowError::BadTime);
         }
         let h = u16::from(b[0] - b'0') * 10 + u16::from(b[1] - b'0');
@@ -160,12 +166,20 @@ pub fn recipient_zones(phone: &str, fallback: &str) -> Vec<String> {
 /// in all of them. Where their windows never overlap (a country spanning more hours than the
 /// window leaves open, e.g. +7 with a 13-hour window), the rule relaxes to open in at least one
 /// of them, or the number would never be sent. Unknown zone names count as UTC.
-pub fn held_until(window: &SendWindow, zones: &[String], now: OffsetDateTime) -> Option<OffsetDateTime> {
+pub fn held_until(
+    window: &SendWindow,
+    zones: &[String],
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
     let tzs: Vec<TimeZone> = zones
         .iter()
         .map(|z| jiff::tz::db().get(z).unwrap_or(TimeZone::UTC))
         .collect();
-    let tzs = if tzs.is_empty() { vec![TimeZone::UTC] } else { tzs };
+    let tzs = if tzs.is_empty() {
+        vec![TimeZone::UTC]
+    } else {
+        tzs
+    };
     let now_ts = to_jiff(now);
     let all = |t: Timestamp| tzs.iter().all(|tz| window.open_in(tz, t));
     let any = |t: Timestamp| tzs.iter().any(|tz| window.open_in(tz, t));
@@ -183,10 +197,7 @@ pub fn held_until(window: &SendWindow, zones: &[String], now: OffsetDateTime) ->
     if open(now_ts) {
         return None;
     }
-    candidates
-        .into_iter()
-        .find(|t| open(*t))
-        .map(from_jiff)
+    candidates.into_iter().find(|t| open(*t)).map(from_jiff)
 }
 
 fn to_jiff(t: OffsetDateTime) -> Timestamp {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::domain::consent::ConsentStatus;
 use crate::domain::keywords::default_help_text;
 use crate::domain::reply::Direction;
+use crate::domain::send_window::SendWindow;
 use crate::domain::status::RecipientStatus;
 use crate::store;
 /// What became of an inbound message's answer (its view carries it as is).
@@ -28,9 +29,35 @@ pub struct AccountView {
     /// Whether Herald answers STOP, START and HELP with its own confirmation SMS. Turn it off
     /// when Twilio's default opt-out handling (long codes, toll-free) already answers them.
     pub keyword_replies: bool,
+    /// The hours of the day, in each recipient's local time, when campaigns may reach them
+    /// (null: any time). A recipient outside it stays `pending` with `held_until`.
+    pub send_window: Option<SendWindowBody>,
+    /// The IANA zone of numbers whose own zone is unknown (default `UTC`).
+    pub time_zone: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// A send window: local times `HH:MM` (24-hour); an `end` before `start` wraps midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendWindowBody {
+    /// Opens (included), e.g. `08:00`.
+    #[schema(example = "08:00")]
+    pub start: String,
+    /// Closes (excluded), e.g. `21:00`.
+    #[schema(example = "21:00")]
+    pub end: String,
+}
+
+impl From<SendWindow> for SendWindowBody {
+    fn from(w: SendWindow) -> Self {
+        Self {
+            start: w.start.to_string(),
+            end: w.end.to_string(),
+        }
+    }
 }
 
 impl From<store::AccountSettings> for AccountView {
@@ -41,6 +68,8 @@ impl From<store::AccountSettings> for AccountView {
             help_text: a.help_text.unwrap_or_else(|| default_help_text(&a.name)),
             name: a.name,
             keyword_replies: a.keyword_replies,
+            send_window: a.send_window.map(SendWindowBody::from),
+            time_zone: a.time_zone,
             created_at: a.created_at,
         }
     }
@@ -58,16 +87,22 @@ pub struct AccountUpdate {
     pub help_text: Option<Option<String>>,
     /// Keyword confirmations on or off.
     pub keyword_replies: Option<bool>,
+    /// A new send window (`{"start": "08:00", "end": "21:00"}`); null removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<SendWindowBody>)]
+    pub send_window: Option<Option<SendWindowBody>>,
+    /// A new fallback zone (IANA name, e.g. `Europe/London`).
+    pub time_zone: Option<String>,
 }
 
 /// Distinguishes an absent field from an explicit null.
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
         d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
     }
 }
 

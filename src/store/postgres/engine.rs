@@ -20,7 +20,7 @@ use crate::store::{SendResult, StatusEvent, StoreResult};
 macro_rules! claimable {
     () => {
         "SELECT id FROM recipients WHERE campaign_seq = $2 AND from_number = $3 \
-         AND status = 'pending' AND inflight_since IS NULL \
+         AND status = 'pending' AND inflight_since IS NULL AND held_until IS NULL \
          AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
          ORDER BY position LIMIT $4 FOR UPDATE SKIP LOCKED"
     };

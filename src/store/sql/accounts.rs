@@ -164,10 +164,9 @@ macro_rules! account_store {
                 }
 
                 async fn account_settings(&self, account: &AccountId) -> StoreResult<AccountSettings> {
-                    sqlx::query_as::<_, SettingsRow>(
-                        "SELECT id, name, help_text, keyword_replies, created_at FROM accounts \
-                         WHERE id = $1",
-                    )
+                    sqlx::query_as::<_, SettingsRow>(AssertSqlSafe(format!(
+                        "SELECT {SETTINGS_COLUMNS} FROM accounts WHERE id = $1"
+                    )))
                     .bind(account.as_str())
                     .fetch_optional(self.read_pool())
                     .await
@@ -181,17 +180,27 @@ macro_rules! account_store {
                     account: &AccountId,
                     update: &AccountSettingsUpdate,
                 ) -> StoreResult<AccountSettings> {
-                    sqlx::query_as::<_, SettingsRow>(
+                    let window = update.send_window.map(|w| {
+                        w.map(|w| (i32::from(w.start.minutes()), i32::from(w.end.minutes())))
+                    });
+                    sqlx::query_as::<_, SettingsRow>(AssertSqlSafe(format!(
                         "UPDATE accounts SET name = COALESCE($1, name), \
                          help_text = CASE WHEN $2 THEN $3 ELSE help_text END, \
-                         keyword_replies = COALESCE($4, keyword_replies) \
-                         WHERE id = $5 RETURNING id, name, help_text, keyword_replies, created_at",
-                    )
+                         keyword_replies = COALESCE($4, keyword_replies), \
+                         send_window_start = CASE WHEN $6 THEN $7 ELSE send_window_start END, \
+                         send_window_end = CASE WHEN $6 THEN $8 ELSE send_window_end END, \
+                         time_zone = COALESCE($9, time_zone) \
+                         WHERE id = $5 RETURNING {SETTINGS_COLUMNS}"
+                    )))
                     .bind(&update.name)
                     .bind(update.help_text.is_some())
                     .bind(update.help_text.clone().flatten())
                     .bind(update.keyword_replies)
                     .bind(account.as_str())
+                    .bind(window.is_some())
+                    .bind(window.flatten().map(|w| w.0))
+                    .bind(window.flatten().map(|w| w.1))
+                    .bind(update.time_zone.as_ref().map(|z| z.as_str().to_owned()))
                     .fetch_optional(self.write_pool())
                     .await
                     .map_err(backend)?

@@ -147,8 +147,10 @@ macro_rules! campaign_store {
                     let seq: i64 = sqlx::query_scalar(
                         "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, \
                          from_numbers, status, source, scheduled_at, duplicates_removed, \
-                         created_at, started_at, require_consent) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12) RETURNING seq",
+                         created_at, started_at, require_consent, respect_send_window, \
+                         send_window_reason) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14) \
+                         RETURNING seq",
                     )
                     .bind(new.id.as_str())
                     .bind(new.account_id.as_str())
@@ -162,6 +164,8 @@ macro_rules! campaign_store {
                     .bind(now)
                     .bind(started_at)
                     .bind(new.require_consent)
+                    .bind(new.respect_send_window)
+                    .bind(&new.send_window_reason)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(backend)?;

@@ -3,9 +3,14 @@
 //! each backend's own ([`EngineSql`]): PostgreSQL runs several nodes' engines on one database
 //! and locks what SQLite's single writer serialises.
 
-use super::rows::ClaimedRow;
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use super::rows::{ClaimedRow, stored_window};
 use super::{Backend, Conn, StoredTime};
 use crate::domain::ids::{AccountId, CampaignId};
+use crate::domain::send_window::{SendWindow, held_until, recipient_zones};
 use crate::domain::status::StatusRow;
 use crate::store::{SendResult, StatusEvent, StoreResult, Work};
 
@@ -83,6 +88,78 @@ pub(in crate::store) fn claimed_work(
         .collect()
 }
 
+/// How many recipients a claim checks against the send window at least (many held in a row
+/// are held a few hundred per claim, not one pacing batch per claim).
+pub(in crate::store) const HOLD_SCAN: u32 = 256;
+
+/// The send window that applies to a campaign's recipients, with the account's zone (for
+/// numbers of no known zone); `None` when there is none or the campaign ignores it.
+pub(in crate::store) struct ClaimWindow {
+    window: SendWindow,
+    fallback_zone: String,
+}
+
+impl ClaimWindow {
+    /// The recipients (`(id, phone)`) to hold, grouped by when their window opens.
+    pub(in crate::store) fn holds(
+        &self,
+        rows: Vec<(i64, String)>,
+        now: OffsetDateTime,
+    ) -> Vec<(OffsetDateTime, Vec<i64>)> {
+        let mut by_zones: HashMap<Vec<String>, Option<OffsetDateTime>> = HashMap::new();
+        let mut holds: HashMap<OffsetDateTime, Vec<i64>> = HashMap::new();
+        for (id, phone) in rows {
+            let zones = recipient_zones(&phone, &self.fallback_zone);
+            let until = *by_zones
+                .entry(zones)
+                .or_insert_with_key(|zones| held_until(&self.window, zones, now));
+            if let Some(until) = until {
+                holds.entry(until).or_default().push(id);
+            }
+        }
+        let mut holds: Vec<_> = holds.into_iter().collect();
+        holds.sort();
+        holds
+    }
+}
+
+impl ClaimWindow {
+    /// From the stored columns: account window start and end, account zone, the campaign's
+    /// `respect_send_window`.
+    pub(in crate::store) fn from_row(
+        row: Option<(Option<i32>, Option<i32>, String, bool)>,
+    ) -> Option<Self> {
+        let (start, end, fallback_zone, respect) = row?;
+        let window = stored_window(start, end).filter(|_| respect)?;
+        Some(Self {
+            window,
+            fallback_zone,
+        })
+    }
+}
+
+/// The campaign's send window: `(start, end, zone, respect_send_window)` of campaign `$1`.
+pub(in crate::store) const WINDOW_OF_CAMPAIGN: &str = "SELECT a.send_window_start, a.send_window_end, a.time_zone, c.respect_send_window \
+     FROM campaigns c JOIN accounts a ON a.id = c.account_id WHERE c.seq = $1";
+
+/// The statement that holds recipients (ids written in: integers) until `$1`; `claimed`: they
+/// were just marked in flight by this transaction's claim, which is undone (nothing was sent).
+pub(in crate::store) fn hold_sql(ids: &[i64], claimed: bool) -> String {
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let (undo, guard) = if claimed {
+        (
+            "inflight_since = NULL, attempts = attempts - 1, ",
+            "inflight_since IS NOT NULL",
+        )
+    } else {
+        ("", "inflight_since IS NULL")
+    };
+    format!(
+        "UPDATE recipients SET {undo}held_until = $1 \
+         WHERE id IN ({list}) AND status = 'pending' AND {guard}"
+    )
+}
+
 /// The row a send outcome is about.
 pub(in crate::store) fn result_id(result: &SendResult) -> i64 {
     match result {
@@ -98,7 +175,27 @@ pub(in crate::store) fn result_id(result: &SendResult) -> i64 {
 macro_rules! engine_store {
     ($store:ty) => {
         const _: () = {
-            use $crate::store::sql::engine::{EngineSql, claimed_work, result_id};
+            use $crate::store::sql::engine::{
+                ClaimWindow, EngineSql, HOLD_SCAN, WINDOW_OF_CAMPAIGN, claimed_work, hold_sql,
+                result_id,
+            };
+
+            impl $store {
+                async fn hold_recipients(
+                    conn: &mut Conn<Self>,
+                    holds: &[(OffsetDateTime, Vec<i64>)],
+                    claimed: bool,
+                ) -> StoreResult<()> {
+                    for (until, ids) in holds {
+                        sqlx::query(AssertSqlSafe(hold_sql(ids, claimed)))
+                            .bind(stored(*until))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    Ok(())
+                }
+            }
             use $crate::store::sql::prelude::*;
 
             #[async_trait]
@@ -164,6 +261,45 @@ macro_rules! engine_store {
                     let Some((campaign, account, require_consent)) = campaign else {
                         return Ok(Vec::new());
                     };
+                    // Send windows (docs/ARCHITECTURE.md §4): release the holds that ended,
+                    // then hold the next recipients whose window is closed, before claiming.
+                    let window = ClaimWindow::from_row(
+                        sqlx::query_as(WINDOW_OF_CAMPAIGN)
+                            .bind(campaign_seq)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(backend)?,
+                    );
+                    sqlx::query(
+                        "UPDATE recipients SET held_until = NULL WHERE campaign_seq = $1 \
+                         AND from_number = $2 AND status = 'pending' AND held_until IS NOT NULL \
+                         AND held_until <= $3",
+                    )
+                    .bind(campaign_seq)
+                    .bind(from_number)
+                    // No window any more: every hold ends.
+                    .bind(if window.is_some() { now } else { END_OF_TIME })
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if let Some(window) = &window {
+                        let candidates: Vec<(i64, String)> = sqlx::query_as(
+                            "SELECT id, phone FROM recipients WHERE campaign_seq = $1 \
+                             AND from_number = $2 AND status = 'pending' AND inflight_since IS NULL \
+                             AND held_until IS NULL \
+                             AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+                             ORDER BY position LIMIT $4",
+                        )
+                        .bind(campaign_seq)
+                        .bind(from_number)
+                        .bind(now)
+                        .bind(i64::from(limit.max(HOLD_SCAN)))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                        let holds = window.holds(candidates, now.get());
+                        Self::hold_recipients(&mut tx, &holds, false).await?;
+                    }
                     // Opt-outs recorded since the campaign was created are honoured just before
                     // sending, and so is consent withdrawn.
                     let mut refusals = vec![(Self::CLAIM_FAIL_OPTED_OUT, OPTED_OUT)];
@@ -192,6 +328,20 @@ macro_rules! engine_store {
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(backend)?;
+                    // Claimed past the recipients checked above: give back any whose window
+                    // is closed, before anything leaves.
+                    let rows = match &window {
+                        Some(window) => {
+                            let holds = window.holds(
+                                rows.iter().map(|r| (r.id, r.phone.clone())).collect(),
+                                now.get(),
+                            );
+                            Self::hold_recipients(&mut tx, &holds, true).await?;
+                            let held: HashSet<i64> = holds.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+                            rows.into_iter().filter(|r| !held.contains(&r.id)).collect()
+                        }
+                        None => rows,
+                    };
                     tx.commit().await.map_err(backend)?;
                     Ok(claimed_work(rows, campaign_seq, &campaign, &account))
                 }

@@ -62,10 +62,14 @@ rows! {
     => |r| Account { id: AccountId::from_trusted(r.id), name: r.name, created_at: r.created_at.get() }
 
     /// `accounts` as its [`AccountSettings`].
-    SettingsRow { id: String, name: String, help_text: Option<String>, keyword_replies: bool, created_at: StoredTime }
+    SettingsRow {
+        id: String, name: String, help_text: Option<String>, keyword_replies: bool, created_at: StoredTime,
+        send_window_start: Option<i32>, send_window_end: Option<i32>, time_zone: String,
+    }
     => |r| AccountSettings {
         id: AccountId::from_trusted(r.id), name: r.name, help_text: r.help_text,
         keyword_replies: r.keyword_replies, created_at: r.created_at.get(),
+        send_window: stored_window(r.send_window_start, r.send_window_end), time_zone: r.time_zone,
     }
 
     /// `api_keys` as listed.
@@ -175,14 +179,27 @@ impl From<SessionRow> for SessionRecord {
     }
 }
 
+/// A send window as stored (minutes after local midnight); a pair that does not make one is none.
+pub(in crate::store) fn stored_window(
+    start: Option<i32>,
+    end: Option<i32>,
+) -> Option<crate::domain::send_window::SendWindow> {
+    use crate::domain::send_window::{LocalMinute, SendWindow};
+    let minute = |m: Option<i32>| m.and_then(|m| LocalMinute::from_minutes(i64::from(m)));
+    SendWindow::new(minute(start)?, minute(end)?).ok()
+}
+
+/// Columns of `accounts` read into a [`SettingsRow`].
+pub(in crate::store) const SETTINGS_COLUMNS: &str = "id, name, help_text, keyword_replies, created_at, send_window_start, send_window_end, time_zone";
+
 /// Columns of `campaigns` read into a [`CampaignRow`].
 pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, \
      from_numbers, status, source, scheduled_at, duplicates_removed, created_at, started_at, \
-     finished_at, require_consent";
+     finished_at, require_consent, respect_send_window, send_window_reason";
 
 /// Columns of `recipients` read into a [`RecipientRow`].
 pub(in crate::store) const RECIPIENT_COLUMNS: &str = "position, phone, variables, body, segments, \
-     from_number, status, twilio_sid, error_code, error_message, updated_at";
+     from_number, status, twilio_sid, error_code, error_message, updated_at, held_until";
 
 /// A claimed recipient, as a claim's `RETURNING` gives it.
 #[derive(sqlx::FromRow)]
@@ -237,7 +254,8 @@ try_rows! {
         seq: i64, id: String, name: String, message_template: String, agent_id: Option<String>,
         from_numbers: Json<Vec<String>>, status: String, source: String, scheduled_at: Option<StoredTime>,
         duplicates_removed: i64, created_at: StoredTime, started_at: Option<StoredTime>,
-        finished_at: Option<StoredTime>, require_consent: bool,
+        finished_at: Option<StoredTime>, require_consent: bool, respect_send_window: bool,
+        send_window_reason: Option<String>,
     }
     => |r| Campaign {
         seq: r.seq, id: CampaignId::from_trusted(r.id), name: r.name, message_template: r.message_template,
@@ -245,20 +263,21 @@ try_rows! {
         source: parse_stored(&r.source, Source::parse, "source")?, scheduled_at: r.scheduled_at.map(StoredTime::get),
         duplicates_removed: r.duplicates_removed as u64, created_at: r.created_at.get(),
         started_at: r.started_at.map(StoredTime::get), finished_at: r.finished_at.map(StoredTime::get),
-        require_consent: r.require_consent, counts: Counts::default(),
+        require_consent: r.require_consent, respect_send_window: r.respect_send_window,
+        send_window_reason: r.send_window_reason, counts: Counts::default(),
     }
 
     /// `recipients` as listed ([`RECIPIENT_COLUMNS`]).
     RecipientRow {
         position: i64, phone: String, variables: Json<Map<String, Value>>, body: String, segments: i32,
         from_number: String, status: String, twilio_sid: Option<String>, error_code: Option<String>,
-        error_message: Option<String>, updated_at: StoredTime,
+        error_message: Option<String>, updated_at: StoredTime, held_until: Option<StoredTime>,
     }
     => |r| Recipient {
         position: r.position, phone: r.phone, variables: r.variables.0, body: r.body,
         segments: r.segments as u32, from_number: r.from_number, status: recipient_status(&r.status)?,
         twilio_sid: r.twilio_sid, error_code: r.error_code, error_message: r.error_message,
-        updated_at: r.updated_at.get(),
+        updated_at: r.updated_at.get(), held_until: r.held_until.map(StoredTime::get),
     }
 
     /// A recipient as status callbacks read it.

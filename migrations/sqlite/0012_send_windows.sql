@@ -1,0 +1,16 @@
+-- Send windows (docs/ARCHITECTURE.md §4): the account's local sending hours and fallback zone,
+-- a campaign's opt-out of them, and the recipients held until their window opens.
+ALTER TABLE accounts ADD COLUMN send_window_start INTEGER;   -- minutes after local midnight; NULL: no window
+ALTER TABLE accounts ADD COLUMN send_window_end INTEGER;
+ALTER TABLE accounts ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE campaigns ADD COLUMN respect_send_window INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE campaigns ADD COLUMN send_window_reason TEXT;
+ALTER TABLE recipients ADD COLUMN held_until INTEGER;        -- outside its window: not claimed before this
+
+-- The work queue leaves held recipients out, so a claim never walks past them; a second
+-- index finds the holds that ended.
+DROP INDEX recipients_work;
+CREATE INDEX recipients_work ON recipients(campaign_seq, from_number, position)
+    WHERE status = 'pending' AND inflight_since IS NULL AND held_until IS NULL;
+CREATE INDEX recipients_held ON recipients(campaign_seq, from_number, held_until)
+    WHERE status = 'pending' AND held_until IS NOT NULL;

@@ -1,0 +1,212 @@
+//! Send windows (docs/ARCHITECTURE.md §4): the account setting, recipients held until their
+//! window opens in their own time zone (the engine's clock moved by the test), and campaigns
+//! that ignore the window.
+
+use std::time::Duration;
+
+use herald::engine::clock::Clock;
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use herald_test_support::{TestApp, error_fields, json, spawn_app, spawn_sending_app};
+
+const NEW_YORK: &str = "+12127365000";
+const TOKYO: &str = "+81312345678";
+const FROM: &str = "+447446466847";
+
+async fn patch_account(app: &TestApp, body: Value) -> (u16, Value) {
+    let r = app
+        .request(Method::PATCH, "/v1/account")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), json(r).await)
+}
+
+fn recipient<'a>(c: &'a Value, phone: &str) -> &'a Value {
+    c["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["phone"] == phone)
+        .unwrap_or_else(|| panic!("no {phone} in {c}"))
+}
+
+#[tokio::test]
+async fn the_send_window_is_an_account_setting_checked_field_by_field() {
+    let app = spawn_app().await;
+    let account = json(app.get("/v1/account").await).await;
+    assert_eq!(account["send_window"], Value::Null);
+    assert_eq!(account["time_zone"], "UTC");
+
+    let (status, account) = patch_account(
+        &app,
+        json!({ "send_window": { "start": "08:00", "end": "21:00" }, "time_zone": "Europe/London" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(
+        account["send_window"],
+        json!({ "start": "08:00", "end": "21:00" })
+    );
+    assert_eq!(account["time_zone"], "Europe/London");
+    assert_eq!(
+        json(app.get("/v1/account").await).await["send_window"]["end"],
+        "21:00"
+    );
+
+    // Bad times are named one by one, and nothing is written.
+    let (status, body) = patch_account(
+        &app,
+        json!({ "send_window": { "start": "8am", "end": "24:00" }, "time_zone": "Mars/Olympus", "name": "Changed" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_fields(&body),
+        ["send_window.start", "send_window.end", "time_zone"]
+    );
+    let (status, body) = patch_account(
+        &app,
+        json!({ "send_window": { "start": "09:00", "end": "09:00" } }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_fields(&body), ["send_window"]);
+    let account = json(app.get("/v1/account").await).await;
+    assert_eq!(
+        account["send_window"],
+        json!({ "start": "08:00", "end": "21:00" })
+    );
+    assert_ne!(account["name"], "Changed");
+
+    // A window across midnight, then none.
+    let (_, account) = patch_account(
+        &app,
+        json!({ "send_window": { "start": "22:00", "end": "06:00" } }),
+    )
+    .await;
+    assert_eq!(
+        account["send_window"],
+        json!({ "start": "22:00", "end": "06:00" })
+    );
+    let (status, account) = patch_account(&app, json!({ "send_window": null })).await;
+    assert_eq!(status, 200);
+    assert_eq!(account["send_window"], Value::Null);
+    assert_eq!(account["time_zone"], "Europe/London");
+}
+
+#[tokio::test]
+async fn a_held_recipient_is_sent_when_its_window_opens() {
+    let clock = Clock::real();
+    // 03:00 UTC: 23:00 the evening before in New York (EDT), noon in Tokyo.
+    clock.set(datetime!(2031-07-01 03:00 UTC));
+    let engine_clock = clock.clone();
+    let app = spawn_sending_app(move |s| s.engine.clock = engine_clock).await;
+    app.add_number(FROM).await;
+    let (status, _) = patch_account(
+        &app,
+        json!({ "send_window": { "start": "08:00", "end": "21:00" } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let created = app
+        .post_campaign(&json!({
+            "from_number": FROM,
+            "name": "Reminders",
+            "message_template": "Your appointment is tomorrow",
+            "recipients": [{ "phone": NEW_YORK }, { "phone": TOKYO }],
+        }))
+        .await;
+    assert_eq!(created["respect_send_window"], true);
+    let id = created["campaign_id"].as_str().unwrap();
+    let c = app
+        .wait_for(id, 20, |c| {
+            c["delivered_count"] == 1 && !recipient(c, NEW_YORK)["held_until"].is_null()
+        })
+        .await;
+    let ny = recipient(&c, NEW_YORK);
+    assert_eq!(ny["status"], "pending", "{c}");
+    assert_eq!(
+        ny["held_until"], "2031-07-01T12:00:00Z",
+        "08:00 in New York"
+    );
+    assert_eq!(ny["time_zones"], json!(["America/New_York"]));
+    assert_eq!(recipient(&c, TOKYO)["status"], "delivered", "{c}");
+    assert_eq!(recipient(&c, TOKYO)["time_zones"], json!(["Asia/Tokyo"]));
+    assert_eq!(recipient(&c, TOKYO)["held_until"], Value::Null);
+    assert_eq!(c["status"], "running");
+    assert_eq!(c["pending_count"], 1);
+
+    // Held, it is not sent however long the engine runs.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let journal = app.journal().await;
+    assert_eq!(journal.iter().filter(|s| s.to == NEW_YORK).count(), 0);
+    assert_eq!(app.campaign(id).await["status"], "running");
+
+    // An urgent campaign ignores the window.
+    let urgent = app
+        .post_campaign(&json!({
+            "from_number": FROM,
+            "name": "Clinic closed",
+            "message_template": "The clinic is closed tomorrow",
+            "recipients": [{ "phone": NEW_YORK }],
+            "respect_send_window": false,
+            "send_window_reason": "Appointment cancelled at short notice",
+        }))
+        .await;
+    assert_eq!(
+        urgent["send_window_reason"],
+        "Appointment cancelled at short notice"
+    );
+    let urgent = app
+        .wait_until_done(urgent["campaign_id"].as_str().unwrap(), 20)
+        .await;
+    assert_eq!(urgent["delivered_count"], 1, "{urgent}");
+
+    // 08:00 in New York: the held recipient goes.
+    clock.set(datetime!(2031-07-01 12:00:01 UTC));
+    let c = app.wait_until_done(id, 20).await;
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(recipient(&c, NEW_YORK)["held_until"], Value::Null);
+    let journal = app.journal().await;
+    let to_ny: Vec<_> = journal.iter().filter(|s| s.to == NEW_YORK).collect();
+    assert_eq!(
+        to_ny.len(),
+        2,
+        "the urgent message and the reminder, once each"
+    );
+    assert!(
+        to_ny
+            .iter()
+            .any(|s| s.body == "Your appointment is tomorrow")
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_reason_for_ignoring_the_window_is_bounded() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    let r = app
+        .post_json(
+            "/v1/sms/campaigns",
+            &json!({
+                "from_number": FROM,
+                "name": "x",
+                "message_template": "x",
+                "recipients": [{ "phone": NEW_YORK }],
+                "respect_send_window": "no",
+                "send_window_reason": "y".repeat(501),
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let fields = error_fields(&json(r).await);
+    assert!(
+        fields.contains(&"respect_send_window".to_owned()),
+        "{fields:?}"
+    );
+}
