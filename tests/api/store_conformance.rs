@@ -103,6 +103,7 @@ conformance!(
     leases_are_exclusive_until_released_or_expired,
     racing_nodes_take_a_free_lease_once,
     a_dead_nodes_in_flight_work_is_reconciled_and_a_live_nodes_is_not,
+    claims_hold_recipients_outside_their_send_window,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -3942,4 +3943,84 @@ mod status_polls {
         }
         assert_eq!(seen.len(), N);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Send windows (docs/ARCHITECTURE.md §4)
+
+async fn claims_hold_recipients_outside_their_send_window(db: &TestDb) {
+    use herald::domain::send_window::{LocalMinute, SendWindow};
+    let s = db.store().await;
+    let a = new_account(&*s, "acme").await;
+    let window = |start, end| {
+        SendWindow::new(
+            LocalMinute::parse(start).unwrap(),
+            LocalMinute::parse(end).unwrap(),
+        )
+        .unwrap()
+    };
+    let set_window = |w: Option<SendWindow>| AccountSettingsUpdate {
+        send_window: Some(w),
+        ..Default::default()
+    };
+    s.update_account_settings(&a, &set_window(Some(window("09:00", "21:00"))))
+        .await
+        .unwrap();
+    // London numbers at even positions, New York ones at odd: at T0 (10:00 UTC) it is 10:00
+    // in London and 05:00 in New York.
+    const NEW_YORK: [&str; 3] = ["+12127365001", "+12127365002", "+12127365003"];
+    let mut c = campaign(&a, &[SENDER], 5);
+    c.recipients[1].phone = phone(NEW_YORK[0]);
+    c.recipients[3].phone = phone(NEW_YORK[1]);
+    let (id, seq) = create(&*s, &c).await;
+    let all = recipients(&*s, &a, &id).await;
+    let nine_in_new_york = datetime!(2026-03-01 14:00 UTC);
+
+    let w = s.claim_work(&node(), seq, SENDER, 2, at(10)).await.unwrap();
+    assert_eq!(positions(&w, &all), [0, 2]);
+    let rows = recipients(&*s, &a, &id).await;
+    assert_eq!(rows[1].held_until, Some(nine_in_new_york));
+    assert_eq!(rows[3].held_until, Some(nine_in_new_york));
+    assert_eq!(rows[1].status, RecipientStatus::Pending);
+    let w = s.claim_work(&node(), seq, SENDER, 8, at(20)).await.unwrap();
+    assert_eq!(positions(&w, &all), [4], "held recipients are skipped");
+    let w = s
+        .claim_work(
+            &node(),
+            seq,
+            SENDER,
+            8,
+            nine_in_new_york - Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert!(w.is_empty());
+    let w = s
+        .claim_work(&node(), seq, SENDER, 8, nine_in_new_york)
+        .await
+        .unwrap();
+    assert_eq!(positions(&w, &all), [1, 3], "sent once their window opens");
+    assert!(
+        recipients(&*s, &a, &id)
+            .await
+            .iter()
+            .all(|r| r.held_until.is_none())
+    );
+
+    // Removing the window ends every hold.
+    let mut c = campaign(&a, &[SENDER], 1);
+    c.recipients[0].phone = phone(NEW_YORK[2]);
+    let (id, seq) = create(&*s, &c).await;
+    assert!(
+        s.claim_work(&node(), seq, SENDER, 8, at(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(recipients(&*s, &a, &id).await[0].held_until.is_some());
+    s.update_account_settings(&a, &set_window(None))
+        .await
+        .unwrap();
+    let w = s.claim_work(&node(), seq, SENDER, 8, at(40)).await.unwrap();
+    assert_eq!(w.len(), 1);
 }
