@@ -330,7 +330,12 @@ pub async fn get(
         .await
         .map_err(ServiceError::from_store("campaign"))?;
     let page = Page::from_rows(recipients, limit, |r| r.position.to_string());
+    let held_count = store
+        .held_count(account, &id)
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
     Ok(CampaignDetail {
+        held_count,
         campaign: campaign.into(),
         recipients: page.rows.into_iter().map(Into::into).collect(),
         recipients_next_cursor: page.next_cursor,

@@ -5,9 +5,11 @@ use time::OffsetDateTime;
 
 use super::page::{page_size, parse_cursor};
 use super::{App, ServiceResult};
+use crate::domain::campaign::Schedule;
 use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
 use crate::domain::ids::AccountId;
 use crate::domain::segments::Encoding;
+use crate::domain::send_window::{SendWindow, held_until, recipient_zones, zones_for};
 use crate::service::views::{
     CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
     PreviewTotals,
@@ -51,8 +53,43 @@ pub async fn preview(
         after: parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?,
     };
     let ctx = super::consents::campaign_context(store, account, request).await?;
-    let analysis = campaign::analyse(request, &ctx, &settings.limits, OffsetDateTime::now_utc());
-    Ok(report(request, analysis, pricing, page))
+    let now = OffsetDateTime::now_utc();
+    let analysis = campaign::analyse(request, &ctx, &settings.limits, now);
+    let hold = if request.respect_send_window == Some(false) {
+        None
+    } else {
+        let account = store
+            .account_settings(account)
+            .await
+            .map_err(super::ServiceError::from_store("account"))?;
+        let start = match analysis.schedule {
+            Schedule::At(t) | Schedule::Draft(Some(t)) => t.max(now),
+            _ => now,
+        };
+        account.send_window.map(|window| Hold {
+            window,
+            zone: account.time_zone,
+            start,
+        })
+    };
+    Ok(report(request, analysis, pricing, page, hold.as_ref()))
+}
+
+/// The account's send window, its fallback zone, and when the campaign would start.
+struct Hold {
+    window: SendWindow,
+    zone: String,
+    start: OffsetDateTime,
+}
+
+impl Hold {
+    fn until(&self, phone: &str) -> Option<OffsetDateTime> {
+        held_until(
+            &self.window,
+            &recipient_zones(phone, &self.zone),
+            self.start,
+        )
+    }
 }
 
 /// Which recipients a preview shows: up to `limit` whose request index is after `after`.
@@ -69,6 +106,7 @@ fn report(
     analysis: CampaignAnalysis,
     pricing: Pricing<'_>,
     page: Page,
+    hold: Option<&Hold>,
 ) -> CampaignPreview {
     let valid = analysis.is_valid();
     let raw_phones = request.recipients.as_deref().unwrap_or_default();
@@ -84,6 +122,7 @@ fn report(
             estimated_cost: 0.0,
             currency: pricing.currency.to_owned(),
             price_per_segment: pricing.price_per_segment,
+            held: 0,
             invalid: 0,
             duplicates: 0,
             opted_out: 0,
@@ -99,6 +138,7 @@ fn report(
         match outcome {
             RecipientOutcome::Sendable(r) => {
                 let segments = r.message.as_ref().map_or(0, |m| m.segments);
+                let held_until = hold.and_then(|h| h.until(r.phone.as_str()));
                 out.totals.recipients += 1;
                 if r.opted_out {
                     out.totals.opted_out += 1;
@@ -114,6 +154,7 @@ fn report(
                     });
                 } else {
                     out.totals.sendable += 1;
+                    out.totals.held += u64::from(held_until.is_some());
                     out.totals.segments += u64::from(segments);
                 }
                 let on_page = page.after.is_none_or(|after| index as i64 > after);
@@ -139,6 +180,11 @@ fn report(
                     opted_out: r.opted_out,
                     no_consent: r.no_consent,
                     missing_variables: r.missing_variables,
+                    time_zones: zones_for(r.phone.as_str())
+                        .iter()
+                        .map(|z| (*z).to_owned())
+                        .collect(),
+                    held_until: held_until.filter(|_| !r.opted_out && !r.no_consent),
                 });
             }
             RecipientOutcome::Invalid(errors) => {
@@ -190,7 +236,7 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
-        report(&request, analysis, PRICING, page)
+        report(&request, analysis, PRICING, page, None)
     }
 
     fn body(recipients: serde_json::Value) -> serde_json::Value {

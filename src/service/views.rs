@@ -167,6 +167,8 @@ pub struct CampaignDetail {
     /// The campaign and its counts.
     #[serde(flatten)]
     pub campaign: CampaignView,
+    /// Pending recipients held until their send window opens (each has `held_until`).
+    pub held_count: u64,
     /// A page of recipients, in request order.
     pub recipients: Vec<RecipientView>,
     /// Pass as `recipients_cursor` for the next page; null on the last page.
@@ -434,6 +436,14 @@ pub struct PreviewRecipient {
     pub no_consent: bool,
     /// Template placeholders this recipient has no value for (they render as empty text).
     pub missing_variables: Vec<String>,
+    /// The recipient's IANA time zones, from the number (empty when unknown: the account's
+    /// `time_zone` counts).
+    pub time_zones: Vec<String>,
+    /// Outside the account's send window when the campaign would start (now, or
+    /// `scheduled_at`): when the window opens for them. Null when it is open, there is no
+    /// window, or `respect_send_window` is false.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub held_until: Option<OffsetDateTime>,
 }
 
 fn encoding_schema() -> utoipa::openapi::Object {
@@ -458,6 +468,9 @@ pub struct PreviewTotals {
     pub currency: String,
     /// The configured price of one segment.
     pub price_per_segment: f64,
+    /// Of the `sendable`, those outside their send window when the campaign would start:
+    /// held until it opens for them.
+    pub held: u64,
     /// Entries refused (each may have several problems in `invalid`).
     pub invalid: u64,
     /// Entries dropped as repeats.

@@ -212,6 +212,9 @@ pub trait CampaignStore: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Campaign>>;
+    /// How many of a campaign's recipients are pending, held until their send window opens
+    /// (docs/ARCHITECTURE.md §4).
+    async fn held_count(&self, account: &AccountId, id: &CampaignId) -> StoreResult<u64>;
     /// A page of a campaign's recipients in order.
     async fn list_recipients(
         &self,

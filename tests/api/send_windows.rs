@@ -140,6 +140,7 @@ async fn a_held_recipient_is_sent_when_its_window_opens() {
     assert_eq!(recipient(&c, TOKYO)["held_until"], Value::Null);
     assert_eq!(c["status"], "running");
     assert_eq!(c["pending_count"], 1);
+    assert_eq!(c["held_count"], 1);
 
     // Held, it is not sent however long the engine runs.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -162,15 +163,13 @@ async fn a_held_recipient_is_sent_when_its_window_opens() {
         urgent["send_window_reason"],
         "Appointment cancelled at short notice"
     );
-    let urgent = app
-        .wait_until_done(urgent["campaign_id"].as_str().unwrap(), 20)
+    app.wait_all_delivered(urgent["campaign_id"].as_str().unwrap(), 1, 20)
         .await;
-    assert_eq!(urgent["delivered_count"], 1, "{urgent}");
 
     // 08:00 in New York: the held recipient goes.
     clock.set(datetime!(2031-07-01 12:00:01 UTC));
-    let c = app.wait_until_done(id, 20).await;
-    assert_eq!(c["status"], "done", "{c}");
+    let c = app.wait_all_delivered(id, 2, 20).await;
+    assert_eq!(c["held_count"], 0);
     assert_eq!(recipient(&c, NEW_YORK)["held_until"], Value::Null);
     let journal = app.journal().await;
     let to_ny: Vec<_> = journal.iter().filter(|s| s.to == NEW_YORK).collect();
@@ -209,4 +208,55 @@ async fn a_campaign_reason_for_ignoring_the_window_is_bounded() {
         fields.contains(&"respect_send_window".to_owned()),
         "{fields:?}"
     );
+}
+
+#[tokio::test]
+async fn preview_shows_time_zones_and_who_would_be_held() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    patch_account(
+        &app,
+        json!({ "send_window": { "start": "08:00", "end": "21:00" } }),
+    )
+    .await;
+    let body = |respect: bool| {
+        json!({
+            "from_number": FROM,
+            "name": "Reminders",
+            "message_template": "Hello",
+            "recipients": [{ "phone": NEW_YORK }, { "phone": TOKYO }, { "phone": "+19075550123" }],
+            "schedule_type": "schedule",
+            "scheduled_at": "2031-07-01T16:00:00Z",
+            "respect_send_window": respect,
+        })
+    };
+    let p = json(
+        app.post_json("/v1/sms/campaigns/preview", &body(true))
+            .await,
+    )
+    .await;
+    assert_eq!(p["valid"], true, "{p}");
+    assert_eq!(p["totals"]["held"], 2, "{p}");
+    let r = &p["recipients"];
+    // 16:00 UTC: noon in New York, 01:00 in Tokyo, 08:00 in Anchorage but 07:00 in Adak.
+    assert_eq!(r[0]["time_zones"], json!(["America/New_York"]));
+    assert_eq!(r[0]["held_until"], Value::Null);
+    assert_eq!(r[1]["time_zones"], json!(["Asia/Tokyo"]));
+    assert_eq!(r[1]["held_until"], "2031-07-01T23:00:00Z");
+    assert_eq!(
+        r[2]["time_zones"],
+        json!(["America/Adak", "America/Anchorage"])
+    );
+    assert_eq!(
+        r[2]["held_until"], "2031-07-01T17:00:00Z",
+        "open in both from 08:00 in Adak"
+    );
+
+    let p = json(
+        app.post_json("/v1/sms/campaigns/preview", &body(false))
+            .await,
+    )
+    .await;
+    assert_eq!(p["totals"]["held"], 0, "{p}");
+    assert_eq!(p["recipients"][1]["held_until"], Value::Null);
 }

@@ -248,6 +248,20 @@ macro_rules! campaign_store {
                     Ok(campaigns)
                 }
 
+                async fn held_count(&self, account: &AccountId, id: &CampaignId) -> StoreResult<u64> {
+                    let seq = self.campaign_seq(account, id).await?;
+                    // The partial index `recipients_held` holds exactly these rows.
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM recipients WHERE campaign_seq = $1 \
+                         AND status = 'pending' AND held_until IS NOT NULL",
+                    )
+                    .bind(seq)
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(n as u64)
+                }
+
                 async fn list_recipients(
                     &self,
                     account: &AccountId,
