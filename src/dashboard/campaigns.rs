@@ -17,7 +17,7 @@ use crate::service::App;
 use crate::service::views::{
     CampaignList, CampaignView, ListParams, RecipientParams, RecipientView,
 };
-use crate::service::{ServiceError, agents, campaigns, numbers};
+use crate::service::{ServiceError, account_settings, agents, campaigns, numbers};
 
 /// Campaigns per page of the list.
 const PAGE: u32 = 50;
@@ -114,6 +114,8 @@ struct RecipientRow {
     detail: Option<&'static str>,
     class: &'static str,
     updated: When,
+    /// Held outside the send window: until when, and the window's local opening time.
+    held: Option<(When, String)>,
 }
 
 #[derive(Template)]
@@ -172,6 +174,10 @@ pub async fn detail(
         .iter()
         .map(|s| (s.as_str(), s.as_str() == filter))
         .collect();
+    let opens = account_settings::get(&state, &user.account_id)
+        .await?
+        .send_window
+        .map(|w| w.start);
     let row = CampaignRow::new(detail.campaign);
     let page = DetailPage {
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
@@ -185,6 +191,12 @@ pub async fn detail(
                 detail: status_detail(r.status),
                 class: recipient_status_class(r.status),
                 updated: When::new(r.updated_at),
+                held: r.held_until.map(|t| {
+                    (
+                        When::new(t),
+                        opens.clone().unwrap_or_else(|| "the window opens".into()),
+                    )
+                }),
                 r,
             })
             .collect(),

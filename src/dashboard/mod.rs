@@ -18,6 +18,7 @@ mod keys;
 mod new_campaign;
 mod numbers;
 mod opt_outs;
+mod settings;
 mod signed_in;
 mod views;
 
@@ -106,6 +107,7 @@ pub fn router(state: App) -> Router<App> {
             get(numbers::delete_number_page).post(numbers::delete_number),
         )
         .route("/api-keys", get(keys::api_keys).post(keys::create_api_key))
+        .route("/settings", get(settings::page).post(settings::save))
         .route(
             "/api-keys/{id}/revoke",
             get(keys::revoke_api_key_page).post(keys::revoke_api_key),

@@ -72,6 +72,8 @@ pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError>
             "recipients_text" => f.recipients_text = text,
             "keep_upload" => s.keep_upload = text,
             "require_consent" => f.require_consent = !text.is_empty(),
+            "ignore_send_window" => f.ignore_send_window = !text.is_empty(),
+            "send_window_reason" => f.send_window_reason = text.trim().to_owned(),
             _ => {}
         }
     }

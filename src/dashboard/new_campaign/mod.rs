@@ -45,6 +45,12 @@ struct FormFields {
     /// Send only to numbers whose latest consent record is `granted` (`require_consent`).
     #[serde(default)]
     require_consent: bool,
+    /// Send at any hour, ignoring the account's send window (`respect_send_window: false`).
+    #[serde(default)]
+    ignore_send_window: bool,
+    /// Why (asked for when the window is ignored).
+    #[serde(default)]
+    send_window_reason: String,
 }
 
 /// One parsed recipient.
@@ -149,8 +155,8 @@ impl DraftData {
             require_consent: f.require_consent.then_some(true),
             // The parsed phones are E.164 already.
             default_country: None,
-            respect_send_window: None,
-            send_window_reason: None,
+            respect_send_window: f.ignore_send_window.then_some(false),
+            send_window_reason: f.ignore_send_window.then(|| f.send_window_reason.clone()),
         }
     }
 }
@@ -166,6 +172,7 @@ fn field_label(field: &str) -> &'static str {
         "recipients" | "body" => "Recipients",
         "default_country" => "Country",
         "scheduled_at" | "schedule_type" => "Send time",
+        "send_window_reason" | "respect_send_window" => "Reason",
         _ => "Campaign",
     }
 }
@@ -179,6 +186,7 @@ fn field_anchor(field: &str) -> &'static str {
         "Message" => "message_template",
         "Country" => "default_country",
         "Send time" => "when",
+        "Reason" => "send_window_reason",
         _ => "recipients_text",
     }
 }

@@ -202,7 +202,16 @@ pub fn plan<L: Recipients>(
     let require_consent = req.require_consent.unwrap_or(false);
     let respect_send_window = req.respect_send_window.unwrap_or(true);
     let send_window_reason = match req.send_window_reason.as_deref().map(str::trim) {
-        None | Some("") => None,
+        None => None,
+        // Given but blank (the dashboard always passes what was typed): say why.
+        Some("") if !respect_send_window => {
+            errors.push(FieldError::new(
+                "send_window_reason",
+                "must say why the send window is ignored",
+            ));
+            None
+        }
+        Some("") => None,
         Some(r) if r.chars().count() > MAX_WINDOW_REASON_CHARS => {
             errors.push(FieldError::new(
                 "send_window_reason",

@@ -1,0 +1,99 @@
+//! The account settings page: the send window (local hours campaigns keep to) and the
+//! account's fallback time zone.
+
+use askama::Template;
+use axum::Extension;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::error::{PageResult, html};
+use super::flash::{FlashKind, IncomingFlash, redirect_with};
+use super::forms::Errors;
+use super::signed_in::{CurrentUser, check_csrf};
+use super::views::Layout;
+use crate::service::App;
+use crate::service::account_settings;
+use crate::service::views::replies::{AccountUpdate, SendWindowBody};
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    errors: Errors,
+    start: String,
+    end: String,
+    time_zone: String,
+}
+
+/// The account's settings.
+pub async fn page(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Extension(flash): Extension<IncomingFlash>,
+) -> PageResult {
+    let account = account_settings::get(&state, &user.account_id).await?;
+    let (start, end) = account
+        .send_window
+        .map_or((String::new(), String::new()), |w| (w.start, w.end));
+    Ok(html(&SettingsPage {
+        layout: Layout::new("Settings", Some(&user), "settings").with_flash(flash),
+        errors: Errors::default(),
+        start,
+        end,
+        time_zone: account.time_zone,
+    }))
+}
+
+/// Settings form fields: both times empty means no window.
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// Saves the send window and time zone.
+pub async fn save(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<SettingsForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let (start, end) = (form.start.trim(), form.end.trim());
+    let req = AccountUpdate {
+        send_window: Some(
+            (!start.is_empty() || !end.is_empty()).then(|| SendWindowBody {
+                start: start.to_owned(),
+                end: end.to_owned(),
+            }),
+        ),
+        time_zone: Some(form.time_zone.trim().to_owned()),
+        ..AccountUpdate::default()
+    };
+    match account_settings::update(&state, &user.account_id, &req).await {
+        Ok(_) => Ok(redirect_with(
+            "/settings",
+            FlashKind::Success,
+            "Settings saved.",
+        )),
+        Err(e) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            html(&SettingsPage {
+                layout: Layout::new("Settings", Some(&user), "settings"),
+                errors: Errors::from_service(e)?,
+                start: form.start,
+                end: form.end,
+                time_zone: form.time_zone,
+            }),
+        )
+            .into_response()),
+    }
+}
