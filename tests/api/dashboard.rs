@@ -928,3 +928,111 @@ async fn the_preview_counts_every_pasted_number_and_names_a_legacy_encoding() {
     assert!(page.contains("read as windows-1252 text, not UTF-8"));
     assert!(page.contains("Hi Zo\u{eb}") && page.contains("Hi Jos\u{e9}"));
 }
+
+#[tokio::test]
+async fn the_settings_page_sets_the_send_window_and_held_recipients_say_so() {
+    let clock = herald::engine::clock::Clock::real();
+    // 23:00 in New York.
+    clock.set(time::macros::datetime!(2031-07-01 03:00 UTC));
+    let engine_clock = clock.clone();
+    let app = spawn_sending_app(move |s| s.engine.clock = engine_clock).await;
+    let from = app.add_number(OUR).await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.sign_in().await;
+    assert!(v.page("/settings").await.contains("Send window"));
+
+    let r = v
+        .post_form(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("start", "8am"),
+                ("end", "21:00"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("From must be a time of day as HH:MM"),
+        "{page}"
+    );
+    assert_eq!(
+        json(app.get("/v1/account").await).await["send_window"],
+        Value::Null
+    );
+    let r = v
+        .post_form(
+            "/settings",
+            &[
+                ("csrf", &csrf),
+                ("start", "08:00"),
+                ("end", "21:00"),
+                ("time_zone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/settings");
+    assert!(v.page("/settings").await.contains("value=\"08:00\""));
+    let account = json(app.get("/v1/account").await).await;
+    assert_eq!(
+        account["send_window"],
+        json!({ "start": "08:00", "end": "21:00" })
+    );
+    assert_eq!(account["time_zone"], "Europe/London");
+
+    // A recipient outside the window, on the campaign page.
+    let created = app
+        .post_campaign(&json!({
+            "from_number": OUR,
+            "name": "Reminders",
+            "message_template": "Hi",
+            "recipients": [{ "phone": "+12127365000" }],
+        }))
+        .await;
+    let id = created["campaign_id"].as_str().unwrap();
+    let c = app.wait_for(id, 20, |c| c["held_count"] == 1).await;
+    assert_eq!(c["held_count"], 1, "{c}");
+    let page = v.page(&format!("/campaigns/{id}")).await;
+    assert!(page.contains("held until 08:00 their time"), "{page}");
+
+    // Ignoring the window from the form needs a reason.
+    let form = |reason: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Clinic closed".to_owned()),
+            ("from_numbers", from.clone()),
+            ("message_template", "The clinic is closed today".to_owned()),
+            ("recipients_text", "+12127365000".to_owned()),
+            ("ignore_send_window", "yes".to_owned()),
+            ("send_window_reason", reason.to_owned()),
+        ]
+    };
+    let fields = form("");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = v.post_multipart("/campaigns/new", &fields, None).await;
+    let page = if r.status() == 303 {
+        v.page(&location(&r)).await
+    } else {
+        r.text().await.unwrap()
+    };
+    assert!(
+        page.contains("Reason must say why the send window is ignored"),
+        "{page}"
+    );
+    let fields = form("Closed at short notice");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = v.post_multipart("/campaigns/new", &fields, None).await;
+    assert_eq!(r.status(), 303);
+    let r = v
+        .post_form(&location(&r), &[("csrf", &csrf), ("when", "now")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let id = location(&r).trim_start_matches("/campaigns/").to_owned();
+    let c = app.wait_until_done(&id, 20).await;
+    assert_eq!(c["respect_send_window"], false);
+    assert_eq!(c["send_window_reason"], "Closed at short notice");
+    assert_eq!(c["pending_count"], 0, "{c}");
+}
