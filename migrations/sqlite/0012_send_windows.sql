@@ -8,9 +8,9 @@ ALTER TABLE campaigns ADD COLUMN send_window_reason TEXT;
 ALTER TABLE recipients ADD COLUMN held_until INTEGER;        -- outside its window: not claimed before this
 
 -- The work queue leaves held recipients out, so a claim never walks past them; a second
--- index finds the holds that ended.
+-- index finds the holds that ended (and counts a campaign's held recipients).
 DROP INDEX recipients_work;
 CREATE INDEX recipients_work ON recipients(campaign_seq, from_number, position)
     WHERE status = 'pending' AND inflight_since IS NULL AND held_until IS NULL;
-CREATE INDEX recipients_held ON recipients(campaign_seq, from_number, held_until)
+CREATE INDEX recipients_held ON recipients(campaign_seq, held_until, from_number)
     WHERE status = 'pending' AND held_until IS NOT NULL;
