@@ -53,7 +53,9 @@ pub async fn preview(
         after: parse_cursor("recipients_cursor", params.recipients_cursor.as_deref())?,
     };
     let ctx = super::consents::campaign_context(store, account, request).await?;
-    let now = OffsetDateTime::now_utc();
+    // The engine's clock (the real one, unless a test moved it): who would be held is decided
+    // by the time the engine will see.
+    let now = settings.engine.clock.now();
     let analysis = campaign::analyse(request, &ctx, &settings.limits, now);
     let hold = if request.respect_send_window == Some(false) {
         None

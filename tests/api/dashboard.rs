@@ -1022,6 +1022,17 @@ async fn the_settings_page_sets_the_send_window_and_held_recipients_say_so() {
         page.contains("Reason must say why the send window is ignored"),
         "{page}"
     );
+    // The preview of the same message, respecting the window, warns who will wait.
+    let mut fields = form("");
+    fields.retain(|(k, _)| *k != "ignore_send_window" && *k != "send_window_reason");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = v.post_multipart("/campaigns/new", &fields, None).await;
+    assert_eq!(r.status(), 303);
+    let page = v.page(&location(&r)).await;
+    assert!(
+        page.contains("1 recipient is outside the send window now"),
+        "{page}"
+    );
     let fields = form("Closed at short notice");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = v.post_multipart("/campaigns/new", &fields, None).await;

@@ -388,6 +388,15 @@ fn warnings(data: &DraftData, preview: &CampaignPreview) -> Vec<Problem> {
             ),
         });
     }
+    if preview.totals.held > 0 {
+        warnings.push(Problem {
+            anchor: "recipients-table",
+            text: format!(
+                "{} outside the send window now: held until it opens in their time zone, then sent.",
+                plural(preview.totals.held, "recipient is", "recipients are"),
+            ),
+        });
+    }
     for (name, n) in missing_variables(data) {
         warnings.push(Problem {
             anchor: "message_template",
