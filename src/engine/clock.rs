@@ -43,9 +43,6 @@ mod tests {
         let at = time::macros::datetime!(2031-07-01 03:00 UTC);
         clock.set(at);
         let read = other.now();
-        assert!(
-            read >= at && read - at < time::Duration::seconds(5),
-            "{read}"
-        );
+        assert!((read - at).abs() < time::Duration::seconds(5), "{read}");
     }
 }

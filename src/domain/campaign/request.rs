@@ -58,6 +58,11 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// just before each send. Default false.
     #[serde(default)]
     pub require_consent: Option<bool>,
+    /// ISO 3166 alpha-2 country (`GB`) in which a recipient's phone without a country code is
+    /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
+    /// `+447111000001`. Without it, phones must be international (E.164).
+    #[serde(default)]
+    pub default_country: Option<String>,
     /// `false` sends at any hour, ignoring the account's `send_window` (urgent messages such
     /// as appointment changes). Default true.
     #[serde(default)]
@@ -65,11 +70,6 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// Why the send window is ignored (stored with the campaign; at most 500 characters).
     #[serde(default)]
     pub send_window_reason: Option<String>,
-    /// ISO 3166 alpha-2 country (`GB`) in which a recipient's phone without a country code is
-    /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
-    /// `+447111000001`. Without it, phones must be international (E.164).
-    #[serde(default)]
-    pub default_country: Option<String>,
 }
 
 /// The fields of a create body, in their declared order (the order serde names them in).
