@@ -260,3 +260,36 @@ async fn preview_shows_time_zones_and_who_would_be_held() {
     assert_eq!(p["totals"]["held"], 0, "{p}");
     assert_eq!(p["recipients"][1]["held_until"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_send_window_field() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    // Flattened views are `allOf` lists: look for the property anywhere in the schema.
+    let schema_text = |schema: &str| doc["components"]["schemas"][schema].to_string();
+    for (schema, fields) in [
+        ("AccountView", &["send_window", "time_zone"][..]),
+        ("AccountUpdate", &["send_window", "time_zone"]),
+        ("SendWindowBody", &["start", "end"]),
+        ("RecipientView", &["time_zones", "held_until"]),
+        (
+            "CampaignView",
+            &["respect_send_window", "send_window_reason"],
+        ),
+        ("CampaignDetail", &["held_count"]),
+        ("PreviewRecipient", &["time_zones", "held_until"]),
+        ("PreviewTotals", &["held"]),
+        (
+            "CampaignRequest",
+            &["respect_send_window", "send_window_reason"],
+        ),
+    ] {
+        let text = schema_text(schema);
+        for field in fields {
+            assert!(
+                text.contains(&format!("\"{field}\":")),
+                "{schema}.{field} missing from the OpenAPI document: {text}"
+            );
+        }
+    }
+}
