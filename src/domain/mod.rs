@@ -10,6 +10,7 @@ pub mod reply;
 pub mod segments;
 pub mod status;
 pub mod template;
+pub mod webhooks;
 
 pub use phone::{Phone, PhoneError};
 
