@@ -265,7 +265,11 @@ pub async fn rotate_secret(
         .await
         .map_err(ServiceError::from_store("webhook endpoint"))?;
     let now = OffsetDateTime::now_utc();
+    // At the store's precision (milliseconds), so the answer and later reads agree.
     let until = now + ROTATION_OVERLAP;
+    let until = until
+        .replace_nanosecond(until.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(until);
     let secret = new_secret();
     e.previous_secret = Some(std::mem::replace(&mut e.secret, secret.clone()));
     e.previous_secret_until = Some(until);

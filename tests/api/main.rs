@@ -14,6 +14,8 @@ mod preview;
 mod replies;
 mod resources;
 mod store_conformance;
+mod webhooks;
+mod webhooks_chaos;
 
 // The conformance suite's test macro names the harness by this path.
 use herald_test_support as helpers;
