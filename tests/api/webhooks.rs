@@ -3,8 +3,8 @@
 //! answers as told (failures first, to see retries), and records what it got.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, KeyInit, Mac};
 use herald_test_support::{TestApp, json, spawn_app_with, spawn_sending_app};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json as j};
 use sha2::Sha256;
@@ -170,7 +170,11 @@ async fn a_campaign_s_events_arrive_signed() {
     let (_, secret) = add_endpoint(
         &app,
         &rx.url,
-        &["campaign.started", "campaign.finished", "recipient.delivered"],
+        &[
+            "campaign.started",
+            "campaign.finished",
+            "recipient.delivered",
+        ],
     )
     .await;
     let from = "+447446466847";
@@ -194,9 +198,21 @@ async fn a_campaign_s_events_arrive_signed() {
         .iter()
         .map(|g| g.json()["type"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(types.iter().filter(|t| *t == "campaign.started").count(), 1, "{types:?}");
-    assert_eq!(types.iter().filter(|t| *t == "recipient.delivered").count(), 3, "{types:?}");
-    assert_eq!(types.iter().filter(|t| *t == "campaign.finished").count(), 1, "{types:?}");
+    assert_eq!(
+        types.iter().filter(|t| *t == "campaign.started").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "recipient.delivered").count(),
+        3,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "campaign.finished").count(),
+        1,
+        "{types:?}"
+    );
     for g in &got {
         assert_eq!(verified_by(&secret, g), 1, "{g:?}");
         assert!(g.id.starts_with("whmsg_"), "{g:?}");
@@ -222,7 +238,12 @@ async fn a_campaign_s_events_arrive_signed() {
         .unwrap()
         .json();
     assert_eq!(delivered["data"]["status"], "delivered", "{delivered}");
-    assert!(delivered["data"]["phone"].as_str().unwrap().starts_with("+44"));
+    assert!(
+        delivered["data"]["phone"]
+            .as_str()
+            .unwrap()
+            .starts_with("+44")
+    );
     // Another secret verifies nothing.
     let other = add_endpoint(&app, &rx.url, &["opt_out.removed"]).await.1;
     assert!(got.iter().all(|g| verified_by(&other, g) == 0));
@@ -235,13 +256,22 @@ async fn a_failing_receiver_gets_retries_with_the_same_id_and_deliveries_show_th
     rx.state.fail_next.store(2, Ordering::SeqCst);
     let (endpoint, secret) = add_endpoint(&app, &rx.url, &["opt_out.created"]).await;
     let r = app
-        .post_json("/v1/opt-outs", &j!({ "phone": "+447723100123", "reason": "asked" }))
+        .post_json(
+            "/v1/opt-outs",
+            &j!({ "phone": "+447723100123", "reason": "asked" }),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let got = rx.wait(20, |g| g.iter().any(|g| g.acked)).await;
     assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got.iter().all(|g| g.id == got[0].id), "one webhook-id: {got:?}");
-    assert_eq!(got.iter().map(|g| g.acked).collect::<Vec<_>>(), [false, false, true]);
+    assert!(
+        got.iter().all(|g| g.id == got[0].id),
+        "one webhook-id: {got:?}"
+    );
+    assert_eq!(
+        got.iter().map(|g| g.acked).collect::<Vec<_>>(),
+        [false, false, true]
+    );
     for g in &got {
         assert_eq!(verified_by(&secret, g), 1);
         assert_eq!(g.json()["type"], "opt_out.created");
@@ -286,7 +316,9 @@ async fn a_failing_receiver_gets_retries_with_the_same_id_and_deliveries_show_th
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let got = rx
-        .wait(20, |g| g.iter().any(|g| g.json()["type"] == "opt_out.removed"))
+        .wait(20, |g| {
+            g.iter().any(|g| g.json()["type"] == "opt_out.removed")
+        })
         .await;
     let removed = got.last().unwrap();
     assert_eq!(removed.json()["type"], "opt_out.removed");
@@ -311,7 +343,10 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_test_events_arrive() {
     let new = rotated["secret"].as_str().unwrap().to_owned();
     assert!(new.starts_with("whsec_") && new != old);
     let r = app
-        .request(Method::POST, &format!("/v1/webhook-endpoints/{endpoint}/test"))
+        .request(
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{endpoint}/test"),
+        )
         .send()
         .await
         .unwrap();
@@ -338,13 +373,31 @@ async fn endpoints_are_checked_scoped_and_documented() {
     // Private addresses not allowed (the default).
     let app = spawn_app_with(|s| s.run_engine = false).await;
     for (body, field) in [
-        (j!({ "url": "http://hooks.example.com/x", "events": ["campaign.started"] }), "url"),
-        (j!({ "url": "https://127.0.0.1/x", "events": ["campaign.started"] }), "url"),
-        (j!({ "url": "https://169.254.169.254/latest", "events": ["campaign.started"] }), "url"),
-        (j!({ "url": "https://localhost/x", "events": ["campaign.started"] }), "url"),
+        (
+            j!({ "url": "http://hooks.example.com/x", "events": ["campaign.started"] }),
+            "url",
+        ),
+        (
+            j!({ "url": "https://127.0.0.1/x", "events": ["campaign.started"] }),
+            "url",
+        ),
+        (
+            j!({ "url": "https://169.254.169.254/latest", "events": ["campaign.started"] }),
+            "url",
+        ),
+        (
+            j!({ "url": "https://localhost/x", "events": ["campaign.started"] }),
+            "url",
+        ),
         (j!({ "events": ["campaign.started"] }), "url"),
-        (j!({ "url": "https://93.184.216.34/x", "events": [] }), "events"),
-        (j!({ "url": "https://93.184.216.34/x", "events": ["campaign.exploded"] }), "events[0]"),
+        (
+            j!({ "url": "https://93.184.216.34/x", "events": [] }),
+            "events",
+        ),
+        (
+            j!({ "url": "https://93.184.216.34/x", "events": ["campaign.exploded"] }),
+            "events[0]",
+        ),
         (j!({ "url": "https://93.184.216.34/x" }), "events"),
     ] {
         let r = app.post_json("/v1/webhook-endpoints", &body).await;
@@ -374,8 +427,14 @@ async fn endpoints_are_checked_scoped_and_documented() {
     for (method, path) in [
         (Method::GET, format!("/v1/webhook-endpoints/{id}")),
         (Method::DELETE, format!("/v1/webhook-endpoints/{id}")),
-        (Method::POST, format!("/v1/webhook-endpoints/{id}/rotate-secret")),
-        (Method::GET, format!("/v1/webhook-endpoints/{id}/deliveries")),
+        (
+            Method::POST,
+            format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+        ),
+        (
+            Method::GET,
+            format!("/v1/webhook-endpoints/{id}/deliveries"),
+        ),
     ] {
         let r = app.request_as(&other, method, &path).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
@@ -406,8 +465,18 @@ async fn endpoints_are_checked_scoped_and_documented() {
         .get(&format!("/v1/webhook-endpoints/{id}/deliveries?limit=0"))
         .await;
     assert_eq!(r.status(), 422);
-    assert_eq!(app.delete(&format!("/v1/webhook-endpoints/{id}")).await.status(), 204);
-    assert_eq!(app.get(&format!("/v1/webhook-endpoints/{id}")).await.status(), 404);
+    assert_eq!(
+        app.delete(&format!("/v1/webhook-endpoints/{id}"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/v1/webhook-endpoints/{id}"))
+            .await
+            .status(),
+        404
+    );
 
     let doc = app.openapi().await;
     for path in [

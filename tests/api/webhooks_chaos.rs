@@ -102,7 +102,9 @@ async fn events_outstanding_at_a_sigkill_are_all_delivered_after_restart() {
         .unwrap()
         .to_owned();
     // Twenty events while the receiver is down: each is retried, none acknowledged.
-    let phones: BTreeSet<String> = (0..20).map(|i| format!("+447723{:06}", 200_000 + i)).collect();
+    let phones: BTreeSet<String> = (0..20)
+        .map(|i| format!("+447723{:06}", 200_000 + i))
+        .collect();
     for phone in &phones {
         let r = served
             .request(Method::POST, "/v1/opt-outs")
@@ -129,14 +131,23 @@ async fn events_outstanding_at_a_sigkill_are_all_delivered_after_restart() {
     let got = rx.wait(60, |g| delivered(g) == phones).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(delivered(&got), phones, "every event delivered after the restart");
+    assert_eq!(
+        delivered(&got),
+        phones,
+        "every event delivered after the restart"
+    );
     for g in got.iter().filter(|g| g.acked) {
         assert_eq!(verified_by(&secret, g), 1);
     }
     // Each event kept its webhook-id across the crash: one id per phone.
     let ids: BTreeSet<(String, String)> = got
         .iter()
-        .map(|g| (g.json()["data"]["phone"].as_str().unwrap().to_owned(), g.id.clone()))
+        .map(|g| {
+            (
+                g.json()["data"]["phone"].as_str().unwrap().to_owned(),
+                g.id.clone(),
+            )
+        })
         .collect();
     assert_eq!(ids.len(), phones.len(), "{ids:?}");
 }
