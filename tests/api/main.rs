@@ -14,6 +14,7 @@ mod preview;
 mod replies;
 mod resources;
 mod store_conformance;
+mod webhook_store;
 mod webhooks;
 mod webhooks_chaos;
 
