@@ -351,15 +351,10 @@ mod tests {
         let base = Duration::from_secs(5);
         // Retried about a day: count the attempts until it is given up.
         let (mut now, mut attempt) = (created, 1);
-        loop {
-            match after_failure(created, attempt, now, base, 1.0) {
-                AfterFailure::RetryAt(t) => {
-                    assert!(t > now);
-                    now = t;
-                    attempt += 1;
-                }
-                AfterFailure::GiveUp => break,
-            }
+        while let AfterFailure::RetryAt(t) = after_failure(created, attempt, now, base, 1.0) {
+            assert!(t > now);
+            now = t;
+            attempt += 1;
         }
         assert!(now - created > time::Duration::hours(21), "{now}");
         assert!(now - created <= time::Duration::hours(24));

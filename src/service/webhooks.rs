@@ -45,26 +45,24 @@ async fn checked_url(app: &App, raw: &str, errors: &mut Vec<FieldError>) -> Opti
             return None;
         }
     };
-    if !allow_private {
-        if let Some(url::Host::Domain(name)) = url.host() {
-            let port = url.port_or_known_default().unwrap_or(443);
-            let resolved = tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::net::lookup_host((name, port)),
-            )
-            .await;
-            let addrs: Vec<IpAddr> = match resolved {
-                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
-                _ => Vec::new(),
-            };
-            if addrs.is_empty() {
-                errors.push(FieldError::new("url", "its host name does not resolve"));
-                return None;
-            }
-            if addrs.iter().any(|ip| !is_public(*ip)) {
-                errors.push(FieldError::new("url", "must be a public address"));
-                return None;
-            }
+    if !allow_private && let Some(url::Host::Domain(name)) = url.host() {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let resolved = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::lookup_host((name, port)),
+        )
+        .await;
+        let addrs: Vec<IpAddr> = match resolved {
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+            _ => Vec::new(),
+        };
+        if addrs.is_empty() {
+            errors.push(FieldError::new("url", "its host name does not resolve"));
+            return None;
+        }
+        if addrs.iter().any(|ip| !is_public(*ip)) {
+            errors.push(FieldError::new("url", "must be a public address"));
+            return None;
         }
     }
     Some(url.to_string())
@@ -206,10 +204,10 @@ pub async fn update(
         .await
         .map_err(ServiceError::from_store("webhook endpoint"))?;
     let mut errors = Vec::new();
-    if let Some(raw) = &patch.url {
-        if let Some(url) = checked_url(app, raw.trim(), &mut errors).await {
-            e.url = url;
-        }
+    if let Some(raw) = &patch.url
+        && let Some(url) = checked_url(app, raw.trim(), &mut errors).await
+    {
+        e.url = url;
     }
     if let Some(raw) = &patch.events {
         e.events = checked_events(raw, &mut errors);

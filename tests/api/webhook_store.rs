@@ -238,7 +238,7 @@ async fn only_enabled_endpoints_that_ask_for_a_type_get_it_and_a_day_of_failures
     assert_eq!(due.len(), 1, "only the enabled endpoint that asked");
     assert_eq!(
         s.get_webhook_endpoint(&a, &wants.id).await.unwrap().pending,
-        0 + 1
+        1
     );
     assert_eq!(
         s.get_webhook_endpoint(&a, &campaigns_only.id)
