@@ -3,6 +3,8 @@
 //! messages and the log of attempts (docs/ARCHITECTURE.md §10). One of the aspect traits that
 //! make up [`super::Store`].
 
+use std::fmt;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -11,8 +13,8 @@ use super::StoreResult;
 use crate::domain::ids::{AccountId, EndpointId};
 use crate::domain::webhooks::EventType;
 
-/// An endpoint as stored.
-#[derive(Debug, Clone)]
+/// An endpoint as stored. Its `Debug` leaves the secrets out.
+#[derive(Clone)]
 pub struct WebhookEndpoint {
     /// Its id (`ep_…`).
     pub id: EndpointId,
@@ -42,8 +44,9 @@ pub struct WebhookEndpoint {
     pub pending: u64,
 }
 
-/// A message claimed for delivery, with what signing and posting it needs.
-#[derive(Debug, Clone)]
+/// A message claimed for delivery, with what signing and posting it needs. Its `Debug`
+/// leaves the secrets out.
+#[derive(Clone)]
 pub struct DueWebhook {
     /// Row id (the outcome names it).
     pub id: i64,
@@ -65,6 +68,31 @@ pub struct DueWebhook {
     pub created_at: OffsetDateTime,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+impl fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for DueWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DueWebhook")
+            .field("id", &self.id)
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("event_type", &self.event_type)
+            .field("attempts", &self.attempts)
+            .field("secrets", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// What became of a message after an attempt.

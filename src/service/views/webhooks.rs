@@ -87,8 +87,9 @@ impl WebhookEndpointView {
     }
 }
 
-/// The answer to a create: the endpoint and its secret, which is never shown again.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// The answer to a create: the endpoint and its secret, which is never shown again (nor
+/// printed by `Debug`).
+#[derive(Clone, Serialize, ToSchema)]
 pub struct WebhookEndpointCreated {
     /// The endpoint.
     #[serde(flatten)]
@@ -98,8 +99,8 @@ pub struct WebhookEndpointCreated {
 }
 
 /// The answer to a rotation: the new secret (shown once); the old one keeps signing beside
-/// it until `previous_secret_expires_at`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// it until `previous_secret_expires_at`. `Debug` leaves the secret out.
+#[derive(Clone, Serialize, ToSchema)]
 pub struct WebhookSecretRotated {
     /// `ep_…`
     pub endpoint_id: String,
@@ -108,6 +109,24 @@ pub struct WebhookSecretRotated {
     /// Until when the previous secret also signs (24 hours from now).
     #[serde(with = "time::serde::rfc3339")]
     pub previous_secret_expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for WebhookEndpointCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointCreated")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WebhookSecretRotated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecretRotated")
+            .field("endpoint_id", &self.endpoint_id)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The account's endpoints.
