@@ -177,6 +177,18 @@ struct ServeArgs {
     /// A connection must send its whole request head within this many ms, or it is closed.
     #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     header_read_timeout_ms: u64,
+    /// Let webhook endpoints use plain http and private, loopback or link-local addresses
+    /// (for tests and private deployments; by default only https URLs that resolve to public
+    /// addresses are accepted and connected to).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_WEBHOOK_URLS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    allow_private_webhook_urls: bool,
+    /// How long one webhook post may take, in ms, before it counts as failed and is retried.
+    #[arg(long, env = "HERALD_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    webhook_timeout_ms: u64,
+    /// The wait before a failed webhook's first retry, in ms; each next wait doubles (with
+    /// jitter) up to two hours, for about 24 hours.
+    #[arg(long, env = "HERALD_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    webhook_retry_base_ms: u64,
 }
 
 /// Parses the command line and runs the command.
@@ -279,6 +291,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
     settings.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     settings.header_read_timeout = std::time::Duration::from_millis(args.header_read_timeout_ms);
+    settings.webhooks.allow_private = args.allow_private_webhook_urls;
+    settings.webhooks.timeout = std::time::Duration::from_millis(args.webhook_timeout_ms);
+    settings.webhooks.retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms);
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
         print_credentials("Herald created your first account.", creds);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::domain::campaign::Limits;
 use crate::domain::ids::NodeId;
 use crate::engine::EngineConfig;
+pub use crate::engine::webhooks::WebhookSettings;
 use crate::provider::llm::LlmConfig;
 use crate::simulator::SimulatorConfig;
 use crate::store::DbOptions;
@@ -79,6 +80,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// The bearer token `/metrics` requires; `None`: only loopback clients may read it.
     pub metrics_token: Option<String>,
+    /// Outgoing webhooks (docs/ARCHITECTURE.md §10).
+    pub webhooks: WebhookSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -168,6 +171,7 @@ impl Settings {
             header_read_timeout: Duration::from_secs(15),
             max_connections: 1024,
             metrics_token: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 

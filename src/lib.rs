@@ -12,7 +12,8 @@
 //! - [`store`]: persistence behind aspect traits, SQLite and PostgreSQL, shared SQL written once.
 //! - [`service`]: the use cases, one function per thing a user does; owns their side effects
 //!   and returns the views both edges show ([`service::App`] is the application's handle).
-//! - [`engine`]: sends: promotes, claims, paces per number, calls Twilio, reconciles.
+//! - [`engine`]: sends: promotes, claims, paces per number, calls Twilio, reconciles; and,
+//!   beside it, delivers outgoing webhooks from their outbox.
 //! - [`provider`]: speaks to the outside: Twilio's REST API and webhooks, signatures, TwiML,
 //!   and the model that answers replies.
 //! - [`http`]: the JSON API and Twilio's webhooks (parse, call one service function, map).

@@ -206,6 +206,17 @@ impl Application {
                 token.clone(),
             )
         });
+        // The webhook deliverer: its own task beside the engine (never in its send path).
+        let deliverer = if self.state.settings.run_engine && self.state.settings.webhooks.deliver {
+            Some(engine::webhooks::spawn(
+                self.state.store().clone(),
+                self.state.settings.webhooks,
+                self.state.webhook_wake().clone(),
+                token.clone(),
+            )?)
+        } else {
+            None
+        };
         let stop = token.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -219,6 +230,9 @@ impl Application {
         app.stop_replies(Duration::from_secs(5)).await;
         if let Some(engine) = engine {
             let _ = engine.await;
+        }
+        if let Some(deliverer) = deliverer {
+            let _ = deliverer.await;
         }
         if let Some(sim) = self.simulator {
             sim.shutdown().await;

@@ -21,6 +21,7 @@ mod opt_outs;
 mod settings;
 mod signed_in;
 mod views;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -105,6 +106,20 @@ pub fn router(state: App) -> Router<App> {
         .route(
             "/numbers/{phone}/delete",
             get(numbers::delete_number_page).post(numbers::delete_number),
+        )
+        .route(
+            "/webhook-endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/webhook-endpoints/{id}", get(webhooks::detail))
+        .route("/webhook-endpoints/{id}/test", post(webhooks::send_test))
+        .route(
+            "/webhook-endpoints/{id}/enabled",
+            post(webhooks::set_enabled),
+        )
+        .route(
+            "/webhook-endpoints/{id}/delete",
+            get(webhooks::delete_page).post(webhooks::delete),
         )
         .route("/api-keys", get(keys::api_keys).post(keys::create_api_key))
         .route("/settings", get(settings::page).post(settings::save))

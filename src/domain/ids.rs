@@ -87,6 +87,11 @@ prefixed_id!(
     ConsentId,
     "cons_"
 );
+prefixed_id!(
+    /// An outgoing webhook endpoint (docs/ARCHITECTURE.md §10).
+    EndpointId,
+    "ep_"
+);
 
 /// A Herald node's name in a cluster: who holds a sending number's lease and who claimed a
 /// recipient (docs/ARCHITECTURE.md §4). Chosen by the operator (`--node-id`) or derived from the host name

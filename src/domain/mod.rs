@@ -11,6 +11,7 @@ pub mod segments;
 pub mod send_window;
 pub mod status;
 pub mod template;
+pub mod webhooks;
 
 pub use phone::{Phone, PhoneError};
 

@@ -27,6 +27,7 @@ pub mod pacing;
 pub mod poll;
 mod reconcile;
 pub mod retry;
+pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod numbers;
 pub mod optouts;
 pub mod preview;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ use subtle::ConstantTimeEq;
         (name = "account", description = "The account's reply settings"),
         (name = "health", description = "Probes"),
         (name = "webhooks", description = "Twilio's callbacks"),
+        (name = "webhook-endpoints", description = "Outgoing webhooks: where Herald posts its events, signed the Standard Webhooks way"),
     )
 )]
 struct ApiDoc;
@@ -110,6 +112,15 @@ pub fn router() -> Router<App> {
         .routes(routes!(consents::import))
         .routes(routes!(consents::for_phone))
         .routes(routes!(account::get, account::update))
+        .routes(routes!(webhook_endpoints::create, webhook_endpoints::list))
+        .routes(routes!(
+            webhook_endpoints::get,
+            webhook_endpoints::update,
+            webhook_endpoints::delete
+        ))
+        .routes(routes!(webhook_endpoints::rotate_secret))
+        .routes(routes!(webhook_endpoints::deliveries))
+        .routes(routes!(webhook_endpoints::send_test))
         .split_for_parts();
     let openapi = Arc::new(openapi);
 

@@ -3,5 +3,6 @@
 
 pub mod llm;
 pub mod signature;
+pub mod standard_webhooks;
 pub mod twilio;
 pub mod twiml;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::engine::EngineHandle;
+use crate::engine::webhooks::WebhookWake;
 use crate::metrics::Metrics;
 use crate::service::callbacks::StatusIngest;
 use crate::service::replier::Replier;
@@ -31,6 +32,8 @@ pub struct App {
     pub callbacks: StatusIngest,
     /// Answers inbound messages with the agent's model, in the background.
     pub(in crate::service) replier: Replier,
+    /// Wakes the webhook deliverer when a use case writes an event.
+    pub(in crate::service) webhooks: WebhookWake,
 }
 
 impl App {
@@ -44,7 +47,13 @@ impl App {
             engine: EngineHandle::new(),
             metrics: Metrics::new(),
             replier,
+            webhooks: WebhookWake::default(),
         }
+    }
+
+    /// The webhook deliverer's wake-up, for the composition root to give the deliverer.
+    pub fn webhook_wake(&self) -> &WebhookWake {
+        &self.webhooks
     }
 
     /// The store, for the composition root (the engine shares it) and tests in the process.

@@ -23,6 +23,7 @@ pub mod recipients;
 pub mod replier;
 pub mod sessions;
 pub mod views;
+pub mod webhooks;
 
 pub use app::App;
 

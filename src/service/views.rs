@@ -13,6 +13,7 @@ use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
 pub mod replies;
+pub mod webhooks;
 
 /// A campaign with the counts computed from its recipients (create, list).
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -4,7 +4,7 @@
 //! driver type, so a backend can change without touching its callers.
 //!
 //! Layout: each aspect has a module with its records and trait (`accounts`, `resources`,
-//! `campaigns`, `engine`, `conversations`, `consents`, `sessions`, `leases`); [`Store`] is
+//! `campaigns`, `engine`, `conversations`, `consents`, `sessions`, `leases`, `webhooks`); [`Store`] is
 //! all of them at once. The queries that are the same on both backends are written once in
 //! `sql/`; `sqlite/` and `postgres/` hold only what differs (see `sql/mod.rs` for how).
 
@@ -19,6 +19,7 @@ pub mod resources;
 pub mod sessions;
 mod sql;
 mod sqlite;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,13 +36,14 @@ pub use postgres::PgStore;
 pub use resources::*;
 pub use sessions::*;
 pub use sqlite::SqliteStore;
+pub use webhooks::*;
 
 /// Every aspect trait, for callers that hold a concrete store (methods called through
 /// [`DynStore`] need no import).
 pub mod prelude {
     pub use super::{
         AccountStore, CampaignStore, ConsentStore, ConversationStore, EngineStore, LeaseStore,
-        ResourceStore, SessionStore, Store,
+        ResourceStore, SessionStore, Store, WebhookStore,
     };
 }
 
@@ -121,6 +123,7 @@ pub trait Store:
     + ConsentStore
     + SessionStore
     + LeaseStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

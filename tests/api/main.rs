@@ -15,6 +15,9 @@ mod replies;
 mod resources;
 mod send_windows;
 mod store_conformance;
+mod webhook_store;
+mod webhooks;
+mod webhooks_chaos;
 
 // The conformance suite's test macro names the harness by this path.
 use herald_test_support as helpers;

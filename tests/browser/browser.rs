@@ -179,6 +179,12 @@ impl Browser {
         self.find(css).await.text().await.expect("text")
     }
 
+    /// Text of the element with this CSS selector, if it is there now.
+    pub async fn client_text(&self, css: &str) -> Option<String> {
+        let e = self.client.find(Locator::Css(css)).await.ok()?;
+        e.text().await.ok()
+    }
+
     /// Runs JavaScript and returns its result.
     pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client

@@ -109,6 +109,7 @@ sql::conversations::conversation_store!(PgStore);
 sql::consents::consent_store!(PgStore);
 sql::sessions::session_store!(PgStore);
 sql::leases::lease_store!(PgStore);
+sql::webhooks::webhook_store!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

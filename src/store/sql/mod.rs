@@ -24,6 +24,7 @@ pub(super) mod leases;
 pub(super) mod resources;
 pub(super) mod rows;
 pub(super) mod sessions;
+pub(super) mod webhooks;
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;

@@ -113,6 +113,7 @@ sql::conversations::conversation_store!(SqliteStore);
 sql::consents::consent_store!(SqliteStore);
 sql::sessions::session_store!(SqliteStore);
 sql::leases::lease_store!(SqliteStore);
+sql::webhooks::webhook_store!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {
