@@ -114,6 +114,7 @@ pub async fn campaign(
                 scheduled_at: None,
                 require_consent: false,
                 created_at: OffsetDateTime::now_utc(),
+                resend_of: None,
             },
             &mut RecipientList::new(recipients, 0),
             None,

@@ -1,4 +1,5 @@
-//! Outbound → SMS Campaigns: the list, one campaign with its recipients, cancel and launch,
+//! Outbound → SMS Campaigns: the list, one campaign with its recipients, cancel, launch, pause
+//! and resume,
 //! and the small JSON answers the page script polls for live counts.
 
 use askama::Template;
@@ -324,6 +325,61 @@ pub async fn launch(
             &back,
             FlashKind::Warning,
             format!("The campaign was not launched: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pauses a running or scheduled campaign (no confirmation: resuming undoes it).
+pub async fn pause(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::pause(&state, &user.account_id, &id).await {
+        Ok(_) => Ok(redirect_with(
+            &back,
+            FlashKind::Success,
+            "Campaign paused. Nothing more will be sent until you resume it.",
+        )),
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not paused: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Resumes a paused campaign where it stopped.
+pub async fn resume(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::resume(&state, &user.account_id, &id).await {
+        Ok(view) => {
+            let text = match view.scheduled_at {
+                Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
+                    format!("Campaign resumed: it starts at {}.", When::new(t).text)
+                }
+                _ => format!(
+                    "Campaign resumed: sending to the {} people still pending.",
+                    view.pending_count
+                ),
+            };
+            Ok(redirect_with(&back, FlashKind::Success, text))
+        }
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not resumed: {m}."),
         )),
         Err(e) => Err(e.into()),
     }

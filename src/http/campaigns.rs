@@ -1,4 +1,4 @@
-//! `/v1/sms/campaigns`: create, list, get, cancel, launch.
+//! `/v1/sms/campaigns`: create, list, get, cancel, launch, pause, resume.
 
 use axum::Json;
 use axum::extract::State;
@@ -144,4 +144,47 @@ pub async fn launch(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
     Ok(Json(campaigns::launch(&state, &account, &id).await?))
+}
+
+/// Pause a running or scheduled campaign: nothing more is sent for it (on every node) until it
+/// is resumed. Requests already in flight finish and are tracked; callbacks keep updating the
+/// counts. A paused campaign can still be cancelled.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/pause", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, description = "paused", body = CampaignView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not running or scheduled (the message says its status)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pause(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(campaigns::pause(&state, &account, &id).await?))
+}
+
+/// Resume a paused campaign where it stopped: `running`, or `scheduled` if its
+/// `scheduled_at` is still ahead. Only recipients never sent are sent: nobody twice.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/resume", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, description = "running or scheduled again", body = CampaignView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not paused (the message says its status)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resume(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(campaigns::resume(&state, &account, &id).await?))
 }

@@ -82,6 +82,8 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
         .routes(routes!(campaigns::launch))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

@@ -1,4 +1,5 @@
-//! Campaign use cases: create (validated, idempotent), read with counts, list, cancel, launch.
+//! Campaign use cases: create (validated, idempotent), read with counts, list, cancel, launch,
+//! pause and resume.
 
 use time::OffsetDateTime;
 
@@ -103,6 +104,7 @@ pub async fn create<L: Recipients + Sync>(
         scheduled_at,
         require_consent: plan.require_consent,
         created_at: now,
+        resend_of: None,
     };
     let mut recipients = CheckedRecipients::new(plan.checker(&ctx), list.iter(), len);
     let created = store
@@ -364,6 +366,33 @@ pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<C
         .map_err(ServiceError::from_store("campaign"))?;
     // Lanes drop the campaign's queued messages at once rather than at their next claim.
     app.engine.campaign_cancelled(id.as_str());
+    view(store, account, &id).await
+}
+
+/// Pauses a running or scheduled campaign: nothing more is claimed for it on any node; what
+/// is in flight finishes and is tracked (docs/ARCHITECTURE.md §3).
+pub async fn pause(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
+    let id = parse_campaign_id(id)?;
+    store
+        .pause_campaign(account, &id, OffsetDateTime::now_utc())
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
+    // This node's lanes give back what they claimed at once (the others at their refresh).
+    app.engine.campaign_paused(id.as_str());
+    view(store, account, &id).await
+}
+
+/// Resumes a paused campaign where it stopped: `running`, or `scheduled` if its time has not
+/// come. Only recipients never sent are claimed again, so nobody is texted twice.
+pub async fn resume(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
+    let id = parse_campaign_id(id)?;
+    store
+        .resume_campaign(account, &id, OffsetDateTime::now_utc())
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
+    app.engine.campaign_resumed(id.as_str());
     view(store, account, &id).await
 }
 

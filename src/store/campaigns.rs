@@ -35,6 +35,8 @@ pub struct NewCampaign {
     pub require_consent: bool,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// The campaign this one resends to (`POST …/resend`), if any.
+    pub resend_of: Option<CampaignId>,
 }
 
 /// The recipients of a campaign being created, handed to the store a chunk at a time, in
@@ -132,6 +134,8 @@ pub struct Campaign {
     pub finished_at: Option<OffsetDateTime>,
     /// Sends only to numbers with granted consent.
     pub require_consent: bool,
+    /// The campaign this one resends to, if it was made by a resend.
+    pub resend_of: Option<CampaignId>,
     /// Counts from per-recipient statuses.
     pub counts: Counts,
 }
@@ -159,6 +163,10 @@ pub struct Recipient {
     pub error_code: Option<String>,
     /// The matching message.
     pub error_message: Option<String>,
+    /// When Twilio accepted it.
+    pub sent_at: Option<OffsetDateTime>,
+    /// When the carrier confirmed delivery.
+    pub delivered_at: Option<OffsetDateTime>,
     /// Last change.
     pub updated_at: OffsetDateTime,
 }
@@ -217,6 +225,23 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Pauses a running or scheduled campaign: no claim takes its recipients until it is
+    /// resumed (on every node: the claim reads the status). Recipients already in flight are
+    /// left to finish. `Conflict` (naming the status) otherwise.
+    async fn pause_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus>;
+    /// Resumes a paused campaign: `running`, or `scheduled` when its `scheduled_at` is still
+    /// ahead. `Conflict` when it is not paused.
+    async fn resume_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus>;
     /// Launches a draft: `running` now, or `scheduled` when it has a future `scheduled_at`.
     /// `Conflict` when it is not a draft.
     async fn launch_campaign(

@@ -9,6 +9,7 @@ mod cluster;
 mod dashboard;
 mod edge;
 mod engine;
+mod operations;
 mod errors;
 mod preview;
 mod replies;

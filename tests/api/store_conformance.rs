@@ -206,6 +206,7 @@ fn campaign(account: &AccountId, from: &[&str], n: usize) -> TestCampaign {
             scheduled_at: None,
             require_consent: false,
             created_at: T0,
+            resend_of: None,
         },
         duplicates_removed: 0,
         recipients: (0..n)

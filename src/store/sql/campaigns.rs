@@ -147,8 +147,9 @@ macro_rules! campaign_store {
                     let seq: i64 = sqlx::query_scalar(
                         "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, \
                          from_numbers, status, source, scheduled_at, duplicates_removed, \
-                         created_at, started_at, require_consent) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12) RETURNING seq",
+                         created_at, started_at, require_consent, resend_of) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) \
+                         RETURNING seq",
                     )
                     .bind(new.id.as_str())
                     .bind(new.account_id.as_str())
@@ -162,6 +163,7 @@ macro_rules! campaign_store {
                     .bind(now)
                     .bind(started_at)
                     .bind(new.require_consent)
+                    .bind(new.resend_of.as_ref().map(CampaignId::as_str))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(backend)?;
@@ -310,6 +312,62 @@ macro_rules! campaign_store {
                     .await
                     .map_err(backend)?;
                     tx.commit().await.map_err(backend)
+                }
+
+                async fn pause_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    _now: OffsetDateTime,
+                ) -> StoreResult<CampaignStatus> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    // PostgreSQL: the lock cancel takes, for the same reason: it waits for the
+                    // claims under way (KEY SHARE) on every node, and every claim after it reads
+                    // `paused` and takes nothing. What those claims marked in flight finishes
+                    // and is stored as usual (docs/ARCHITECTURE.md §3).
+                    let (seq, status, _) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_UPDATE).await?;
+                    let next = status.pause().map_err(|e| StoreError::Conflict(e.0))?;
+                    sqlx::query("UPDATE campaigns SET status = $1 WHERE seq = $2")
+                        .bind(next.as_str())
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(next)
+                }
+
+                async fn resume_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    now: OffsetDateTime,
+                ) -> StoreResult<CampaignStatus> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let (seq, status, scheduled_at) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_NO_KEY_UPDATE)
+                            .await?;
+                    let now = stored(now);
+                    let next = status
+                        .resume(scheduled_at.map(StoredTime::get), now.get())
+                        .map_err(|e| StoreError::Conflict(e.0))?;
+                    // A campaign paused before it started starts now; one paused while running
+                    // keeps its first start.
+                    sqlx::query(
+                        "UPDATE campaigns SET status = $1, \
+                         started_at = CASE WHEN $1 = 'running' THEN COALESCE(started_at, $2) \
+                                      ELSE started_at END \
+                         WHERE seq = $3",
+                    )
+                    .bind(next.as_str())
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(next)
                 }
 
                 async fn launch_campaign(
