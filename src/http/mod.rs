@@ -84,6 +84,8 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::launch))
         .routes(routes!(campaigns::pause))
         .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::resend))
+        .routes(routes!(campaigns::recipients_csv))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

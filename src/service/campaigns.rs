@@ -66,6 +66,28 @@ pub async fn create<L: Recipients + Sync>(
     source: Source,
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
+    create_with(app, account, request, source, idempotency, None).await
+}
+
+/// [`create`], recording that the campaign resends `resend_of` (which must be the account's
+/// and finished: 404 or 409 otherwise).
+pub async fn create_with<L: Recipients + Sync>(
+    app: &App,
+    account: &AccountId,
+    request: &CampaignRequest<L>,
+    source: Source,
+    idempotency: Option<&IdempotencyKey>,
+    resend_of: Option<&CampaignId>,
+) -> ServiceResult<CreateOutcome> {
+    if let Some(original) = resend_of {
+        app.store
+            .get_campaign(account, original)
+            .await
+            .map_err(ServiceError::from_store("campaign"))?
+            .status
+            .may_resend()
+            .map_err(|e| ServiceError::Conflict(e.0))?;
+    }
     let store = app.store.as_ref();
     let limits = &app.settings.limits;
     let now = OffsetDateTime::now_utc();
@@ -104,7 +126,7 @@ pub async fn create<L: Recipients + Sync>(
         scheduled_at,
         require_consent: plan.require_consent,
         created_at: now,
-        resend_of: None,
+        resend_of: resend_of.cloned(),
     };
     let mut recipients = CheckedRecipients::new(plan.checker(&ctx), list.iter(), len);
     let created = store
