@@ -18,7 +18,8 @@ use crate::service::App;
 use crate::service::views::{
     CampaignList, CampaignView, ListParams, RecipientParams, RecipientView,
 };
-use crate::service::{ServiceError, agents, campaigns, numbers};
+use crate::service::{ServiceError, agents, campaigns, export, numbers};
+use axum::http::{HeaderValue, header};
 
 /// Campaigns per page of the list.
 const PAGE: u32 = 50;
@@ -128,6 +129,8 @@ struct DetailPage {
     filter: String,
     next_url: Option<String>,
     paged: bool,
+    /// How many "Resend to the N who did not get it" offers (0: no button).
+    resend: u64,
 }
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
@@ -174,7 +177,10 @@ pub async fn detail(
         .map(|s| (s.as_str(), s.as_str() == filter))
         .collect();
     let row = CampaignRow::new(detail.campaign);
+    let resend =
+        super::new_campaign::resend_count(row.c.status, row.c.failed_count, row.c.cancelled_count);
     let page = DetailPage {
+        resend,
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
         row,
         agent_name,
@@ -383,4 +389,42 @@ pub async fn resume(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `?status=` of the download (as the recipients filter).
+#[derive(Debug, Deserialize, Default)]
+pub struct CsvQuery {
+    status: Option<String>,
+}
+
+/// "Download CSV": every recipient (or those of the filtered status), streamed as the API's
+/// `GET /v1/sms/campaigns/{id}/recipients.csv` answers it.
+pub async fn recipients_csv(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<CsvQuery>,
+) -> PageResult {
+    let params = export::CsvParams {
+        status: q.status.filter(|s| !s.is_empty()),
+    };
+    let csv = export::recipients_csv(&state, &user.account_id, &id, &params)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Validation(_) => PageError::NotFound,
+            e => e.into(),
+        })?;
+    let mut response = Response::new(axum::body::Body::from_stream(csv.into_stream()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        export::file_name(&id)
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
