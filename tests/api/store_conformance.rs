@@ -3982,7 +3982,7 @@ mod operations {
         assert!(s.lane_campaigns(SENDER).await.unwrap().is_empty());
         assert!(s.lanes_with_work().await.unwrap().is_empty());
         assert!(s.finish_campaigns(at(20)).await.unwrap().is_empty());
-        assert_eq!(s.paused_campaigns().await.unwrap(), [id.clone()]);
+        assert_eq!(s.paused_campaigns().await.unwrap(), vec![id.clone()]);
         assert!(!s.campaign_running(seq).await.unwrap());
 
         // What was in flight is stored as usual: one sent, one given back (still pending).
