@@ -9,3 +9,8 @@ ALTER TABLE campaigns ADD COLUMN resend_of text COLLATE "C";
 ALTER TABLE recipients ADD COLUMN delivered_at timestamptz;
 -- Every node's engine asks for the paused campaigns on each tick.
 CREATE INDEX campaigns_paused ON campaigns(seq) WHERE status = 'paused';
+-- A test send (`POST /v1/sms/test`) is a one-message campaign of kind `test`: sent by the engine
+-- like any message, never seen by the campaign queries (which read kind `campaign` only).
+ALTER TABLE campaigns DROP CONSTRAINT campaigns_kind_check;
+ALTER TABLE campaigns ADD CONSTRAINT campaigns_kind_check
+    CHECK (kind IN ('campaign', 'reply', 'test'));

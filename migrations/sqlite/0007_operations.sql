@@ -7,3 +7,5 @@ ALTER TABLE campaigns ADD COLUMN resend_of TEXT;
 ALTER TABLE recipients ADD COLUMN delivered_at INTEGER;
 -- Every node's engine asks for the paused campaigns on each tick.
 CREATE INDEX campaigns_paused ON campaigns(seq) WHERE status = 'paused';
+-- A test send (`POST /v1/sms/test`) is a one-message campaign of kind `test` (a plain text
+-- column here): sent by the engine like any message, never seen by the campaign queries.

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod numbers;
 pub mod optouts;
 pub mod preview;
+pub mod test_send;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -86,6 +87,8 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::resume))
         .routes(routes!(campaigns::resend))
         .routes(routes!(campaigns::recipients_csv))
+        .routes(routes!(test_send::send))
+        .routes(routes!(test_send::get))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

@@ -24,6 +24,7 @@ pub mod recipients;
 pub mod replier;
 pub mod resend;
 pub mod sessions;
+pub mod test_send;
 pub mod views;
 
 pub use app::App;

@@ -427,7 +427,7 @@ pub struct PreviewRecipient {
     pub missing_variables: Vec<String>,
 }
 
-fn encoding_schema() -> utoipa::openapi::Object {
+pub(crate) fn encoding_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(["GSM-7", "UCS-2"]))

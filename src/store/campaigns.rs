@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreResult;
 use crate::domain::campaign::NewRecipient;
-use crate::domain::ids::{AccountId, CampaignId};
+use crate::domain::ids::{AccountId, CampaignId, TestSendId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
 /// A campaign ready to insert: the validated request plus what the service decided.
@@ -171,6 +171,34 @@ pub struct Recipient {
     pub updated_at: OffsetDateTime,
 }
 
+/// A test send to store: one message, already checked and rendered, sent by the engine as
+/// any message is (paced, opt-outs honoured at claim) but never a campaign.
+#[derive(Debug, Clone)]
+pub struct NewTestSend {
+    /// Its id.
+    pub id: TestSendId,
+    /// Owner.
+    pub account_id: AccountId,
+    /// The template as given.
+    pub message_template: String,
+    /// The message and its recipient (from, to, variables, body, segments; `opted_out`
+    /// fails it at once with `opted_out`).
+    pub message: NewRecipient,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A test send as stored.
+#[derive(Debug, Clone)]
+pub struct TestSend {
+    /// Its id.
+    pub id: TestSendId,
+    /// The message and its delivery status (position 0).
+    pub message: Recipient,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
 /// Which recipients of a campaign to list.
 #[derive(Debug, Clone, Default)]
 pub struct RecipientQuery {
@@ -250,6 +278,11 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         now: OffsetDateTime,
     ) -> StoreResult<CampaignStatus>;
+    /// Stores a test send: a one-message campaign of kind `test`, running (the engine sends
+    /// it), that no campaign query sees.
+    async fn create_test_send(&self, new: &NewTestSend) -> StoreResult<()>;
+    /// One test send of the account with its message's status.
+    async fn get_test_send(&self, account: &AccountId, id: &TestSendId) -> StoreResult<TestSend>;
     /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;

@@ -541,3 +541,103 @@ async fn sent_and_delivered_times_show_in_json_and_csv() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_test_send_goes_out_once_is_tracked_and_is_no_campaign() {
+    let app = spawn_sending_app(|_| {}).await;
+    app.add_paced_number(A, 5.0).await;
+    let r = app
+        .post_json(
+            "/v1/sms/test",
+            &json!({ "from_number": A, "to": "+447111000001",
+                     "message_template": "Hi {{name}} 😀", "variables": { "name": "Ann" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let sent = json(r).await;
+    assert_eq!(sent["body"], "Hi Ann 😀");
+    assert_eq!(sent["segments"], 1);
+    assert_eq!(sent["encoding"], "UCS-2");
+    assert_eq!(sent["to"], "+447111000001");
+    assert_eq!(sent["from_number"], A);
+    assert!(
+        sent["twilio_sid"].as_str().unwrap().starts_with("SM"),
+        "{sent}"
+    );
+    let id = sent["test_id"].as_str().unwrap();
+    assert!(id.starts_with("smst_"));
+    let mut followed = Value::Null;
+    for _ in 0..200 {
+        followed = json(app.get(&format!("/v1/sms/test/{id}")).await).await;
+        if followed["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(followed["status"], "delivered", "{followed}");
+    assert!(followed["delivered_at"].is_string());
+    assert_eq!(followed["twilio_sid"], sent["twilio_sid"]);
+    let journal = app.journal().await;
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].to, "+447111000001");
+    assert_eq!(journal[0].body, "Hi Ann 😀");
+    // Never a campaign.
+    let list = json(app.get("/v1/sms/campaigns").await).await;
+    assert_eq!(list["campaigns"], json!([]));
+
+    // An opted-out number is refused as a campaign refuses it: recorded, never sent.
+    let r = app
+        .post_json("/v1/opt-outs", &json!({ "phone": "+447111000002" }))
+        .await;
+    assert!(r.status().is_success());
+    let r = app
+        .post_json(
+            "/v1/sms/test",
+            &json!({ "from_number": A, "to": "+447111000002", "message_template": "Hi" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let refused = json(r).await;
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["error_code"], "opted_out");
+    assert_eq!(refused["twilio_sid"], Value::Null);
+    assert_eq!(app.journal().await.len(), 1);
+
+    // Bad requests name their fields; another account sees nothing.
+    for (body, field) in [
+        (json!({ "from_number": A, "message_template": "Hi" }), "to"),
+        (
+            json!({ "from_number": A, "to": "12", "message_template": "Hi" }),
+            "to",
+        ),
+        (
+            json!({ "from_number": "+447700900999", "to": "+447111000003", "message_template": "Hi" }),
+            "from_number",
+        ),
+        (
+            json!({ "from_number": A, "to": "+447111000003" }),
+            "message_template",
+        ),
+        (
+            json!({ "from_number": A, "to": "+447111000003", "message_template": "Hi",
+                    "variables": { "x": [1] } }),
+            "variables.x",
+        ),
+    ] {
+        let r = app.post_json("/v1/sms/test", &body).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let e = json(r).await;
+        assert!(error_fields(&e).contains(&field.to_owned()), "{body}: {e}");
+    }
+    let other = app.other_account().await;
+    let r = app
+        .request_as(&other, Method::GET, &format!("/v1/sms/test/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(app.get("/v1/sms/test/smst_nothing").await.status(), 404);
+    let doc = app.openapi().await;
+    assert!(doc["paths"]["/v1/sms/test"]["post"].is_object());
+    assert!(doc["paths"]["/v1/sms/test/{id}"]["get"].is_object());
+}

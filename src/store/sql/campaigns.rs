@@ -395,6 +395,89 @@ macro_rules! campaign_store {
                     Ok(next)
                 }
 
+                async fn create_test_send(&self, new: &NewTestSend) -> StoreResult<()> {
+                    let now = stored(new.created_at);
+                    let m = &new.message;
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO campaigns (id, account_id, name, message_template, \
+                         from_numbers, status, source, kind, created_at, started_at) \
+                         VALUES ($1, $2, 'Test send', $3, $4, 'running', 'api', 'test', $5, $5) \
+                         RETURNING seq",
+                    )
+                    .bind(new.id.as_str())
+                    .bind(new.account_id.as_str())
+                    .bind(&new.message_template)
+                    .bind(Json([m.from_number.as_str()]))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let refusal = crate::domain::status::Refusal::of_new(m.opted_out, m.no_consent);
+                    let status = if refusal.is_some() {
+                        RecipientStatus::Failed
+                    } else {
+                        RecipientStatus::Pending
+                    };
+                    sqlx::query(
+                        "INSERT INTO recipients (campaign_seq, position, phone, variables, body, \
+                         segments, from_number, status, error_code, error_message, updated_at) \
+                         VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(seq)
+                    .bind(m.phone.as_str())
+                    .bind(Json(&m.variables))
+                    .bind(&m.body)
+                    .bind(m.segments as i32)
+                    .bind(m.from_number.as_str())
+                    .bind(status.as_str())
+                    .bind(refusal.map(|r| r.code))
+                    .bind(refusal.map(|r| r.message))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query(Self::INSERT_COUNTS)
+                        .bind(seq)
+                        .bind(status.as_str())
+                        .bind(1i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)
+                }
+
+                async fn get_test_send(
+                    &self,
+                    account: &AccountId,
+                    id: &TestSendId,
+                ) -> StoreResult<TestSend> {
+                    let found: Option<(i64, StoredTime)> = sqlx::query_as(
+                        "SELECT seq, created_at FROM campaigns WHERE id = $1 AND account_id = $2 \
+                         AND kind = 'test'",
+                    )
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let (seq, created_at) = found.ok_or(StoreError::NotFound)?;
+                    let row = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(format!(
+                        "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_seq = $1 \
+                         ORDER BY position LIMIT 1"
+                    )))
+                    .bind(seq)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+                    Ok(TestSend {
+                        id: id.clone(),
+                        message: Recipient::try_from(row)?,
+                        created_at: created_at.get(),
+                    })
+                }
+
                 async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {
                     let seq = self.campaign_seq(account, id).await?;
                     let rows: Vec<(String, i64)> = sqlx::query_as(
