@@ -3950,7 +3950,67 @@ mod operations {
     conformance!(
         a_paused_campaign_is_not_claimed_and_resumes_where_it_stopped,
         resend_of_and_delivery_times_round_trip,
+        test_sends_are_engine_work_and_never_campaigns,
     );
+
+    async fn test_sends_are_engine_work_and_never_campaigns(db: &TestDb) {
+        use herald::domain::ids::TestSendId;
+        use herald::store::NewTestSend;
+        let s = db.store().await;
+        let a = new_account(&*s, "tester").await;
+        let b = new_account(&*s, "other").await;
+        let mut message = campaign(&a, &[SENDER], 2).recipients;
+        let id = TestSendId::generate();
+        s.create_test_send(&NewTestSend {
+            id: id.clone(),
+            account_id: a.clone(),
+            message_template: "Hi {{first_name}}".into(),
+            message: message[0].clone(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+        let stopped = TestSendId::generate();
+        message[1].opted_out = true;
+        s.create_test_send(&NewTestSend {
+            id: stopped.clone(),
+            account_id: a.clone(),
+            message_template: "Hi {{first_name}}".into(),
+            message: message[1].clone(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+        let refused = s.get_test_send(&a, &stopped).await.unwrap().message;
+        assert_eq!(refused.status, RecipientStatus::Failed);
+        assert_eq!(refused.error_code.as_deref(), Some("opted_out"));
+        assert_not_found(s.get_test_send(&b, &id).await);
+        assert!(s.list_campaigns(&a, None, 10).await.unwrap().is_empty());
+
+        // The engine sends it as any message: a lane on its number, one claim.
+        assert_eq!(s.lane_campaigns(SENDER).await.unwrap().len(), 2);
+        let seq = s.lane_campaigns(SENDER).await.unwrap()[0];
+        let w = s
+            .claim_work(&node(), seq, SENDER, 10, at(10))
+            .await
+            .unwrap();
+        assert_eq!(w.len(), 1);
+        s.record_results(&[accepted(&w[0], "SMT")], at(20))
+            .await
+            .unwrap();
+        s.apply_status_events(&[event("SMT", RecipientStatus::Delivered)], at(30))
+            .await
+            .unwrap();
+        let sent = s.get_test_send(&a, &id).await.unwrap();
+        assert_eq!(sent.created_at, stored(at(0)));
+        assert_eq!(sent.message.status, RecipientStatus::Delivered);
+        assert_eq!(sent.message.twilio_sid.as_deref(), Some("SMT"));
+        assert_eq!(sent.message.sent_at, Some(stored(at(20))));
+        assert_eq!(sent.message.delivered_at, Some(stored(at(30))));
+        assert_eq!(sent.message.body, "Hi P0");
+        assert_eq!(s.finish_campaigns(at(40)).await.unwrap().len(), 2);
+        assert!(s.list_campaigns(&a, None, 10).await.unwrap().is_empty());
+    }
 
     async fn a_paused_campaign_is_not_claimed_and_resumes_where_it_stopped(db: &TestDb) {
         use RecipientStatus::*;
