@@ -111,7 +111,7 @@ pub async fn get(
     Ok(Json(campaigns::get(&state, &account, &id, &params).await?))
 }
 
-/// Cancel a draft, scheduled or running campaign. Sent messages are not recalled.
+/// Cancel a draft, scheduled, running or paused campaign. Sent messages are not recalled.
 #[utoipa::path(
     delete, path = "/v1/sms/campaigns/{id}", tag = "campaigns",
     params(("id" = String, Path, description = "campaign_id")),

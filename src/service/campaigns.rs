@@ -378,7 +378,8 @@ pub async fn list(
     })
 }
 
-/// Cancels a draft, scheduled or running campaign; already-sent messages stay as they are.
+/// Cancels a draft, scheduled, running or paused campaign; already-sent messages stay as they
+/// are.
 pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
     let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;

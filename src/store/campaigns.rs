@@ -245,7 +245,7 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         query: &RecipientQuery,
     ) -> StoreResult<Vec<Recipient>>;
-    /// Cancels a draft, scheduled or running campaign: its unsent recipients become
+    /// Cancels a draft, scheduled, running or paused campaign: its unsent recipients become
     /// `cancelled`. `Conflict` (naming the status) when it already finished.
     async fn cancel_campaign(
         &self,
