@@ -117,8 +117,8 @@
   if (focusMe) focusMe.focus();
 
   // --------------------------------------------------------------------------- live counts
-  var LABELS = { draft: "Draft", scheduled: "Scheduled", running: "Running", done: "Done",
-                 failed: "Failed", cancelled: "Cancelled" };
+  var LABELS = { draft: "Draft", scheduled: "Scheduled", running: "Running", paused: "Paused",
+                 done: "Done", failed: "Failed", cancelled: "Cancelled" };
   var FIELDS = ["total_count", "delivered_count", "failed_count", "pending_count", "cancelled_count"];
 
   function pct(n, total) { return total ? (n * 100 / total) : 0; }
@@ -151,7 +151,9 @@
     updateBar(root.querySelector("[data-bar]"), c);
   }
 
-  function isLive(status) { return status === "running" || status === "scheduled"; }
+  function isLive(status) {
+    return status === "running" || status === "scheduled" || status === "paused";
+  }
 
   function poll(url, onData) {
     var stopped = false;

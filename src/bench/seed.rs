@@ -116,6 +116,7 @@ pub async fn campaign(
                 respect_send_window: true,
                 send_window_reason: None,
                 created_at: OffsetDateTime::now_utc(),
+                resend_of: None,
             },
             &mut RecipientList::new(recipients, 0),
             None,

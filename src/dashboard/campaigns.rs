@@ -1,4 +1,5 @@
-//! Outbound → SMS Campaigns: the list, one campaign with its recipients, cancel and launch,
+//! Outbound → SMS Campaigns: the list, one campaign with its recipients, cancel, launch, pause
+//! and resume,
 //! and the small JSON answers the page script polls for live counts.
 
 use askama::Template;
@@ -17,7 +18,8 @@ use crate::service::App;
 use crate::service::views::{
     CampaignList, CampaignView, ListParams, RecipientParams, RecipientView,
 };
-use crate::service::{ServiceError, account_settings, agents, campaigns, numbers};
+use crate::service::{ServiceError, account_settings, agents, campaigns, export, numbers};
+use axum::http::{HeaderValue, header};
 
 /// Campaigns per page of the list.
 const PAGE: u32 = 50;
@@ -129,6 +131,8 @@ struct DetailPage {
     filter: String,
     next_url: Option<String>,
     paged: bool,
+    /// How many "Resend to the N who did not get it" offers (0: no button).
+    resend: u64,
 }
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
@@ -179,7 +183,10 @@ pub async fn detail(
         .send_window
         .map(|w| w.start);
     let row = CampaignRow::new(detail.campaign);
+    let resend =
+        super::new_campaign::resend_count(row.c.status, row.c.failed_count, row.c.cancelled_count);
     let page = DetailPage {
+        resend,
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
         row,
         agent_name,
@@ -339,4 +346,97 @@ pub async fn launch(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Pauses a running or scheduled campaign (no confirmation: resuming undoes it).
+pub async fn pause(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::pause(&state, &user.account_id, &id).await {
+        Ok(_) => Ok(redirect_with(
+            &back,
+            FlashKind::Success,
+            "Campaign paused. Nothing more will be sent until you resume it.",
+        )),
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not paused: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Resumes a paused campaign where it stopped.
+pub async fn resume(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
+    match campaigns::resume(&state, &user.account_id, &id).await {
+        Ok(view) => {
+            let text = match view.scheduled_at {
+                Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
+                    format!("Campaign resumed: it starts at {}.", When::new(t).text)
+                }
+                _ => format!(
+                    "Campaign resumed: sending to the {} people still pending.",
+                    view.pending_count
+                ),
+            };
+            Ok(redirect_with(&back, FlashKind::Success, text))
+        }
+        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
+            &back,
+            FlashKind::Warning,
+            format!("The campaign was not resumed: {m}."),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `?status=` of the download (as the recipients filter).
+#[derive(Debug, Deserialize, Default)]
+pub struct CsvQuery {
+    status: Option<String>,
+}
+
+/// "Download CSV": every recipient (or those of the filtered status), streamed as the API's
+/// `GET /v1/sms/campaigns/{id}/recipients.csv` answers it.
+pub async fn recipients_csv(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<CsvQuery>,
+) -> PageResult {
+    let params = export::CsvParams {
+        status: q.status.filter(|s| !s.is_empty()),
+    };
+    let csv = export::recipients_csv(&state, &user.account_id, &id, &params)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Validation(_) => PageError::NotFound,
+            e => e.into(),
+        })?;
+    let mut response = Response::new(axum::body::Body::from_stream(csv.into_stream()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        export::file_name(&id)
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }

@@ -72,6 +72,13 @@ pub fn router(state: App) -> Router<App> {
             "/campaigns/{id}/cancel",
             get(campaigns::cancel_page).post(campaigns::cancel),
         )
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resend", post(new_campaign::resend))
+        .route(
+            "/campaigns/{id}/recipients.csv",
+            get(campaigns::recipients_csv),
+        )
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
         .route(
             "/campaigns/{id}/launch",
             get(campaigns::launch_page).post(campaigns::launch),

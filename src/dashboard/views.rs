@@ -122,6 +122,7 @@ pub fn campaign_status_label(s: CampaignStatus) -> &'static str {
         CampaignStatus::Draft => "Draft",
         CampaignStatus::Scheduled => "Scheduled",
         CampaignStatus::Running => "Running",
+        CampaignStatus::Paused => "Paused",
         CampaignStatus::Done => "Done",
         CampaignStatus::Failed => "Failed",
         CampaignStatus::Cancelled => "Cancelled",
@@ -237,12 +238,23 @@ impl CampaignRow {
         }
     }
 
-    /// Whether the page should keep polling for changes.
+    /// Whether the page should keep polling for changes (a paused campaign's counts still
+    /// move as callbacks arrive).
     pub fn live(&self) -> bool {
         matches!(
             self.c.status,
-            CampaignStatus::Running | CampaignStatus::Scheduled
+            CampaignStatus::Running | CampaignStatus::Scheduled | CampaignStatus::Paused
         )
+    }
+
+    /// Whether it can be paused (running or scheduled).
+    pub fn pausable(&self) -> bool {
+        self.c.status.pause().is_ok()
+    }
+
+    /// Whether it is paused (and can be resumed).
+    pub fn is_paused(&self) -> bool {
+        self.c.status == CampaignStatus::Paused
     }
 
     /// Whether it can still be cancelled.

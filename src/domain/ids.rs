@@ -63,6 +63,11 @@ prefixed_id!(
     "smsc_"
 );
 prefixed_id!(
+    /// A test send (`POST /v1/sms/test`): one SMS, tracked, never a campaign.
+    TestSendId,
+    "smst_"
+);
+prefixed_id!(
     /// An AI agent that answers replies.
     AgentId,
     "agent_"

@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod consent;
+pub mod export;
 pub mod ids;
 pub mod import;
 pub mod keywords;

@@ -100,6 +100,9 @@ pub enum CampaignStatus {
     Scheduled,
     /// Currently sending.
     Running,
+    /// Paused by the user: nothing more is sent until it is resumed (requests already in
+    /// flight finish and are tracked; callbacks keep updating the counts).
+    Paused,
     /// No recipient left to submit.
     Done,
     /// Every recipient failed at submission.
@@ -110,10 +113,11 @@ pub enum CampaignStatus {
 
 impl CampaignStatus {
     /// Every status.
-    pub const ALL: [CampaignStatus; 6] = [
+    pub const ALL: [CampaignStatus; 7] = [
         Self::Draft,
         Self::Scheduled,
         Self::Running,
+        Self::Paused,
         Self::Done,
         Self::Failed,
         Self::Cancelled,
@@ -125,6 +129,7 @@ impl CampaignStatus {
             Self::Draft => "draft",
             Self::Scheduled => "scheduled",
             Self::Running => "running",
+            Self::Paused => "paused",
             Self::Done => "done",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
@@ -138,7 +143,22 @@ impl CampaignStatus {
 
     /// Cancel (DELETE) applies to campaigns that have not finished.
     pub fn is_cancellable(self) -> bool {
-        matches!(self, Self::Draft | Self::Scheduled | Self::Running)
+        matches!(
+            self,
+            Self::Draft | Self::Scheduled | Self::Running | Self::Paused
+        )
+    }
+
+    /// A resend may be made of a campaign that will send nothing more.
+    pub fn may_resend(self) -> Result<(), TransitionRefused> {
+        if self.is_finished() {
+            Ok(())
+        } else {
+            Err(TransitionRefused(format!(
+                "the campaign is {}; only a done, failed or cancelled campaign can be resent",
+                self.as_str()
+            )))
+        }
     }
 
     /// The campaign will send nothing more.
@@ -175,6 +195,38 @@ impl CampaignStatus {
             )));
         }
         Ok(Self::Cancelled)
+    }
+
+    /// What pausing a campaign in this status makes it: only a running or scheduled campaign
+    /// can be paused.
+    pub fn pause(self) -> Result<Self, TransitionRefused> {
+        match self {
+            Self::Running | Self::Scheduled => Ok(Self::Paused),
+            Self::Paused => Err(TransitionRefused("the campaign is already paused".into())),
+            other => Err(TransitionRefused(format!(
+                "the campaign is {}; only a running or scheduled campaign can be paused",
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// What resuming a campaign in this status makes it: only a paused campaign resumes; it
+    /// runs again, or is `scheduled` when its `scheduled_at` is still to come.
+    pub fn resume(
+        self,
+        scheduled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Self, TransitionRefused> {
+        if self != Self::Paused {
+            return Err(TransitionRefused(format!(
+                "the campaign is {}; only a paused campaign can be resumed",
+                self.as_str()
+            )));
+        }
+        Ok(match scheduled_at {
+            Some(at) if at > now => Self::Scheduled,
+            _ => Self::Running,
+        })
     }
 }
 
@@ -478,6 +530,51 @@ mod tests {
             number_in_use("+447700900001", "cmp_1").to_string(),
             "+447700900001 sends for unfinished campaign cmp_1"
         );
+    }
+
+    #[test]
+    fn running_and_scheduled_campaigns_pause_and_paused_ones_resume() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let later = now + time::Duration::minutes(1);
+        for s in [CampaignStatus::Running, CampaignStatus::Scheduled] {
+            assert_eq!(s.pause(), Ok(CampaignStatus::Paused));
+        }
+        for s in [
+            CampaignStatus::Draft,
+            CampaignStatus::Done,
+            CampaignStatus::Failed,
+            CampaignStatus::Cancelled,
+        ] {
+            assert_eq!(
+                s.pause(),
+                Err(TransitionRefused(format!(
+                    "the campaign is {}; only a running or scheduled campaign can be paused",
+                    s.as_str()
+                )))
+            );
+        }
+        assert!(CampaignStatus::Paused.pause().is_err());
+        let paused = CampaignStatus::Paused;
+        assert_eq!(paused.resume(None, now), Ok(CampaignStatus::Running));
+        assert_eq!(paused.resume(Some(now), now), Ok(CampaignStatus::Running));
+        assert_eq!(
+            paused.resume(Some(later), now),
+            Ok(CampaignStatus::Scheduled)
+        );
+        assert_eq!(
+            CampaignStatus::Running.resume(None, now),
+            Err(TransitionRefused(
+                "the campaign is running; only a paused campaign can be resumed".into()
+            ))
+        );
+        assert_eq!(paused.cancel(), Ok(CampaignStatus::Cancelled));
+    }
+
+    #[test]
+    fn only_finished_campaigns_are_resent() {
+        for s in CampaignStatus::ALL {
+            assert_eq!(s.may_resend().is_ok(), s.is_finished(), "{s:?}");
+        }
     }
 
     #[test]

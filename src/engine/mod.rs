@@ -103,6 +103,7 @@ impl Default for EngineConfig {
 pub struct EngineHandle {
     wake: Arc<watch::Sender<u64>>,
     cancelled: Arc<Mutex<HashSet<String>>>,
+    paused: Arc<Mutex<HashSet<String>>>,
     opted_out: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
@@ -118,6 +119,7 @@ impl EngineHandle {
         Self {
             wake: Arc::new(watch::channel(0).0),
             cancelled: Arc::default(),
+            paused: Arc::default(),
             opted_out: Arc::default(),
         }
     }
@@ -135,12 +137,41 @@ impl EngineHandle {
         self.wake();
     }
 
-    /// True if the campaign was cancelled while this process ran.
+    /// A campaign was paused through this node: its lanes here give back the work they
+    /// claimed and have not sent, before its next message. (Other nodes learn it on their
+    /// supervisor's next tick, [`EngineHandle::set_paused`]; the store's claim refuses a
+    /// paused campaign on every node at once: docs/ARCHITECTURE.md §3.)
+    pub fn campaign_paused(&self, campaign_id: &str) {
+        if let Ok(mut set) = self.paused.lock() {
+            set.insert(campaign_id.to_owned());
+        }
+        self.wake();
+    }
+
+    /// A campaign was resumed through this node: its lanes may send it again.
+    pub fn campaign_resumed(&self, campaign_id: &str) {
+        if let Ok(mut set) = self.paused.lock() {
+            set.remove(campaign_id);
+        }
+        self.wake();
+    }
+
+    /// The campaigns paused now, as the store says (the supervisor reads them every tick).
+    fn set_paused(&self, ids: HashSet<String>) {
+        if let Ok(mut set) = self.paused.lock() {
+            *set = ids;
+        }
+    }
+
+    /// True if the campaign was cancelled while this process ran, or is paused (as this node
+    /// last heard): its lanes send nothing more of it.
     pub fn is_cancelled(&self, campaign_id: &str) -> bool {
-        self.cancelled
-            .lock()
-            .map(|set| set.contains(campaign_id))
-            .unwrap_or(false)
+        let held = |set: &Mutex<HashSet<String>>| {
+            set.lock()
+                .map(|set| set.contains(campaign_id))
+                .unwrap_or(false)
+        };
+        held(&self.cancelled) || held(&self.paused)
     }
 
     /// A number opted out of an account: lanes fail its claimed messages (`opted_out`) at
@@ -336,6 +367,16 @@ async fn supervise(shared: &Arc<Shared>) {
                 }
             }
             Err(e) => tracing::error!(error = ?e, "promoting scheduled campaigns failed"),
+        }
+        // Paused campaigns, wherever they were paused: this node's lanes stop sending them
+        // within a tick, the work they claimed given back (docs/ARCHITECTURE.md §3).
+        if !lanes.is_empty() {
+            match shared.store.paused_campaigns().await {
+                Ok(ids) => shared
+                    .handle
+                    .set_paused(ids.into_iter().map(|id| id.to_string()).collect()),
+                Err(e) => tracing::error!(error = ?e, "listing paused campaigns failed"),
+            }
         }
         match shared.store.lanes_with_work().await {
             Ok(found) => {

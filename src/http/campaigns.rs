@@ -1,4 +1,5 @@
-//! `/v1/sms/campaigns`: create, list, get, cancel, launch.
+//! `/v1/sms/campaigns`: create, list, get, cancel, launch, pause, resume, resend, and the
+//! recipients as CSV.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{
-    ApiPath, ApiQuery, Authenticated, JsonBody, Unparsed, parse_json, parse_json_listing,
+    ApiJson, ApiPath, ApiQuery, Authenticated, JsonBody, Unparsed, parse_json, parse_json_listing,
 };
 use crate::domain::campaign::{CampaignRequest, MisshapenRequest, RecipientsJson};
 use crate::domain::status::Source;
 use crate::service::App;
 use crate::service::campaigns;
+use crate::service::export::{self, CsvParams};
+use crate::service::resend::{self, ResendRequest};
 use crate::service::views::{
     CampaignDetail, CampaignList, CampaignView, CreatedCampaign, ListParams, RecipientParams,
 };
@@ -108,7 +111,7 @@ pub async fn get(
     Ok(Json(campaigns::get(&state, &account, &id, &params).await?))
 }
 
-/// Cancel a draft, scheduled or running campaign. Sent messages are not recalled.
+/// Cancel a draft, scheduled, running or paused campaign. Sent messages are not recalled.
 #[utoipa::path(
     delete, path = "/v1/sms/campaigns/{id}", tag = "campaigns",
     params(("id" = String, Path, description = "campaign_id")),
@@ -144,4 +147,115 @@ pub async fn launch(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<CampaignView>> {
     Ok(Json(campaigns::launch(&state, &account, &id).await?))
+}
+
+/// Pause a running or scheduled campaign: nothing more is sent for it (on every node) until it
+/// is resumed. Requests already in flight finish and are tracked; callbacks keep updating the
+/// counts. A paused campaign can still be cancelled.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/pause", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, description = "paused", body = CampaignView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not running or scheduled (the message says its status)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pause(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(campaigns::pause(&state, &account, &id).await?))
+}
+
+/// Resume a paused campaign where it stopped: `running`, or `scheduled` if its
+/// `scheduled_at` is still ahead. Only recipients never sent are sent: nobody twice.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/resume", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id")),
+    responses(
+        (status = 200, description = "running or scheduled again", body = CampaignView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not paused (the message says its status)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resume(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(campaigns::resume(&state, &account, &id).await?))
+}
+
+/// Resend to the recipients of a finished (done or failed) or cancelled campaign who are in
+/// the given statuses: a new campaign of exactly those recipients, with their variables, the
+/// same template and sending numbers, and `resend_of` naming the original. People who opted
+/// out since are kept, never sent, and fail with `opted_out`, as at create.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/resend", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id of the original")),
+    request_body = ResendRequest,
+    responses(
+        (status = 201, description = "the new campaign", body = CreatedCampaign),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the original is still draft, scheduled, running or paused", body = ErrorBody),
+        (status = 422, description = "invalid fields (`statuses`, `schedule_type`, `scheduled_at`, `name`), or no recipient in those statuses", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resend(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+    body: ApiJson<ResendRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedCampaign>)> {
+    let outcome = resend::resend(&state, &account, &id, &body.value).await?;
+    Ok((StatusCode::CREATED, Json(outcome.campaign)))
+}
+
+/// Every recipient of the campaign as CSV (UTF-8 with a byte order mark, CRLF line ends),
+/// streamed: `phone, status, error_code, error_message, twilio_sid, from_number, segments,
+/// sent_at, delivered_at, updated_at`, then one column per template variable. A cell that a
+/// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return) is written with a leading `'`, except phone numbers.
+#[utoipa::path(
+    get, path = "/v1/sms/campaigns/{id}/recipients.csv", tag = "campaigns",
+    params(("id" = String, Path, description = "campaign_id"), CsvParams),
+    responses(
+        (status = 200, description = "the recipients", content_type = "text/csv", body = String),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "unknown `status`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn recipients_csv(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+    ApiQuery(params): ApiQuery<CsvParams>,
+) -> ApiResult<Response> {
+    let csv = export::recipients_csv(&state, &account, &id, &params).await?;
+    Ok(csv_response(&export::file_name(&id), csv))
+}
+
+/// A streamed CSV download.
+fn csv_response(file_name: &str, csv: export::RecipientsCsv) -> Response {
+    let mut response = Response::new(axum::body::Body::from_stream(csv.into_stream()));
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    response
 }

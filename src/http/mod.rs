@@ -15,6 +15,7 @@ pub mod numbers;
 pub mod optouts;
 pub mod preview;
 pub mod webhook_endpoints;
+pub mod test_send;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -84,6 +85,12 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
         .routes(routes!(campaigns::launch))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::resend))
+        .routes(routes!(campaigns::recipients_csv))
+        .routes(routes!(test_send::send))
+        .routes(routes!(test_send::get))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

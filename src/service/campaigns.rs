@@ -1,4 +1,5 @@
-//! Campaign use cases: create (validated, idempotent), read with counts, list, cancel, launch.
+//! Campaign use cases: create (validated, idempotent), read with counts, list, cancel, launch,
+//! pause and resume.
 
 use time::OffsetDateTime;
 
@@ -65,6 +66,28 @@ pub async fn create<L: Recipients + Sync>(
     source: Source,
     idempotency: Option<&IdempotencyKey>,
 ) -> ServiceResult<CreateOutcome> {
+    create_with(app, account, request, source, idempotency, None).await
+}
+
+/// [`create`], recording that the campaign resends `resend_of` (which must be the account's
+/// and finished: 404 or 409 otherwise).
+pub async fn create_with<L: Recipients + Sync>(
+    app: &App,
+    account: &AccountId,
+    request: &CampaignRequest<L>,
+    source: Source,
+    idempotency: Option<&IdempotencyKey>,
+    resend_of: Option<&CampaignId>,
+) -> ServiceResult<CreateOutcome> {
+    if let Some(original) = resend_of {
+        app.store
+            .get_campaign(account, original)
+            .await
+            .map_err(ServiceError::from_store("campaign"))?
+            .status
+            .may_resend()
+            .map_err(|e| ServiceError::Conflict(e.0))?;
+    }
     let store = app.store.as_ref();
     let limits = &app.settings.limits;
     let now = OffsetDateTime::now_utc();
@@ -105,6 +128,7 @@ pub async fn create<L: Recipients + Sync>(
         respect_send_window: plan.respect_send_window,
         send_window_reason: plan.send_window_reason.clone(),
         created_at: now,
+        resend_of: resend_of.cloned(),
     };
     let mut recipients = CheckedRecipients::new(plan.checker(&ctx), list.iter(), len);
     let created = store
@@ -361,7 +385,8 @@ pub async fn list(
     })
 }
 
-/// Cancels a draft, scheduled or running campaign; already-sent messages stay as they are.
+/// Cancels a draft, scheduled, running or paused campaign; already-sent messages stay as they
+/// are.
 pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
     let store = app.store.as_ref();
     let id = parse_campaign_id(id)?;
@@ -371,6 +396,33 @@ pub async fn cancel(app: &App, account: &AccountId, id: &str) -> ServiceResult<C
         .map_err(ServiceError::from_store("campaign"))?;
     // Lanes drop the campaign's queued messages at once rather than at their next claim.
     app.engine.campaign_cancelled(id.as_str());
+    view(store, account, &id).await
+}
+
+/// Pauses a running or scheduled campaign: nothing more is claimed for it on any node; what
+/// is in flight finishes and is tracked (docs/ARCHITECTURE.md §3).
+pub async fn pause(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
+    let id = parse_campaign_id(id)?;
+    store
+        .pause_campaign(account, &id, OffsetDateTime::now_utc())
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
+    // This node's lanes give back what they claimed at once (the others at their refresh).
+    app.engine.campaign_paused(id.as_str());
+    view(store, account, &id).await
+}
+
+/// Resumes a paused campaign where it stopped: `running`, or `scheduled` if its time has not
+/// come. Only recipients never sent are claimed again, so nobody is texted twice.
+pub async fn resume(app: &App, account: &AccountId, id: &str) -> ServiceResult<CampaignView> {
+    let store = app.store.as_ref();
+    let id = parse_campaign_id(id)?;
+    store
+        .resume_campaign(account, &id, OffsetDateTime::now_utc())
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
+    app.engine.campaign_resumed(id.as_str());
     view(store, account, &id).await
 }
 

@@ -9,7 +9,7 @@ use super::campaigns::{self, CreateOutcome};
 use super::sessions::{SignedIn, random_token};
 use super::{ServiceError, ServiceResult};
 use crate::domain::campaign::{CampaignRequest, Recipients};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, CampaignId};
 use crate::domain::status::Source;
 use crate::store::IdempotencyKey;
 use crate::store::sessions::DraftRecord;
@@ -75,15 +75,28 @@ pub async fn get(app: &App, account: &AccountId, id: &str) -> ServiceResult<Draf
 
 /// Creates the draft's campaign (waking the engine, as any create does) and records that the
 /// draft was sent. `key` makes a second click replay the first campaign instead of sending
-/// again.
+/// again. `resend_of`: the campaign a resend draft sends to again (recorded on the new one).
 pub async fn send<L: Recipients + Sync>(
     app: &App,
     account: &AccountId,
     id: &str,
     request: &CampaignRequest<L>,
     key: &IdempotencyKey,
+    resend_of: Option<&str>,
 ) -> ServiceResult<CreateOutcome> {
-    let outcome = campaigns::create(app, account, request, Source::Dashboard, Some(key)).await?;
+    let resend_of = match resend_of {
+        Some(raw) => Some(CampaignId::parse(raw).ok_or(ServiceError::NotFound("campaign"))?),
+        None => None,
+    };
+    let outcome = campaigns::create_with(
+        app,
+        account,
+        request,
+        Source::Dashboard,
+        Some(key),
+        resend_of.as_ref(),
+    )
+    .await?;
     // Best effort: the idempotency key already stops a second campaign.
     let _ = app
         .store

@@ -13,6 +13,7 @@ pub mod consents;
 pub mod conversations;
 pub mod credentials;
 pub mod drafts;
+pub mod export;
 pub mod inbound;
 pub mod keys;
 pub mod numbers;
@@ -21,7 +22,9 @@ mod page;
 pub mod preview;
 pub mod recipients;
 pub mod replier;
+pub mod resend;
 pub mod sessions;
+pub mod test_send;
 pub mod views;
 pub mod webhooks;
 

@@ -22,7 +22,7 @@ pub struct CampaignView {
     pub campaign_id: String,
     /// The campaign's name.
     pub name: String,
-    /// draft, scheduled, running, done, failed or cancelled.
+    /// draft, scheduled, running, paused, done, failed or cancelled.
     pub status: CampaignStatus,
     /// All recipients.
     pub total_count: u64,
@@ -64,6 +64,9 @@ pub struct CampaignView {
     /// When it finished (done, failed or cancelled).
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+    /// The campaign this one resends to (made by `POST /v1/sms/campaigns/{id}/resend`);
+    /// null otherwise.
+    pub resend_of: Option<String>,
 }
 
 impl From<store::Campaign> for CampaignView {
@@ -90,6 +93,7 @@ impl From<store::Campaign> for CampaignView {
             created_at: c.created_at,
             started_at: c.started_at,
             finished_at: c.finished_at,
+            resend_of: c.resend_of.map(|id| id.to_string()),
         }
     }
 }
@@ -126,6 +130,12 @@ pub struct RecipientView {
     pub body: String,
     /// SMS segments the message takes.
     pub segments: u32,
+    /// When Twilio accepted it; null before.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+    /// When the carrier confirmed delivery; null unless delivered.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
@@ -154,6 +164,8 @@ impl From<store::Recipient> for RecipientView {
             from_number: r.from_number,
             body: r.body,
             segments: r.segments,
+            sent_at: r.sent_at,
+            delivered_at: r.delivered_at,
             updated_at: r.updated_at,
             held_until: r
                 .held_until
@@ -447,7 +459,7 @@ pub struct PreviewRecipient {
     pub held_until: Option<OffsetDateTime>,
 }
 
-fn encoding_schema() -> utoipa::openapi::Object {
+pub(crate) fn encoding_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(["GSM-7", "UCS-2"]))

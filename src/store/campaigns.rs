@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreResult;
 use crate::domain::campaign::NewRecipient;
-use crate::domain::ids::{AccountId, CampaignId};
+use crate::domain::ids::{AccountId, CampaignId, TestSendId};
 use crate::domain::status::{CampaignStatus, Counts, RecipientStatus, Source};
 
 /// A campaign ready to insert: the validated request plus what the service decided.
@@ -39,6 +39,8 @@ pub struct NewCampaign {
     pub send_window_reason: Option<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// The campaign this one resends to (`POST …/resend`), if any.
+    pub resend_of: Option<CampaignId>,
 }
 
 /// The recipients of a campaign being created, handed to the store a chunk at a time, in
@@ -140,6 +142,8 @@ pub struct Campaign {
     pub respect_send_window: bool,
     /// Why the window is ignored, when it is.
     pub send_window_reason: Option<String>,
+    /// The campaign this one resends to, if it was made by a resend.
+    pub resend_of: Option<CampaignId>,
     /// Counts from per-recipient statuses.
     pub counts: Counts,
 }
@@ -167,10 +171,42 @@ pub struct Recipient {
     pub error_code: Option<String>,
     /// The matching message.
     pub error_message: Option<String>,
+    /// When Twilio accepted it.
+    pub sent_at: Option<OffsetDateTime>,
+    /// When the carrier confirmed delivery.
+    pub delivered_at: Option<OffsetDateTime>,
     /// Last change.
     pub updated_at: OffsetDateTime,
     /// Outside its send window: not sent before this (docs/ARCHITECTURE.md §4).
     pub held_until: Option<OffsetDateTime>,
+}
+
+/// A test send to store: one message, already checked and rendered, sent by the engine as
+/// any message is (paced, opt-outs honoured at claim) but never a campaign.
+#[derive(Debug, Clone)]
+pub struct NewTestSend {
+    /// Its id.
+    pub id: TestSendId,
+    /// Owner.
+    pub account_id: AccountId,
+    /// The template as given.
+    pub message_template: String,
+    /// The message and its recipient (from, to, variables, body, segments; `opted_out`
+    /// fails it at once with `opted_out`).
+    pub message: NewRecipient,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A test send as stored.
+#[derive(Debug, Clone)]
+pub struct TestSend {
+    /// Its id.
+    pub id: TestSendId,
+    /// The message and its delivery status (position 0).
+    pub message: Recipient,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
 }
 
 /// Which recipients of a campaign to list.
@@ -222,7 +258,7 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         query: &RecipientQuery,
     ) -> StoreResult<Vec<Recipient>>;
-    /// Cancels a draft, scheduled or running campaign: its unsent recipients become
+    /// Cancels a draft, scheduled, running or paused campaign: its unsent recipients become
     /// `cancelled`. `Conflict` (naming the status) when it already finished.
     async fn cancel_campaign(
         &self,
@@ -230,6 +266,23 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Pauses a running or scheduled campaign: no claim takes its recipients until it is
+    /// resumed (on every node: the claim reads the status). Recipients already in flight are
+    /// left to finish. `Conflict` (naming the status) otherwise.
+    async fn pause_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus>;
+    /// Resumes a paused campaign: `running`, or `scheduled` when its `scheduled_at` is still
+    /// ahead. `Conflict` when it is not paused.
+    async fn resume_campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        now: OffsetDateTime,
+    ) -> StoreResult<CampaignStatus>;
     /// Launches a draft: `running` now, or `scheduled` when it has a future `scheduled_at`.
     /// `Conflict` when it is not a draft.
     async fn launch_campaign(
@@ -238,6 +291,11 @@ pub trait CampaignStore: Send + Sync {
         id: &CampaignId,
         now: OffsetDateTime,
     ) -> StoreResult<CampaignStatus>;
+    /// Stores a test send: a one-message campaign of kind `test`, running (the engine sends
+    /// it), that no campaign query sees.
+    async fn create_test_send(&self, new: &NewTestSend) -> StoreResult<()>;
+    /// One test send of the account with its message's status.
+    async fn get_test_send(&self, account: &AccountId, id: &TestSendId) -> StoreResult<TestSend>;
     /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;

@@ -180,6 +180,8 @@ pub trait EngineStore: Send + Sync {
     /// Twilio sids already stored for messages from `from_number` to `phone`
     /// (reconciliation must not mistake an earlier message for this attempt's).
     async fn known_sids(&self, phone: &str, from_number: &str) -> StoreResult<HashSet<String>>;
+    /// The campaigns paused now (lanes stop sending them: docs/ARCHITECTURE.md §3).
+    async fn paused_campaigns(&self) -> StoreResult<Vec<CampaignId>>;
     /// Whether the campaign is still running (the engine checks before each send).
     async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
     /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).

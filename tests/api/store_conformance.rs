@@ -209,6 +209,7 @@ fn campaign(account: &AccountId, from: &[&str], n: usize) -> TestCampaign {
             respect_send_window: true,
             send_window_reason: None,
             created_at: T0,
+            resend_of: None,
         },
         duplicates_removed: 0,
         recipients: (0..n)
@@ -4023,4 +4024,236 @@ async fn claims_hold_recipients_outside_their_send_window(db: &TestDb) {
         .unwrap();
     let w = s.claim_work(&node(), seq, SENDER, 8, at(40)).await.unwrap();
     assert_eq!(w.len(), 1);
+}
+
+// Pause and resume, `resend_of` and the delivery times (docs/ARCHITECTURE.md §3): a paused
+// campaign is refused by the claim itself, so no node sends it, whatever it holds in memory.
+mod operations {
+    use super::*;
+
+    conformance!(
+        a_paused_campaign_is_not_claimed_and_resumes_where_it_stopped,
+        resend_of_and_delivery_times_round_trip,
+        test_sends_are_engine_work_and_never_campaigns,
+    );
+
+    async fn test_sends_are_engine_work_and_never_campaigns(db: &TestDb) {
+        use herald::domain::ids::TestSendId;
+        use herald::store::NewTestSend;
+        let s = db.store().await;
+        let a = new_account(&*s, "tester").await;
+        let b = new_account(&*s, "other").await;
+        let mut message = campaign(&a, &[SENDER], 2).recipients;
+        let id = TestSendId::generate();
+        s.create_test_send(&NewTestSend {
+            id: id.clone(),
+            account_id: a.clone(),
+            message_template: "Hi {{first_name}}".into(),
+            message: message[0].clone(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+        let stopped = TestSendId::generate();
+        message[1].opted_out = true;
+        s.create_test_send(&NewTestSend {
+            id: stopped.clone(),
+            account_id: a.clone(),
+            message_template: "Hi {{first_name}}".into(),
+            message: message[1].clone(),
+            created_at: at(0),
+        })
+        .await
+        .unwrap();
+        let refused = s.get_test_send(&a, &stopped).await.unwrap().message;
+        assert_eq!(refused.status, RecipientStatus::Failed);
+        assert_eq!(refused.error_code.as_deref(), Some("opted_out"));
+        assert_not_found(s.get_test_send(&b, &id).await);
+        assert!(s.list_campaigns(&a, None, 10).await.unwrap().is_empty());
+
+        // The engine sends it as any message: a lane on its number, one claim.
+        assert_eq!(s.lane_campaigns(SENDER).await.unwrap().len(), 2);
+        let seq = s.lane_campaigns(SENDER).await.unwrap()[0];
+        let w = s
+            .claim_work(&node(), seq, SENDER, 10, at(10))
+            .await
+            .unwrap();
+        assert_eq!(w.len(), 1);
+        s.record_results(&[accepted(&w[0], "SMT")], at(20))
+            .await
+            .unwrap();
+        s.apply_status_events(&[event("SMT", RecipientStatus::Delivered)], at(30))
+            .await
+            .unwrap();
+        let sent = s.get_test_send(&a, &id).await.unwrap();
+        assert_eq!(sent.created_at, stored(at(0)));
+        assert_eq!(sent.message.status, RecipientStatus::Delivered);
+        assert_eq!(sent.message.twilio_sid.as_deref(), Some("SMT"));
+        assert_eq!(sent.message.sent_at, Some(stored(at(20))));
+        assert_eq!(sent.message.delivered_at, Some(stored(at(30))));
+        assert_eq!(sent.message.body, "Hi P0");
+        assert_eq!(s.finish_campaigns(at(40)).await.unwrap().len(), 2);
+        assert!(s.list_campaigns(&a, None, 10).await.unwrap().is_empty());
+    }
+
+    async fn a_paused_campaign_is_not_claimed_and_resumes_where_it_stopped(db: &TestDb) {
+        use RecipientStatus::*;
+        let s = db.store().await;
+        let a = new_account(&*s, "pauser").await;
+        let b = new_account(&*s, "other").await;
+        let (id, seq) = create(&*s, &campaign(&a, &[SENDER], 6)).await;
+        let w = s.claim_work(&node(), seq, SENDER, 2, at(0)).await.unwrap();
+        assert_eq!(w.len(), 2);
+        assert_not_found(s.pause_campaign(&b, &id, at(5)).await);
+        assert_eq!(
+            s.pause_campaign(&a, &id, at(10)).await.unwrap(),
+            CampaignStatus::Paused
+        );
+        assert_eq!(
+            assert_conflict(s.pause_campaign(&a, &id, at(11)).await),
+            "the campaign is already paused"
+        );
+        let c = s.get_campaign(&a, &id).await.unwrap();
+        assert_eq!(c.status, CampaignStatus::Paused);
+        assert_eq!(c.finished_at, None);
+        // No claim, no lane, not finished, listed as paused to the engine.
+        assert!(
+            s.claim_work(&node(), seq, SENDER, 10, at(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(s.lane_campaigns(SENDER).await.unwrap().is_empty());
+        assert!(s.lanes_with_work().await.unwrap().is_empty());
+        assert!(s.finish_campaigns(at(20)).await.unwrap().is_empty());
+        assert_eq!(s.paused_campaigns().await.unwrap(), vec![id.clone()]);
+        assert!(!s.campaign_running(seq).await.unwrap());
+
+        // What was in flight is stored as usual: one sent, one given back (still pending).
+        s.record_results(&[accepted(&w[0], "SM0"), released(&w[1])], at(30))
+            .await
+            .unwrap();
+        s.apply_status_events(&[event("SM0", Delivered)], at(40))
+            .await
+            .unwrap();
+        assert_eq!(
+            statuses(&*s, &a, &id).await,
+            [Delivered, Pending, Pending, Pending, Pending, Pending]
+        );
+        assert_eq!(checked_counts(&*s, &a, &id).await, counts(1, 0, 5, 0));
+
+        // Resumed: running again, and the claims take only the recipients never sent.
+        assert_not_found(s.resume_campaign(&b, &id, at(50)).await);
+        assert_eq!(
+            s.resume_campaign(&a, &id, at(50)).await.unwrap(),
+            CampaignStatus::Running
+        );
+        assert!(
+            assert_conflict(s.resume_campaign(&a, &id, at(51)).await)
+                .contains("only a paused campaign can be resumed")
+        );
+        assert!(s.paused_campaigns().await.unwrap().is_empty());
+        let rest = s
+            .claim_work(&node(), seq, SENDER, 10, at(60))
+            .await
+            .unwrap();
+        let claimed: Vec<i64> = rest.iter().map(|w| w.id).collect();
+        assert_eq!(claimed.len(), 5);
+        assert!(
+            !claimed.contains(&w[0].id),
+            "the delivered one is not sent again"
+        );
+        assert!(claimed.contains(&w[1].id), "the given-back one is");
+        let c = s.get_campaign(&a, &id).await.unwrap();
+        assert_eq!(c.started_at, Some(stored(T0)), "the first start is kept");
+
+        // Paused, then cancelled: the unsent become cancelled, the in-flight wait.
+        s.pause_campaign(&a, &id, at(70)).await.unwrap();
+        s.cancel_campaign(&a, &id, at(80)).await.unwrap();
+        assert_eq!(
+            statuses(&*s, &a, &id).await,
+            [Delivered, Pending, Pending, Pending, Pending, Pending],
+            "all five are in flight"
+        );
+        s.record_results(&rest.iter().map(released).collect::<Vec<_>>(), at(90))
+            .await
+            .unwrap();
+        assert_eq!(checked_counts(&*s, &a, &id).await, counts(1, 0, 0, 5));
+        assert!(assert_conflict(s.pause_campaign(&a, &id, at(95)).await).contains("cancelled"));
+
+        // A scheduled campaign pauses and resumes to scheduled while its time is ahead, and is
+        // not promoted while paused.
+        let mut later = campaign(&a, &[SENDER], 2);
+        later.status = CampaignStatus::Scheduled;
+        later.scheduled_at = Some(at(1_000));
+        let (later_id, _) = create(&*s, &later).await;
+        s.pause_campaign(&a, &later_id, at(100)).await.unwrap();
+        assert!(s.promote_due_campaigns(at(2_000)).await.unwrap().is_empty());
+        assert_eq!(
+            s.resume_campaign(&a, &later_id, at(500)).await.unwrap(),
+            CampaignStatus::Scheduled
+        );
+        s.pause_campaign(&a, &later_id, at(600)).await.unwrap();
+        assert_eq!(
+            s.resume_campaign(&a, &later_id, at(3_000)).await.unwrap(),
+            CampaignStatus::Running
+        );
+        let c = s.get_campaign(&a, &later_id).await.unwrap();
+        assert_eq!(c.started_at, Some(stored(at(3_000))));
+        // A draft neither pauses nor resumes.
+        let mut draft = campaign(&a, &[SENDER], 1);
+        draft.status = CampaignStatus::Draft;
+        let (draft_id, _) = create(&*s, &draft).await;
+        assert_conflict(s.pause_campaign(&a, &draft_id, at(0)).await);
+        assert_conflict(s.resume_campaign(&a, &draft_id, at(0)).await);
+    }
+
+    async fn resend_of_and_delivery_times_round_trip(db: &TestDb) {
+        let s = db.store().await;
+        let a = new_account(&*s, "resender").await;
+        let (first, seq) = create(&*s, &campaign(&a, &[SENDER], 3)).await;
+        let mut again = campaign(&a, &[SENDER], 1);
+        again.resend_of = Some(first.clone());
+        let (second, _) = create(&*s, &again).await;
+        assert_eq!(
+            s.get_campaign(&a, &second).await.unwrap().resend_of,
+            Some(first.clone())
+        );
+        assert_eq!(s.get_campaign(&a, &first).await.unwrap().resend_of, None);
+        let listed = s.list_campaigns(&a, None, 10).await.unwrap();
+        assert_eq!(listed[0].resend_of, Some(first.clone()));
+
+        let w = s.claim_work(&node(), seq, SENDER, 3, at(0)).await.unwrap();
+        s.record_results(
+            &[
+                accepted(&w[0], "SM0"),
+                accepted(&w[1], "SM1"),
+                failed(&w[2]),
+            ],
+            at(100),
+        )
+        .await
+        .unwrap();
+        s.apply_status_events(
+            &[
+                event("SM0", RecipientStatus::Sent),
+                event("SM0", RecipientStatus::Delivered),
+                event("SM1", RecipientStatus::Undelivered),
+            ],
+            at(200),
+        )
+        .await
+        .unwrap();
+        // A late repeat moves nothing, so the delivery time stays the first.
+        s.apply_status_events(&[event("SM0", RecipientStatus::Delivered)], at(300))
+            .await
+            .unwrap();
+        let rows = recipients(&*s, &a, &first).await;
+        assert_eq!(rows[0].sent_at, Some(stored(at(100))));
+        assert_eq!(rows[0].delivered_at, Some(stored(at(200))));
+        assert_eq!(rows[1].sent_at, Some(stored(at(100))));
+        assert_eq!(rows[1].delivered_at, None);
+        assert_eq!(rows[2].sent_at, None);
+        assert_eq!(rows[2].delivered_at, None);
+    }
 }

@@ -6,3 +6,4 @@
 mod browser;
 mod flows;
 mod webhooks;
+mod operations;

@@ -115,6 +115,7 @@ pub async fn check(
         let mut sample = DraftData {
             form: s.fields,
             parsed,
+            resend_of: None,
         };
         sample.parsed.recipients.truncate(SAMPLES);
         let request = sample.request(None, None);

@@ -138,7 +138,8 @@ pub async fn confirm(
         hash.update(form.when.as_bytes());
         hash.update(scheduled_at.as_deref().unwrap_or("").as_bytes());
         let key = campaigns::idempotency_key(&format!("dashboard-{id}"), hash.finalize().to_vec())?;
-        match drafts::send(&state, &user.account_id, &id, &request, &key).await {
+        let resend_of = data.resend_of.as_deref();
+        match drafts::send(&state, &user.account_id, &id, &request, &key, resend_of).await {
             Ok(outcome) => {
                 let c = &outcome.campaign.campaign;
                 let sending = c.total_count - c.failed_count;
@@ -166,6 +167,10 @@ pub async fn confirm(
                 ));
             }
             Err(ServiceError::Validation(e)) => errors.extend(e.iter().map(problem)),
+            Err(ServiceError::Conflict(m)) => errors.push(Problem {
+                anchor: "when",
+                text: format!("This resend cannot be sent: {m}."),
+            }),
             Err(ServiceError::IdempotencyMismatch) => {
                 return Err(PageError::Conflict(
                     "This campaign was already created with different settings".into(),

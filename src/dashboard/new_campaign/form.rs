@@ -358,6 +358,7 @@ pub async fn submit(
     let data = DraftData {
         form: fields,
         parsed,
+        resend_of: None,
     };
     let data =
         serde_json::to_string(&data).map_err(|e| PageError::Internal(anyhow::Error::new(e)))?;
@@ -366,7 +367,7 @@ pub async fn submit(
 }
 
 /// Destination countries, counted on the blocking pool (one phone lookup per recipient).
-async fn count_countries(recipients: &[DraftRecipient]) -> BTreeMap<String, usize> {
+pub(super) async fn count_countries(recipients: &[DraftRecipient]) -> BTreeMap<String, usize> {
     let phones: Vec<String> = recipients.iter().map(|r| r.phone.clone()).collect();
     tokio::task::spawn_blocking(move || {
         let mut out = BTreeMap::new();

@@ -12,11 +12,13 @@ mod check;
 mod confirm;
 mod form;
 mod preview;
+mod resend;
 
 pub use check::check;
 pub use confirm::confirm;
 pub use form::{form, submit};
 pub use preview::preview;
+pub use resend::{resend, resend_count};
 
 use std::collections::BTreeMap;
 
@@ -123,6 +125,9 @@ impl From<ParsedRecipients> for Parsed {
 struct DraftData {
     form: FormFields,
     parsed: Parsed,
+    /// The campaign this draft resends to ("Resend to the N who did not get it").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resend_of: Option<String>,
 }
 
 impl DraftData {
@@ -275,6 +280,7 @@ mod tests {
                 }],
                 ..Parsed::default()
             },
+            resend_of: None,
         };
         let r = data.request(Some(ScheduleType::Draft), None);
         assert_eq!(r.from_number, None);

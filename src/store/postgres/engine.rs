@@ -98,7 +98,9 @@ async fn record_by_kind(
              error_code = CASE WHEN r.status = 'pending' THEN NULL ELSE r.error_code END, \
              error_message = CASE WHEN r.status = 'pending' THEN NULL ELSE r.error_message END, \
              inflight_since = NULL, reconcile = false, next_attempt_at = NULL, \
-             submitted_at = COALESCE(r.submitted_at, $1), updated_at = $1 \
+             submitted_at = COALESCE(r.submitted_at, $1), updated_at = $1, \
+             delivered_at = CASE WHEN v.status = 'delivered' AND r.status IN ('pending', 'queued', 'sent') \
+                 THEN $1 ELSE r.delivered_at END \
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::int4[]) \
                  AS v(id, attempt, sid, status, rank) \
              WHERE r.id = v.id AND r.attempt_id = v.attempt",
@@ -324,7 +326,9 @@ impl EngineSql for PgStore {
             "UPDATE recipients AS r SET status = v.status, twilio_sid = v.sid, \
              error_code = v.code, error_message = v.message, \
              inflight_since = NULL, reconcile = false, next_attempt_at = NULL, \
-             submitted_at = COALESCE(r.submitted_at, $1), updated_at = $1 \
+             submitted_at = COALESCE(r.submitted_at, $1), updated_at = $1, \
+             delivered_at = CASE WHEN v.status = 'delivered' THEN COALESCE(r.delivered_at, $1) \
+                 ELSE r.delivered_at END \
              FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                  AS v(id, status, sid, code, message) \
              WHERE r.id = v.id",

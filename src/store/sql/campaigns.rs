@@ -148,8 +148,9 @@ macro_rules! campaign_store {
                         "INSERT INTO campaigns (id, account_id, agent_id, name, message_template, \
                          from_numbers, status, source, scheduled_at, duplicates_removed, \
                          created_at, started_at, require_consent, respect_send_window, \
-                         send_window_reason) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14) \
+                         send_window_reason, resend_of) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, \
+                         $15) \
                          RETURNING seq",
                     )
                     .bind(new.id.as_str())
@@ -166,6 +167,7 @@ macro_rules! campaign_store {
                     .bind(new.require_consent)
                     .bind(new.respect_send_window)
                     .bind(&new.send_window_reason)
+                    .bind(new.resend_of.as_ref().map(CampaignId::as_str))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(backend)?;
@@ -330,6 +332,62 @@ macro_rules! campaign_store {
                     tx.commit().await.map_err(backend)
                 }
 
+                async fn pause_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    _now: OffsetDateTime,
+                ) -> StoreResult<CampaignStatus> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    // PostgreSQL: the lock cancel takes, for the same reason: it waits for the
+                    // claims under way (KEY SHARE) on every node, and every claim after it reads
+                    // `paused` and takes nothing. What those claims marked in flight finishes
+                    // and is stored as usual (docs/ARCHITECTURE.md §3).
+                    let (seq, status, _) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_UPDATE).await?;
+                    let next = status.pause().map_err(|e| StoreError::Conflict(e.0))?;
+                    sqlx::query("UPDATE campaigns SET status = $1 WHERE seq = $2")
+                        .bind(next.as_str())
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(next)
+                }
+
+                async fn resume_campaign(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    now: OffsetDateTime,
+                ) -> StoreResult<CampaignStatus> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let (seq, status, scheduled_at) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_NO_KEY_UPDATE)
+                            .await?;
+                    let now = stored(now);
+                    let next = status
+                        .resume(scheduled_at.map(StoredTime::get), now.get())
+                        .map_err(|e| StoreError::Conflict(e.0))?;
+                    // A campaign paused before it started starts now; one paused while running
+                    // keeps its first start.
+                    sqlx::query(
+                        "UPDATE campaigns SET status = $1, \
+                         started_at = CASE WHEN $1 = 'running' THEN COALESCE(started_at, $2) \
+                                      ELSE started_at END \
+                         WHERE seq = $3",
+                    )
+                    .bind(next.as_str())
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(next)
+                }
+
                 async fn launch_campaign(
                     &self,
                     account: &AccountId,
@@ -353,6 +411,89 @@ macro_rules! campaign_store {
                         .map_err(backend)?;
                     tx.commit().await.map_err(backend)?;
                     Ok(next)
+                }
+
+                async fn create_test_send(&self, new: &NewTestSend) -> StoreResult<()> {
+                    let now = stored(new.created_at);
+                    let m = &new.message;
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO campaigns (id, account_id, name, message_template, \
+                         from_numbers, status, source, kind, created_at, started_at) \
+                         VALUES ($1, $2, 'Test send', $3, $4, 'running', 'api', 'test', $5, $5) \
+                         RETURNING seq",
+                    )
+                    .bind(new.id.as_str())
+                    .bind(new.account_id.as_str())
+                    .bind(&new.message_template)
+                    .bind(Json([m.from_number.as_str()]))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let refusal = crate::domain::status::Refusal::of_new(m.opted_out, m.no_consent);
+                    let status = if refusal.is_some() {
+                        RecipientStatus::Failed
+                    } else {
+                        RecipientStatus::Pending
+                    };
+                    sqlx::query(
+                        "INSERT INTO recipients (campaign_seq, position, phone, variables, body, \
+                         segments, from_number, status, error_code, error_message, updated_at) \
+                         VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(seq)
+                    .bind(m.phone.as_str())
+                    .bind(Json(&m.variables))
+                    .bind(&m.body)
+                    .bind(m.segments as i32)
+                    .bind(m.from_number.as_str())
+                    .bind(status.as_str())
+                    .bind(refusal.map(|r| r.code))
+                    .bind(refusal.map(|r| r.message))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query(Self::INSERT_COUNTS)
+                        .bind(seq)
+                        .bind(status.as_str())
+                        .bind(1i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    tx.commit().await.map_err(backend)
+                }
+
+                async fn get_test_send(
+                    &self,
+                    account: &AccountId,
+                    id: &TestSendId,
+                ) -> StoreResult<TestSend> {
+                    let found: Option<(i64, StoredTime)> = sqlx::query_as(
+                        "SELECT seq, created_at FROM campaigns WHERE id = $1 AND account_id = $2 \
+                         AND kind = 'test'",
+                    )
+                    .bind(id.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let (seq, created_at) = found.ok_or(StoreError::NotFound)?;
+                    let row = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(format!(
+                        "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_seq = $1 \
+                         ORDER BY position LIMIT 1"
+                    )))
+                    .bind(seq)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+                    Ok(TestSend {
+                        id: id.clone(),
+                        message: Recipient::try_from(row)?,
+                        created_at: created_at.get(),
+                    })
                 }
 
                 async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {

@@ -459,6 +459,16 @@ macro_rules! engine_store {
                     Ok(sids.into_iter().collect())
                 }
 
+                async fn paused_campaigns(&self) -> StoreResult<Vec<CampaignId>> {
+                    let ids: Vec<String> = sqlx::query_scalar(
+                        "SELECT id FROM campaigns WHERE status = 'paused' ORDER BY seq",
+                    )
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(ids.into_iter().map(CampaignId::from_trusted).collect())
+                }
+
                 async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool> {
                     sqlx::query_scalar("SELECT status = 'running' FROM campaigns WHERE seq = $1")
                         .bind(campaign_seq)

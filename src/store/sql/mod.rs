@@ -81,7 +81,7 @@ pub(super) mod prelude {
     pub(in crate::store) use crate::domain::campaign::AccountContext;
     pub(in crate::store) use crate::domain::consent::{self, ConsentStatus};
     pub(in crate::store) use crate::domain::ids::{
-        AccountId, AgentId, CampaignId, ConversationId, KeyId, MessageId, NodeId,
+        AccountId, AgentId, CampaignId, ConversationId, KeyId, MessageId, NodeId, TestSendId,
     };
     pub(in crate::store) use crate::domain::keywords::Keyword;
     pub(in crate::store) use crate::domain::reply::{Direction, reply_campaign_name};

@@ -188,7 +188,7 @@ macro_rules! resource_store {
                     .map_err(backend)?;
                     let in_use: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
                         "SELECT id FROM campaigns WHERE account_id = $1 AND kind = 'campaign' \
-                         AND status IN ('draft', 'scheduled', 'running') AND {} \
+                         AND status IN ('draft', 'scheduled', 'running', 'paused') AND {} \
                          ORDER BY seq LIMIT 1",
                         Self::SENDS_FROM_2
                     )))

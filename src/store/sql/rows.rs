@@ -195,11 +195,12 @@ pub(in crate::store) const SETTINGS_COLUMNS: &str = "id, name, help_text, keywor
 /// Columns of `campaigns` read into a [`CampaignRow`].
 pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, \
      from_numbers, status, source, scheduled_at, duplicates_removed, created_at, started_at, \
-     finished_at, require_consent, respect_send_window, send_window_reason";
+     finished_at, require_consent, respect_send_window, send_window_reason, resend_of";
 
 /// Columns of `recipients` read into a [`RecipientRow`].
 pub(in crate::store) const RECIPIENT_COLUMNS: &str = "position, phone, variables, body, segments, \
-     from_number, status, twilio_sid, error_code, error_message, updated_at, held_until";
+     from_number, status, twilio_sid, error_code, error_message, submitted_at, delivered_at, \
+     updated_at, held_until";
 
 /// A claimed recipient, as a claim's `RETURNING` gives it.
 #[derive(sqlx::FromRow)]
@@ -255,7 +256,7 @@ try_rows! {
         from_numbers: Json<Vec<String>>, status: String, source: String, scheduled_at: Option<StoredTime>,
         duplicates_removed: i64, created_at: StoredTime, started_at: Option<StoredTime>,
         finished_at: Option<StoredTime>, require_consent: bool, respect_send_window: bool,
-        send_window_reason: Option<String>,
+        send_window_reason: Option<String>, resend_of: Option<String>,
     }
     => |r| Campaign {
         seq: r.seq, id: CampaignId::from_trusted(r.id), name: r.name, message_template: r.message_template,
@@ -264,19 +265,22 @@ try_rows! {
         duplicates_removed: r.duplicates_removed as u64, created_at: r.created_at.get(),
         started_at: r.started_at.map(StoredTime::get), finished_at: r.finished_at.map(StoredTime::get),
         require_consent: r.require_consent, respect_send_window: r.respect_send_window,
-        send_window_reason: r.send_window_reason, counts: Counts::default(),
+        send_window_reason: r.send_window_reason, resend_of: r.resend_of.map(CampaignId::from_trusted),
+        counts: Counts::default(),
     }
 
     /// `recipients` as listed ([`RECIPIENT_COLUMNS`]).
     RecipientRow {
         position: i64, phone: String, variables: Json<Map<String, Value>>, body: String, segments: i32,
         from_number: String, status: String, twilio_sid: Option<String>, error_code: Option<String>,
-        error_message: Option<String>, updated_at: StoredTime, held_until: Option<StoredTime>,
+        error_message: Option<String>, submitted_at: Option<StoredTime>,
+        delivered_at: Option<StoredTime>, updated_at: StoredTime, held_until: Option<StoredTime>,
     }
     => |r| Recipient {
         position: r.position, phone: r.phone, variables: r.variables.0, body: r.body,
         segments: r.segments as u32, from_number: r.from_number, status: recipient_status(&r.status)?,
         twilio_sid: r.twilio_sid, error_code: r.error_code, error_message: r.error_message,
+        sent_at: r.submitted_at.map(StoredTime::get), delivered_at: r.delivered_at.map(StoredTime::get),
         updated_at: r.updated_at.get(), held_until: r.held_until.map(StoredTime::get),
     }
 

@@ -116,6 +116,8 @@ impl EngineSql for SqliteStore {
             "UPDATE recipients SET status = v.status, twilio_sid = v.sid, error_code = v.code, \
              error_message = v.message, inflight_since = NULL, reconcile = 0, \
              next_attempt_at = NULL, submitted_at = COALESCE(recipients.submitted_at, $2), \
+             delivered_at = CASE WHEN v.status = 'delivered' \
+                 THEN COALESCE(recipients.delivered_at, $2) ELSE recipients.delivered_at END, \
              updated_at = $2 \
              FROM (SELECT value->>0 AS id, value->>1 AS status, value->>2 AS sid, \
                    value->>3 AS code, value->>4 AS message FROM json_each($1)) AS v \
@@ -199,7 +201,9 @@ async fn record_grouped(
              error_code = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_code END, \
              error_message = CASE WHEN recipients.status = 'pending' THEN NULL ELSE recipients.error_message END, \
              inflight_since = NULL, reconcile = 0, next_attempt_at = NULL, \
-             submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2 \
+             submitted_at = COALESCE(recipients.submitted_at, ?2), updated_at = ?2, \
+             delivered_at = CASE WHEN v.status = 'delivered' AND recipients.status IN ('pending', 'queued', 'sent') \
+                 THEN ?2 ELSE recipients.delivered_at END \
              FROM (SELECT value->>0 AS id, value->>1 AS attempt, value->>2 AS sid, \
                    value->>3 AS status, value->>4 AS rank FROM json_each(?1)) AS v \
              WHERE recipients.id = v.id AND recipients.attempt_id = v.attempt",
