@@ -9,6 +9,7 @@ pub mod chaos;
 mod harness;
 pub mod perf;
 pub mod report;
+pub mod scale;
 mod seed;
 
 use clap::{Args, Subcommand};
@@ -53,6 +54,8 @@ pub enum BenchCommand {
     Memory(Size),
     /// Start-up time on an existing 1,000,000-recipient database.
     Startup(Size),
+    /// N running one-recipient campaigns on one number at mps 100: send rate and CPU.
+    ManyCampaigns(Size),
     /// Every benchmark above (pacing without --long, chaos excluded).
     All(Size),
 }
@@ -79,6 +82,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Callbacks(s) => perf::callbacks(&s).await.map(|r| r.print()),
         BenchCommand::Memory(s) => perf::memory(&s).await.map(|r| r.print()),
         BenchCommand::Startup(s) => perf::startup(&s).await.map(|r| r.print()),
+        BenchCommand::ManyCampaigns(s) => scale::many_campaigns(&s).await.map(|r| r.print()),
         BenchCommand::All(s) => {
             perf::create(&s).await?.print();
             perf::counts(&s).await?.print();
@@ -87,6 +91,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             perf::callbacks(&s).await?.print();
             perf::memory(&s).await?.print();
             perf::startup(&s).await?.print();
+            scale::many_campaigns(&s).await?.print();
             Ok(())
         }
     }

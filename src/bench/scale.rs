@@ -1,0 +1,119 @@
+//! The benchmarks of scale (issue 14): many running campaigns on one number
+//! (`many-campaigns`), and a draft grown by appends (`append`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::Size;
+use super::harness::{ServerProcess, SimulatorProcess};
+use super::perf::{Scratch, campaign_body, client, new_report, post_campaign};
+use super::report::Report;
+use super::seed;
+use crate::domain::status::CampaignStatus;
+
+/// CPU time (user + system) a process has used so far, in seconds (`/proc/PID/stat`, at
+/// Linux's 100 ticks a second).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// `many-campaigns`: N running one-recipient campaigns on one number at mps 100 (the
+/// appointment reminders sent one campaign per person). Most are stored before the server
+/// starts (as if created earlier); the last ones are created through the API while it sends
+/// (each create wakes the engine). Then the send rate and the server's CPU are measured.
+pub async fn many_campaigns(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
+    let n: u64 = if quick { 1_000 } else { 50_000 };
+    let by_api: u64 = if quick { 100 } else { 1_000 };
+    let window = Duration::from_secs(if quick { 5 } else { 30 });
+    let mps = 100.0;
+    let mut report = new_report("many-campaigns", size);
+    let scratch = Scratch::new("many", size)?;
+    let database = scratch.database("many.db").await?;
+    let seeded = seed::open(&database, 1, mps).await?;
+    let started = Instant::now();
+    for i in 0..(n - by_api) {
+        seed::campaign(&seeded, 1, i, CampaignStatus::Running).await?;
+    }
+    let seeded_in = started.elapsed().as_secs_f64();
+    let key = seeded.key.clone();
+    let from = seeded.numbers.clone();
+    drop(seeded);
+    let sim = SimulatorProcess::start(&["--callback-delay-ms", "200"]).await?;
+    let mut server = ServerProcess::new(&database, &sim, &[])?;
+    server.start(None).await?;
+    let pid = server.pid().context("server pid")?;
+    let client = client();
+
+    // The last campaigns through the API, a few at a time, while the first ones send.
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(n - by_api));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (client, base, key, from, next) = (
+            client.clone(),
+            server.base_url.clone(),
+            key.clone(),
+            from.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return anyhow::Ok(());
+                }
+                post_campaign(&client, &base, &key, campaign_body(&from, 1, i, "now")).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let created_in = started.elapsed().as_secs_f64();
+
+    // Then the steady state: messages the carrier received, and CPU, over the window.
+    let sent_before = sim.journal(&client).await?.len();
+    let cpu_before = cpu_seconds(pid).unwrap_or_default();
+    let t = Instant::now();
+    tokio::time::sleep(window).await;
+    let sent_after = sim.journal(&client).await?.len();
+    let cpu_after = cpu_seconds(pid).unwrap_or_default();
+    let elapsed = t.elapsed().as_secs_f64();
+    report.note(format!(
+        "{n} running one-recipient campaigns on one number at mps {mps}: {} stored before the \
+         server started (in {seeded_in:.1} s), the last {by_api} created through the API while it \
+         sent; then measured for {} s",
+        n - by_api,
+        window.as_secs()
+    ));
+    report.figure(
+        &format!("API creates/s while sending ({by_api}, 4 at a time)"),
+        by_api as f64 / created_in,
+        "1/s",
+    );
+    report.at_least(
+        "messages/s after all were created",
+        (sent_after - sent_before) as f64 / elapsed,
+        "1/s",
+        95.0,
+    );
+    report.figure(
+        "server CPU meanwhile (% of one core)",
+        (cpu_after - cpu_before) / elapsed * 100.0,
+        "%",
+    );
+    report.figure("messages sent in all by the end", sent_after as f64, "");
+    server.terminate().await?;
+    sim.stop().await;
+    Ok(report)
+}
