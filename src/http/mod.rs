@@ -82,6 +82,7 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::cancel))
         .routes(routes!(campaigns::launch))
+        .routes(routes!(campaigns::append_recipients))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

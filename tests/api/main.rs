@@ -1,5 +1,6 @@
 //! Herald's black-box API tests: one binary, a real server per test, HTTP only.
 
+mod appends;
 mod auth;
 mod bench;
 mod campaigns;
