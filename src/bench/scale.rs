@@ -117,3 +117,116 @@ pub async fn many_campaigns(size: &Size) -> anyhow::Result<Report> {
     sim.stop().await;
     Ok(report)
 }
+
+/// `append`: a draft grown by ten appends of N recipients (100,000: a campaign of a million),
+/// then a GET with counts and a launch, with the server's RSS while it sends.
+pub async fn append(size: &Size) -> anyhow::Result<Report> {
+    let quick = size.quick;
+    let per_call: u64 = if quick { 2_000 } else { 100_000 };
+    let calls = 10;
+    let mut report = new_report("append", size);
+    let scratch = Scratch::new("append", size)?;
+    let sim = SimulatorProcess::start(&["--callback-delay-ms", "200"]).await?;
+    let mut server = ServerProcess::new(&scratch.database("append.db").await?, &sim, &[])?;
+    let key = server.create_account("Bench").await?;
+    server.start(None).await?;
+    let pid = server.pid().context("server pid")?;
+    let client = client();
+    let from = super::perf::numbers(&client, &server.base_url, &key, 4, 100_000.0).await?;
+    let draft = post_campaign(
+        &client,
+        &server.base_url,
+        &key,
+        campaign_body(&from, 1, 0, "draft"),
+    )
+    .await?;
+    let id = draft["campaign_id"].as_str().context("id")?.to_owned();
+    let url = format!("{}/v1/sms/campaigns/{id}", server.base_url);
+    let mut times = Vec::new();
+    let mut body_mb = 0.0;
+    for call in 0..calls {
+        let first = 1 + call * per_call;
+        let recipients: Vec<serde_json::Value> = (0..per_call)
+            .map(|i| {
+                serde_json::json!({
+                    "phone": seed::phone(first + i),
+                    "variables": { "first_name": format!("Patient{}", first + i), "day": "Tuesday", "time": "2pm" }
+                })
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "recipients": recipients }))?;
+        body_mb = body.len() as f64 / 1_048_576.0;
+        let t = Instant::now();
+        let r = client
+            .post(format!("{url}/recipients"))
+            .bearer_auth(&key)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().as_u16() == 200, "append: {}", r.text().await?);
+        let answer: serde_json::Value = r.json().await?;
+        times.push(t.elapsed().as_secs_f64());
+        anyhow::ensure!(answer["added"] == per_call, "unexpected answer: {answer}");
+    }
+    let total = 1 + calls * per_call;
+    let mut get_ms = Vec::new();
+    for _ in 0..(if quick { 20 } else { 100 }) {
+        let t = Instant::now();
+        let c: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(c["total_count"] == total, "{c}");
+    }
+    let t = Instant::now();
+    let r = client
+        .post(format!("{url}/launch"))
+        .bearer_auth(&key)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "launch: {}", r.text().await?);
+    let launch_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let sample_for = Duration::from_secs(if quick { 3 } else { 30 });
+    let started = Instant::now();
+    let mut peak: f64 = 0.0;
+    while started.elapsed() < sample_for {
+        if let Some((rss, _)) = super::report::rss_mb(pid) {
+            peak = peak.max(rss);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sent = sim.journal(&client).await?.len();
+    report.note(format!(
+        "a draft of 1 recipient, then {calls} appends of {per_call} ({body_mb:.1} MB of JSON each, 3 variables), a campaign of {total}; 4 numbers at 100,000 mps; RSS sampled for {} s after the launch ({sent} sent by then)",
+        sample_for.as_secs()
+    ));
+    report.at_most(
+        "median time of an append",
+        super::report::median(&times),
+        "s",
+        1.0,
+    );
+    report.figure("first append", times[0], "s");
+    report.figure("last append", times[times.len() - 1], "s");
+    report.figure(
+        "slowest append",
+        super::report::percentile(&times, 1.0),
+        "s",
+    );
+    report.at_most(
+        "GET campaign with counts, median",
+        super::report::median(&get_ms),
+        "ms",
+        5.0,
+    );
+    report.figure("launch", launch_ms, "ms");
+    report.at_most("peak RSS while sending", peak, "MB", 150.0);
+    server.kill().await?;
+    sim.stop().await;
+    Ok(report)
+}

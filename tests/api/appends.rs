@@ -302,3 +302,25 @@ async fn opted_out_numbers_are_added_and_fail_as_at_create() {
     assert_eq!(got["pending_count"], 2);
     assert_eq!(got["recipients"][1]["error_code"], "opted_out");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_append() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let op = &doc["paths"]["/v1/sms/campaigns/{id}/recipients"]["post"];
+    for status in ["200", "404", "409", "422"] {
+        assert!(op["responses"].get(status).is_some(), "{status}: {op}");
+    }
+    let answer = &doc["components"]["schemas"]["AppendedRecipients"]["properties"];
+    for field in [
+        "total_count",
+        "added",
+        "duplicates_removed",
+        "duplicates",
+        "opted_out",
+    ] {
+        assert!(answer.get(field).is_some(), "{field}: {answer}");
+    }
+    let body = &doc["components"]["schemas"]["AppendRequest"]["properties"];
+    assert!(body.get("recipients").is_some() && body.get("default_country").is_some());
+}
