@@ -9,6 +9,7 @@ pub mod chaos;
 mod harness;
 pub mod perf;
 pub mod report;
+pub mod scale;
 mod seed;
 
 use clap::{Args, Subcommand};
@@ -53,6 +54,10 @@ pub enum BenchCommand {
     Memory(Size),
     /// Start-up time on an existing 1,000,000-recipient database.
     Startup(Size),
+    /// Ten appends of 100,000 recipients to a draft, then a GET with counts and a launch.
+    Append(Size),
+    /// N running one-recipient campaigns on one number at mps 100: send rate and CPU.
+    ManyCampaigns(Size),
     /// Every benchmark above (pacing without --long, chaos excluded).
     All(Size),
 }
@@ -79,6 +84,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Callbacks(s) => perf::callbacks(&s).await.map(|r| r.print()),
         BenchCommand::Memory(s) => perf::memory(&s).await.map(|r| r.print()),
         BenchCommand::Startup(s) => perf::startup(&s).await.map(|r| r.print()),
+        BenchCommand::Append(s) => scale::append(&s).await.map(|r| r.print()),
+        BenchCommand::ManyCampaigns(s) => scale::many_campaigns(&s).await.map(|r| r.print()),
         BenchCommand::All(s) => {
             perf::create(&s).await?.print();
             perf::counts(&s).await?.print();
@@ -87,6 +94,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             perf::callbacks(&s).await?.print();
             perf::memory(&s).await?.print();
             perf::startup(&s).await?.print();
+            scale::many_campaigns(&s).await?.print();
+            scale::append(&s).await?.print();
             Ok(())
         }
     }

@@ -85,7 +85,7 @@ impl Drop for Scratch {
 }
 
 /// A bench's report, its first note naming the database it ran on.
-fn new_report(name: &str, size: &Size) -> Report {
+pub(super) fn new_report(name: &str, size: &Size) -> Report {
     let mut report = Report::new(name, size.quick);
     report.note(match &size.database {
         Some(_) => "database: PostgreSQL (fresh databases on the --database server)",
@@ -94,7 +94,7 @@ fn new_report(name: &str, size: &Size) -> Report {
     report
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .pool_max_idle_per_host(256)
@@ -102,7 +102,7 @@ fn client() -> reqwest::Client {
         .expect("HTTP client")
 }
 
-async fn numbers(
+pub(super) async fn numbers(
     client: &reqwest::Client,
     base: &str,
     key: &str,
@@ -124,7 +124,7 @@ async fn numbers(
     Ok(out)
 }
 
-fn campaign_body(from: &[String], n: u64, first: u64, schedule: &str) -> Vec<u8> {
+pub(super) fn campaign_body(from: &[String], n: u64, first: u64, schedule: &str) -> Vec<u8> {
     let recipients: Vec<Value> = (0..n)
         .map(|i| {
             json!({
@@ -143,7 +143,7 @@ fn campaign_body(from: &[String], n: u64, first: u64, schedule: &str) -> Vec<u8>
     .expect("JSON")
 }
 
-async fn post_campaign(
+pub(super) async fn post_campaign(
     client: &reqwest::Client,
     base: &str,
     key: &str,
@@ -161,7 +161,7 @@ async fn post_campaign(
 }
 
 /// Waits until the campaign's status is `done`.
-async fn wait_done(
+pub(super) async fn wait_done(
     client: &reqwest::Client,
     base: &str,
     key: &str,

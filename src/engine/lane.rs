@@ -2,7 +2,7 @@
 //! its pacing slot, then a send task calls Twilio. A lane runs only while its node holds
 //! the number's lease (see [`super::leases`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque, hash_map};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ use crate::store::{SendResult, StoreError, StoreResult, Work};
 
 /// How often a lane re-reads which campaigns use its number.
 const REFRESH: Duration = Duration::from_secs(1);
+/// How far back a woken lane looks for campaigns started since it last looked.
+const NEW_MARGIN: time::Duration = time::Duration::seconds(5);
 /// How long an empty campaign queue is left alone before asking the store again.
 const EMPTY_BACKOFF: Duration = Duration::from_millis(250);
 /// How far ahead (in pacing time) a lane claims work: small, so a crash leaves little to reconcile.
@@ -84,51 +86,115 @@ impl Leftovers {
 
 /// Round-robin over the campaigns of one number, so a small campaign is not stuck
 /// behind a large one: each turn takes one message from the next campaign that has one.
+///
+/// Every step is O(1) (O(log n) for a queue put to sleep), however many campaigns run on
+/// the number: the turn order holds only queues that may have something to send now; a
+/// queue whose claim came back empty sleeps out its back-off in `sleeping` (ordered by
+/// when it wakes) and rejoins the turns at the back. Only a full refresh (once a
+/// [`REFRESH`]) looks at every campaign, with a hash lookup per campaign.
 #[derive(Debug, Default)]
 struct Turns {
-    queues: VecDeque<CampaignQueue>,
+    queues: HashMap<i64, CampaignQueue>,
+    /// Seqs whose turn comes, in order (each at most once; a seq whose queue is gone is
+    /// skipped when its turn comes).
+    order: VecDeque<i64>,
+    /// Queues waiting out an empty claim's back-off, by wake-up time.
+    sleeping: BTreeSet<(Instant, i64)>,
+    /// The highest seq ever seen (campaigns created later have higher ones).
+    max_seq: i64,
 }
 
 impl Turns {
     /// Keeps the queues of `running` campaigns (adding new ones at the end) and returns
     /// the claimed work of campaigns that stopped running.
     fn retain_running(&mut self, running: &[i64]) -> Leftovers {
+        let keep: HashSet<i64> = running.iter().copied().collect();
         let mut released = Leftovers::default();
-        self.queues.retain_mut(|q| {
-            let keep = running.contains(&q.seq);
-            if !keep {
+        self.queues.retain(|seq, q| {
+            let kept = keep.contains(seq);
+            if !kept {
                 released.take_from(q);
             }
-            keep
+            kept
         });
-        for seq in running {
-            if !self.queues.iter().any(|q| q.seq == *seq) {
-                self.queues.push_back(CampaignQueue::new(*seq));
-            }
-        }
+        // Stale entries of the turn order and the sleepers go now, so neither grows with
+        // campaigns that come and go.
+        let queues = &self.queues;
+        self.order.retain(|seq| queues.contains_key(seq));
+        self.sleeping.retain(|(_, seq)| queues.contains_key(seq));
+        self.add(running);
         released
     }
 
-    /// Removes a campaign's queue, returning its claimed work.
+    /// Adds queues for the campaigns of `started` not known yet, at the end of the turns.
+    fn add(&mut self, started: &[i64]) {
+        for &seq in started {
+            self.max_seq = self.max_seq.max(seq);
+            if let hash_map::Entry::Vacant(e) = self.queues.entry(seq) {
+                e.insert(CampaignQueue::new(seq));
+                self.order.push_back(seq);
+            }
+        }
+    }
+
+    /// Removes a campaign's queue, returning its claimed work (its entries in the turn
+    /// order and among the sleepers are skipped, then dropped at the next refresh).
     fn drop_campaign(&mut self, seq: i64) -> Leftovers {
         let mut released = Leftovers::default();
-        self.queues.retain_mut(|q| {
-            if q.seq == seq {
-                released.take_from(q);
-                false
-            } else {
-                true
-            }
-        });
+        if let Some(mut q) = self.queues.remove(&seq) {
+            released.take_from(&mut q);
+        }
         released
     }
 
     fn drain_all(&mut self) -> Leftovers {
         let mut released = Leftovers::default();
-        for mut q in self.queues.drain(..) {
+        for (_, mut q) in self.queues.drain() {
             released.take_from(&mut q);
         }
+        self.order.clear();
+        self.sleeping.clear();
         released
+    }
+
+    /// Queues whose back-off is over take their turns again (at the end).
+    fn wake_sleepers(&mut self, now: Instant) {
+        while let Some(&(at, seq)) = self.sleeping.first()
+            && at <= now
+        {
+            self.sleeping.pop_first();
+            if self.queues.contains_key(&seq) {
+                self.order.push_back(seq);
+            }
+        }
+    }
+
+    /// The next queue whose turn it is (None when no queue may send now).
+    fn next_turn(&mut self) -> Option<CampaignQueue> {
+        while let Some(seq) = self.order.pop_front() {
+            if let Some(q) = self.queues.remove(&seq) {
+                return Some(q);
+            }
+        }
+        None
+    }
+
+    /// Puts a queue back after its turn: at the end of the turns, or asleep until its
+    /// back-off ends if it has nothing and may not claim yet.
+    fn after_turn(&mut self, q: CampaignQueue, now: Instant) {
+        let seq = q.seq;
+        match q.empty_until {
+            Some(until) if until > now && q.buffer.is_empty() && q.claiming.is_none() => {
+                self.sleeping.insert((until, seq));
+            }
+            _ => self.order.push_back(seq),
+        }
+        self.queues.insert(seq, q);
+    }
+
+    /// How many queues may take a turn now (an upper bound: gone ones not yet skipped).
+    fn turns_due(&self) -> usize {
+        self.order.len()
     }
 }
 
@@ -168,6 +234,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
     let mut turns = Turns::default();
     let mut wake = shared.handle.subscribe();
     let mut last_refresh: Option<Instant> = None;
+    // Woken (a campaign created or launched): ask only for the campaigns new to the lane.
+    let mut news = false;
+    let mut looked_new_at = OffsetDateTime::now_utc();
     let lag = shared
         .metrics
         .pacing_lag_seconds
@@ -197,10 +266,15 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             tracing::info!(number = %phone, "the number's lease ends; the lane stops");
             break;
         }
+        news |= wake.has_changed().unwrap_or(false);
         if last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
+            wake.mark_unchanged();
+            news = false;
+            let asked_at = OffsetDateTime::now_utc();
             match shared.store.lane_campaigns(&phone).await {
                 Ok(running) => {
                     last_refresh = Some(Instant::now());
+                    looked_new_at = asked_at;
                     release_leftovers(&shared, turns.retain_running(&running)).await;
                     if running.is_empty() {
                         break;
@@ -212,6 +286,25 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
                     continue;
                 }
             }
+        } else if news {
+            wake.mark_unchanged();
+            news = false;
+            // Started "since" with a margin for clocks (another node's, or this one's
+            // between the start and its commit); campaigns already known are ignored.
+            let asked_at = OffsetDateTime::now_utc();
+            match shared
+                .store
+                .lane_campaigns_new(&phone, turns.max_seq, looked_new_at - NEW_MARGIN)
+                .await
+            {
+                Ok(new) => {
+                    looked_new_at = asked_at;
+                    turns.add(&new);
+                }
+                Err(e) => {
+                    tracing::error!(number = %phone, error = ?e, "listing new campaigns failed")
+                }
+            }
         }
 
         let batch = {
@@ -219,8 +312,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             (mps * CLAIM_AHEAD).ceil().clamp(1.0, MAX_CLAIM) as u32
         };
         let mut picked = None;
-        for _ in 0..turns.queues.len() {
-            let Some(mut q) = turns.queues.pop_front() else {
+        turns.wake_sleepers(Instant::now());
+        for _ in 0..turns.turns_due() {
+            let Some(mut q) = turns.next_turn() else {
                 break;
             };
             // The next batch is claimed while this one sends, once the buffer runs low.
@@ -239,7 +333,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
                 q.absorb(outcome, &phone);
             }
             let next = q.buffer.pop_front();
-            turns.queues.push_back(q);
+            turns.after_turn(q, Instant::now());
             if next.is_some() {
                 picked = next;
                 break;
@@ -247,11 +341,19 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
         }
 
         let Some(work) = picked else {
-            // Nothing sendable now (retries waiting, callbacks pending): wait for news.
+            // Nothing sendable now (retries waiting, callbacks pending): wait for news, or
+            // for the first sleeper to wake.
+            let idle = turns
+                .sleeping
+                .first()
+                .map_or(EMPTY_BACKOFF, |(at, _)| {
+                    at.saturating_duration_since(Instant::now())
+                })
+                .clamp(TIMER_RESOLUTION, EMPTY_BACKOFF);
             tokio::select! {
                 _ = shared.shutdown.cancelled() => break 'lane,
-                _ = wake.changed() => last_refresh = None,
-                _ = tokio::time::sleep(EMPTY_BACKOFF) => {},
+                _ = wake.changed() => news = true,
+                _ = tokio::time::sleep(idle) => {},
             }
             continue;
         };
@@ -485,10 +587,11 @@ mod tests {
 
     /// Takes the next message the way the lane does: one from each campaign in turn.
     fn take(turns: &mut Turns) -> Option<i64> {
-        for _ in 0..turns.queues.len() {
-            let mut q = turns.queues.pop_front()?;
+        turns.wake_sleepers(Instant::now());
+        for _ in 0..turns.turns_due() {
+            let mut q = turns.next_turn()?;
             let next = q.buffer.pop_front();
-            turns.queues.push_back(q);
+            turns.after_turn(q, Instant::now());
             if let Some(w) = next {
                 return Some(w.id);
             }
@@ -496,14 +599,18 @@ mod tests {
         None
     }
 
+    fn queue(turns: &mut Turns, seq: i64) -> &mut CampaignQueue {
+        turns.queues.get_mut(&seq).expect("a queue")
+    }
+
     #[test]
     fn campaigns_sharing_a_number_take_turns() {
         let mut turns = Turns::default();
         turns.retain_running(&[1, 2]);
-        turns.queues[0]
+        queue(&mut turns, 1)
             .buffer
             .extend((0..5).map(|i| work(1, 100 + i)));
-        turns.queues[1]
+        queue(&mut turns, 2)
             .buffer
             .extend((0..2).map(|i| work(2, 200 + i)));
         let order: Vec<i64> = std::iter::from_fn(|| take(&mut turns)).collect();
@@ -514,15 +621,54 @@ mod tests {
     fn stopped_campaigns_give_back_their_claims() {
         let mut turns = Turns::default();
         turns.retain_running(&[1, 2]);
-        turns.queues[0].buffer.push_back(work(1, 1));
-        turns.queues[1].buffer.push_back(work(2, 2));
+        queue(&mut turns, 1).buffer.push_back(work(1, 1));
+        queue(&mut turns, 2).buffer.push_back(work(2, 2));
         let released = turns.retain_running(&[2, 3]);
         assert_eq!(released.work.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
-        assert_eq!(
-            turns.queues.iter().map(|q| q.seq).collect::<Vec<_>>(),
-            [2, 3]
-        );
+        assert_eq!(turns.order, [2, 3]);
         assert_eq!(turns.drop_campaign(2).work.len(), 1);
         assert!(turns.drain_all().work.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_campaign_sleeps_out_its_back_off_then_takes_its_turn_again() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[1, 2]);
+        queue(&mut turns, 2).buffer.push_back(work(2, 20));
+        queue(&mut turns, 1).absorb(Ok(Vec::new()), "+447446466847");
+        assert_eq!(take(&mut turns), Some(20));
+        assert_eq!(take(&mut turns), None);
+        // Asleep, it is not even looked at until its back-off ends (the other, which may
+        // claim more at once, keeps its turns).
+        assert_eq!(turns.order, [2]);
+        assert_eq!(turns.sleeping.len(), 1);
+        queue(&mut turns, 1).buffer.push_back(work(1, 10));
+        assert_eq!(take(&mut turns), None);
+        tokio::time::advance(EMPTY_BACKOFF).await;
+        assert_eq!(take(&mut turns), Some(10));
+    }
+
+    #[test]
+    fn new_campaigns_join_at_the_end_once_and_raise_the_highest_seq() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[3, 5]);
+        turns.add(&[5, 9]);
+        assert_eq!(turns.order, [3, 5, 9]);
+        assert_eq!(turns.max_seq, 9);
+        // A refresh drops what stopped, keeps the order of the rest and adds the new ones.
+        turns.retain_running(&[9, 5, 11]);
+        assert_eq!(turns.order, [5, 9, 11]);
+        assert_eq!(turns.queues.len(), 3);
+    }
+
+    #[test]
+    fn a_refresh_of_fifty_thousand_campaigns_keeps_only_the_running_ones() {
+        let mut turns = Turns::default();
+        let running: Vec<i64> = (1..=50_000).collect();
+        turns.retain_running(&running);
+        // Every campaign but the first stopped, one more started: one pass, hash lookups.
+        let released = turns.retain_running(&[1, 50_001]);
+        assert!(released.work.is_empty());
+        assert_eq!(turns.order, [1, 50_001]);
     }
 }

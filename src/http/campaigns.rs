@@ -1,5 +1,5 @@
-//! `/v1/sms/campaigns`: create, list, get, cancel, launch, pause, resume, resend, and the
-//! recipients as CSV.
+//! `/v1/sms/campaigns`: create, list, get, cancel, launch, append recipients to a draft,
+//! pause, resume, resend, and the recipients as CSV.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,9 +10,10 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{
     ApiJson, ApiPath, ApiQuery, Authenticated, JsonBody, Unparsed, parse_json, parse_json_listing,
 };
-use crate::domain::campaign::{CampaignRequest, MisshapenRequest, RecipientsJson};
+use crate::domain::campaign::{AppendRequest, CampaignRequest, MisshapenRequest, RecipientsJson};
 use crate::domain::status::Source;
 use crate::service::App;
+use crate::service::appends::{self, AppendedRecipients};
 use crate::service::campaigns;
 use crate::service::export::{self, CsvParams};
 use crate::service::resend::{self, ResendRequest};
@@ -258,4 +259,55 @@ fn csv_response(file_name: &str, csv: export::RecipientsCsv) -> Response {
         headers.insert(axum::http::header::CONTENT_DISPOSITION, v);
     }
     response
+}
+
+/// Add recipients to a draft (then `launch` it): checked as at create, at most the per-call
+/// limit each call, so a campaign can grow past one call's limit.
+#[utoipa::path(
+    post, path = "/v1/sms/campaigns/{id}/recipients", tag = "campaigns",
+    request_body = AppendRequest,
+    params(
+        ("id" = String, Path, description = "campaign_id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body (to the same campaign) answers as the first did and adds nothing"),
+    ),
+    responses(
+        (status = 200, description = "added (or replayed): phones already in the campaign, or earlier in this list, are dropped as duplicates", body = AppendedRecipients),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, description = "bad API key", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not a draft", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "invalid fields, each with its path (as at create); nothing is added", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn append_recipients(
+    State(state): State<App>,
+    Authenticated(account): Authenticated,
+    ApiPath(id): ApiPath,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    // Recipients borrowed from the body, as at create; a body that form refuses is read in
+    // the owned form for its errors.
+    let request = match parse_json::<AppendRequest<RecipientsJson<'_>>>(&body.bytes) {
+        Ok(request) => request,
+        Err(e) => return Err(parse_json::<AppendRequest>(&body.bytes).err().unwrap_or(e)),
+    };
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(appends::idempotency_key(
+            v.to_str().unwrap_or(""),
+            &id,
+            &body.body_hash,
+        )?),
+    };
+    let outcome = appends::append(&state, &account, &id, request, idempotency.as_ref()).await?;
+    let mut response = (StatusCode::OK, Json(outcome.appended)).into_response();
+    if outcome.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }

@@ -91,6 +91,7 @@ pub fn router() -> Router<App> {
         .routes(routes!(campaigns::recipients_csv))
         .routes(routes!(test_send::send))
         .routes(routes!(test_send::get))
+        .routes(routes!(campaigns::append_recipients))
         .routes(routes!(preview::preview_campaign))
         .routes(routes!(preview::parse_recipients))
         .routes(routes!(keys::create_key, keys::list_keys))

@@ -209,7 +209,7 @@ pub async fn refuse_misshapen(
 }
 
 /// Every problem of the recipients, in request order (none when all are fine).
-fn recipient_errors<L: Recipients>(
+pub(super) fn recipient_errors<L: Recipients>(
     plan: &CampaignPlan,
     ctx: &AccountContext,
     list: &L,
@@ -227,7 +227,7 @@ fn recipient_errors<L: Recipients>(
 /// A create request's recipients as a [`RecipientSource`]: each chunk is checked and
 /// rendered when the store asks for it. On the first invalid recipient it checks the rest
 /// (for the complete list of problems, in `errors`) and refuses.
-struct CheckedRecipients<'a, I> {
+pub(super) struct CheckedRecipients<'a, I> {
     checker: RecipientChecker<'a>,
     list: I,
     /// Index of the next entry.
@@ -235,12 +235,12 @@ struct CheckedRecipients<'a, I> {
     /// How many entries the request lists.
     len: usize,
     chunk: Vec<NewRecipient>,
-    duplicates: Vec<Duplicate>,
-    errors: Vec<FieldError>,
+    pub(super) duplicates: Vec<Duplicate>,
+    pub(super) errors: Vec<FieldError>,
 }
 
 impl<'a, I: Iterator<Item: RecipientInput>> CheckedRecipients<'a, I> {
-    fn new(checker: RecipientChecker<'a>, list: I, len: usize) -> Self {
+    pub(super) fn new(checker: RecipientChecker<'a>, list: I, len: usize) -> Self {
         Self {
             checker,
             list,
@@ -305,12 +305,17 @@ impl<I: Iterator<Item: RecipientInput> + Send> RecipientSource for CheckedRecipi
         Ok(&self.chunk)
     }
 
+    fn take_chunk(&mut self, max: usize) -> StoreResult<Vec<NewRecipient>> {
+        self.next_chunk(max)?;
+        Ok(std::mem::take(&mut self.chunk))
+    }
+
     fn duplicates_removed(&self) -> u64 {
         self.duplicates.len() as u64
     }
 }
 
-fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {
+pub(super) fn parse_campaign_id(raw: &str) -> ServiceResult<CampaignId> {
     CampaignId::parse(raw).ok_or(ServiceError::NotFound("campaign"))
 }
 

@@ -7,6 +7,7 @@ pub mod account_settings;
 pub mod accounts;
 pub mod agents;
 pub mod app;
+pub mod appends;
 pub mod callbacks;
 pub mod campaigns;
 pub mod consents;

@@ -51,6 +51,10 @@ pub trait RecipientSource: Send {
     /// The next at most `max` recipients (`max` > 0); an empty slice when there are no more.
     /// `Err(StoreError::Refused)` (or any error) makes the store roll back and return it.
     fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]>;
+    /// The next chunk, owned (a source that builds its chunks hands them over without a copy).
+    fn take_chunk(&mut self, max: usize) -> StoreResult<Vec<NewRecipient>> {
+        self.next_chunk(max).map(<[NewRecipient]>::to_vec)
+    }
     /// How many duplicate phones were dropped; read after the last chunk.
     fn duplicates_removed(&self) -> u64;
 }
@@ -105,6 +109,29 @@ pub enum Created {
     New(CampaignId),
     /// The idempotency key was seen before with the same request: this is the first campaign.
     Replayed(CampaignId),
+}
+
+/// What an append stored (`append_recipients`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppendedRows {
+    /// Recipients stored.
+    pub added: u64,
+    /// Of those, recipients that fail at once: opted out.
+    pub opted_out: u64,
+    /// Of those, recipients that fail at once: no granted consent (`require_consent`).
+    pub no_consent: u64,
+    /// Phones the source handed over that were in the campaign already (not stored), in
+    /// the source's order.
+    pub already_in_campaign: Vec<String>,
+}
+
+/// What `append_recipients` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// The recipients were stored.
+    New(AppendedRows),
+    /// The idempotency key was seen before with the same request: what that append stored.
+    Replayed(AppendedRows),
 }
 
 /// A campaign with its counts computed from its recipients.
@@ -296,6 +323,19 @@ pub trait CampaignStore: Send + Sync {
     async fn create_test_send(&self, new: &NewTestSend) -> StoreResult<()>;
     /// One test send of the account with its message's status.
     async fn get_test_send(&self, account: &AccountId, id: &TestSendId) -> StoreResult<TestSend>;
+    /// Adds recipients to a draft, after those it has, in one transaction: phones already in
+    /// the campaign are dropped (listed in the answer); `duplicates_removed` grows by the
+    /// source's drops and those. `Conflict` (naming the status) when the campaign is not a
+    /// draft; nothing is stored when the source fails. An idempotency key used before for the
+    /// same request (hash) replays that append's answer; for another, `IdempotencyMismatch`.
+    async fn append_recipients(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+        recipients: &mut dyn RecipientSource,
+        idempotency: Option<&IdempotencyKey>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Appended>;
     /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;

@@ -149,6 +149,15 @@ pub trait EngineStore: Send + Sync {
     async fn lanes_with_work(&self) -> StoreResult<Vec<Lane>>;
     /// Running campaigns (by `seq`, oldest first) that send from this number.
     async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>>;
+    /// Running campaigns that send from this number and are new to a lane that has seen
+    /// every `seq` up to `after`: created since (a higher `seq`), or started at or after
+    /// `started_since` (launched, promoted). Two index ranges, however many campaigns run.
+    async fn lane_campaigns_new(
+        &self,
+        from_number: &str,
+        after: i64,
+        started_since: OffsetDateTime,
+    ) -> StoreResult<Vec<i64>>;
     /// Claims up to `limit` sendable recipients of one campaign on one number, in order,
     /// marking each in flight with a fresh attempt id, claimed by `node`, in the same
     /// transaction.

@@ -19,6 +19,8 @@ fn bench_all_quick_runs_every_benchmark() {
         "callbacks",
         "memory",
         "startup",
+        "many-campaigns",
+        "append",
     ] {
         assert!(
             stdout.contains(&format!("== bench {bench} --quick")),
@@ -31,6 +33,6 @@ fn bench_all_quick_runs_every_benchmark() {
             .lines()
             .filter(|l| l.starts_with("{\"bench\""))
             .count(),
-        7
+        9
     );
 }

@@ -1,5 +1,6 @@
 //! Herald's black-box API tests: one binary, a real server per test, HTTP only.
 
+mod appends;
 mod auth;
 mod bench;
 mod campaigns;
@@ -15,6 +16,7 @@ mod preview;
 mod replies;
 mod resources;
 mod send_windows;
+mod scale_store;
 mod store_conformance;
 mod webhook_store;
 mod webhooks;

@@ -2,6 +2,7 @@
 //! (create) and the report (preview) built from that analysis.
 
 mod analysis;
+mod append;
 mod check;
 mod request;
 mod shape;
@@ -16,6 +17,7 @@ use super::phone::Phone;
 use super::segments::Encoding;
 
 pub use analysis::{CampaignAnalysis, CampaignPlan, analyse, plan};
+pub use append::{AppendRequest, AppendTarget};
 pub use check::{RecipientChecker, RecipientOutcome, RenderedMessage, SendableRecipient};
 pub use request::{
     BorrowedStr, CAMPAIGN_FIELDS, CampaignRequest, JsonEntry, PARSE_ONLY_FIELDS, RECIPIENT_FIELDS,

@@ -254,6 +254,10 @@ impl EngineSql for PgStore {
          WHERE c.status = 'running' ORDER BY 1";
     const LANE_CAMPAIGNS: &'static str = "SELECT seq FROM campaigns WHERE status = 'running' \
          AND from_numbers @> jsonb_build_array($1::text) ORDER BY seq";
+    const LANE_CAMPAIGNS_NEW: &'static str = "SELECT seq FROM campaigns WHERE seq IN \
+         (SELECT seq FROM campaigns WHERE seq > $2 AND status = 'running' \
+          UNION ALL SELECT seq FROM campaigns WHERE started_at >= $3 AND status = 'running') \
+         AND status = 'running' AND from_numbers @> jsonb_build_array($1::text) ORDER BY seq";
     const SKIP_LOCKED: &'static str = " FOR NO KEY UPDATE SKIP LOCKED";
 
     async fn lock_outcomes(conn: &mut PgConnection, ids: &[i64]) -> StoreResult<()> {

@@ -3,6 +3,7 @@
 //! way ([`CampaignSql`]): the bulk insert is what differs most.
 
 use super::{Backend, Conn, StoredTime};
+use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::store::{RecipientSource, StoreResult};
 
@@ -23,6 +24,26 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
         now: StoredTime,
         recipients: &mut dyn RecipientSource,
     ) -> StoreResult<(i64, i64)>;
+    /// Recipients per chunk of an append.
+    const APPEND_CHUNK: usize;
+    /// The phones of campaign `$1` among the phones `$2` (a list of text: JSON on SQLite, an
+    /// array on PostgreSQL), looked up by phone.
+    const PHONES_IN_CAMPAIGN: &'static str;
+    /// Adds `$3` to the count of status `$2` of campaign `$1`.
+    const ADD_COUNTS: &'static str;
+    /// The list parameter of [`Self::PHONES_IN_CAMPAIGN`].
+    type PhoneList;
+    /// `phones` as that parameter.
+    fn phone_list(phones: Vec<&str>) -> Self::PhoneList;
+    /// Stores `rows` as recipients of campaign `seq` at positions from `first`; returns how
+    /// many fail at once (opted out, no consent).
+    async fn insert_rows(
+        conn: &mut Conn<Self>,
+        seq: i64,
+        first: i64,
+        now: StoredTime,
+        rows: &[NewRecipient],
+    ) -> StoreResult<i64>;
 }
 
 /// Writes `impl CampaignStore for $store`.
@@ -494,6 +515,146 @@ macro_rules! campaign_store {
                         message: Recipient::try_from(row)?,
                         created_at: created_at.get(),
                     })
+                }
+
+                async fn append_recipients(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                    recipients: &mut dyn RecipientSource,
+                    idempotency: Option<&IdempotencyKey>,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Appended> {
+                    let now = stored(now);
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    // The campaign first (lock order: campaign, then its rows), held until the
+                    // end, so a launch or a cancel waits for the append, and so does another
+                    // append to it (which then sees these phones).
+                    let (seq, status, _) =
+                        Self::campaign_status_in(&mut tx, account, id, Self::FOR_NO_KEY_UPDATE).await?;
+                    if let Some(idem) = idempotency {
+                        // As at create: the key is claimed first; a retry finds it and replays.
+                        let claimed = sqlx::query(
+                            "INSERT INTO idempotency_keys (account_id, key, request_hash, \
+                             campaign_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (account_id, key) DO NOTHING",
+                        )
+                        .bind(account.as_str())
+                        .bind(&idem.key)
+                        .bind(&idem.request_hash)
+                        .bind(id.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected()
+                            == 1;
+                        if !claimed {
+                            let (hash, outcome): (Vec<u8>, Option<String>) = sqlx::query_as(
+                                "SELECT request_hash, outcome FROM idempotency_keys \
+                                 WHERE account_id = $1 AND key = $2",
+                            )
+                            .bind(account.as_str())
+                            .bind(&idem.key)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            let replayed = outcome
+                                .filter(|_| hash == idem.request_hash)
+                                .and_then(|o| serde_json::from_str::<AppendedRows>(&o).ok());
+                            return replayed
+                                .map(Appended::Replayed)
+                                .ok_or(StoreError::IdempotencyMismatch);
+                        }
+                    }
+                    if status != CampaignStatus::Draft {
+                        return Err(StoreError::Conflict(format!(
+                            "only a draft takes more recipients; this campaign is {}",
+                            status.as_str()
+                        )));
+                    }
+                    let mut next: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(position) + 1, 0) FROM recipients WHERE campaign_seq = $1",
+                    )
+                    .bind(seq)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let mut rows = AppendedRows::default();
+                    let mut failed = 0i64;
+                    loop {
+                        let mut chunk = recipients.take_chunk(Self::APPEND_CHUNK)?;
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let phones: Vec<&str> = chunk.iter().map(|r| r.phone.as_str()).collect();
+                        let present: HashSet<String> = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
+                            .bind(seq)
+                            .bind(Self::phone_list(phones))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .into_iter()
+                            .collect();
+                        if !present.is_empty() {
+                            chunk.retain(|r| {
+                                let keep = !present.contains(r.phone.as_str());
+                                if !keep {
+                                    rows.already_in_campaign.push(r.phone.as_str().to_owned());
+                                }
+                                keep
+                            });
+                        }
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        rows.added += chunk.len() as u64;
+                        rows.opted_out += chunk.iter().filter(|r| r.opted_out).count() as u64;
+                        rows.no_consent +=
+                            chunk.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
+                        failed += Self::insert_rows(&mut tx, seq, next, now, &chunk).await?;
+                        next += chunk.len() as i64;
+                    }
+                    for (status, n) in [
+                        (RecipientStatus::Pending, rows.added as i64 - failed),
+                        (RecipientStatus::Failed, failed),
+                    ] {
+                        if n > 0 {
+                            sqlx::query(Self::ADD_COUNTS)
+                                .bind(seq)
+                                .bind(status.as_str())
+                                .bind(n)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                        }
+                    }
+                    let dropped = recipients.duplicates_removed() + rows.already_in_campaign.len() as u64;
+                    if dropped > 0 {
+                        sqlx::query(
+                            "UPDATE campaigns SET duplicates_removed = duplicates_removed + $1 \
+                             WHERE seq = $2",
+                        )
+                        .bind(dropped as i64)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    if let Some(idem) = idempotency {
+                        let outcome = serde_json::to_string(&rows).map_err($crate::store::sql::json_error)?;
+                        sqlx::query(
+                            "UPDATE idempotency_keys SET outcome = $1 WHERE account_id = $2 AND key = $3",
+                        )
+                        .bind(outcome)
+                        .bind(account.as_str())
+                        .bind(&idem.key)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    tx.commit().await.map_err(backend)?;
+                    Ok(Appended::New(rows))
                 }
 
                 async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts> {

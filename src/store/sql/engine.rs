@@ -34,6 +34,9 @@ pub(in crate::store) trait EngineSql: Backend + Sized {
     const LANES: &'static str;
     /// Running campaigns (by seq) that send from `$1`.
     const LANE_CAMPAIGNS: &'static str;
+    /// Running campaigns (by seq) that send from `$1` with a seq above `$2` or started at or
+    /// after `$3`.
+    const LANE_CAMPAIGNS_NEW: &'static str;
     /// Locks campaign rows that another node's engine may be changing at the same moment
     /// (skipping those it holds); empty where one writer runs at a time.
     const SKIP_LOCKED: &'static str;
@@ -238,6 +241,21 @@ macro_rules! engine_store {
                 async fn lane_campaigns(&self, from_number: &str) -> StoreResult<Vec<i64>> {
                     sqlx::query_scalar(Self::LANE_CAMPAIGNS)
                         .bind(from_number)
+                        .fetch_all(self.read_pool())
+                        .await
+                        .map_err(backend)
+                }
+
+                async fn lane_campaigns_new(
+                    &self,
+                    from_number: &str,
+                    after: i64,
+                    started_since: OffsetDateTime,
+                ) -> StoreResult<Vec<i64>> {
+                    sqlx::query_scalar(Self::LANE_CAMPAIGNS_NEW)
+                        .bind(from_number)
+                        .bind(after)
+                        .bind(stored(started_since))
                         .fetch_all(self.read_pool())
                         .await
                         .map_err(backend)

@@ -132,7 +132,7 @@ pub(super) fn parse_stored<T>(
 }
 
 /// A JSON (de)serialisation failure, as a store error.
-pub(super) fn json_error(e: serde_json::Error) -> StoreError {
+pub(in crate::store) fn json_error(e: serde_json::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 

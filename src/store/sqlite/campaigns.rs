@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
+use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::domain::status::{RecipientStatus, Refusal};
 use crate::store::sql::campaigns::CampaignSql;
@@ -32,6 +33,42 @@ fn recipient_insert_sql(rows: usize) -> String {
         sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
     }
     sql
+}
+
+/// The multi-row INSERT (`sql`, for `rows.len()` rows) of `rows` as recipients of campaign
+/// `seq` at positions from `first`, and how many of them fail at once.
+fn insert_query(
+    sql: String,
+    seq: i64,
+    first: i64,
+    now: StoredTime,
+    rows: &[NewRecipient],
+) -> StoreResult<(sqlx::query::Query<'static, Sqlite, SqliteArguments>, i64)> {
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let mut failed = 0;
+    for (position, r) in (first..).zip(rows) {
+        let variables = serde_json::to_string(&r.variables).map_err(json_error)?;
+        let refusal = Refusal::of_new(r.opted_out, r.no_consent);
+        let status = if refusal.is_some() {
+            failed += 1;
+            RecipientStatus::Failed
+        } else {
+            RecipientStatus::Pending
+        };
+        q = q
+            .bind(seq)
+            .bind(position)
+            .bind(r.phone.as_str().to_owned())
+            .bind(variables)
+            .bind(r.body.clone())
+            .bind(r.segments as i64)
+            .bind(r.from_number.as_str().to_owned())
+            .bind(status.as_str())
+            .bind(refusal.map(|r| r.code))
+            .bind(refusal.map(|r| r.message))
+            .bind(now);
+    }
+    Ok((q, failed))
 }
 
 /// Builds the multi-row INSERT of each chunk of a new campaign's recipients.
@@ -60,30 +97,9 @@ impl RecipientInserts {
         } else {
             recipient_insert_sql(chunk.len())
         };
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for r in chunk {
-            let variables = serde_json::to_string(&r.variables).map_err(json_error)?;
-            let refusal = Refusal::of_new(r.opted_out, r.no_consent);
-            let status = if refusal.is_some() {
-                self.failed += 1;
-                RecipientStatus::Failed
-            } else {
-                RecipientStatus::Pending
-            };
-            q = q
-                .bind(self.seq)
-                .bind(self.position)
-                .bind(r.phone.as_str().to_owned())
-                .bind(variables)
-                .bind(r.body.clone())
-                .bind(r.segments as i64)
-                .bind(r.from_number.as_str().to_owned())
-                .bind(status.as_str())
-                .bind(refusal.map(|r| r.code))
-                .bind(refusal.map(|r| r.message))
-                .bind(self.now);
-            self.position += 1;
-        }
+        let (q, failed) = insert_query(sql, self.seq, self.position, self.now, chunk)?;
+        self.position += chunk.len() as i64;
+        self.failed += failed;
         Ok(Some(q))
     }
 }
@@ -121,5 +137,37 @@ impl CampaignSql for SqliteStore {
             next = following?;
         }
         Ok((inserts.position, inserts.failed))
+    }
+
+    const APPEND_CHUNK: usize = INSERT_CHUNK;
+    // From the list to the rows (CROSS JOIN fixes that order), by the phone index: one probe
+    // per phone, however large the campaign (`+` keeps SQLite from walking the campaign's
+    // rows by their index instead, once per phone).
+    const PHONES_IN_CAMPAIGN: &'static str = "SELECT r.phone FROM json_each($2) AS j \
+         CROSS JOIN recipients AS r ON r.phone = j.value WHERE +r.campaign_seq = $1";
+    const ADD_COUNTS: &'static str = "INSERT INTO campaign_counts (campaign_seq, status, n) \
+         VALUES ($1, $2, $3) ON CONFLICT (campaign_seq, status) DO UPDATE SET n = n + excluded.n";
+    type PhoneList = String;
+
+    fn phone_list(phones: Vec<&str>) -> String {
+        serde_json::to_string(&phones).unwrap_or_else(|_| "[]".into())
+    }
+
+    async fn insert_rows(
+        conn: &mut SqliteConnection,
+        seq: i64,
+        first: i64,
+        now: StoredTime,
+        rows: &[NewRecipient],
+    ) -> StoreResult<i64> {
+        let mut failed = 0;
+        let mut first = first;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let (q, f) = insert_query(recipient_insert_sql(chunk.len()), seq, first, now, chunk)?;
+            q.execute(&mut *conn).await.map_err(backend)?;
+            failed += f;
+            first += chunk.len() as i64;
+        }
+        Ok(failed)
     }
 }

@@ -54,6 +54,11 @@ impl EngineSql for SqliteStore {
          WHERE c.status = 'running' ORDER BY 1";
     const LANE_CAMPAIGNS: &'static str = "SELECT c.seq FROM campaigns c WHERE c.status = 'running' \
          AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = $1) ORDER BY c.seq";
+    const LANE_CAMPAIGNS_NEW: &'static str = "SELECT c.seq FROM campaigns c WHERE c.seq IN \
+         (SELECT seq FROM campaigns WHERE seq > $2 \
+          UNION ALL SELECT seq FROM campaigns WHERE started_at >= $3 AND status = 'running') \
+         AND c.status = 'running' \
+         AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = $1) ORDER BY c.seq";
     const SKIP_LOCKED: &'static str = "";
 
     async fn lock_outcomes(_: &mut SqliteConnection, _: &[i64]) -> StoreResult<()> {
