@@ -124,6 +124,14 @@ struct ServeArgs {
     /// Twilio API key secret.
     #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
     twilio_api_secret: Option<String>,
+    /// Where the built-in Twilio simulator listens when no Twilio credentials are given
+    /// (default: a free loopback port; the address is printed at start).
+    #[arg(long, env = "HERALD_SIMULATOR_BIND", default_value = "127.0.0.1:0")]
+    simulator_bind: String,
+    /// What the built-in simulator does with messages: `delivered` (every one delivered) or
+    /// `realistic` (94 % delivered, 4 % undelivered with 30003, 2 % failed with 30008).
+    #[arg(long, env = "HERALD_SIMULATOR_MIX", value_enum, default_value_t = crate::simulator::SimulatorMix::Delivered)]
+    simulator_mix: crate::simulator::SimulatorMix,
     /// Twilio's API origin (a Twilio-compatible carrier works too).
     #[arg(
         long,
@@ -256,6 +264,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_recipients: args.max_recipients,
     };
     settings.twilio = twilio;
+    settings.simulator_bind = args.simulator_bind;
+    args.simulator_mix.apply(&mut settings.simulator);
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
     settings.llm = match (args.llm_base_url, args.llm_model) {
@@ -288,6 +298,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "Dashboard: {}/ (sign in with the dashboard user)",
         app.settings().public_base()
     );
+    if let Some(sim) = &app.simulator {
+        println!(
+            "No Twilio credentials: messages go to the built-in Twilio simulator at {} (no real SMS leaves).",
+            sim.base_url
+        );
+        println!(
+            "  Pretend someone texts one of your numbers: curl -X POST {}/sim/inbound -H 'Content-Type: application/json' -d '{{\"from\":\"+15551230001\",\"to\":\"YOUR_NUMBER\",\"body\":\"STOP\"}}'",
+            sim.base_url
+        );
+    }
     println!("Herald is listening on http://{}", app.local_addr());
     app.run_until(crate::shutdown::signal()).await?;
     tracing::info!("herald stopped");

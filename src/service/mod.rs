@@ -21,6 +21,7 @@ mod page;
 pub mod preview;
 pub mod recipients;
 pub mod replier;
+pub mod sandbox;
 pub mod sessions;
 pub mod views;
 

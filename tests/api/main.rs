@@ -13,6 +13,7 @@ mod errors;
 mod preview;
 mod replies;
 mod resources;
+mod sandbox;
 mod store_conformance;
 
 // The conformance suite's test macro names the harness by this path.

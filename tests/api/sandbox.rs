@@ -1,0 +1,275 @@
+//! The zero-configuration sandbox: the built-in simulator delivers everything by default,
+//! listens where it is told, and `POST /sim/inbound` lets a newcomer text Herald as Twilio
+//! would (signed webhook), seeing the TwiML Herald answers.
+
+use std::time::Duration;
+
+use herald::simulator::SimulatorMix;
+use herald_test_support::{json, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+
+const OUR: &str = "+447446466847";
+const THEM: &str = "+15551230001";
+
+async fn sim_inbound(sim: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{sim}/sim/inbound"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_test_stop_through_the_simulator_opts_out_and_a_reply_lands_in_a_conversation() {
+    let app = spawn_app().await;
+    app.add_number(OUR).await;
+    let sim = app.sim_url.clone().expect("the built-in simulator runs");
+
+    let r = sim_inbound(&sim, &json!({ "from": THEM, "to": OUR, "body": "STOP" })).await;
+    assert_eq!(r.status(), 200);
+    let answer = json(r).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert!(answer["message_sid"].as_str().unwrap().starts_with("SM"));
+    let twiml = answer["twiml"].as_str().unwrap();
+    assert!(twiml.contains("<Message>"), "{twiml}");
+    assert!(
+        twiml.contains("unsubscribed") || twiml.contains("STOP") || twiml.contains("START"),
+        "{twiml}"
+    );
+    let opt_outs = json(app.get("/v1/opt-outs").await).await;
+    assert_eq!(opt_outs["opt_outs"][0]["phone"], THEM, "{opt_outs}");
+
+    // Any other text is stored in a conversation (no model here: not answered) and the
+    // webhook's TwiML is empty.
+    let r = sim_inbound(
+        &sim,
+        &json!({ "from": "+15551230002", "to": OUR, "body": "Is Tuesday ok?" }),
+    )
+    .await;
+    let answer = json(r).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert!(
+        !answer["twiml"].as_str().unwrap().contains("<Message>"),
+        "{answer}"
+    );
+    let list = json(app.get("/v1/conversations").await).await;
+    let convo = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == "+15551230002")
+        .expect("a conversation with the sender");
+    assert_eq!(convo["last_message"]["body"], "Is Tuesday ok?", "{convo}");
+}
+
+#[tokio::test]
+async fn sim_inbound_refuses_bad_input_and_a_number_nobody_owns_is_ignored() {
+    let app = spawn_app().await;
+    let sim = app.sim_url.clone().unwrap();
+    for bad in [
+        json!({ "to": OUR, "body": "hi" }),
+        json!({ "from": "hello", "to": OUR, "body": "hi" }),
+        json!({ "from": THEM, "to": "", "body": "hi" }),
+        json!({ "from": THEM, "to": OUR, "body": "x".repeat(1601) }),
+    ] {
+        let r = sim_inbound(&sim, &bad).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let e = json(r).await;
+        assert!(e["message"].as_str().is_some(), "{e}");
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{sim}/sim/inbound"))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Not one of our numbers: Herald takes the webhook (200) and ignores it.
+    let answer = json(
+        sim_inbound(
+            &sim,
+            &json!({ "from": THEM, "to": "+447000000001", "body": "STOP" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(
+        json(app.get("/v1/opt-outs").await).await["opt_outs"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn the_default_simulator_delivers_every_message_and_listens_where_told() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let app = spawn_app_with(|s| {
+        assert_eq!(
+            (
+                s.simulator.delivered,
+                s.simulator.undelivered,
+                s.simulator.failed
+            ),
+            (1.0, 0.0, 0.0),
+            "the sandbox delivers everything unless told otherwise"
+        );
+        s.simulator_bind = format!("127.0.0.1:{port}");
+        s.simulator.callback_delay = Duration::from_millis(20);
+        s.engine.tick = Duration::from_millis(50);
+    })
+    .await;
+    assert_eq!(
+        app.sim_url.as_deref(),
+        Some(format!("http://127.0.0.1:{port}").as_str())
+    );
+    app.add_paced_number(OUR, 100.0).await;
+    let c = app.create_campaign(OUR, 60, json!({})).await;
+    let id = c["campaign_id"].as_str().unwrap();
+    let done = app.wait_all_delivered(id, 60, 30).await;
+    assert_eq!(done["failed_count"], 0, "{done}");
+}
+
+#[test]
+fn the_realistic_mix_is_the_old_one() {
+    let mut s = herald::config::Settings::new("sqlite://unused.db");
+    SimulatorMix::Realistic.apply(&mut s.simulator);
+    assert_eq!(
+        (
+            s.simulator.delivered,
+            s.simulator.undelivered,
+            s.simulator.failed
+        ),
+        (0.94, 0.04, 0.02)
+    );
+}
+
+/// The address a `herald simulator` prints; its stdout keeps being read (a closed pipe would
+/// kill it at its next line).
+fn simulator_address(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(base) = line.strip_prefix("Simulator listening on ") {
+                let _ = tx.send(base.to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the simulator prints its address")
+}
+
+#[tokio::test]
+async fn a_standalone_simulator_delivers_test_inbound_to_inbound_url() {
+    use std::process::{Command, Stdio};
+
+    let app = spawn_app().await;
+    app.add_number(OUR).await;
+    let twilio = app.settings.twilio.clone().unwrap();
+    let inbound_url = format!("{}/webhooks/twilio/inbound", app.settings.public_base());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "simulator",
+            "--bind",
+            "127.0.0.1:0",
+            "--inbound-url",
+            &inbound_url,
+        ])
+        .args(["--account-sid", &twilio.account_sid])
+        .env("HERALD_AUTH_TOKEN", &twilio.auth_token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = simulator_address(&mut child);
+    let answer =
+        json(sim_inbound(&base, &json!({ "from": THEM, "to": OUR, "body": "STOP" })).await).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert!(
+        answer["twiml"].as_str().unwrap().contains("<Message>"),
+        "{answer}"
+    );
+    assert_eq!(
+        json(app.get("/v1/opt-outs").await).await["opt_outs"][0]["phone"],
+        THEM
+    );
+
+    // Without --inbound-url the route says what is missing.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["simulator", "--bind", "127.0.0.1:0"])
+        .env_remove("HERALD_INBOUND_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = simulator_address(&mut child);
+    let r = sim_inbound(&base, &json!({ "from": THEM, "to": OUR, "body": "STOP" })).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(
+        json(r).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("--inbound-url")
+    );
+}
+
+#[tokio::test]
+async fn serve_prints_the_simulator_address_and_the_mix_flag_is_checked() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (port, sim_port) = (free(), free());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("HERALD_BIND", format!("127.0.0.1:{port}"))
+        .env("HERALD_SIMULATOR_BIND", format!("127.0.0.1:{sim_port}"))
+        .env("HERALD_SIMULATOR_MIX", "realistic")
+        .env_remove("HERALD_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.contains("Herald is listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = lines.join("\n");
+    assert!(
+        text.contains(&format!("simulator at http://127.0.0.1:{sim_port}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{sim_port}/sim/inbound")),
+        "{text}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["serve", "--simulator-mix", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("realistic"));
+}
