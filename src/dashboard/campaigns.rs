@@ -127,6 +127,8 @@ struct DetailPage {
     filter: String,
     next_url: Option<String>,
     paged: bool,
+    /// Failed and undelivered recipients by error code, with what to do.
+    errors: Vec<crate::service::views::ErrorCount>,
 }
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
@@ -173,7 +175,9 @@ pub async fn detail(
         .map(|s| (s.as_str(), s.as_str() == filter))
         .collect();
     let row = CampaignRow::new(detail.campaign);
+    let errors = detail.errors;
     let page = DetailPage {
+        errors,
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
         row,
         agent_name,

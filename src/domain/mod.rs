@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod consent;
+pub mod error_codes;
 pub mod ids;
 pub mod import;
 pub mod keywords;

@@ -328,10 +328,15 @@ pub async fn get(
         .await
         .map_err(ServiceError::from_store("campaign"))?;
     let page = Page::from_rows(recipients, limit, |r| r.position.to_string());
+    let errors = store
+        .error_tally(account, &id)
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
     Ok(CampaignDetail {
         campaign: campaign.into(),
         recipients: page.rows.into_iter().map(Into::into).collect(),
         recipients_next_cursor: page.next_cursor,
+        errors: errors.into_iter().map(Into::into).collect(),
     })
 }
 

@@ -108,9 +108,10 @@ pub struct RecipientView {
     pub status: RecipientStatus,
     /// Twilio's message sid once Twilio accepted it.
     pub twilio_sid: Option<String>,
-    /// Why it failed: Twilio's error code, or Herald's (`opted_out`).
+    /// Why it failed: Twilio's error code, or Herald's (`opted_out`, `no_consent`).
     pub error_code: Option<String>,
-    /// The matching explanation.
+    /// The matching explanation: Twilio's own text when it sent one, else Herald's words for
+    /// the code (what happened and what to do), null for a code Herald has no words for.
     pub error_message: Option<String>,
     /// The number that sends it.
     pub from_number: String,
@@ -130,8 +131,11 @@ impl From<store::Recipient> for RecipientView {
             variables: r.variables,
             status: r.status,
             twilio_sid: r.twilio_sid,
+            error_message: crate::domain::error_codes::message_for(
+                r.error_code.as_deref(),
+                r.error_message,
+            ),
             error_code: r.error_code,
-            error_message: r.error_message,
             from_number: r.from_number,
             body: r.body,
             segments: r.segments,
@@ -150,6 +154,32 @@ pub struct CampaignDetail {
     pub recipients: Vec<RecipientView>,
     /// Pass as `recipients_cursor` for the next page; null on the last page.
     pub recipients_next_cursor: Option<String>,
+    /// Failed and undelivered recipients by error code, most frequent first (all of the
+    /// campaign's recipients, not just this page).
+    pub errors: Vec<ErrorCount>,
+}
+
+/// How many of a campaign's recipients failed with one error code.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorCount {
+    /// Twilio's code, or Herald's (`opted_out`, `no_consent`).
+    pub error_code: String,
+    /// What it means and what to do (Twilio's own text when the table has no words for it;
+    /// null when neither has any).
+    pub error_message: Option<String>,
+    /// Recipients with this code.
+    pub count: u64,
+}
+
+impl From<store::ErrorTally> for ErrorCount {
+    fn from(t: store::ErrorTally) -> Self {
+        let table = crate::domain::error_codes::explain(&t.error_code).map(|e| e.sentence());
+        Self {
+            error_message: table.or(t.error_message.filter(|m| !m.trim().is_empty())),
+            error_code: t.error_code,
+            count: t.count,
+        }
+    }
 }
 
 /// A page of campaigns, newest first.

@@ -273,3 +273,119 @@ async fn serve_prints_the_simulator_address_and_the_mix_flag_is_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("realistic"));
 }
+
+/// A signed-in dashboard session: (client, session cookie).
+async fn dashboard_session(app: &herald_test_support::TestApp) -> (reqwest::Client, String) {
+    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .unwrap()
+    };
+    let r = client.get(app.url("/login")).send().await.unwrap();
+    let jar = cookie(&r, "herald_login_csrf");
+    let page = r.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let csrf = page[start..].split('"').next().unwrap().to_owned();
+    let body = serde_urlencoded::to_string([
+        ("username", app.creds.user.as_str()),
+        ("password", app.creds.password.as_str()),
+        ("csrf", csrf.as_str()),
+        ("next", ""),
+    ])
+    .unwrap();
+    let r = client
+        .post(app.url("/login"))
+        .header(COOKIE, jar)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = cookie(&r, "herald_session");
+    (client, session)
+}
+
+/// The dashboard page at `path`, as the signed-in user.
+async fn page(app: &herald_test_support::TestApp, path: &str) -> String {
+    let (client, session) = dashboard_session(app).await;
+    let r = client
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn error_codes_have_words_in_the_api_and_a_breakdown_on_get_and_the_campaign_page() {
+    let app = herald_test_support::spawn_sending_app(|s| {
+        s.simulator.delivered = 0.0;
+        s.simulator.undelivered = 1.0;
+    })
+    .await;
+    app.add_paced_number(OUR, 100.0).await;
+    let r = app
+        .post_json("/v1/opt-outs", &json!({ "phone": "+447111000003" }))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let c = app.create_campaign(OUR, 4, json!({})).await;
+    let id = c["campaign_id"].as_str().unwrap();
+    let done = app
+        .wait_for(id, 30, |c| {
+            c["failed_count"] == 4 && c["pending_count"] == 0
+        })
+        .await;
+    for r in done["recipients"].as_array().unwrap() {
+        let message = r["error_message"].as_str().unwrap_or_default();
+        if r["phone"] == "+447111000003" {
+            assert_eq!(r["error_code"], "opted_out", "{r}");
+            assert!(!message.is_empty(), "{r}");
+        } else {
+            assert_eq!(r["error_code"], "30003", "{r}");
+            assert!(message.starts_with("The phone could not be reached"), "{r}");
+        }
+    }
+    let errors = done["errors"].as_array().expect("errors on get");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["error_code"], "30003");
+    assert_eq!(errors[0]["count"], 3);
+    assert!(
+        errors[0]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("Try again later")
+    );
+    assert_eq!(errors[1]["error_code"], "opted_out");
+    assert_eq!(errors[1]["count"], 1);
+
+    let html = page(&app, &format!("/campaigns/{id}")).await;
+    assert!(html.contains("Why messages failed"), "{html}");
+    assert!(html.contains("data-error=\"30003\""), "{html}");
+    assert!(html.contains("The phone could not be reached"), "{html}");
+
+    // The OpenAPI document describes the breakdown.
+    let spec = app.openapi().await;
+    let schemas = &spec["components"]["schemas"];
+    assert!(
+        schemas["ErrorCount"]["properties"]["count"].is_object(),
+        "{}",
+        schemas["ErrorCount"]
+    );
+    assert!(
+        schemas["CampaignDetail"]["properties"]["errors"].is_object()
+            || schemas["CampaignDetail"].to_string().contains("errors")
+    );
+}

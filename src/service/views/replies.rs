@@ -118,8 +118,11 @@ impl From<store::Message> for MessageView {
             created_at: m.created_at,
             twilio_sid: m.twilio_sid,
             status,
+            error_message: crate::domain::error_codes::message_for(
+                m.error_code.as_deref(),
+                m.error_message,
+            ),
             error_code: m.error_code,
-            error_message: m.error_message,
             reply_status: m.reply_status,
             reply_error: m.reply_error,
         }
