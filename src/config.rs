@@ -63,6 +63,9 @@ pub struct Settings {
     /// auth token are replaced by random ones at start). By default every message is
     /// delivered ([`crate::simulator::SimulatorMix`] picks another mix).
     pub simulator: SimulatorConfig,
+    /// The name of the account created on an empty database (the sender name of STOP/HELP
+    /// confirmations).
+    pub account_name: String,
     /// Where the built-in simulator listens (port 0 picks a free one).
     pub simulator_bind: String,
     /// The built-in simulator's base URL once it runs (filled in at start; `None` with Twilio):
@@ -165,6 +168,7 @@ impl Settings {
                 ..SimulatorConfig::default()
             },
             simulator_bind: "127.0.0.1:0".into(),
+            account_name: crate::service::accounts::DEFAULT_ACCOUNT_NAME.into(),
             simulator_url: None,
             price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
             currency: DEFAULT_CURRENCY.into(),

@@ -104,7 +104,7 @@ impl Application {
             .await
             .map_err(|e| redact_error(e.into(), &url))
             .context("migrating the database")?;
-        let bootstrap = accounts::bootstrap(store.as_ref())
+        let bootstrap = accounts::bootstrap(store.as_ref(), &settings.account_name)
             .await
             .map_err(|e| anyhow::anyhow!("creating the first account: {e}"))?;
         let listener = TcpListener::bind(&settings.bind)

@@ -389,3 +389,105 @@ async fn error_codes_have_words_in_the_api_and_a_breakdown_on_get_and_the_campai
             || schemas["CampaignDetail"].to_string().contains("errors")
     );
 }
+
+#[tokio::test]
+async fn the_first_account_is_named_on_first_start_listed_renamed_and_its_password_reset() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("accounts.db").display());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .env("HERALD_BIND", format!("127.0.0.1:{port}"))
+        .env("HERALD_DATABASE_URL", &db)
+        .env("HERALD_ACCOUNT_NAME", "Acme Dental")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("Herald is listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    let key = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("API key:"))
+        .map(|k| k.trim().to_owned())
+        .expect("an API key");
+    let account = json(
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/v1/account"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(text.contains("first account, \"Acme Dental\""), "{text}");
+    assert!(text.contains("herald accounts rename acct_"), "{text}");
+    assert_eq!(account["name"], "Acme Dental", "{account}");
+
+    let herald = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .env("HERALD_DATABASE_URL", &db)
+            .output()
+            .unwrap()
+    };
+    let out = herald(&["accounts", "list", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "Acme Dental");
+    let id = list[0]["account_id"].as_str().unwrap().to_owned();
+    let user = list[0]["users"][0].as_str().unwrap().to_owned();
+    let plain = String::from_utf8(herald(&["accounts", "list"]).stdout).unwrap();
+    assert!(plain.contains(&id) && plain.contains(&user), "{plain}");
+
+    let out = herald(&["accounts", "rename", &id, "Bright Smiles"]);
+    assert!(out.status.success(), "{out:?}");
+    let list: Value =
+        serde_json::from_slice(&herald(&["accounts", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["name"], "Bright Smiles");
+    let out = herald(&["accounts", "rename", &id, "  "]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("name"),
+        "{out:?}"
+    );
+    let out = herald(&["accounts", "rename", "acct_nope", "X"]);
+    assert!(!out.status.success());
+
+    let out = herald(&["users", "reset-password", &user, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let password = v["password"].as_str().unwrap();
+    assert!(password.len() >= 12, "{v}");
+    let store = herald::store::connect(&db, &herald::store::DbOptions::default())
+        .await
+        .unwrap();
+    let stored = store.find_user(&user).await.unwrap().unwrap();
+    assert!(herald::service::credentials::password_matches(
+        password,
+        &stored.password_hash
+    ));
+    let out = herald(&["users", "reset-password", "nobody-here"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such user"),
+        "{out:?}"
+    );
+}
