@@ -491,3 +491,24 @@ async fn the_first_account_is_named_on_first_start_listed_renamed_and_its_passwo
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn accounts_are_listed_renamed_and_passwords_reset_on_this_backend() {
+    use herald::service::accounts;
+    let app = spawn_app().await;
+    app.other_account().await;
+    let store = app.store.as_ref();
+    let list = accounts::list(store).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].account_id, app.creds.account_id, "oldest first");
+    assert_eq!(list[0].users, vec![app.creds.user.clone()]);
+    assert_eq!(list[1].name, "Other");
+    let renamed = accounts::rename(store, &app.creds.account_id, " Acme Dental ")
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Acme Dental");
+    assert_eq!(json(app.get("/v1/account").await).await["name"], "Acme Dental");
+    let password = accounts::reset_password(store, &app.creds.user).await.unwrap();
+    assert_ne!(password, app.creds.password);
+    assert!(accounts::reset_password(store, "nobody").await.is_err());
+}
