@@ -21,7 +21,7 @@ use crate::service::views::replies::{
     CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
     ReplyStatus,
 };
-use crate::service::{conversations, numbers, sandbox};
+use crate::service::{agents, conversations, numbers, sandbox};
 
 /// Conversations per page of the list.
 const LIST_PAGE: u32 = 50;
@@ -327,6 +327,8 @@ impl From<MessageView> for MessageRow {
 struct ThreadPage {
     layout: Layout,
     c: ConversationView,
+    /// The agent's name (its id when it can no longer be read).
+    agent_name: Option<String>,
     started: When,
     context: Option<Context>,
     messages: Vec<MessageRow>,
@@ -360,7 +362,16 @@ pub async fn thread(
             urlencode(&c)
         )
     });
+    let agent_name = match &d.conversation.agent_id {
+        Some(a) => Some(
+            agents::get(&state, &user.account_id, a)
+                .await
+                .map_or_else(|_| a.clone(), |agent| agent.name),
+        ),
+        None => None,
+    };
     Ok(html(&ThreadPage {
+        agent_name,
         layout: Layout::new(
             format!("Conversation with {}", d.conversation.phone),
             Some(&user),

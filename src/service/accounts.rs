@@ -106,7 +106,7 @@ pub struct AccountListing {
     /// Its dashboard users.
     pub users: Vec<String>,
     /// Creation time (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -12,6 +12,7 @@ use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
 pub mod replies;
+pub mod timestamp;
 
 /// A campaign with the counts computed from its recipients (create, list).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -43,20 +44,20 @@ pub struct CampaignView {
     /// The agent that answers replies.
     pub agent_id: Option<String>,
     /// When it starts, for scheduled campaigns.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub scheduled_at: Option<OffsetDateTime>,
     /// Duplicate phones dropped at creation.
     pub duplicates_removed: u64,
     /// Sends only to numbers with granted consent (others fail with `no_consent`).
     pub require_consent: bool,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// When sending started.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub started_at: Option<OffsetDateTime>,
     /// When it finished (done, failed or cancelled).
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub finished_at: Option<OffsetDateTime>,
 }
 
@@ -120,7 +121,7 @@ pub struct RecipientView {
     /// SMS segments the message takes.
     pub segments: u32,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -221,10 +222,10 @@ pub struct ApiKeyView {
     /// Its label.
     pub name: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// When it was revoked.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -274,10 +275,10 @@ pub struct AgentView {
     /// How it answers replies.
     pub system_prompt: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -320,10 +321,10 @@ pub struct NumberView {
     /// Default agent for replies.
     pub agent_id: Option<String>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 

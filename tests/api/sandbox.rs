@@ -240,8 +240,11 @@ async fn serve_prints_the_simulator_address_and_the_mix_flag_is_checked() {
         .env("HERALD_SIMULATOR_BIND", format!("127.0.0.1:{sim_port}"))
         .env("HERALD_SIMULATOR_MIX", "realistic")
         .env_remove("HERALD_DATABASE_URL")
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("herald.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -265,6 +268,10 @@ async fn serve_prints_the_simulator_address_and_the_mix_flag_is_checked() {
         text.contains(&format!("http://127.0.0.1:{sim_port}/sim/inbound")),
         "{text}"
     );
+    // The log went to a file, not a terminal: plain text, no colour codes.
+    let log = std::fs::read_to_string(dir.path().join("herald.log")).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "{log}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["serve", "--simulator-mix", "sometimes"])
@@ -507,8 +514,142 @@ async fn accounts_are_listed_renamed_and_passwords_reset_on_this_backend() {
         .await
         .unwrap();
     assert_eq!(renamed.name, "Acme Dental");
-    assert_eq!(json(app.get("/v1/account").await).await["name"], "Acme Dental");
-    let password = accounts::reset_password(store, &app.creds.user).await.unwrap();
+    assert_eq!(
+        json(app.get("/v1/account").await).await["name"],
+        "Acme Dental"
+    );
+    let password = accounts::reset_password(store, &app.creds.user)
+        .await
+        .unwrap();
     assert_ne!(password, app.creds.password);
     assert!(accounts::reset_password(store, "nobody").await.is_err());
+}
+
+/// Every string in `v` that looks like a timestamp, with its path.
+fn timestamps(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s)
+            if s.len() >= 20 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T' =>
+        {
+            out.push((path.to_owned(), s.clone()));
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| timestamps(x, &format!("{path}[{i}]"), out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| timestamps(x, &format!("{path}.{k}"), out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn one_timestamp_format_a_year_ahead_at_most_cancelled_column_and_agent_names() {
+    let app = herald_test_support::spawn_sending_app(|_| {}).await;
+    app.add_paced_number(OUR, 100.0).await;
+    let agent = app.add_agent().await;
+    app.assign_agent(OUR, &agent).await;
+    let c = app
+        .create_campaign(OUR, 2, json!({ "agent_id": agent }))
+        .await;
+    let id = c["campaign_id"].as_str().unwrap().to_owned();
+    app.wait_all_delivered(&id, 2, 30).await;
+    app.text_in(
+        "+447111000001",
+        OUR,
+        "Is Tuesday ok?",
+        "SM00000000000000000000000000000001",
+    )
+    .await;
+    let r = app
+        .post_json("/v1/opt-outs", &json!({ "phone": "+447111000009" }))
+        .await;
+    assert_eq!(r.status(), 201);
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let scheduled = app
+        .create_campaign(
+            OUR,
+            1,
+            json!({ "schedule_type": "schedule", "scheduled_at": later }),
+        )
+        .await;
+    let convos = json(app.get("/v1/conversations").await).await;
+    let convo_id = convos["conversations"][0]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut seen = Vec::new();
+    for path in [
+        format!("/v1/sms/campaigns/{id}"),
+        "/v1/sms/campaigns".to_owned(),
+        format!(
+            "/v1/sms/campaigns/{}",
+            scheduled["campaign_id"].as_str().unwrap()
+        ),
+        "/v1/conversations".to_owned(),
+        format!("/v1/conversations/{convo_id}"),
+        "/v1/opt-outs".to_owned(),
+        "/v1/account".to_owned(),
+        "/v1/agents".to_owned(),
+        "/v1/api-keys".to_owned(),
+    ] {
+        let v = json(app.get(&path).await).await;
+        timestamps(&v, &path, &mut seen);
+    }
+    assert!(seen.len() > 10, "{seen:?}");
+    for (path, t) in &seen {
+        let b = t.as_bytes();
+        let ok = t.len() == 24
+            && t.ends_with('Z')
+            && b[19] == b'.'
+            && b[20..23].iter().all(u8::is_ascii_digit)
+            && time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .is_ok();
+        assert!(ok, "{path}: {t} is not RFC 3339 UTC with milliseconds");
+    }
+
+    // scheduled_at: at most a year ahead.
+    let far = (time::OffsetDateTime::now_utc() + time::Duration::days(400))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for body in [
+        json!({ "schedule_type": "schedule", "scheduled_at": far }),
+        json!({ "schedule_type": "schedule", "scheduled_at": "9999-01-01T00:00:00Z" }),
+        json!({ "schedule_type": "draft", "scheduled_at": far }),
+    ] {
+        let mut req = json!({
+            "from_number": OUR, "name": "Far", "message_template": "Hi",
+            "recipients": [{ "phone": "+447111000001" }],
+        });
+        for (k, v) in body.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        let r = app.post_json("/v1/sms/campaigns", &req).await;
+        assert_eq!(r.status(), 422, "{req}");
+        let e = json(r).await;
+        assert!(
+            herald_test_support::error_fields(&e).contains(&"scheduled_at".to_owned()),
+            "{e}"
+        );
+    }
+
+    // The campaign list has a Cancelled column; the conversation page names the agent.
+    let r = app
+        .delete(&format!(
+            "/v1/sms/campaigns/{}",
+            scheduled["campaign_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let list = page(&app, "/campaigns").await;
+    assert!(list.contains(">Cancelled</th>"), "{list}");
+    assert!(list.contains("data-field=\"cancelled_count\">1<"), "{list}");
+    let thread = page(&app, &format!("/conversations/{convo_id}")).await;
+    assert!(
+        thread.contains(&format!("data-agent=\"{agent}\">Reception<")),
+        "{thread}"
+    );
 }

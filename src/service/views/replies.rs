@@ -29,7 +29,7 @@ pub struct AccountView {
     /// when Twilio's default opt-out handling (long codes, toll-free) already answers them.
     pub keyword_replies: bool,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 
@@ -85,7 +85,7 @@ pub struct MessageView {
     /// The text.
     pub body: String,
     /// When it was received or queued.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Inbound: Twilio's MessageSid. Outbound `agent`: the sid of the sent message.
     pub twilio_sid: Option<String>,
@@ -146,10 +146,10 @@ pub struct ConversationView {
     /// The person is opted out of the account now.
     pub opted_out: bool,
     /// First message.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Latest activity.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub last_message_at: OffsetDateTime,
     /// The latest message.
     pub last_message: Option<MessageView>,
@@ -188,7 +188,7 @@ pub struct CampaignContextView {
     /// The campaign's name.
     pub name: String,
     /// When Twilio accepted the message.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub sent_at: OffsetDateTime,
     /// The exact message the person received.
     pub body: String,
@@ -253,7 +253,7 @@ pub struct OptOutView {
     /// The reason given (or the keyword message).
     pub reason: Option<String>,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 
@@ -321,10 +321,10 @@ pub struct ConsentView {
     /// What proves it.
     pub evidence: Option<String>,
     /// When it was given or withdrawn.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub timestamp: OffsetDateTime,
     /// When Herald stored it.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub recorded_at: OffsetDateTime,
 }
 
