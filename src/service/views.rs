@@ -416,6 +416,9 @@ pub struct CampaignPreview {
     pub opted_out: Vec<OptedOutRecipient>,
     /// With `require_consent`: recipients without granted consent (kept, never sent).
     pub no_consent: Vec<OptedOutRecipient>,
+    /// Things to know before sending, in words: e.g. that US carriers block messages from
+    /// numbers not registered for A2P 10DLC or toll-free verification.
+    pub notices: Vec<String>,
 }
 
 /// One recipient as a preview shows it: the exact message, its encoding and segments.

@@ -653,3 +653,35 @@ async fn one_timestamp_format_a_year_ahead_at_most_cancelled_column_and_agent_na
         "{thread}"
     );
 }
+
+#[tokio::test]
+async fn the_preview_says_what_us_recipients_need() {
+    let app = spawn_app().await;
+    app.add_number(OUR).await;
+    let preview = |phones: &[&str]| {
+        let recipients: Vec<Value> = phones.iter().map(|p| json!({ "phone": p })).collect();
+        let body = json!({
+            "from_number": OUR, "name": "Notice", "message_template": "Hi",
+            "recipients": recipients,
+        });
+        let app = &app;
+        async move {
+            let r = app.post_json("/v1/sms/campaigns/preview", &body).await;
+            assert_eq!(r.status(), 200);
+            json(r).await
+        }
+    };
+    let uk = preview(&["+447111000001"]).await;
+    assert_eq!(uk["notices"], json!([]), "{uk}");
+    let us = preview(&["+447111000001", "+12025550143"]).await;
+    let notices = us["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{us}");
+    let text = notices[0].as_str().unwrap();
+    assert!(
+        text.contains("A2P 10DLC") && text.contains("toll-free"),
+        "{text}"
+    );
+    // Canada is +1 too, but not the US.
+    let ca = preview(&["+14165550143"]).await;
+    assert_eq!(ca["notices"], json!([]), "{ca}");
+}
