@@ -30,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Manage dashboard users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Run the Twilio-compatible carrier simulator on its own.
     Simulator(crate::simulator::SimulatorArgs),
     /// Benchmarks and torture tests of record.
@@ -46,6 +51,37 @@ enum AccountsCommand {
         /// The account's name.
         name: String,
         /// Print one JSON line: {"account_id", "api_key", "user", "password"}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List every account with its id, name and dashboard users.
+    List {
+        /// Print one JSON array: [{"account_id", "name", "users", "created_at"}].
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Rename an account (its name starts every STOP/HELP confirmation).
+    Rename {
+        /// The account's id (`acct_…`, see `herald accounts list`).
+        account_id: String,
+        /// The new name.
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Give a dashboard user a new random password (printed once) and sign them out everywhere.
+    ResetPassword {
+        /// The user's sign-in name (`herald accounts list` shows them).
+        username: String,
+        /// Print one JSON line: {"user", "password"}.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -92,6 +128,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HERALD_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Name of the account created on first start (an empty database); it starts every
+    /// STOP/HELP confirmation. Rename later with `herald accounts rename`.
+    #[arg(long, env = "HERALD_ACCOUNT_NAME", default_value = crate::service::accounts::DEFAULT_ACCOUNT_NAME)]
+    account_name: String,
     #[command(flatten)]
     db: DatabaseArgs,
     /// Public URL Twilio reaches this server at (default: http:// + the bound address).
@@ -124,6 +164,14 @@ struct ServeArgs {
     /// Twilio API key secret.
     #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
     twilio_api_secret: Option<String>,
+    /// Where the built-in Twilio simulator listens when no Twilio credentials are given
+    /// (default: a free loopback port; the address is printed at start).
+    #[arg(long, env = "HERALD_SIMULATOR_BIND", default_value = "127.0.0.1:0")]
+    simulator_bind: String,
+    /// What the built-in simulator does with messages: `delivered` (every one delivered) or
+    /// `realistic` (94 % delivered, 4 % undelivered with 30003, 2 % failed with 30008).
+    #[arg(long, env = "HERALD_SIMULATOR_MIX", value_enum, default_value_t = crate::simulator::SimulatorMix::Delivered)]
+    simulator_mix: crate::simulator::SimulatorMix,
     /// Twilio's API origin (a Twilio-compatible carrier works too).
     #[arg(
         long,
@@ -233,6 +281,96 @@ pub async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Accounts {
+            command: AccountsCommand::List { json, db },
+        } => {
+            telemetry::init(false);
+            let store = migrated(&db).await?;
+            let list = accounts::list(store.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("listing the accounts: {e}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                for a in &list {
+                    println!(
+                        "{}  {:?}  users: {}",
+                        a.account_id,
+                        a.name,
+                        a.users.join(", ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Accounts {
+            command:
+                AccountsCommand::Rename {
+                    account_id,
+                    name,
+                    db,
+                },
+        } => {
+            telemetry::init(false);
+            let store = migrated(&db).await?;
+            let a = accounts::rename(store.as_ref(), &account_id, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!("renaming {account_id}: {}", service_error(e)))?;
+            println!("{} is now called {:?}.", a.account_id, a.name);
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::ResetPassword { username, json, db },
+        } => {
+            telemetry::init(false);
+            let store = migrated(&db).await?;
+            let password = accounts::reset_password(store.as_ref(), &username)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "resetting the password of {username:?}: {}",
+                        service_error(e)
+                    )
+                })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "user": username.trim(), "password": password })
+                );
+            } else {
+                println!(
+                    "New password for {}, shown once (their other sessions were signed out):",
+                    username.trim()
+                );
+                println!("  password:       {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens and migrates the database of an admin command.
+async fn migrated(db: &DatabaseArgs) -> anyhow::Result<store::DynStore> {
+    let store = db.connect().await?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| redact_error(e.into(), &db.database))?;
+    Ok(store)
+}
+
+/// A use case's refusal in words (a field's problem, or what was not found).
+fn service_error(e: crate::service::ServiceError) -> String {
+    match e {
+        crate::service::ServiceError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        crate::service::ServiceError::NotFound(what) => {
+            format!("no such {what} (herald accounts list shows them)")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -262,12 +400,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::new(&args.db.database);
     settings.db = args.db.options();
     settings.bind = args.bind;
+    settings.account_name = args.account_name;
     settings.public_url = args.public_url;
     settings.max_body_bytes = args.max_body_bytes;
     settings.limits = Limits {
         max_recipients: args.max_recipients,
     };
     settings.twilio = twilio;
+    settings.simulator_bind = args.simulator_bind;
+    args.simulator_mix.apply(&mut settings.simulator);
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
     settings.llm = match (args.llm_base_url, args.llm_model) {
@@ -296,13 +437,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.webhooks.retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms);
     let app = Application::build(settings).await?;
     if let Some(creds) = &app.bootstrap {
-        print_credentials("Herald created your first account.", creds);
+        print_credentials(
+            &format!(
+                "Herald created your first account, {:?}.",
+                app.settings().account_name
+            ),
+            creds,
+        );
+        println!(
+            "  Its name starts every STOP/HELP confirmation. Rename it: herald accounts rename {} \"Your business\" (or PATCH /v1/account {{\"name\": …}}, or start a new install with --account-name).",
+            creds.account_id
+        );
     }
     tracing::info!(address = %app.local_addr(), "herald is listening");
     println!(
         "Dashboard: {}/ (sign in with the dashboard user)",
         app.settings().public_base()
     );
+    if let Some(sim) = &app.simulator {
+        println!(
+            "No Twilio credentials: messages go to the built-in Twilio simulator at {} (no real SMS leaves).",
+            sim.base_url
+        );
+        println!(
+            "  Pretend someone texts one of your numbers: curl -X POST {}/sim/inbound -H 'Content-Type: application/json' -d '{{\"from\":\"+15551230001\",\"to\":\"YOUR_NUMBER\",\"body\":\"STOP\"}}'",
+            sim.base_url
+        );
+    }
     println!("Herald is listening on http://{}", app.local_addr());
     app.run_until(crate::shutdown::signal()).await?;
     tracing::info!("herald stopped");

@@ -61,8 +61,17 @@ pub struct Settings {
     /// Run the send engine (tests of the API alone turn it off).
     pub run_engine: bool,
     /// How the built-in simulator behaves when `twilio` is `None` (its account sid and
-    /// auth token are replaced by random ones at start).
+    /// auth token are replaced by random ones at start). By default every message is
+    /// delivered ([`crate::simulator::SimulatorMix`] picks another mix).
     pub simulator: SimulatorConfig,
+    /// The name of the account created on an empty database (the sender name of STOP/HELP
+    /// confirmations).
+    pub account_name: String,
+    /// Where the built-in simulator listens (port 0 picks a free one).
+    pub simulator_bind: String,
+    /// The built-in simulator's base URL once it runs (filled in at start; `None` with Twilio):
+    /// the dashboard sends test inbound SMS through its `POST /sim/inbound`.
+    pub simulator_url: Option<String>,
     /// Price of one SMS segment, for the cost estimate of a preview (Twilio bills per segment).
     pub price_per_segment: f64,
     /// Currency of `price_per_segment` (ISO 4217, e.g. `USD`).
@@ -159,11 +168,11 @@ impl Settings {
             run_engine: true,
             simulator: SimulatorConfig {
                 callback_delay: Duration::from_millis(500),
-                delivered: 0.94,
-                undelivered: 0.04,
-                failed: 0.02,
                 ..SimulatorConfig::default()
             },
+            simulator_bind: "127.0.0.1:0".into(),
+            account_name: crate::service::accounts::DEFAULT_ACCOUNT_NAME.into(),
+            simulator_url: None,
             price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
             currency: DEFAULT_CURRENCY.into(),
             llm: None,

@@ -51,6 +51,24 @@ pub struct Application {
     pub bootstrap: Option<AccountCredentials>,
 }
 
+/// Where Twilio posts incoming SMS.
+const INBOUND_PATH: &str = "/webhooks/twilio/inbound";
+
+/// The address to connect to for a listener bound to `addr` (an unspecified address such as
+/// `0.0.0.0` is reached on loopback).
+fn connect_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let ip = if addr.is_ipv4() {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        };
+        SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    }
+}
+
 /// True for `http(s)://localhost…`, `127.x` and `[::1]` URLs.
 fn is_loopback_url(url: &str) -> bool {
     let host = url
@@ -86,7 +104,7 @@ impl Application {
             .await
             .map_err(|e| redact_error(e.into(), &url))
             .context("migrating the database")?;
-        let bootstrap = accounts::bootstrap(store.as_ref())
+        let bootstrap = accounts::bootstrap(store.as_ref(), &settings.account_name)
             .await
             .map_err(|e| anyhow::anyhow!("creating the first account: {e}"))?;
         let listener = TcpListener::bind(&settings.bind)
@@ -102,11 +120,15 @@ impl Application {
             let config = SimulatorConfig {
                 account_sid: format!("AC{}", random_hex(16)),
                 auth_token: random_hex(16),
+                // Test inbound SMS go straight to this process, signed for the public URL.
+                inbound_url: Some(format!("http://{}{INBOUND_PATH}", connect_addr(addr))),
+                inbound_signed_url: Some(format!("{}{INBOUND_PATH}", settings.public_base())),
                 ..settings.simulator.clone()
             };
-            let sim = Simulator::spawn(config.clone(), "127.0.0.1:0")
+            let sim = Simulator::spawn(config.clone(), &settings.simulator_bind)
                 .await
                 .context("starting the built-in Twilio simulator")?;
+            settings.simulator_url = Some(sim.base_url.clone());
             tracing::warn!(
                 address = %sim.base_url,
                 "no TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: sending to the built-in Twilio simulator (no real SMS leaves)"

@@ -133,6 +133,8 @@ struct DetailPage {
     paged: bool,
     /// How many "Resend to the N who did not get it" offers (0: no button).
     resend: u64,
+    /// Failed and undelivered recipients by error code, with what to do.
+    errors: Vec<crate::service::views::ErrorCount>,
 }
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
@@ -185,8 +187,10 @@ pub async fn detail(
     let row = CampaignRow::new(detail.campaign);
     let resend =
         super::new_campaign::resend_count(row.c.status, row.c.failed_count, row.c.cancelled_count);
+    let errors = detail.errors;
     let page = DetailPage {
         resend,
+        errors,
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),
         row,
         agent_name,

@@ -2,22 +2,26 @@
 //! the same `service::conversations` functions as `GET /v1/conversations[/{id}]`.
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{PageResult, html};
-use super::flash::IncomingFlash;
-use super::signed_in::{CurrentUser, urlencode};
+use super::flash::{FlashKind, IncomingFlash, redirect_with};
+use super::forms::Errors;
+use super::signed_in::{CurrentUser, check_csrf, urlencode};
 use super::views::{Layout, When};
 use crate::domain::reply::Direction;
 use crate::service::App;
-use crate::service::conversations;
+use crate::service::sessions::SignedIn;
 use crate::service::views::replies::{
     CampaignContextView, ConversationParams, ConversationView, MessageParams, MessageView,
     ReplyStatus,
 };
+use crate::service::{agents, conversations, numbers, sandbox};
 
 /// Conversations per page of the list.
 const LIST_PAGE: u32 = 50;
@@ -61,6 +65,132 @@ struct ConversationsPage {
     rows: Vec<ConversationRow>,
     first_page: bool,
     next_cursor: Option<String>,
+    /// The "pretend someone texts you" form, when the built-in simulator stands in for Twilio.
+    sandbox: Option<SandboxForm>,
+}
+
+/// The test-inbound form: the account's numbers to text, and what was typed.
+struct SandboxForm {
+    numbers: Vec<String>,
+    from: String,
+    to: String,
+    body: String,
+    errors: Errors,
+}
+
+impl SandboxForm {
+    async fn new(
+        state: &App,
+        user: &SignedIn,
+        form: TestInboundForm,
+        errors: Errors,
+    ) -> PageResult<Self> {
+        Ok(Self {
+            numbers: numbers::list(state, &user.account_id)
+                .await?
+                .numbers
+                .into_iter()
+                .map(|n| n.phone)
+                .collect(),
+            from: form.from,
+            to: form.to,
+            body: form.body,
+            errors,
+        })
+    }
+}
+
+/// The fields of the test-inbound form.
+#[derive(Debug, Default, Deserialize)]
+pub struct TestInboundForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn list_page(
+    state: &App,
+    user: &SignedIn,
+    cursor: Option<String>,
+    sandbox_form: Option<(TestInboundForm, Errors)>,
+) -> PageResult<ConversationsPage> {
+    let params = ConversationParams {
+        limit: Some(LIST_PAGE),
+        cursor: cursor.clone(),
+    };
+    let list = conversations::list(state, &user.account_id, &params).await?;
+    let sandbox = if sandbox::is_sandbox(state) {
+        let (form, errors) = sandbox_form.unwrap_or_else(|| {
+            (
+                TestInboundForm {
+                    from: "+15551230001".into(),
+                    body: "STOP".into(),
+                    ..TestInboundForm::default()
+                },
+                Errors::default(),
+            )
+        });
+        Some(SandboxForm::new(state, user, form, errors).await?)
+    } else {
+        None
+    };
+    Ok(ConversationsPage {
+        layout: Layout::new("Conversations", Some(user), "conversations"),
+        rows: list.conversations.into_iter().map(Into::into).collect(),
+        first_page: cursor.is_none(),
+        next_cursor: list.next_cursor.map(|c| urlencode(&c)),
+        sandbox,
+    })
+}
+
+/// Sends a pretend SMS to one of the account's numbers through the built-in simulator (signed
+/// and delivered as Twilio would), then shows what Herald answered.
+pub async fn test_inbound(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Form(form): Form<TestInboundForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    match sandbox::send_test_inbound(&state, &user.account_id, &form.from, &form.to, &form.body)
+        .await
+    {
+        Ok(answer) if answer.status == 200 => {
+            let said = match answer.confirmation() {
+                Some(text) => format!("Herald answered at once: “{text}”"),
+                None => {
+                    "No keyword: it is in the conversation below, for the agent to answer.".into()
+                }
+            };
+            Ok(redirect_with(
+                "/conversations",
+                FlashKind::Success,
+                format!(
+                    "Test message “{}” sent from {} to {}. {said}",
+                    form.body,
+                    form.from.trim(),
+                    form.to
+                ),
+            ))
+        }
+        Ok(answer) => Ok(redirect_with(
+            "/conversations",
+            FlashKind::Warning,
+            format!(
+                "Herald refused the test message with HTTP {}: {}",
+                answer.status, answer.twiml
+            ),
+        )),
+        Err(e) => {
+            let errors = Errors::from_service(e)?;
+            let page = list_page(&state, &user, None, Some((form, errors))).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response())
+        }
+    }
 }
 
 /// `?cursor=` of the list.
@@ -77,17 +207,9 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let cursor = q.cursor.filter(|c| !c.is_empty());
-    let params = ConversationParams {
-        limit: Some(LIST_PAGE),
-        cursor: cursor.clone(),
-    };
-    let list = conversations::list(&state, &user.account_id, &params).await?;
-    Ok(html(&ConversationsPage {
-        layout: Layout::new("Conversations", Some(&user), "conversations").with_flash(flash),
-        rows: list.conversations.into_iter().map(Into::into).collect(),
-        first_page: cursor.is_none(),
-        next_cursor: list.next_cursor.map(|c| urlencode(&c)),
-    }))
+    let mut page = list_page(&state, &user, cursor, None).await?;
+    page.layout = page.layout.with_flash(flash);
+    Ok(html(&page))
 }
 
 /// The campaign message the person is answering.
@@ -205,6 +327,8 @@ impl From<MessageView> for MessageRow {
 struct ThreadPage {
     layout: Layout,
     c: ConversationView,
+    /// The agent's name (its id when it can no longer be read).
+    agent_name: Option<String>,
     started: When,
     context: Option<Context>,
     messages: Vec<MessageRow>,
@@ -238,7 +362,16 @@ pub async fn thread(
             urlencode(&c)
         )
     });
+    let agent_name = match &d.conversation.agent_id {
+        Some(a) => Some(
+            agents::get(&state, &user.account_id, a)
+                .await
+                .map_or_else(|_| a.clone(), |agent| agent.name),
+        ),
+        None => None,
+    };
     Ok(html(&ThreadPage {
+        agent_name,
         layout: Layout::new(
             format!("Conversation with {}", d.conversation.phone),
             Some(&user),

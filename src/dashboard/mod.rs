@@ -84,6 +84,10 @@ pub fn router(state: App) -> Router<App> {
             get(campaigns::launch_page).post(campaigns::launch),
         )
         .route("/conversations", get(conversations::list))
+        .route(
+            "/conversations/test-inbound",
+            post(conversations::test_inbound),
+        )
         .route("/conversations/{id}", get(conversations::thread))
         .route(
             "/opt-outs",

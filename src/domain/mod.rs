@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod consent;
 pub mod export;
+pub mod error_codes;
 pub mod ids;
 pub mod import;
 pub mod keywords;

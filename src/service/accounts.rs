@@ -79,13 +79,95 @@ fn username_for(name: &str, id: &AccountId) -> String {
     }
 }
 
-/// On an empty database, creates the first account so a new user can start at once.
-/// Returns its credentials, to print once; `None` when accounts already exist.
-pub async fn bootstrap(store: &dyn Store) -> ServiceResult<Option<AccountCredentials>> {
+/// The first account's name unless `--account-name` says otherwise.
+pub const DEFAULT_ACCOUNT_NAME: &str = "Default";
+
+/// On an empty database, creates the first account, named `name`, so a new user can start at
+/// once. Returns its credentials, to print once; `None` when accounts already exist.
+pub async fn bootstrap(store: &dyn Store, name: &str) -> ServiceResult<Option<AccountCredentials>> {
     if store.count_accounts().await? > 0 {
         return Ok(None);
     }
-    create_account(store, "Default").await.map(Some)
+    let name = if name.trim().is_empty() {
+        DEFAULT_ACCOUNT_NAME
+    } else {
+        name
+    };
+    create_account(store, name).await.map(Some)
+}
+
+/// One account as `herald accounts list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountListing {
+    /// Its id.
+    pub account_id: String,
+    /// Its name (the sender name of STOP/HELP confirmations).
+    pub name: String,
+    /// Its dashboard users.
+    pub users: Vec<String>,
+    /// Creation time (RFC 3339).
+    #[serde(with = "crate::service::views::timestamp")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Every account, oldest first.
+pub async fn list(store: &dyn Store) -> ServiceResult<Vec<AccountListing>> {
+    Ok(store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .map(|(a, users)| AccountListing {
+            account_id: a.id.to_string(),
+            name: a.name,
+            users,
+            created_at: a.created_at,
+        })
+        .collect())
+}
+
+/// Renames an account (what `PATCH /v1/account {"name"}` does), for the command line.
+pub async fn rename(store: &dyn Store, id: &str, name: &str) -> ServiceResult<AccountListing> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ServiceError::invalid("name", "must not be empty"));
+    }
+    if name.chars().count() > crate::domain::campaign::MAX_NAME_CHARS {
+        return Err(ServiceError::invalid(
+            "name",
+            format!(
+                "must be at most {} characters",
+                crate::domain::campaign::MAX_NAME_CHARS
+            ),
+        ));
+    }
+    let id = AccountId::parse(id.trim()).ok_or(ServiceError::NotFound("account"))?;
+    let update = crate::store::AccountSettingsUpdate {
+        name: Some(name.to_owned()),
+        ..Default::default()
+    };
+    store
+        .update_account_settings(&id, &update)
+        .await
+        .map_err(ServiceError::from_store("account"))?;
+    list(store)
+        .await?
+        .into_iter()
+        .find(|a| a.account_id == id.as_str())
+        .ok_or(ServiceError::NotFound("account"))
+}
+
+/// Gives a dashboard user a new random password (returned, to print once) and signs them out
+/// everywhere.
+pub async fn reset_password(store: &dyn Store, username: &str) -> ServiceResult<String> {
+    let user = store
+        .find_user(username.trim())
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    let password = credentials::generate_password();
+    let hash = credentials::hash_password(&password).map_err(ServiceError::Internal)?;
+    store.set_password(user.id, &hash).await?;
+    store.delete_user_sessions(user.id, None).await?;
+    Ok(password)
 }
 
 /// Resolves `KEY_ID:KEY_SECRET` to its account, or `Unauthorized`.

@@ -363,11 +363,16 @@ pub async fn get(
         .held_count(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
+    let errors = store
+        .error_tally(account, &id)
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
     Ok(CampaignDetail {
         held_count,
         campaign: campaign.into(),
         recipients: page.rows.into_iter().map(Into::into).collect(),
         recipients_next_cursor: page.next_cursor,
+        errors: errors.into_iter().map(Into::into).collect(),
     })
 }
 

@@ -24,6 +24,7 @@ pub mod preview;
 pub mod recipients;
 pub mod replier;
 pub mod resend;
+pub mod sandbox;
 pub mod sessions;
 pub mod test_send;
 pub mod views;

@@ -134,8 +134,10 @@ fn report(
         duplicates: Vec::new(),
         opted_out: Vec::new(),
         no_consent: Vec::new(),
+        notices: Vec::new(),
     };
     let mut more = false;
+    let mut to_us = false;
     for (index, outcome) in analysis.recipients.into_iter().enumerate() {
         match outcome {
             RecipientOutcome::Sendable(r) => {
@@ -158,6 +160,9 @@ fn report(
                     out.totals.sendable += 1;
                     out.totals.held += u64::from(held_until.is_some());
                     out.totals.segments += u64::from(segments);
+                    to_us = to_us
+                        || (r.phone.as_str().starts_with("+1")
+                            && r.phone.region().as_deref() == Some("US"));
                 }
                 let on_page = page.after.is_none_or(|after| index as i64 > after);
                 if !on_page {
@@ -210,8 +215,14 @@ fn report(
         out.recipients_next_cursor = out.recipients.last().map(|r| r.index.to_string());
     }
     out.totals.estimated_cost = estimate(out.totals.segments, pricing.price_per_segment);
+    if to_us {
+        out.notices.push(US_NOTICE.to_owned());
+    }
     out
 }
+
+/// What a campaign to US numbers needs (the product page's compliance section).
+pub const US_NOTICE: &str = "Some recipients are in the US: US carriers block application-to-person SMS from a 10-digit number that is not registered for A2P 10DLC (error 30034) and from a toll-free number that is not verified (error 30032). Register the sending number's brand and campaign, or verify the toll-free number, in the Twilio console before sending.";
 
 /// Segments × price, rounded to 6 decimals so `3 × 0.0079` reads `0.0237`.
 fn estimate(segments: u64, price: f64) -> f64 {

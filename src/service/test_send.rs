@@ -66,13 +66,13 @@ pub struct TestSendView {
     /// The matching explanation.
     pub error_message: Option<String>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// When Twilio accepted it.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub sent_at: Option<OffsetDateTime>,
     /// When the carrier confirmed delivery.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub delivered_at: Option<OffsetDateTime>,
 }
 

@@ -14,6 +14,7 @@ use crate::store;
 
 pub mod replies;
 pub mod webhooks;
+pub mod timestamp;
 
 /// A campaign with the counts computed from its recipients (create, list).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -45,7 +46,7 @@ pub struct CampaignView {
     /// The agent that answers replies.
     pub agent_id: Option<String>,
     /// When it starts, for scheduled campaigns.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub scheduled_at: Option<OffsetDateTime>,
     /// Duplicate phones dropped at creation.
     pub duplicates_removed: u64,
@@ -56,13 +57,13 @@ pub struct CampaignView {
     /// Why the send window is ignored, as given at create.
     pub send_window_reason: Option<String>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// When sending started.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub started_at: Option<OffsetDateTime>,
     /// When it finished (done, failed or cancelled).
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub finished_at: Option<OffsetDateTime>,
     /// The campaign this one resends to (made by `POST /v1/sms/campaigns/{id}/resend`);
     /// null otherwise.
@@ -120,9 +121,10 @@ pub struct RecipientView {
     pub status: RecipientStatus,
     /// Twilio's message sid once Twilio accepted it.
     pub twilio_sid: Option<String>,
-    /// Why it failed: Twilio's error code, or Herald's (`opted_out`).
+    /// Why it failed: Twilio's error code, or Herald's (`opted_out`, `no_consent`).
     pub error_code: Option<String>,
-    /// The matching explanation.
+    /// The matching explanation: Twilio's own text when it sent one, else Herald's words for
+    /// the code (what happened and what to do), null for a code Herald has no words for.
     pub error_message: Option<String>,
     /// The number that sends it.
     pub from_number: String,
@@ -131,20 +133,20 @@ pub struct RecipientView {
     /// SMS segments the message takes.
     pub segments: u32,
     /// When Twilio accepted it; null before.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub sent_at: Option<OffsetDateTime>,
     /// When the carrier confirmed delivery; null unless delivered.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
     /// The recipient's IANA time zones, from the number (libphonenumber's map); empty when
     /// the number's zone is unknown (the account's `time_zone` counts then).
     pub time_zones: Vec<String>,
     /// A `pending` recipient outside its send window: when the window opens for them (RFC
     /// 3339); it is sent then. Null otherwise.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub held_until: Option<OffsetDateTime>,
 }
 
@@ -159,8 +161,11 @@ impl From<store::Recipient> for RecipientView {
             variables: r.variables,
             status: r.status,
             twilio_sid: r.twilio_sid,
+            error_message: crate::domain::error_codes::message_for(
+                r.error_code.as_deref(),
+                r.error_message,
+            ),
             error_code: r.error_code,
-            error_message: r.error_message,
             from_number: r.from_number,
             body: r.body,
             segments: r.segments,
@@ -186,6 +191,32 @@ pub struct CampaignDetail {
     pub recipients: Vec<RecipientView>,
     /// Pass as `recipients_cursor` for the next page; null on the last page.
     pub recipients_next_cursor: Option<String>,
+    /// Failed and undelivered recipients by error code, most frequent first (all of the
+    /// campaign's recipients, not just this page).
+    pub errors: Vec<ErrorCount>,
+}
+
+/// How many of a campaign's recipients failed with one error code.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorCount {
+    /// Twilio's code, or Herald's (`opted_out`, `no_consent`).
+    pub error_code: String,
+    /// What it means and what to do (Twilio's own text when the table has no words for it;
+    /// null when neither has any).
+    pub error_message: Option<String>,
+    /// Recipients with this code.
+    pub count: u64,
+}
+
+impl From<store::ErrorTally> for ErrorCount {
+    fn from(t: store::ErrorTally) -> Self {
+        let table = crate::domain::error_codes::explain(&t.error_code).map(|e| e.sentence());
+        Self {
+            error_message: table.or(t.error_message.filter(|m| !m.trim().is_empty())),
+            error_code: t.error_code,
+            count: t.count,
+        }
+    }
 }
 
 /// A page of campaigns, newest first.
@@ -227,10 +258,10 @@ pub struct ApiKeyView {
     /// Its label.
     pub name: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// When it was revoked.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -280,10 +311,10 @@ pub struct AgentView {
     /// How it answers replies.
     pub system_prompt: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -326,10 +357,10 @@ pub struct NumberView {
     /// Default agent for replies.
     pub agent_id: Option<String>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -421,6 +452,9 @@ pub struct CampaignPreview {
     pub opted_out: Vec<OptedOutRecipient>,
     /// With `require_consent`: recipients without granted consent (kept, never sent).
     pub no_consent: Vec<OptedOutRecipient>,
+    /// Things to know before sending, in words: e.g. that US carriers block messages from
+    /// numbers not registered for A2P 10DLC or toll-free verification.
+    pub notices: Vec<String>,
 }
 
 /// One recipient as a preview shows it: the exact message, its encoding and segments.
@@ -455,7 +489,7 @@ pub struct PreviewRecipient {
     /// Outside the account's send window when the campaign would start (now, or
     /// `scheduled_at`): when the window opens for them. Null when it is open, there is no
     /// window, or `respect_send_window` is false.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub held_until: Option<OffsetDateTime>,
 }
 

@@ -74,6 +74,10 @@ pub struct SimulatorArgs {
     /// Seed for faults and the status mix, for reproducible runs (SIDs stay unique per run).
     #[arg(long, env = "HERALD_SEED")]
     pub seed: Option<u64>,
+    /// Herald's incoming-message webhook (`http://HOST:PORT/webhooks/twilio/inbound`), where
+    /// `POST /sim/inbound` delivers a test SMS signed with --auth-token.
+    #[arg(long, env = "HERALD_INBOUND_URL")]
+    pub inbound_url: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     pub log_json: bool,
@@ -121,6 +125,8 @@ impl SimulatorArgs {
             callback_concurrency: self.callback_concurrency as usize,
             allow_remote_callbacks: self.allow_remote_callbacks,
             seed: self.seed,
+            inbound_url: self.inbound_url.clone().filter(|u| !u.trim().is_empty()),
+            inbound_signed_url: None,
         }
     }
 }
@@ -139,6 +145,15 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
         "simulator is listening"
     );
     println!("Simulator listening on {}", running.base_url);
+    match &running.simulator.config().inbound_url {
+        Some(url) => println!(
+            "Test inbound SMS: POST {}/sim/inbound {{\"from\",\"to\",\"body\"}} is delivered to {url}",
+            running.base_url
+        ),
+        None => println!(
+            "Give --inbound-url (Herald's /webhooks/twilio/inbound) to send test inbound SMS with POST /sim/inbound"
+        ),
+    }
     tokio::select! {
         _ = crate::shutdown::signal() => {}
         _ = running.stopped() => anyhow::bail!("the simulator's server stopped unexpectedly"),
@@ -191,6 +206,8 @@ mod tests {
             "9",
             "--seed",
             "42",
+            "--inbound-url",
+            "http://127.0.0.1:8080/webhooks/twilio/inbound",
         ])
         .unwrap();
         let c = w.args.config();
@@ -200,6 +217,10 @@ mod tests {
         assert_eq!(c.slow_delay, Duration::from_millis(7));
         assert_eq!(c.callback_retries, 9);
         assert_eq!(c.seed, Some(42));
+        assert_eq!(
+            c.inbound_url.as_deref(),
+            Some("http://127.0.0.1:8080/webhooks/twilio/inbound")
+        );
         assert!(Wrapper::try_parse_from(["x", "--fail-429", "1.5"]).is_err());
         assert!(Wrapper::try_parse_from(["x", "--failed", "-1"]).is_err());
         assert!(Wrapper::try_parse_from(["x", "--slow", "NaN"]).is_err());

@@ -14,6 +14,7 @@
 
 mod callbacks;
 pub mod cli;
+mod inbound;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use callbacks::CallbackStats;
 pub use cli::SimulatorArgs;
+pub use inbound::InboundAnswer;
 
 use callbacks::Dispatcher;
 
@@ -95,6 +97,12 @@ pub struct SimulatorConfig {
     /// Seed for faults, the status mix and callback faults, for reproducible runs; SIDs are
     /// always fresh, so a restarted simulator never repeats a SID Herald already stored.
     pub seed: Option<u64>,
+    /// Where `POST /sim/inbound` delivers an incoming SMS: Herald's
+    /// `/webhooks/twilio/inbound`. `None`: the route answers 409.
+    pub inbound_url: Option<String>,
+    /// The URL the inbound webhook's signature covers when Herald knows itself by another
+    /// address than `inbound_url` (its public URL); `None`: `inbound_url`.
+    pub inbound_signed_url: Option<String>,
 }
 
 impl Default for SimulatorConfig {
@@ -119,6 +127,8 @@ impl Default for SimulatorConfig {
             callback_concurrency: 64,
             allow_remote_callbacks: false,
             seed: None,
+            inbound_url: None,
+            inbound_signed_url: None,
         }
     }
 }
@@ -144,7 +154,31 @@ impl fmt::Debug for SimulatorConfig {
             .field("callback_concurrency", &self.callback_concurrency)
             .field("allow_remote_callbacks", &self.allow_remote_callbacks)
             .field("seed", &self.seed)
+            .field("inbound_url", &self.inbound_url)
             .finish()
+    }
+}
+
+/// The named outcome mixes of the built-in simulator (`herald serve --simulator-mix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SimulatorMix {
+    /// Every message is delivered and nothing fails: a first campaign shows no surprise.
+    #[default]
+    Delivered,
+    /// Like a real carrier: 94 % delivered, 4 % undelivered (30003), 2 % failed (30008).
+    Realistic,
+}
+
+impl SimulatorMix {
+    /// Sets the final-status weights of `config` to this mix.
+    pub fn apply(self, config: &mut SimulatorConfig) {
+        let (d, u, f) = match self {
+            SimulatorMix::Delivered => (1.0, 0.0, 0.0),
+            SimulatorMix::Realistic => (0.94, 0.04, 0.02),
+        };
+        config.delivered = d;
+        config.undelivered = u;
+        config.failed = f;
     }
 }
 
@@ -387,8 +421,8 @@ impl Simulator {
         &self.inner.config
     }
 
-    /// Every route: Twilio's Messages create/fetch/list under `/2010-04-01`, and the journal
-    /// (`GET`/`DELETE /sim/messages`); anything else answers a Twilio-shaped JSON 404/405.
+    /// Every route: Twilio's Messages create/fetch/list under `/2010-04-01`, the journal
+    /// (`GET`/`DELETE /sim/messages`) and a test inbound SMS (`POST /sim/inbound`); anything else answers a Twilio-shaped JSON 404/405.
     pub fn router(&self) -> axum::Router {
         routes::router(self.clone())
     }

@@ -38,6 +38,7 @@ pub(crate) fn router(sim: Simulator) -> Router {
         )
         .route("/2010-04-01/Accounts/{account}/Messages/{file}", get(fetch))
         .route("/sim/messages", get(journal).delete(clear_journal))
+        .route("/sim/inbound", post(super::inbound::inbound))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(sim)

@@ -114,6 +114,8 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, new: &NewAccount) -> StoreResult<()>;
     /// One account.
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
+    /// Every account, oldest first, with its dashboard users' names (for the command line).
+    async fn list_accounts(&self) -> StoreResult<Vec<(Account, Vec<String>)>>;
     /// Adds an API key to an account.
     async fn create_api_key(&self, account: &AccountId, key: &NewApiKey) -> StoreResult<ApiKey>;
     /// The stored credentials of a key id, for authentication.

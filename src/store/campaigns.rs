@@ -339,4 +339,22 @@ pub trait CampaignStore: Send + Sync {
     /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;
+    /// The campaign's failed and undelivered recipients grouped by error code, most frequent
+    /// first (then by code), with one of Twilio's messages for each.
+    async fn error_tally(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> StoreResult<Vec<ErrorTally>>;
+}
+
+/// Recipients of one campaign that failed with one error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorTally {
+    /// The code.
+    pub error_code: String,
+    /// One of the messages stored with it (Twilio's text), if any.
+    pub error_message: Option<String>,
+    /// How many recipients.
+    pub count: u64,
 }

@@ -347,15 +347,17 @@ async fn schedules_drafts_and_launch() {
     .await;
     assert_eq!(fields, ["scheduled_at"]);
 
+    // At most a year ahead; answered in the API's one format (milliseconds, Z).
+    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date();
     let scheduled = app
         .create_campaign(
             &from,
             1,
-            json!({ "schedule_type": "schedule", "scheduled_at": "2099-05-20T09:00:00Z" }),
+            json!({ "schedule_type": "schedule", "scheduled_at": format!("{day}T09:00:00Z") }),
         )
         .await;
     assert_eq!(scheduled["status"], "scheduled");
-    assert_eq!(scheduled["scheduled_at"], "2099-05-20T09:00:00Z");
+    assert_eq!(scheduled["scheduled_at"], format!("{day}T09:00:00.000Z"));
 
     let draft = app
         .create_campaign(&from, 2, json!({ "schedule_type": "draft" }))

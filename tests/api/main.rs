@@ -17,6 +17,7 @@ mod replies;
 mod resources;
 mod send_windows;
 mod scale_store;
+mod sandbox;
 mod store_conformance;
 mod webhook_store;
 mod webhooks;

@@ -7,3 +7,4 @@ mod browser;
 mod flows;
 mod webhooks;
 mod operations;
+mod sandbox;

@@ -335,7 +335,14 @@ fn missing_variables(data: &DraftData) -> BTreeMap<String, usize> {
 /// opted-out and unconsented recipients, and placeholders left blank.
 fn warnings(data: &DraftData, preview: &CampaignPreview) -> Vec<Problem> {
     let parsed = &data.parsed;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Problem> = preview
+        .notices
+        .iter()
+        .map(|n| Problem {
+            anchor: "recipients-table",
+            text: n.clone(),
+        })
+        .collect();
     if !parsed.encoding.is_empty() && parsed.encoding != "UTF-8" {
         warnings.push(Problem {
             anchor: "recipients-table",

@@ -351,6 +351,9 @@ fn validate_senders<L>(
     out
 }
 
+/// How far ahead a campaign may be scheduled: a year, leap day included.
+pub const MAX_SCHEDULE_AHEAD: time::Duration = time::Duration::days(366);
+
 fn validate_schedule<L>(
     req: &CampaignRequest<L>,
     now: OffsetDateTime,
@@ -372,6 +375,15 @@ fn validate_schedule<L>(
             }
         }
     };
+    if let Some(t) = at
+        && t > now + MAX_SCHEDULE_AHEAD
+    {
+        errors.push(FieldError::new(
+            "scheduled_at",
+            "must be at most a year (366 days) ahead",
+        ));
+        return Schedule::Now;
+    }
     match (kind, at) {
         (ScheduleType::Now, None) => Schedule::Now,
         (ScheduleType::Now, Some(_)) => {

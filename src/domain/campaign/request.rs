@@ -50,7 +50,8 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// `now` (default), `schedule` or `draft`.
     #[serde(default)]
     pub schedule_type: Option<ScheduleType>,
-    /// RFC 3339 time to start, with `schedule` (required) or `draft` (optional).
+    /// RFC 3339 time to start, with `schedule` (required) or `draft` (optional); at most a
+    /// year (366 days) ahead.
     #[serde(default)]
     pub scheduled_at: Option<String>,
     /// Send only to numbers whose latest consent record is `granted` (`/v1/consents`); the

@@ -35,7 +35,7 @@ pub struct AccountView {
     /// The IANA zone of numbers whose own zone is unknown (default `UTC`).
     pub time_zone: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 
@@ -120,7 +120,7 @@ pub struct MessageView {
     /// The text.
     pub body: String,
     /// When it was received or queued.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Inbound: Twilio's MessageSid. Outbound `agent`: the sid of the sent message.
     pub twilio_sid: Option<String>,
@@ -153,8 +153,11 @@ impl From<store::Message> for MessageView {
             created_at: m.created_at,
             twilio_sid: m.twilio_sid,
             status,
+            error_message: crate::domain::error_codes::message_for(
+                m.error_code.as_deref(),
+                m.error_message,
+            ),
             error_code: m.error_code,
-            error_message: m.error_message,
             reply_status: m.reply_status,
             reply_error: m.reply_error,
         }
@@ -178,10 +181,10 @@ pub struct ConversationView {
     /// The person is opted out of the account now.
     pub opted_out: bool,
     /// First message.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Latest activity.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub last_message_at: OffsetDateTime,
     /// The latest message.
     pub last_message: Option<MessageView>,
@@ -220,7 +223,7 @@ pub struct CampaignContextView {
     /// The campaign's name.
     pub name: String,
     /// When Twilio accepted the message.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub sent_at: OffsetDateTime,
     /// The exact message the person received.
     pub body: String,
@@ -285,7 +288,7 @@ pub struct OptOutView {
     /// The reason given (or the keyword message).
     pub reason: Option<String>,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 
@@ -353,10 +356,10 @@ pub struct ConsentView {
     /// What proves it.
     pub evidence: Option<String>,
     /// When it was given or withdrawn.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub timestamp: OffsetDateTime,
     /// When Herald stored it.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub recorded_at: OffsetDateTime,
 }
 

@@ -50,18 +50,18 @@ pub struct WebhookEndpointView {
     /// Why Herald disabled it (every delivery failed for 24 hours); null otherwise.
     pub disabled_reason: Option<String>,
     /// The first failed attempt since the last success; null while deliveries succeed.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub failing_since: Option<OffsetDateTime>,
     /// Messages waiting for delivery (new, or between retries).
     pub pending: u64,
     /// After a rotation, until when the previous secret still signs beside the new one.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::service::views::timestamp::option")]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -107,7 +107,7 @@ pub struct WebhookSecretRotated {
     /// The new `whsec_…` secret. Shown once.
     pub secret: String,
     /// Until when the previous secret also signs (24 hours from now).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub previous_secret_expires_at: OffsetDateTime,
 }
 
@@ -150,7 +150,7 @@ pub struct WebhookDeliveryView {
     /// What went wrong; null for a delivered message.
     pub error: Option<String>,
     /// When the attempt ended.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
 }
 

@@ -70,6 +70,33 @@ macro_rules! account_store {
                     .ok_or(StoreError::NotFound)
                 }
 
+                async fn list_accounts(&self) -> StoreResult<Vec<(Account, Vec<String>)>> {
+                    let accounts = sqlx::query_as::<_, AccountRow>(
+                        "SELECT id, name, created_at FROM accounts ORDER BY created_at, id",
+                    )
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let users: Vec<(String, String)> = sqlx::query_as(
+                        "SELECT account_id, username FROM users ORDER BY username",
+                    )
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(accounts
+                        .into_iter()
+                        .map(|row| {
+                            let account = Account::from(row);
+                            let names = users
+                                .iter()
+                                .filter(|(a, _)| a == account.id.as_str())
+                                .map(|(_, u)| u.clone())
+                                .collect();
+                            (account, names)
+                        })
+                        .collect())
+                }
+
                 async fn create_api_key(
                     &self,
                     account: &AccountId,

@@ -669,6 +669,32 @@ macro_rules! campaign_store {
                     .map_err(backend)?;
                     counts(rows)
                 }
+
+                async fn error_tally(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                ) -> StoreResult<Vec<ErrorTally>> {
+                    let seq = self.campaign_seq(account, id).await?;
+                    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+                        "SELECT error_code, MAX(error_message), COUNT(*) AS n FROM recipients \
+                         WHERE campaign_seq = $1 AND status IN ('failed', 'undelivered') \
+                         AND error_code IS NOT NULL GROUP BY error_code \
+                         ORDER BY n DESC, error_code",
+                    )
+                    .bind(seq)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(error_code, error_message, n)| ErrorTally {
+                            error_code,
+                            error_message,
+                            count: u64::try_from(n).unwrap_or(0),
+                        })
+                        .collect())
+                }
             }
         };
     };
