@@ -24,12 +24,13 @@ target_dir=$(cd "$target_dir" && pwd)
 bin="$target_dir/x86_64-unknown-linux-gnu/release"
 for target in "${targets[@]}"; do
   # -jobs=1 runs the fuzzer in a child process whose output libFuzzer writes to fuzz-0.log
-  # in the current directory: one directory per target.
+  # in the current directory: one directory per target. -timeout=60: at nice 19 on a busy
+  # machine an input can wait seconds for a CPU, and a shorter limit reports false hangs.
   mkdir -p "$logs/$target" "fuzz/artifacts/$target" "fuzz/corpus/$target"
   echo "== $target: ${seconds}s, log in $logs/$target/fuzz-0.log"
   (cd "$logs/$target" && nice -n 19 "$bin/$target" "$root/fuzz/corpus/$target" \
     -artifact_prefix="$root/fuzz/artifacts/$target/" -jobs=1 -workers=1 \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+    -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 >"$logs/$target/driver.log" 2>&1)
   echo "   exit $?; $(grep -E '^#[0-9]+' "$logs/$target/fuzz-0.log" | tail -1)"
 done
