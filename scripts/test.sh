@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs everything Herald's CI runs: formatting, lints, and the whole test suite.
+# Runs everything Herald's CI runs: formatting, lints, the fuzz targets' build, and the whole
+# test suite.
 # Works on a fresh machine of the project's kind: it installs what is missing.
 #
 # PostgreSQL: unless TEST_DATABASE_URL is already set, a throwaway cluster of its own is
@@ -29,6 +30,22 @@ cargo fmt --check
 
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== fuzz targets (fuzz/, needs nightly)"
+# Only that they build (unoptimised, no sanitizer: quick); running them is in README.md,
+# "Fuzzing". HERALD_FUZZ_BUILD=0 skips this step.
+if [ "${HERALD_FUZZ_BUILD:-1}" = 0 ]; then
+  echo "skipped (HERALD_FUZZ_BUILD=0)"
+elif cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "installing cargo-fuzz"
+    cargo +nightly install cargo-fuzz --locked
+  fi
+  cargo fmt --check --manifest-path fuzz/Cargo.toml
+  cargo +nightly fuzz build --dev --sanitizer none --target-dir "$CARGO_TARGET_DIR-fuzz"
+else
+  echo "skipped: no nightly toolchain (rustup toolchain install nightly), so no cargo fuzz"
+fi
 
 echo "== PostgreSQL"
 pg_port=

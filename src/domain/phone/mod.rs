@@ -437,6 +437,12 @@ fn attempt(
         return Err(invalid_reason(&number));
     }
     let e164 = PHONE_NUMBER_UTIL.format(&number, PhoneNumberFormat::E164);
+    // A national number can be valid in its country's metadata and still make more than
+    // E.164's 15 digits with the country code (German numbers of 14 digits after `49`):
+    // such a number could not be sent, nor written back in as `+...` (found by fuzzing).
+    if e164.len() > MAX_E164_DIGITS + 1 {
+        return Err(PhoneError::TooLong);
+    }
     Ok(Phone(e164.into_owned()))
 }
 

@@ -448,3 +448,23 @@ fn notify_international_cases_also_pass_the_strict_rule() {
         assert_eq!(strict, import, "{group} {input:?} ({notify:?})");
     }
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/import.rs): a German national number that
+/// libphonenumber's metadata calls valid became `+4964516545152557`, 16 digits, which E.164,
+/// Twilio and the strict rule refuse. Every rule now refuses it as too long.
+#[test]
+fn national_numbers_never_make_more_than_fifteen_digits() {
+    for raw in ["64516545152557", "064516545152557", "64516545152 557"] {
+        assert_eq!(
+            outcome(Phone::parse_with_region(raw, Some("DE"))),
+            Err("too_long"),
+            "{raw:?}"
+        );
+    }
+    assert_eq!(outcome(Phone::parse("+4964516545152557")), Err("too_long"));
+    // Fifteen digits in all is still fine.
+    assert_eq!(
+        outcome(Phone::parse_with_region("030 12345678", Some("DE"))),
+        Ok("+493012345678".to_owned())
+    );
+}
