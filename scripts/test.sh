@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs everything Herald's CI runs: formatting, lints, the fuzz targets' build, and the whole
+# Runs everything Herald's CI runs: formatting, lints, a check of the fuzz targets, and the whole
 # test suite.
 # Works on a fresh machine of the project's kind: it installs what is missing.
 #
@@ -31,20 +31,15 @@ cargo fmt --check
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== fuzz targets (fuzz/, needs nightly)"
-# Only that they build (unoptimised, no sanitizer: quick); running them is in README.md,
-# "Fuzzing". HERALD_FUZZ_BUILD=0 skips this step.
-if [ "${HERALD_FUZZ_BUILD:-1}" = 0 ]; then
-  echo "skipped (HERALD_FUZZ_BUILD=0)"
-elif cargo +nightly --version >/dev/null 2>&1; then
-  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "installing cargo-fuzz"
-    cargo +nightly install cargo-fuzz --locked
-  fi
-  cargo fmt --check --manifest-path fuzz/Cargo.toml
-  cargo +nightly fuzz build --dev --sanitizer none --target-dir "$CARGO_TARGET_DIR-fuzz"
+echo "== fuzz targets (fuzz/): they compile"
+# CI checks that the targets compile against today's code (stable `cargo check`, sharing the
+# build above); building and running them needs nightly and cargo-fuzz: README.md, "Fuzzing".
+# HERALD_FUZZ_CHECK=0 skips this step.
+if [ "${HERALD_FUZZ_CHECK:-1}" = 0 ]; then
+  echo "skipped (HERALD_FUZZ_CHECK=0)"
 else
-  echo "skipped: no nightly toolchain (rustup toolchain install nightly), so no cargo fuzz"
+  cargo fmt --check --manifest-path fuzz/Cargo.toml
+  cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 fi
 
 echo "== PostgreSQL"
