@@ -97,7 +97,7 @@ struct ServeArgs {
     /// Public URL Twilio reaches this server at (default: http:// + the bound address).
     #[arg(long, env = "HERALD_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Most recipients in one campaign create.
+    /// Most recipients in one campaign create, and most rows a recipient import reads.
     #[arg(long, env = "HERALD_MAX_RECIPIENTS", default_value_t = 100_000)]
     max_recipients: usize,
     /// Largest request body, in bytes.

@@ -26,8 +26,18 @@ pub enum PageError {
     BadRequest(String),
     /// The body (an upload, a form) is larger than Herald accepts.
     TooLarge,
+    /// A field breaks an input rule every edge applies (`domain::input`): a NUL character.
+    /// Answered 422, naming the field.
+    Invalid(crate::domain::FieldError),
     /// Something failed on our side; logged, not shown.
     Internal(anyhow::Error),
+}
+
+impl PageError {
+    /// A field that breaks an input rule (422).
+    pub fn invalid(e: crate::domain::FieldError) -> Self {
+        PageError::Invalid(e)
+    }
 }
 
 impl From<ServiceError> for PageError {
@@ -84,6 +94,11 @@ impl PageError {
                 StatusCode::BAD_REQUEST,
                 "Something is wrong with that request",
                 m,
+            ),
+            PageError::Invalid(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Something is wrong with that request",
+                format!("{}: {}. Nothing was changed.", e.field, e.message),
             ),
             PageError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -236,6 +251,7 @@ fn status_code(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
         s if s.is_server_error() => "internal_error",
         _ => "bad_request",
     }

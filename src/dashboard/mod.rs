@@ -117,6 +117,7 @@ pub fn router(state: App) -> Router<App> {
             dashboard.clone(),
             flash::flash_layer,
         ))
+        .layer(middleware::from_fn(forms::input_rules))
         .layer(middleware::from_fn_with_state(state, error::error_pages))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(dashboard))

@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::auth::CsrfForm;

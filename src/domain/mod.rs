@@ -4,6 +4,7 @@ pub mod campaign;
 pub mod consent;
 pub mod ids;
 pub mod import;
+pub mod input;
 pub mod keywords;
 pub mod phone;
 pub mod reply;

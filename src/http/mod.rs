@@ -126,6 +126,7 @@ pub fn router() -> Router<App> {
         .route("/v1/{*rest}", any(route_not_found))
         .route("/webhooks", any(route_not_found))
         .route("/webhooks/{*rest}", any(route_not_found))
+        .layer(axum::middleware::from_fn(extract::input_rules))
 }
 
 /// The JSON 404 of a path no route serves.

@@ -10,6 +10,7 @@ mod dashboard;
 mod edge;
 mod engine;
 mod errors;
+mod input_rules;
 mod preview;
 mod replies;
 mod resources;

@@ -40,8 +40,9 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// A name for people to recognise the campaign by.
     #[serde(default)]
     pub name: Option<String>,
-    /// The message, with `{{variable}}` placeholders.
+    /// The message, with `{{variable}}` placeholders; at most 4,096 characters.
     #[serde(default)]
+    #[schema(max_length = 4096)]
     pub message_template: Option<String>,
     /// Who gets it.
     #[serde(default)]
@@ -90,7 +91,8 @@ pub struct RecipientRequest {
     /// `default_country`, also a national number of that country).
     #[serde(default)]
     pub phone: Option<String>,
-    /// Values for the template's placeholders: strings, numbers or booleans.
+    /// Values for the template's placeholders: strings, numbers or booleans, each at most
+    /// 1,024 characters, names and values together at most 10,240 characters.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
