@@ -54,6 +54,7 @@ impl From<ServiceError> for PageError {
                     .join("; "),
             ),
             ServiceError::Unauthorized => PageError::Csrf,
+            ServiceError::Unavailable(m) => PageError::Conflict(m),
             ServiceError::Internal(e) => PageError::Internal(e),
         }
     }
@@ -305,6 +306,7 @@ pub fn live_error(e: ServiceError) -> Response {
             vec![],
         ),
         ServiceError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+        ServiceError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, vec![]),
         e @ ServiceError::IdempotencyMismatch => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",

@@ -101,6 +101,7 @@ pub fn router(state: App) -> Router<App> {
             "/numbers/{phone}",
             get(numbers::number).post(numbers::update_number),
         )
+        .route("/numbers/{phone}/webhook", post(numbers::point_webhook))
         .route(
             "/numbers/{phone}/delete",
             get(numbers::delete_number_page).post(numbers::delete_number),

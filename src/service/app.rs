@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::engine::EngineHandle;
 use crate::metrics::Metrics;
+use crate::provider::twilio::TwilioClient;
 use crate::service::callbacks::StatusIngest;
 use crate::service::replier::Replier;
 use crate::store::DynStore;
@@ -31,6 +32,9 @@ pub struct App {
     pub callbacks: StatusIngest,
     /// Answers inbound messages with the agent's model, in the background.
     pub(in crate::service) replier: Replier,
+    /// Twilio (or the simulator), asked which numbers the account owns; `None` (an `App`
+    /// built without one, as some tests do) skips that check.
+    pub(in crate::service) twilio: Option<TwilioClient>,
 }
 
 impl App {
@@ -44,7 +48,14 @@ impl App {
             engine: EngineHandle::new(),
             metrics: Metrics::new(),
             replier,
+            twilio: None,
         }
+    }
+
+    /// The same, asking `client` which numbers the Twilio account owns.
+    pub fn with_twilio(mut self, client: TwilioClient) -> Self {
+        self.twilio = Some(client);
+        self
     }
 
     /// The store, for the composition root (the engine shares it) and tests in the process.

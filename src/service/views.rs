@@ -328,6 +328,37 @@ pub struct NumberRequest {
     pub agent_id: Option<String>,
 }
 
+/// One of the account's Twilio numbers, and where Twilio sends its incoming SMS.
+#[derive(Debug, Clone, Serialize)]
+pub struct TwilioNumberView {
+    /// E.164.
+    pub phone: String,
+    /// The name given in Twilio's console.
+    pub friendly_name: String,
+    /// Where Twilio posts its incoming SMS (`None`: nowhere).
+    pub sms_url: Option<String>,
+    /// True when that is Herald's inbound webhook.
+    pub points_here: bool,
+}
+
+impl TwilioNumberView {
+    /// The view of `n`, given Herald's inbound webhook URL.
+    pub fn new(n: crate::provider::twilio::IncomingNumber, here: &str) -> Self {
+        let sms_url = n.sms_url.filter(|u| !u.trim().is_empty());
+        Self {
+            points_here: sms_url.as_deref() == Some(here),
+            friendly_name: n.friendly_name.unwrap_or_else(|| n.phone_number.clone()),
+            phone: n.phone_number,
+            sms_url,
+        }
+    }
+
+    /// True when Twilio sends its incoming SMS somewhere other than Herald.
+    pub fn points_elsewhere(&self) -> bool {
+        self.sms_url.is_some() && !self.points_here
+    }
+}
+
 /// Body of `PATCH /v1/numbers/{phone}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,7 @@
 
 mod callbacks;
 pub mod cli;
+mod numbers;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -95,6 +96,8 @@ pub struct SimulatorConfig {
     /// Seed for faults, the status mix and callback faults, for reproducible runs; SIDs are
     /// always fresh, so a restarted simulator never repeats a SID Herald already stored.
     pub seed: Option<u64>,
+    /// The numbers the account owns (`IncomingPhoneNumbers`, with SMS); `None`: every number.
+    pub incoming_numbers: Option<Vec<String>>,
 }
 
 impl Default for SimulatorConfig {
@@ -119,6 +122,7 @@ impl Default for SimulatorConfig {
             callback_concurrency: 64,
             allow_remote_callbacks: false,
             seed: None,
+            incoming_numbers: None,
         }
     }
 }
@@ -144,6 +148,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("callback_concurrency", &self.callback_concurrency)
             .field("allow_remote_callbacks", &self.allow_remote_callbacks)
             .field("seed", &self.seed)
+            .field("incoming_numbers", &self.incoming_numbers)
             .finish()
     }
 }
@@ -334,6 +339,8 @@ pub(crate) struct Inner {
     pub(crate) tuning: Tuning,
     pub(crate) state: Mutex<State>,
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// The account's phone numbers and their `SmsUrl`.
+    pub(crate) numbers: numbers::Registry,
 }
 
 impl Drop for Inner {
@@ -378,6 +385,7 @@ impl Simulator {
                     rng,
                 }),
                 dispatcher,
+                numbers: numbers::Registry::default(),
             }),
         }
     }

@@ -11,6 +11,7 @@ mod edge;
 mod engine;
 mod errors;
 mod input_rules;
+mod number_ownership;
 mod preview;
 mod replies;
 mod resources;
