@@ -12,6 +12,7 @@ pub mod health;
 pub mod inbound;
 pub mod keys;
 pub mod numbers;
+pub mod openapi;
 pub mod optouts;
 pub mod preview;
 pub mod webhooks;
@@ -111,7 +112,10 @@ pub fn router() -> Router<App> {
         .routes(routes!(consents::for_phone))
         .routes(routes!(account::get, account::update))
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    // Completed once with what every route shares (`openapi::complete`), served as is.
+    let openapi = Arc::new(openapi::complete(
+        serde_json::to_value(&openapi).expect("the OpenAPI document serializes"),
+    ));
 
     router
         .route(

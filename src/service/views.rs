@@ -166,6 +166,8 @@ pub struct CampaignList {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -176,6 +178,8 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct RecipientParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub recipients_limit: Option<u32>,
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,
@@ -275,8 +279,10 @@ pub struct AgentList {
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
     /// Its name.
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub name: Option<String>,
     /// How it answers replies (mention running campaigns here).
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub system_prompt: Option<String>,
 }
 
@@ -321,8 +327,10 @@ pub struct NumberList {
 #[serde(deny_unknown_fields)]
 pub struct NumberRequest {
     /// E.164 phone of a Twilio number of yours.
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
-    /// Segments per second (default 1.0).
+    /// Segments per second, more than 0 and at most 100,000 (default 1.0).
+    #[schema(exclusive_minimum = 0.0, maximum = 100000.0)]
     pub mps: Option<f64>,
     /// Default agent for replies to this number.
     pub agent_id: Option<String>,
@@ -363,7 +371,8 @@ impl TwilioNumberView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberUpdate {
-    /// Segments per second.
+    /// Segments per second, more than 0 and at most 100,000.
+    #[schema(exclusive_minimum = 0.0, maximum = 100000.0)]
     pub mps: Option<f64>,
     /// Default agent (null to clear).
     #[serde(default, with = "double_option")]
@@ -387,6 +396,8 @@ mod double_option {
 #[into_params(parameter_in = Query)]
 pub struct PreviewParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub recipients_limit: Option<u32>,
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,
