@@ -48,10 +48,13 @@ curl -fs "$base/v1/openapi.json" >"$work/openapi.json"
 echo "== openapi-spec-validator"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json"
 
+# Twilio's webhooks answer only signed requests (403 otherwise, tested in tests/api), so
+# schemathesis, which cannot sign, leaves them out.
 echo "== schemathesis (at most $cases examples per operation and phase, all checks)"
 "$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "$work/openapi.json" --url "$base" \
   -H "Authorization: Bearer $key" \
   --checks all \
+  --exclude-path-regex '^/webhooks/' \
   --max-examples "$cases" \
   --seed 1 \
   --no-color \
