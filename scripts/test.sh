@@ -91,3 +91,6 @@ if [ -n "${TEST_DATABASE_URL:-}" ] && [ "${HERALD_TEST_PG_API:-1}" != 0 ]; then
       --skip store_conformance
   fi
 fi
+
+echo "== API contract (OpenAPI 3.1 validation and schemathesis against a fresh server)"
+bash scripts/api-contract.sh

@@ -137,7 +137,11 @@ struct ServeArgs {
     /// Public URL Twilio reaches this server at (default: http:// + the bound address).
     #[arg(long, env = "HERALD_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Most recipients in one campaign create.
+    /// The built-in simulator's numbers (comma-separated E.164): only these can be added;
+    /// without it, every number.
+    #[arg(long, env = "HERALD_INCOMING_NUMBERS", value_delimiter = ',')]
+    incoming_numbers: Option<Vec<String>>,
+    /// Most recipients in one campaign create, and most rows a recipient import reads.
     #[arg(long, env = "HERALD_MAX_RECIPIENTS", default_value_t = 100_000)]
     max_recipients: usize,
     /// Largest request body, in bytes.
@@ -409,6 +413,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.twilio = twilio;
     settings.simulator_bind = args.simulator_bind;
     args.simulator_mix.apply(&mut settings.simulator);
+    settings.simulator.incoming_numbers =
+        crate::simulator::cli::incoming_numbers(args.incoming_numbers.as_deref());
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
     settings.llm = match (args.llm_base_url, args.llm_model) {

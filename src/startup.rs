@@ -184,7 +184,8 @@ impl Application {
             }
         };
 
-        let state = App::new(store, Arc::new(settings), Replier::new(llm));
+        let state =
+            App::new(store, Arc::new(settings), Replier::new(llm)).with_twilio(client.clone());
         Ok(Self {
             listener,
             state,

@@ -1,10 +1,12 @@
 //! The agents pages: list, add, edit (name and system prompt) and delete an agent.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::auth::CsrfForm;

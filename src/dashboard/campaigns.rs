@@ -5,7 +5,9 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::{Extension, Form, Json};
+use axum::{Extension, Json};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::auth::CsrfForm;

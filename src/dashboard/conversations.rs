@@ -1,11 +1,12 @@
 //! Conversations: the threads of replies to campaigns and the agent's answers, read through
 //! the same `service::conversations` functions as `GET /v1/conversations[/{id}]`.
 
+use super::forms::Form;
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::Value;
 

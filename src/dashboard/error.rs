@@ -26,8 +26,18 @@ pub enum PageError {
     BadRequest(String),
     /// The body (an upload, a form) is larger than Herald accepts.
     TooLarge,
+    /// A field breaks an input rule every edge applies (`domain::input`): a NUL character.
+    /// Answered 422, naming the field.
+    Invalid(crate::domain::FieldError),
     /// Something failed on our side; logged, not shown.
     Internal(anyhow::Error),
+}
+
+impl PageError {
+    /// A field that breaks an input rule (422).
+    pub fn invalid(e: crate::domain::FieldError) -> Self {
+        PageError::Invalid(e)
+    }
 }
 
 impl From<ServiceError> for PageError {
@@ -44,6 +54,7 @@ impl From<ServiceError> for PageError {
                     .join("; "),
             ),
             ServiceError::Unauthorized => PageError::Csrf,
+            ServiceError::Unavailable(m) => PageError::Conflict(m),
             ServiceError::Internal(e) => PageError::Internal(e),
         }
     }
@@ -84,6 +95,11 @@ impl PageError {
                 StatusCode::BAD_REQUEST,
                 "Something is wrong with that request",
                 m,
+            ),
+            PageError::Invalid(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Something is wrong with that request",
+                format!("{}: {}. Nothing was changed.", e.field, e.message),
             ),
             PageError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -236,6 +252,7 @@ fn status_code(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
         s if s.is_server_error() => "internal_error",
         _ => "bad_request",
     }
@@ -289,6 +306,7 @@ pub fn live_error(e: ServiceError) -> Response {
             vec![],
         ),
         ServiceError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
+        ServiceError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, vec![]),
         e @ ServiceError::IdempotencyMismatch => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",

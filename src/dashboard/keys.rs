@@ -1,10 +1,12 @@
 //! The API-key pages: list, make (its secret is shown once) and revoke a key.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::auth::CsrfForm;

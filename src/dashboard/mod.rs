@@ -114,6 +114,7 @@ pub fn router(state: App) -> Router<App> {
             "/numbers/{phone}",
             get(numbers::number).post(numbers::update_number),
         )
+        .route("/numbers/{phone}/webhook", post(numbers::point_webhook))
         .route(
             "/numbers/{phone}/delete",
             get(numbers::delete_number_page).post(numbers::delete_number),
@@ -145,6 +146,7 @@ pub fn router(state: App) -> Router<App> {
             dashboard.clone(),
             flash::flash_layer,
         ))
+        .layer(middleware::from_fn(forms::input_rules))
         .layer(middleware::from_fn_with_state(state, error::error_pages))
         .layer(middleware::from_fn(security_headers))
         .layer(Extension(dashboard))

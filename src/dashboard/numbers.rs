@@ -1,12 +1,15 @@
-//! The sending-number pages: list, register, edit (pace and agent) and remove a number.
+//! The sending-number pages: list, register (one of the Twilio account's numbers, its incoming
+//! SMS pointed at Herald), edit (pace and agent) and remove a number.
 
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::auth::CsrfForm;
@@ -17,7 +20,7 @@ use super::signed_in::{CurrentUser, check_csrf};
 use super::views::{Layout, phone_path};
 use crate::service::App;
 use crate::service::sessions::SignedIn;
-use crate::service::views::{AgentView, NumberRequest, NumberUpdate};
+use crate::service::views::{AgentView, NumberRequest, NumberUpdate, TwilioNumberView};
 use crate::service::{ServiceError, ServiceResult, agents, numbers};
 
 /// A number as listed.
@@ -33,6 +36,11 @@ struct NumberRow {
 struct NumbersPage {
     layout: Layout,
     numbers: Vec<NumberRow>,
+    /// The account's Twilio numbers not added yet.
+    available: Vec<TwilioNumberView>,
+    /// Where Twilio must send incoming SMS for Herald to get them.
+    inbound_url: String,
+    point_webhook: bool,
     agents: Vec<AgentView>,
     phone: String,
     mps: String,
@@ -51,6 +59,9 @@ pub struct NumberForm {
     mps: String,
     #[serde(default)]
     agent_id: String,
+    /// Non-empty: point the new number's incoming SMS at Herald.
+    #[serde(default)]
+    point_webhook: String,
 }
 
 async fn agent_names(state: &App, user: &SignedIn) -> ServiceResult<Vec<AgentView>> {
@@ -85,6 +96,9 @@ async fn numbers_page(
     Ok(NumbersPage {
         layout: Layout::new("Sending numbers", Some(user), "numbers"),
         numbers,
+        available: numbers::available(state, &user.account_id).await?,
+        inbound_url: numbers::inbound_url(state),
+        point_webhook: form.is_none_or(|f| !f.point_webhook.is_empty()),
         phone: form.map(|f| f.phone.clone()).unwrap_or_default(),
         mps: form.map_or_else(|| "1".to_owned(), |f| f.mps.clone()),
         agent_id: form.map(|f| f.agent_id.clone()).unwrap_or_default(),
@@ -133,20 +147,43 @@ pub async fn create_number(
             };
             match numbers::create(&state, &user.account_id, &req).await {
                 Ok(n) => Ok(n),
-                Err(ServiceError::Conflict(_)) => Err(Errors::one(
+                Err(ServiceError::Conflict(m)) => Err(Errors::one(
                     "phone",
-                    "is already registered (by this or another account)",
+                    m.split_once(' ').map_or(m.as_str(), |(_, rest)| rest),
                 )),
                 Err(e) => Err(Errors::from_service(e)?),
             }
         }
     };
     match result {
-        Ok(n) => Ok(redirect_with(
-            "/numbers",
-            FlashKind::Success,
-            format!("{} added.", n.phone),
-        )),
+        Ok(n) => {
+            let (kind, text) = if form.point_webhook.is_empty() {
+                match numbers::webhook(&state, &user.account_id, &n.phone).await {
+                    Some(w) if !w.points_here => (
+                        FlashKind::Warning,
+                        format!(
+                            "{} added, but Twilio sends its incoming SMS {}, not to Herald: replies and STOP will not reach Herald. Open the number to point it at Herald.",
+                            n.phone,
+                            w.sms_url
+                                .map_or("nowhere".to_owned(), |u| format!("to {u}")),
+                        ),
+                    ),
+                    _ => (FlashKind::Success, format!("{} added.", n.phone)),
+                }
+            } else {
+                match numbers::point_at_herald(&state, &user.account_id, &n.phone).await {
+                    Ok(_) => (
+                        FlashKind::Success,
+                        format!(
+                            "{} added; Twilio now sends its incoming SMS to Herald.",
+                            n.phone
+                        ),
+                    ),
+                    Err(e) => (FlashKind::Warning, format!("{} added, but {e}.", n.phone)),
+                }
+            };
+            Ok(redirect_with("/numbers", kind, text))
+        }
         Err(errors) => {
             let page = numbers_page(&state, &user, Some(&form), errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response())
@@ -158,6 +195,9 @@ pub async fn create_number(
 #[template(path = "number.html")]
 struct NumberPage {
     layout: Layout,
+    /// Where Twilio sends this number's incoming SMS (`None`: Twilio cannot be asked).
+    webhook: Option<TwilioNumberView>,
+    inbound_url: String,
     phone: String,
     path: String,
     mps: String,
@@ -177,6 +217,8 @@ pub async fn number(
     Ok(html(&NumberPage {
         layout: Layout::new(format!("Number {}", n.phone), Some(&user), "numbers")
             .with_flash(flash),
+        webhook: numbers::webhook(&state, &user.account_id, &n.phone).await,
+        inbound_url: numbers::inbound_url(&state),
         path: phone_path(&n.phone),
         mps: n.mps.to_string(),
         agent_id: n.agent_id.unwrap_or_default(),
@@ -217,6 +259,8 @@ pub async fn update_number(
             let n = numbers::get(&state, &user.account_id, &phone).await?;
             let page = NumberPage {
                 layout: Layout::new(format!("Number {}", n.phone), Some(&user), "numbers"),
+                webhook: numbers::webhook(&state, &user.account_id, &n.phone).await,
+                inbound_url: numbers::inbound_url(&state),
                 path: phone_path(&n.phone),
                 phone: n.phone,
                 mps: form.mps,
@@ -227,6 +271,28 @@ pub async fn update_number(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)).into_response())
         }
     }
+}
+
+/// Points the number's incoming SMS at Herald, through Twilio's API.
+pub async fn point_webhook(
+    State(state): State<App>,
+    CurrentUser(user): CurrentUser,
+    Path(phone): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    check_csrf(&user, &form.csrf)?;
+    let back = format!("/numbers/{}", phone_path(&phone));
+    Ok(
+        match numbers::point_at_herald(&state, &user.account_id, &phone).await {
+            Ok(_) => redirect_with(
+                &back,
+                FlashKind::Success,
+                "Twilio now sends this number's incoming SMS to Herald.",
+            ),
+            Err(ServiceError::Unavailable(m)) => redirect_with(&back, FlashKind::Warning, m),
+            Err(e) => return Err(e.into()),
+        },
+    )
 }
 
 /// "Are you sure?" before removing a number.

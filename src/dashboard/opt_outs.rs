@@ -2,10 +2,12 @@
 //! with a reason.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Form};
+
+use super::forms::Form;
 use serde::Deserialize;
 
 use super::error::{PageResult, html};

@@ -1,9 +1,9 @@
 //! The account settings page: the send window (local hours campaigns keep to) and the
 //! account's fallback time zone.
 
+use super::forms::Form;
 use askama::Template;
 use axum::Extension;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

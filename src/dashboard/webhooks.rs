@@ -1,9 +1,9 @@
 //! The webhooks pages: list and add endpoints (the secret is shown once), one endpoint with
 //! its recent deliveries, a test event, disable or enable, and delete.
 
+use super::forms::Form;
 use askama::Template;
 use axum::Extension;
-use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

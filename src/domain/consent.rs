@@ -141,8 +141,10 @@ pub fn check_timestamp(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime,
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     /// The person's number (E.164).
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
     /// `granted` or `revoked`.
+    #[schema(required = true, nullable = false, pattern = r"^(granted|revoked)$")]
     pub status: Option<String>,
     /// How it was obtained: `web_form`, `paper`, `verbal`, `import`, … (default `api`).
     pub source: Option<String>,

@@ -2,10 +2,11 @@
 
 pub mod campaign;
 pub mod consent;
-pub mod export;
 pub mod error_codes;
+pub mod export;
 pub mod ids;
 pub mod import;
+pub mod input;
 pub mod keywords;
 pub mod phone;
 pub mod reply;

@@ -126,6 +126,9 @@ impl IntoResponse for ApiError {
                         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                     r
                 }
+                ServiceError::Unavailable(m) => {
+                    body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, vec![])
+                }
                 ServiceError::Internal(e) => {
                     tracing::error!(error = ?e, "internal error");
                     body(

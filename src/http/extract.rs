@@ -9,8 +9,8 @@ use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::domain::FieldError;
 use crate::domain::ids::AccountId;
+use crate::domain::{FieldError, input};
 use crate::service::App;
 use crate::service::{ServiceError, accounts};
 
@@ -135,7 +135,7 @@ fn escapes_nul(bytes: &[u8]) -> bool {
 pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     if escapes_nul(bytes) {
         return Err(ApiError::Service(ServiceError::Validation(vec![
-            FieldError::new("body", "text must not contain the NUL character (\\u0000)"),
+            FieldError::new("body", format!("text {}", input::NUL_MESSAGE)),
         ])));
     }
     // JSON is UTF-8 (RFC 8259). serde_json skips an ignored value's bytes unchecked, so
@@ -265,6 +265,20 @@ pub fn parse_json_listing<'a, T: Deserialize<'a>, M>(
         }
         Err(e) => Err(Unparsed::Refused(e)),
     }
+}
+
+/// The input rules on every API request's path and query string, before anything reads them:
+/// a NUL character (`%00`) in the query string is a 422 naming the parameter; in the path it
+/// names no object, so 404 (as any undecodable id, see [`ApiPath`]).
+pub async fn input_rules(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if input::path_has_nul(req.uri().path()) {
+        return ApiError::RouteNotFound.into_response();
+    }
+    if let Err(e) = input::check_urlencoded(req.uri().query().unwrap_or("").as_bytes()) {
+        return ApiError::from(ServiceError::Validation(vec![e])).into_response();
+    }
+    next.run(req).await
 }
 
 /// A query string, with parse errors as 400 JSON.

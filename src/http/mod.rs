@@ -12,10 +12,11 @@ pub mod health;
 pub mod inbound;
 pub mod keys;
 pub mod numbers;
+pub mod openapi;
 pub mod optouts;
 pub mod preview;
-pub mod webhook_endpoints;
 pub mod test_send;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -130,7 +131,10 @@ pub fn router() -> Router<App> {
         .routes(routes!(webhook_endpoints::deliveries))
         .routes(routes!(webhook_endpoints::send_test))
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    // Completed once with what every route shares (`openapi::complete`), served as is.
+    let openapi = Arc::new(openapi::complete(
+        serde_json::to_value(&openapi).expect("the OpenAPI document serializes"),
+    ));
 
     router
         .route(
@@ -145,6 +149,7 @@ pub fn router() -> Router<App> {
         .route("/v1/{*rest}", any(route_not_found))
         .route("/webhooks", any(route_not_found))
         .route("/webhooks/{*rest}", any(route_not_found))
+        .layer(axum::middleware::from_fn(extract::input_rules))
 }
 
 /// The JSON 404 of a path no route serves.

@@ -10,9 +10,12 @@ use crate::service::App;
 use crate::service::numbers;
 use crate::service::views::{NumberList, NumberRequest, NumberUpdate, NumberView};
 
-/// Register a sending number (`mps` defaults to 1.0).
+/// Register a sending number (`mps` defaults to 1.0). The Twilio account must list it, with SMS.
 #[utoipa::path(post, path = "/v1/numbers", tag = "numbers", request_body = NumberRequest,
-    responses((status = 201, body = NumberView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, description = "registered", body = NumberView),
+        (status = 409, description = "already one of your numbers, or it cannot be added", body = ErrorBody),
+        (status = 422, description = "invalid fields, or not a number of the Twilio account with SMS", body = ErrorBody),
+        (status = 503, description = "Twilio could not be asked whether the account owns it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_number(
     State(state): State<App>,

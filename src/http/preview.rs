@@ -71,17 +71,24 @@ pub async fn preview_campaign(
         (status = 401, description = "bad API key", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "neither CSV nor plain text", body = ErrorBody),
-        (status = 422, description = "unknown default_country, or an empty, phone-less, or BOM-marked but broken UTF-8/UTF-16 upload", body = ErrorBody),
+        (status = 422, description = "unknown default_country, or an upload that is empty, phone-less, BOM-marked but broken UTF-8/UTF-16, holds a NUL character, or has more rows than --max-recipients (reading stops there)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn parse_recipients(
+    State(state): State<App>,
     Authenticated(_account): Authenticated,
     ApiQuery(params): ApiQuery<ParseParams>,
     upload: Upload,
 ) -> ApiResult<Json<ParsedRecipients>> {
     Ok(Json(
-        recipients::parse(upload.format, upload.bytes, params.default_country).await?,
+        recipients::parse(
+            upload.format,
+            upload.bytes,
+            params.default_country,
+            state.settings.limits.max_recipients,
+        )
+        .await?,
     ))
 }
 

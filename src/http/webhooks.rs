@@ -65,6 +65,10 @@ pub(super) async fn verified_params(
         tracing::warn!(path = uri.path(), "rejected a webhook with a bad signature");
         return Err(ApiError::Forbidden);
     }
+    for (name, value) in &params {
+        crate::domain::input::check_text(name, value)
+            .map_err(|e| ApiError::from(crate::service::ServiceError::Validation(vec![e])))?;
+    }
     Ok(params)
 }
 

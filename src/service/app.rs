@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::engine::EngineHandle;
 use crate::engine::webhooks::WebhookWake;
 use crate::metrics::Metrics;
+use crate::provider::twilio::TwilioClient;
 use crate::service::callbacks::StatusIngest;
 use crate::service::replier::Replier;
 use crate::store::DynStore;
@@ -34,6 +35,9 @@ pub struct App {
     pub(in crate::service) replier: Replier,
     /// Wakes the webhook deliverer when a use case writes an event.
     pub(in crate::service) webhooks: WebhookWake,
+    /// Twilio (or the simulator), asked which numbers the account owns; `None` (an `App`
+    /// built without one, as some tests do) skips that check.
+    pub(in crate::service) twilio: Option<TwilioClient>,
 }
 
 impl App {
@@ -48,12 +52,19 @@ impl App {
             metrics: Metrics::new(),
             replier,
             webhooks: WebhookWake::default(),
+            twilio: None,
         }
     }
 
     /// The webhook deliverer's wake-up, for the composition root to give the deliverer.
     pub fn webhook_wake(&self) -> &WebhookWake {
         &self.webhooks
+    }
+
+    /// The same, asking `client` which numbers the Twilio account owns.
+    pub fn with_twilio(mut self, client: TwilioClient) -> Self {
+        self.twilio = Some(client);
+        self
     }
 
     /// The store, for the composition root (the engine shares it) and tests in the process.

@@ -54,6 +54,9 @@ pub enum ServiceError {
     /// Missing, malformed, unknown or revoked credentials.
     #[error("invalid or missing API key")]
     Unauthorized,
+    /// A service Herald depends on (Twilio) did not answer; trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something on our side failed; the detail is logged, not shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

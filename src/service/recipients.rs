@@ -22,14 +22,18 @@ pub enum UploadFormat {
 /// one broken after its UTF-8/UTF-16 byte-order mark (field `body`); bad rows are reported in
 /// the answer instead. The encoding is detected (UTF-8, UTF-16 with BOM, else Windows-1252).
 ///
+/// More than `max_rows` rows (the `--max-recipients` limit) is a 422 on `body`, found while
+/// reading, so a million-row file costs no more than the allowed rows; so is a NUL character.
+///
 /// Runs on the blocking pool: a 32 MiB file is millions of phone parses.
 pub async fn parse(
     format: UploadFormat,
     body: impl AsRef<[u8]> + Send + 'static,
     default_country: Option<String>,
+    max_rows: usize,
 ) -> ServiceResult<ParsedRecipients> {
     tokio::task::spawn_blocking(move || {
-        parse_upload(format, body.as_ref(), default_country.as_deref())
+        parse_upload_capped(format, body.as_ref(), default_country.as_deref(), max_rows)
     })
     .await
     .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("parsing an upload")))?
@@ -41,11 +45,21 @@ pub fn parse_upload(
     body: &[u8],
     default_country: Option<&str>,
 ) -> ServiceResult<ParsedRecipients> {
+    parse_upload_capped(format, body, default_country, usize::MAX)
+}
+
+/// [`parse_upload`] of at most `max_rows` rows.
+pub fn parse_upload_capped(
+    format: UploadFormat,
+    body: &[u8],
+    default_country: Option<&str>,
+    max_rows: usize,
+) -> ServiceResult<ParsedRecipients> {
     Phone::check_region(default_country)
         .map_err(|e| ServiceError::invalid("default_country", e.to_string()))?;
     let import = match format {
-        UploadFormat::Csv => import::parse_csv(body, default_country),
-        UploadFormat::Paste => paste(body, default_country),
+        UploadFormat::Csv => import::parse_csv_capped(body, default_country, max_rows),
+        UploadFormat::Paste => paste(body, default_country, max_rows),
     }
     .map_err(|e| ServiceError::invalid("body", e.to_string()))?;
     Ok(answer(import))
@@ -53,14 +67,18 @@ pub fn parse_upload(
 
 /// A paste must be text with something in it (a CSV reports the same failures); its encoding
 /// is detected as a CSV's is, since a script may post a file's bytes as `text/plain`.
-fn paste(body: &[u8], default_country: Option<&str>) -> Result<Import, ImportFailure> {
+fn paste(
+    body: &[u8],
+    default_country: Option<&str>,
+    max_rows: usize,
+) -> Result<Import, ImportFailure> {
     let (text, encoding) = import::decode_text(body)?;
     if text.trim_start_matches('\u{FEFF}').trim().is_empty() {
         return Err(ImportFailure::Empty);
     }
     Ok(Import {
         encoding,
-        ..import::parse_paste(&text, default_country)
+        ..import::parse_paste_capped(&text, default_country, max_rows)?
     })
 }
 
@@ -152,5 +170,26 @@ mod tests {
         }
         let e = parse_upload(UploadFormat::Paste, b"+447111000001", Some("XX")).unwrap_err();
         assert_eq!(field(e), "default_country");
+    }
+
+    #[test]
+    fn nul_and_too_many_rows_are_a_422_on_body() {
+        for format in [UploadFormat::Csv, UploadFormat::Paste] {
+            let e = parse_upload(format, b"phone,name\n+447111000001,A\0b\n", None).unwrap_err();
+            assert_eq!(field(e), "body");
+            let three = b"phone\n+447111000001\n+447111000002\n+447111000003\n";
+            assert!(parse_upload_capped(format, three, None, 3).is_ok());
+            let e = parse_upload_capped(format, three, None, 2).unwrap_err();
+            assert_eq!(field(e), "body");
+            // A list on one line counts each number.
+            let e = parse_upload_capped(
+                format,
+                b"+447111000001 +447111000002 +447111000003",
+                None,
+                2,
+            )
+            .unwrap_err();
+            assert_eq!(field(e), "body");
+        }
     }
 }

@@ -13,8 +13,8 @@ use crate::domain::status::{CampaignStatus, RecipientStatus, Source};
 use crate::store;
 
 pub mod replies;
-pub mod webhooks;
 pub mod timestamp;
+pub mod webhooks;
 
 /// A campaign with the counts computed from its recipients (create, list).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -233,6 +233,8 @@ pub struct CampaignList {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -243,6 +245,8 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct RecipientParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub recipients_limit: Option<u32>,
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,
@@ -342,8 +346,10 @@ pub struct AgentList {
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
     /// Its name.
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub name: Option<String>,
     /// How it answers replies (mention running campaigns here).
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub system_prompt: Option<String>,
 }
 
@@ -388,18 +394,52 @@ pub struct NumberList {
 #[serde(deny_unknown_fields)]
 pub struct NumberRequest {
     /// E.164 phone of a Twilio number of yours.
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
-    /// Segments per second (default 1.0).
+    /// Segments per second, more than 0 and at most 100,000 (default 1.0).
+    #[schema(exclusive_minimum = 0.0, maximum = 100000.0)]
     pub mps: Option<f64>,
     /// Default agent for replies to this number.
     pub agent_id: Option<String>,
+}
+
+/// One of the account's Twilio numbers, and where Twilio sends its incoming SMS.
+#[derive(Debug, Clone, Serialize)]
+pub struct TwilioNumberView {
+    /// E.164.
+    pub phone: String,
+    /// The name given in Twilio's console.
+    pub friendly_name: String,
+    /// Where Twilio posts its incoming SMS (`None`: nowhere).
+    pub sms_url: Option<String>,
+    /// True when that is Herald's inbound webhook.
+    pub points_here: bool,
+}
+
+impl TwilioNumberView {
+    /// The view of `n`, given Herald's inbound webhook URL.
+    pub fn new(n: crate::provider::twilio::IncomingNumber, here: &str) -> Self {
+        let sms_url = n.sms_url.filter(|u| !u.trim().is_empty());
+        Self {
+            points_here: sms_url.as_deref() == Some(here),
+            friendly_name: n.friendly_name.unwrap_or_else(|| n.phone_number.clone()),
+            phone: n.phone_number,
+            sms_url,
+        }
+    }
+
+    /// True when Twilio sends its incoming SMS somewhere other than Herald.
+    pub fn points_elsewhere(&self) -> bool {
+        self.sms_url.is_some() && !self.points_here
+    }
 }
 
 /// Body of `PATCH /v1/numbers/{phone}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberUpdate {
-    /// Segments per second.
+    /// Segments per second, more than 0 and at most 100,000.
+    #[schema(exclusive_minimum = 0.0, maximum = 100000.0)]
     pub mps: Option<f64>,
     /// Default agent (null to clear).
     #[serde(default, with = "double_option")]
@@ -423,6 +463,8 @@ mod double_option {
 #[into_params(parameter_in = Query)]
 pub struct PreviewParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub recipients_limit: Option<u32>,
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,

@@ -81,6 +81,10 @@ pub struct SimulatorArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     pub log_json: bool,
+    /// The numbers the account owns, comma-separated E.164 (`IncomingPhoneNumbers`, with SMS);
+    /// without it, every number.
+    #[arg(long, env = "HERALD_INCOMING_NUMBERS", value_delimiter = ',')]
+    pub incoming_numbers: Option<Vec<String>>,
 }
 
 /// A share: a finite number in 0–1.
@@ -127,8 +131,19 @@ impl SimulatorArgs {
             seed: self.seed,
             inbound_url: self.inbound_url.clone().filter(|u| !u.trim().is_empty()),
             inbound_signed_url: None,
+            incoming_numbers: incoming_numbers(self.incoming_numbers.as_deref()),
         }
     }
+}
+
+/// The `--incoming-numbers` list, trimmed, without empty entries.
+pub fn incoming_numbers(list: Option<&[String]>) -> Option<Vec<String>> {
+    list.map(|l| {
+        l.iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect()
+    })
 }
 
 /// Runs the simulator until Ctrl-C or SIGTERM, printing the address it listens on.

@@ -15,6 +15,7 @@
 mod callbacks;
 pub mod cli;
 mod inbound;
+mod numbers;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -103,6 +104,8 @@ pub struct SimulatorConfig {
     /// The URL the inbound webhook's signature covers when Herald knows itself by another
     /// address than `inbound_url` (its public URL); `None`: `inbound_url`.
     pub inbound_signed_url: Option<String>,
+    /// The numbers the account owns (`IncomingPhoneNumbers`, with SMS); `None`: every number.
+    pub incoming_numbers: Option<Vec<String>>,
 }
 
 impl Default for SimulatorConfig {
@@ -129,6 +132,7 @@ impl Default for SimulatorConfig {
             seed: None,
             inbound_url: None,
             inbound_signed_url: None,
+            incoming_numbers: None,
         }
     }
 }
@@ -155,6 +159,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("allow_remote_callbacks", &self.allow_remote_callbacks)
             .field("seed", &self.seed)
             .field("inbound_url", &self.inbound_url)
+            .field("incoming_numbers", &self.incoming_numbers)
             .finish()
     }
 }
@@ -368,6 +373,8 @@ pub(crate) struct Inner {
     pub(crate) tuning: Tuning,
     pub(crate) state: Mutex<State>,
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// The account's phone numbers and their `SmsUrl`.
+    pub(crate) numbers: numbers::Registry,
 }
 
 impl Drop for Inner {
@@ -412,6 +419,7 @@ impl Simulator {
                     rng,
                 }),
                 dispatcher,
+                numbers: numbers::Registry::default(),
             }),
         }
     }

@@ -1,4 +1,5 @@
-//! The simulator's HTTP routes: Twilio's Messages create, fetch and list, and the `/sim/messages` journal.
+//! The simulator's HTTP routes: Twilio's Messages create, fetch and list, the account's numbers
+//! (`numbers`), and the `/sim/messages` journal.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +40,7 @@ pub(crate) fn router(sim: Simulator) -> Router {
         .route("/2010-04-01/Accounts/{account}/Messages/{file}", get(fetch))
         .route("/sim/messages", get(journal).delete(clear_journal))
         .route("/sim/inbound", post(super::inbound::inbound))
+        .merge(super::numbers::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(sim)
@@ -90,7 +92,7 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
 
 /// Why a request was refused before its route ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Denied {
+pub(super) enum Denied {
     /// Wrong or missing Basic credentials (401 / 20003).
     Unauthorized,
     /// Not our AccountSid, or an unreadable path (404 / 20404).
@@ -109,7 +111,7 @@ impl IntoResponse for Denied {
 }
 
 /// Authentication, then the path's AccountSid: the checks every Twilio route starts with.
-fn check_access(
+pub(super) fn check_access(
     inner: &Inner,
     headers: &HeaderMap,
     account: Result<&str, ()>,

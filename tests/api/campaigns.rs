@@ -320,10 +320,11 @@ async fn a_rendered_body_over_1600_characters_is_refused() {
     let fields = refused(
         &app,
         &json!({
-            "from_number": from, "name": "Long", "message_template": "{{text}}",
+            "from_number": from, "name": "Long", "message_template": "{{text}}{{more}}",
             "recipients": [
                 { "phone": "+447111000001", "variables": { "text": "ok" } },
-                { "phone": "+447111000002", "variables": { "text": "é".repeat(1601) } }
+                // Each value within 1,024 characters; the message over 1,600.
+                { "phone": "+447111000002", "variables": { "text": "é".repeat(801), "more": "é".repeat(800) } }
             ]
         }),
     )

@@ -5,6 +5,6 @@
 
 mod browser;
 mod flows;
-mod webhooks;
 mod operations;
 mod sandbox;
+mod webhooks;

@@ -62,9 +62,10 @@ pub async fn check(
 ) -> Result<Json<CheckAnswer>, Response> {
     // Errors in the API's shape, `{"error": {"code", "message"}}`, as the script reads them.
     let fail = |e: PageError| match e {
-        e @ (PageError::Csrf | PageError::BadRequest(_) | PageError::TooLarge) => {
-            live_page_error(e)
-        }
+        e @ (PageError::Csrf
+        | PageError::BadRequest(_)
+        | PageError::TooLarge
+        | PageError::Invalid(_)) => live_page_error(e),
         _ => live_page_error(PageError::BadRequest(
             "the form could not be read".to_owned(),
         )),
@@ -96,7 +97,7 @@ pub async fn check(
             return Ok(Json(answer));
         }
     };
-    let parsed = match parse_input(&input, &s.fields.default_country).await {
+    let parsed = match parse_input(&state, &input, &s.fields.default_country).await {
         Ok(p) => p,
         Err(ServiceError::Validation(e)) => {
             answer.problem = e.first().map(|e| capitalise(&e.message));

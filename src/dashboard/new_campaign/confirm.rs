@@ -1,7 +1,7 @@
 //! The preview's send form: send now, schedule or save the draft as a campaign, exactly as
 //! previewed, once.
 
-use axum::Form;
+use crate::dashboard::forms::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

@@ -18,6 +18,7 @@ use crate::dashboard::flash::IncomingFlash;
 use crate::dashboard::signed_in::{CurrentUser, check_csrf};
 use crate::dashboard::views::{Country, Layout, countries};
 use crate::domain::FieldError;
+use crate::domain::input;
 use crate::domain::phone::Phone;
 use crate::service::App;
 use crate::service::drafts::{self, Draft};
@@ -51,6 +52,9 @@ pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError>
                 .file_name()
                 .map(str::to_owned)
                 .filter(|n| !n.is_empty());
+            if let Some(file_name) = &file_name {
+                input::check_text(&name, file_name).map_err(PageError::invalid)?;
+            }
             let bytes = field.bytes().await.map_err(bad)?;
             if file_name.is_some() || !bytes.is_empty() {
                 s.file = Some((
@@ -61,6 +65,7 @@ pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError>
             continue;
         }
         let text = field.text().await.map_err(bad)?;
+        input::check_text(&name, &text).map_err(PageError::invalid)?;
         let f = &mut s.fields;
         match name.as_str() {
             "csrf" => s.csrf = text,
@@ -124,15 +129,21 @@ pub(super) async fn recipients_input(
     }
 }
 
+/// The recipients of the input, at most `--max-recipients` rows (more is a problem with the
+/// recipients, found while reading).
 pub(super) async fn parse_input(
+    state: &App,
     input: &Input,
     default_country: &str,
 ) -> Result<ParsedRecipients, ServiceError> {
     let country = Some(default_country.to_owned()).filter(|c| !c.is_empty());
+    let max = state.settings.limits.max_recipients;
     match input {
-        Input::File(_, bytes) => recipients::parse(UploadFormat::Csv, bytes.clone(), country).await,
+        Input::File(_, bytes) => {
+            recipients::parse(UploadFormat::Csv, bytes.clone(), country, max).await
+        }
         Input::Paste(text) => {
-            recipients::parse(UploadFormat::Paste, text.clone().into_bytes(), country).await
+            recipients::parse(UploadFormat::Paste, text.clone().into_bytes(), country, max).await
         }
     }
 }
@@ -320,7 +331,7 @@ pub async fn submit(
         }
     };
     let parsed = match (&input, errors.is_empty()) {
-        (Some(input), true) => match parse_input(input, &s.fields.default_country).await {
+        (Some(input), true) => match parse_input(&state, input, &s.fields.default_country).await {
             Ok(p) => Some(p),
             Err(ServiceError::Validation(e)) => {
                 errors.extend(e.into_iter().map(|e| {

@@ -1,7 +1,7 @@
 //! "Resend to the N who did not get it": a finished campaign's recipients who were not
 //! delivered become a new draft, shown in the usual preview before anything is sent.
 
-use axum::Form;
+use crate::dashboard::forms::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 

@@ -7,6 +7,7 @@ use super::check::{RecipientChecker, RecipientOutcome};
 use super::request::{CampaignRequest, Recipients, ScheduleType};
 use super::{AccountContext, Limits, MAX_NAME_CHARS, Schedule, ValidCampaign};
 use crate::domain::FieldError;
+use crate::domain::input;
 use crate::domain::phone::Phone;
 use crate::domain::template::Template;
 
@@ -178,7 +179,13 @@ pub fn plan<L: Recipients>(
             errors.push(FieldError::new("message_template", "must not be empty"));
             None
         }
-        Some(t) => Some(t),
+        Some(t) => match input::check_template("message_template", t) {
+            Ok(()) => Some(t),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
     };
     let template = template_src.map(Template::parse);
 

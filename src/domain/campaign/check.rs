@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::request::RecipientInput;
 use super::{Duplicate, MAX_BODY_CHARS, NewRecipient};
 use crate::domain::FieldError;
+use crate::domain::input;
 use crate::domain::phone::Phone;
 use crate::domain::segments::{self, Encoding};
 use crate::domain::template::Template;
@@ -130,7 +131,7 @@ impl<'a> RecipientChecker<'a> {
     }
 
     /// Decides the fate of entry `index`. Checks, in order: variable values (strings, numbers
-    /// or booleans), the phone (required, E.164), repeats of an earlier sendable phone, then
+    /// or booleans, within the sizes of [`input::check_variables`]), the phone (required, E.164), repeats of an earlier sendable phone, then
     /// the rendered body (not empty, at most [`MAX_BODY_CHARS`]).
     pub fn check<R: RecipientInput + ?Sized>(&mut self, index: usize, r: &R) -> RecipientOutcome {
         let vars = match r.variables() {
@@ -152,6 +153,10 @@ impl<'a> RecipientChecker<'a> {
                 ));
             }
         }
+        errors.extend(input::check_variables(
+            &format!("recipients[{index}].variables"),
+            &vars,
+        ));
         let phone = match r.phone() {
             None => {
                 errors.push(FieldError::new(

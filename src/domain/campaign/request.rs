@@ -37,15 +37,29 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// A pool of sending numbers; recipients are spread over them, each paced on its own.
     #[serde(default)]
     pub from_numbers: Option<Vec<String>>,
-    /// A name for people to recognise the campaign by.
+    /// A name for people to recognise the campaign by (at most 200 characters).
     #[serde(default)]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
-    /// The message, with `{{variable}}` placeholders.
+    /// The message, with `{{variable}}` placeholders; at most 4,096 characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"\S"
+    )]
     pub message_template: Option<String>,
     /// Who gets it.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<RecipientRequest>>)]
+    #[schema(value_type = Vec<RecipientRequest>, required = true, min_items = 1)]
     pub recipients: Option<L>,
     /// `now` (default), `schedule` or `draft`.
     #[serde(default)]
@@ -100,7 +114,8 @@ pub struct RecipientRequest {
     /// `default_country`, also a national number of that country).
     #[serde(default)]
     pub phone: Option<String>,
-    /// Values for the template's placeholders: strings, numbers or booleans.
+    /// Values for the template's placeholders: strings, numbers or booleans, each at most
+    /// 1,024 characters, names and values together at most 10,240 characters.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,

@@ -148,9 +148,9 @@ fn too_many_recipients_and_too_long_bodies_are_refused() {
     .unwrap_err();
     assert_eq!(errors[0].field, "recipients");
 
-    v["message_template"] = json!("{{long}}");
-    v["recipients"] =
-        json!([{ "phone": "+447111000001", "variables": { "long": "x".repeat(1601) } }]);
+    v["message_template"] = json!("{{long}}{{more}}");
+    v["recipients"] = json!([{ "phone": "+447111000001",
+        "variables": { "long": "x".repeat(1000), "more": "x".repeat(601) } }]);
     let errors = validate(&request(v), &ctx(), &Limits::default(), now()).unwrap_err();
     assert_eq!(errors[0].field, "recipients[0]");
 }

@@ -10,7 +10,7 @@ use crate::domain::phone::{Phone, PhoneError};
 use columns::assemble;
 use table::{detect_paste_delimiter, lines_as_rows, read_rows};
 
-pub use table::{Table, TableRow, TextEncoding, decode_text, read_table};
+pub use table::{Table, TableRow, TextEncoding, decode_text, read_table, read_table_capped};
 
 /// One recipient read from the input, with the other columns of its row as template variables.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -86,6 +86,21 @@ pub enum ImportFailure {
         /// 1-based line where reading failed.
         line: usize,
     },
+    /// A NUL character: no field has a use for it and PostgreSQL cannot store it.
+    #[error("line {line} contains the NUL character (\\u0000), which Herald does not accept")]
+    Nul {
+        /// 1-based line of the first NUL.
+        line: usize,
+    },
+    /// More rows (or listed numbers) than one campaign may have (`--max-recipients`); reading
+    /// stopped there.
+    #[error(
+        "the list has more than {limit} rows; at most {limit} recipients are allowed in one campaign (--max-recipients): split it into several campaigns"
+    )]
+    TooManyRows {
+        /// The most rows allowed.
+        limit: usize,
+    },
 }
 
 impl ImportFailure {
@@ -97,6 +112,8 @@ impl ImportFailure {
             ImportFailure::NoPhoneColumn => "no_phone_column",
             ImportFailure::UnknownRegion(_) => "unknown_region",
             ImportFailure::Malformed { .. } => "malformed",
+            ImportFailure::Nul { .. } => "nul",
+            ImportFailure::TooManyRows { .. } => "too_many_rows",
         }
     }
 }
@@ -131,16 +148,42 @@ impl ImportFailure {
 /// unknown default region, or no
 /// phone column at all. A header-only file is not a failure: it gives no recipients.
 pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, ImportFailure> {
+    parse_csv_capped(input, default_region, usize::MAX)
+}
+
+/// [`parse_csv`] of at most `max_rows` recipients and error lines together (a header row
+/// aside): reading stops at the first row past the limit ([`ImportFailure::TooManyRows`]),
+/// so a million-row file costs no more than the allowed rows.
+pub fn parse_csv_capped(
+    input: &[u8],
+    default_region: Option<&str>,
+    max_rows: usize,
+) -> Result<Import, ImportFailure> {
     Phone::check_region(default_region).map_err(|e| match e {
         PhoneError::UnknownRegion(code) => ImportFailure::UnknownRegion(code),
         _ => ImportFailure::UnknownRegion(String::new()),
     })?;
-    let table = read_table(input)?;
+    let table = read_table_capped(input, max_rows.saturating_add(1)).map_err(|e| match e {
+        ImportFailure::TooManyRows { .. } => ImportFailure::TooManyRows { limit: max_rows },
+        e => e,
+    })?;
     let import = assemble(table.rows, default_region, Source::Csv)?;
-    Ok(Import {
-        encoding: table.encoding,
-        ..import
-    })
+    within(
+        Import {
+            encoding: table.encoding,
+            ..import
+        },
+        max_rows,
+    )
+}
+
+/// The import, unless its recipients and error lines together exceed `max_rows` (a row
+/// holding a list gives one of them per number).
+fn within(import: Import, max_rows: usize) -> Result<Import, ImportFailure> {
+    if import.recipients.len() + import.errors.len() > max_rows {
+        return Err(ImportFailure::TooManyRows { limit: max_rows });
+    }
+    Ok(import)
 }
 
 /// Imports numbers pasted into the dashboard's text box.
@@ -167,16 +210,33 @@ pub fn parse_csv(input: &[u8], default_region: Option<&str>) -> Result<Import, I
 /// - It never fails: with no phone anywhere, every row is reported as an error and
 ///   [`Import::phone_column`] is `None`; an unknown default region is reported on every row.
 pub fn parse_paste(text: &str, default_region: Option<&str>) -> Import {
+    // A paste cannot fail without a cap: every problem is reported per row.
+    parse_paste_capped(text, default_region, usize::MAX).unwrap_or_default()
+}
+
+/// [`parse_paste`] of at most `max_rows` recipients and error lines together (a header row
+/// aside); more is [`ImportFailure::TooManyRows`], found while reading the rows.
+pub fn parse_paste_capped(
+    text: &str,
+    default_region: Option<&str>,
+    max_rows: usize,
+) -> Result<Import, ImportFailure> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let quoting = text.bytes().filter(|&b| b == b'"').count() % 2 == 0;
+    let cap = max_rows.saturating_add(1);
+    let too_many = ImportFailure::TooManyRows { limit: max_rows };
     let rows = match detect_paste_delimiter(text, quoting) {
-        Some(delimiter) => {
-            read_rows(text, delimiter, quoting).unwrap_or_else(|_| lines_as_rows(text))
-        }
-        None => lines_as_rows(text),
+        Some(delimiter) => match read_rows(text, delimiter, quoting, cap) {
+            Err(ImportFailure::TooManyRows { .. }) => return Err(too_many),
+            Ok(rows) => rows,
+            Err(_) => lines_as_rows(text, cap).map_err(|_| too_many)?,
+        },
+        None => lines_as_rows(text, cap).map_err(|_| too_many)?,
     };
-    // A paste cannot fail: every problem is reported per row.
-    assemble(rows, default_region, Source::Paste).unwrap_or_default()
+    within(
+        assemble(rows, default_region, Source::Paste).unwrap_or_default(),
+        max_rows,
+    )
 }
 
 /// Where the rows came from: decides list handling and whether a missing phone column fails.

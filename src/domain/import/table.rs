@@ -58,13 +58,20 @@ const DELIMITER_LOOKAHEAD_LINES: usize = 10;
 /// file) names the delimiter; that line is not a row, and later rows keep their physical line
 /// numbers.
 pub fn read_table(input: &[u8]) -> Result<Table, ImportFailure> {
+    read_table_capped(input, usize::MAX)
+}
+
+/// [`read_table`], refusing ([`ImportFailure::TooManyRows`]) a table of more than `max_rows`
+/// non-blank rows as soon as the row after the last allowed one is read, so a huge file costs
+/// no more than the allowed rows.
+pub fn read_table_capped(input: &[u8], max_rows: usize) -> Result<Table, ImportFailure> {
     let (text, encoding) = decode_text(input)?;
     let (text, declared) = strip_sep_line(&text);
     if text.trim().is_empty() {
         return Err(ImportFailure::Empty);
     }
     let delimiter = declared.unwrap_or_else(|| detect_csv_delimiter(text));
-    let rows = read_rows(text, delimiter, true)?;
+    let rows = read_rows(text, delimiter, true, max_rows)?;
     Ok(Table {
         delimiter,
         encoding,
@@ -130,7 +137,18 @@ impl TextEncoding {
 /// byte decodes in, so Excel's default CSV with "Zoë" or "José" reads right instead of being
 /// refused. Only a file that declares itself UTF-8 or UTF-16 by its mark and then breaks the
 /// rules of that encoding fails ([`ImportFailure::NotUtf8`], naming the line).
+///
+/// Text holding a NUL character is refused ([`ImportFailure::Nul`], naming the line): no
+/// field has a use for it, and PostgreSQL cannot store it.
 pub fn decode_text(input: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), ImportFailure> {
+    let (text, encoding) = decode_any(input)?;
+    if let Some(line) = crate::domain::input::nul_line(&text) {
+        return Err(ImportFailure::Nul { line });
+    }
+    Ok((text, encoding))
+}
+
+fn decode_any(input: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), ImportFailure> {
     if let Some(rest) = input.strip_prefix(b"\xEF\xBB\xBF") {
         return decode_utf8(rest).map(|t| (t, TextEncoding::Utf8));
     }
@@ -246,11 +264,13 @@ pub(super) fn detect_paste_delimiter(text: &str, quoting: bool) -> Option<u8> {
     best.map(|(d, _)| d)
 }
 
-/// Runs the csv crate over the text (no header handling, ragged rows allowed).
+/// Runs the csv crate over the text (no header handling, ragged rows allowed); more than
+/// `max_rows` non-blank rows is [`ImportFailure::TooManyRows`], found while reading.
 pub(super) fn read_rows(
     text: &str,
     delimiter: u8,
     quoting: bool,
+    max_rows: usize,
 ) -> Result<Vec<TableRow>, ImportFailure> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -260,14 +280,23 @@ pub(super) fn read_rows(
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
     let mut rows = Vec::new();
+    let mut filled = 0usize;
     let mut lines = LineCounter::new(text.as_bytes());
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(rows),
-            Ok(true) => rows.push(TableRow {
-                line: lines.record_line(record.position()),
-                cells: record.iter().map(str::to_owned).collect(),
-            }),
+            Ok(true) => {
+                if record.iter().any(|c| !c.trim().is_empty()) {
+                    filled += 1;
+                    if filled > max_rows {
+                        return Err(ImportFailure::TooManyRows { limit: max_rows });
+                    }
+                }
+                rows.push(TableRow {
+                    line: lines.record_line(record.position()),
+                    cells: record.iter().map(str::to_owned).collect(),
+                })
+            }
             Err(err) => {
                 return Err(ImportFailure::Malformed {
                     line: lines.record_line(err.position()),
@@ -322,20 +351,28 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// Paste without any delimiter: every line is a one-cell row (a `"quoted"` line is unquoted).
-pub(super) fn lines_as_rows(text: &str) -> Vec<TableRow> {
+/// Paste without any delimiter: every line is a one-cell row (a `"quoted"` line is unquoted);
+/// more than `max_rows` non-blank lines is [`ImportFailure::TooManyRows`], found while reading.
+pub(super) fn lines_as_rows(text: &str, max_rows: usize) -> Result<Vec<TableRow>, ImportFailure> {
+    let mut filled = 0usize;
     text.lines()
         .enumerate()
         .map(|(i, line)| {
+            if !line.trim().is_empty() {
+                filled += 1;
+                if filled > max_rows {
+                    return Err(ImportFailure::TooManyRows { limit: max_rows });
+                }
+            }
             let trimmed = line.trim();
             let cell = match trimmed.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                 Some(inner) => inner.replace("\"\"", "\""),
                 None => line.to_owned(),
             };
-            TableRow {
+            Ok(TableRow {
                 line: i + 1,
                 cells: vec![cell],
-            }
+            })
         })
         .collect()
 }

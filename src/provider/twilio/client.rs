@@ -57,11 +57,11 @@ impl fmt::Debug for TwilioConfig {
 /// A Twilio REST client; cheap to clone, all clones share one connection pool.
 #[derive(Clone)]
 pub struct TwilioClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// `{base}/2010-04-01/Accounts/{AccountSid}`, with no trailing slash.
     pub(super) account_url: String,
     /// The origin (plus any path prefix) that `next_page_uri` values are relative to.
-    base_url: String,
+    pub(super) base_url: String,
     username: String,
     password: String,
 }
@@ -234,7 +234,7 @@ impl TwilioClient {
     }
 
     /// Sends an authenticated GET and decodes a 2xx JSON body, mapping everything else to errors.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, TwilioError> {
@@ -262,7 +262,7 @@ impl TwilioClient {
 }
 
 /// A SID goes into a URL path, so it must be plain ASCII letters and digits.
-fn is_sid(sid: &str) -> bool {
+pub(super) fn is_sid(sid: &str) -> bool {
     !sid.is_empty() && sid.len() <= 64 && sid.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

@@ -3,6 +3,7 @@
 mod client;
 mod error;
 mod message;
+mod numbers;
 mod outcome;
 pub mod webhook;
 
@@ -13,6 +14,7 @@ pub use error::{
     CODE_OPTED_OUT, CODE_SENDER_QUEUE_FULL, CODE_TOO_MANY_REQUESTS, TwilioApiError, TwilioError,
 };
 pub use message::{ListFilter, Message, SendRequest};
+pub use numbers::IncomingNumber;
 pub use outcome::SendOutcome;
 
 /// Twilio's production API host; tests and proxies override it through [`TwilioConfig::base_url`].

@@ -263,6 +263,8 @@ pub struct ConversationDetail {
 #[into_params(parameter_in = Query)]
 pub struct ConversationParams {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -273,6 +275,8 @@ pub struct ConversationParams {
 #[into_params(parameter_in = Query)]
 pub struct MessageParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub messages_limit: Option<u32>,
     /// `messages_next_cursor` of the previous page.
     pub messages_cursor: Option<String>,
@@ -317,6 +321,8 @@ pub struct OptOutList {
 #[into_params(parameter_in = Query)]
 pub struct OptOutParams {
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -327,6 +333,7 @@ pub struct OptOutParams {
 #[serde(deny_unknown_fields)]
 pub struct OptOutRequest {
     /// The number to stop messaging (E.164).
+    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
     /// Why (kept with the opt-out and its consent record).
     pub reason: Option<String>,
@@ -393,6 +400,8 @@ pub struct ConsentParams {
     /// Only this number's records (E.164).
     pub phone: Option<String>,
     /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -1,0 +1,188 @@
+//! Completes the OpenAPI document generated from the handlers with what every route shares, so
+//! each route's annotation lists only what is its own: the error answers the extractors and
+//! layers give (401, 400, 413, 415, 422, 404), a description on every response, and unique
+//! operationIds.
+
+use serde_json::{Map, Value, json};
+
+/// The error answers an operation can give because of how it is built, whatever its handler
+/// says: (status, description, applies?).
+fn shared_errors(op: &Map<String, Value>, path: &str) -> Vec<(&'static str, &'static str)> {
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    let params = op.get("parameters").and_then(Value::as_array);
+    let has_in = |place: &str| {
+        params.is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p.get("in").and_then(Value::as_str) == Some(place))
+        })
+    };
+    let body_types: Vec<&str> = op
+        .get("requestBody")
+        .and_then(|b| b.get("content"))
+        .and_then(Value::as_object)
+        .map(|c| c.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let json_body = body_types.iter().any(|t| t.ends_with("json"));
+    let webhook = path.starts_with("/webhooks/");
+    let mut out = Vec::new();
+    if secured {
+        out.push(("401", "missing or invalid API key"));
+    }
+    if json_body {
+        out.push(("400", "malformed JSON"));
+    }
+    if !body_types.is_empty() {
+        out.push(("413", "body too large"));
+        if !webhook {
+            out.push(("415", "wrong Content-Type"));
+        }
+    }
+    if has_in("query") {
+        out.push(("400", "a query parameter does not parse"));
+    }
+    if json_body || has_in("query") || !body_types.is_empty() {
+        out.push((
+            "422",
+            "invalid fields (each named in `details`), or a NUL character in a field or query parameter",
+        ));
+    }
+    if has_in("path") {
+        out.push(("404", "no such object in this account"));
+    }
+    out
+}
+
+/// The reason phrase of a status, the description of a response that has none.
+fn reason(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "created",
+        "204" => "done; no content",
+        "400" => "bad request",
+        "401" => "missing or invalid API key",
+        "403" => "forbidden",
+        "404" => "not found",
+        "409" => "conflict with the object's state",
+        "413" => "body too large",
+        "415" => "wrong Content-Type",
+        "422" => "invalid fields, each named in `details`",
+        "429" => "too many requests",
+        "503" => "unavailable; try again later",
+        _ => "an answer",
+    }
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Completes `doc` (the document as JSON): shared error answers with the error body, a
+/// description on every response, and operationIds made unique (a repeated one is prefixed
+/// with its tag: `campaigns_get`, `agents_list`).
+pub fn complete(mut doc: Value) -> Value {
+    let error_body =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}});
+    let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for item in paths.values() {
+            for m in METHODS {
+                if let Some(id) = item
+                    .get(m)
+                    .and_then(|op| op.get("operationId"))
+                    .and_then(Value::as_str)
+                {
+                    *ids.entry(id.to_owned()).or_default() += 1;
+                }
+            }
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return doc;
+    };
+    for (path, item) in paths.iter_mut() {
+        for m in METHODS {
+            let Some(op) = item.get_mut(m).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let shared = shared_errors(op, path);
+            // Unique operationIds.
+            if let Some(id) = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                && ids.get(&id).copied().unwrap_or(0) > 1
+            {
+                let tag = op
+                    .get("tags")
+                    .and_then(|t| t.get(0))
+                    .and_then(Value::as_str)
+                    .unwrap_or(m)
+                    .replace('-', "_");
+                op.insert("operationId".into(), json!(format!("{tag}_{id}")));
+            }
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("responses is an object");
+            for (status, description) in shared {
+                responses.entry(status.to_owned()).or_insert_with(
+                    || json!({"description": description, "content": error_body.clone()}),
+                );
+            }
+            for (status, response) in responses.iter_mut() {
+                let Some(response) = response.as_object_mut() else {
+                    continue;
+                };
+                let missing = response
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty);
+                if missing {
+                    response.insert("description".into(), json!(reason(status)));
+                }
+            }
+        }
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_answers_descriptions_and_unique_ids() {
+        let doc = json!({"paths": {
+            "/v1/a": {"get": {"operationId": "list", "tags": ["a-things"],
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "limit", "in": "query"}],
+                "responses": {"200": {}}}},
+            "/v1/b/{id}": {"post": {"operationId": "list", "tags": ["b"],
+                "parameters": [{"name": "id", "in": "path"}],
+                "requestBody": {"content": {"application/json": {}}},
+                "responses": {"201": {"description": "made"}}}},
+            "/healthz": {"get": {"operationId": "healthz", "responses": {"200": {}}}},
+        }});
+        let doc = complete(doc);
+        let a = &doc["paths"]["/v1/a"]["get"];
+        assert_eq!(a["operationId"], "a_things_list");
+        for s in ["200", "400", "401", "422"] {
+            assert!(a["responses"][s]["description"].is_string(), "{s}");
+        }
+        assert!(a["responses"].get("415").is_none());
+        let b = &doc["paths"]["/v1/b/{id}"]["post"];
+        assert_eq!(b["operationId"], "b_list");
+        for s in ["201", "400", "404", "413", "415", "422"] {
+            assert!(b["responses"][s]["description"].is_string(), "{s}");
+        }
+        assert!(b["responses"].get("401").is_none());
+        assert_eq!(b["responses"]["201"]["description"], "made");
+        let h = &doc["paths"]["/healthz"]["get"];
+        assert_eq!(h["operationId"], "healthz");
+        assert_eq!(h["responses"]["200"]["description"], "OK");
+    }
+}
