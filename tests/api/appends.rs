@@ -190,11 +190,14 @@ async fn appends_are_checked_as_creates_and_only_drafts_take_them() {
 
     // Running, scheduled or cancelled: 409 with the reason.
     let running = app.create_campaign(FROM, 1, json!({})).await;
+    let in_a_month = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let scheduled = app
         .create_campaign(
             FROM,
             1,
-            json!({ "schedule_type": "schedule", "scheduled_at": "2099-05-20T09:00:00Z" }),
+            json!({ "schedule_type": "schedule", "scheduled_at": in_a_month }),
         )
         .await;
     let cancelled = draft(&app, 1).await;
