@@ -1,3 +1,5 @@
+//! Unit tests of the send-window arithmetic: zones, summer time, wrapping, multi-zone numbers.
+
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
