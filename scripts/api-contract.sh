@@ -19,7 +19,7 @@ if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1 ||
     apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$venv"
   }
-  "$venv/bin/pip" install -q --disable-pip-version-check schemathesis openapi-spec-validator
+  "$venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5 openapi-spec-validator==0.9.0
 fi
 
 cargo build --locked -q --bin herald

@@ -13,7 +13,8 @@ use crate::service::test_send::{self, TestSendRequest, TestSendView};
 /// the number's next pacing slot (opt-outs honoured), recorded and tracked to its final
 /// status; never counted in or listed with campaigns. Answers once Twilio gave its sid (or
 /// after 10 s, with `twilio_sid: null`: follow it with `GET /v1/sms/test/{id}`).
-#[utoipa::path(post, path = "/v1/sms/test", tag = "campaigns", request_body = TestSendRequest,
+#[utoipa::path(post, path = "/v1/sms/test", tag = "campaigns", operation_id = "test_send_create",
+    request_body = TestSendRequest,
     responses(
         (status = 201, description = "sent (or on its way)", body = TestSendView),
         (status = 400, description = "malformed JSON", body = ErrorBody),
@@ -31,7 +32,7 @@ pub async fn send(
 }
 
 /// One test send and where it stands.
-#[utoipa::path(get, path = "/v1/sms/test/{id}", tag = "campaigns",
+#[utoipa::path(get, path = "/v1/sms/test/{id}", tag = "campaigns", operation_id = "test_send_get",
     params(("id" = String, Path, description = "test_id")),
     responses((status = 200, body = TestSendView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]

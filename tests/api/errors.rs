@@ -175,3 +175,21 @@ async fn a_top_level_array_is_refused_where_an_object_is_expected() {
     let numbers = json(app.get("/v1/numbers").await).await;
     assert_eq!(numbers["numbers"].as_array().unwrap().len(), 1, "{numbers}");
 }
+
+#[tokio::test]
+async fn every_operation_of_the_openapi_document_has_its_own_id() {
+    let app = herald_test_support::spawn_app().await;
+    let doc = app.openapi().await;
+    let mut seen = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let Some(id) = op.get("operationId").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Some(other) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} of {method} {path} is also {other}'s");
+            }
+        }
+    }
+    assert!(seen.len() > 30, "{} operations", seen.len());
+}
