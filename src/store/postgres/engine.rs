@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::PgStore;
 use crate::domain::status::StatusRow;
-use crate::store::sql::engine::EngineSql;
+use crate::store::sql::engine::{EngineSql, claim_campaign};
 use crate::store::sql::rows::StatusRowRecord;
 use crate::store::sql::{StoredTime, backend, stored};
 use crate::store::{SendResult, StatusEvent, StoreResult};
@@ -220,8 +220,10 @@ async fn fold_counts(pool: &PgPool) -> StoreResult<()> {
 impl EngineSql for PgStore {
     // A shared lock: many claims run at once, but none overlaps a cancellation, so no
     // recipient is claimed once the campaign is cancelled.
-    const CLAIM_CAMPAIGN: &'static str = "SELECT id, account_id, require_consent FROM campaigns \
-         WHERE seq = $1 AND status = 'running' FOR KEY SHARE";
+    const CLAIM_CAMPAIGN: &'static str = concat!(
+        claim_campaign!(),
+        " WHERE c.seq = $1 AND c.status = 'running' FOR KEY SHARE OF c"
+    );
     const CLAIM_FAIL_OPTED_OUT: &'static str = concat!(
         "UPDATE recipients SET status = 'failed', error_code = $6, error_message = $7, \
          updated_at = $1 WHERE id IN (",

@@ -141,9 +141,19 @@ impl ClaimWindow {
     }
 }
 
-/// The campaign's send window: `(start, end, zone, respect_send_window)` of campaign `$1`.
-pub(in crate::store) const WINDOW_OF_CAMPAIGN: &str = "SELECT a.send_window_start, a.send_window_end, a.time_zone, c.respect_send_window \
-     FROM campaigns c JOIN accounts a ON a.id = c.account_id WHERE c.seq = $1";
+/// What a claim reads of its campaign `c` (with its account `a`), as one statement: id,
+/// account, `require_consent`, then the send window as [`ClaimWindow::from_row`] takes it.
+/// Each backend adds its `WHERE` (and row lock) to it as `EngineSql::CLAIM_CAMPAIGN`.
+macro_rules! claim_campaign {
+    () => {
+        "SELECT c.id, c.account_id, c.require_consent, a.send_window_start, a.send_window_end, \
+         a.time_zone, c.respect_send_window FROM campaigns c JOIN accounts a ON a.id = c.account_id"
+    };
+}
+pub(in crate::store) use claim_campaign;
+
+/// A row of [`claim_campaign!`].
+pub(in crate::store) type ClaimCampaignRow = (String, String, bool, Option<i32>, Option<i32>, String, bool);
 
 /// The statement that holds recipients (ids written in: integers) until `$1`; `claimed`: they
 /// were just marked in flight by this transaction's claim, which is undone (nothing was sent).
@@ -179,7 +189,7 @@ macro_rules! engine_store {
     ($store:ty) => {
         const _: () = {
             use $crate::store::sql::engine::{
-                ClaimWindow, EngineSql, HOLD_SCAN, WINDOW_OF_CAMPAIGN, claimed_work, hold_sql,
+                ClaimCampaignRow, ClaimWindow, EngineSql, HOLD_SCAN, claimed_work, hold_sql,
                 result_id,
             };
 
@@ -271,23 +281,18 @@ macro_rules! engine_store {
                 ) -> StoreResult<Vec<Work>> {
                     let now = stored(now);
                     let mut tx = self.write_pool().begin().await.map_err(backend)?;
-                    let campaign: Option<(String, String, bool)> = sqlx::query_as(Self::CLAIM_CAMPAIGN)
+                    let campaign: Option<ClaimCampaignRow> = sqlx::query_as(Self::CLAIM_CAMPAIGN)
                         .bind(campaign_seq)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(backend)?;
-                    let Some((campaign, account, require_consent)) = campaign else {
+                    let Some((campaign, account, require_consent, start, end, zone, respect)) = campaign
+                    else {
                         return Ok(Vec::new());
                     };
                     // Send windows (docs/ARCHITECTURE.md §4): release the holds that ended,
                     // then hold the next recipients whose window is closed, before claiming.
-                    let window = ClaimWindow::from_row(
-                        sqlx::query_as(WINDOW_OF_CAMPAIGN)
-                            .bind(campaign_seq)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(backend)?,
-                    );
+                    let window = ClaimWindow::from_row(Some((start, end, zone, respect)));
                     sqlx::query(
                         "UPDATE recipients SET held_until = NULL WHERE campaign_seq = $1 \
                          AND from_number = $2 AND status = 'pending' AND held_until IS NOT NULL \

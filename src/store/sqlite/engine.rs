@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::domain::status::StatusRow;
-use crate::store::sql::engine::EngineSql;
+use crate::store::sql::engine::{EngineSql, claim_campaign};
 use crate::store::sql::rows::StatusRowRecord;
 use crate::store::sql::{StoredTime, backend, stored};
 use crate::store::{SendResult, StatusEvent, StoreResult};
@@ -24,7 +24,10 @@ macro_rules! claimable {
 }
 
 impl EngineSql for SqliteStore {
-    const CLAIM_CAMPAIGN: &'static str = "SELECT id, account_id, require_consent FROM campaigns WHERE seq = $1 AND status = 'running'";
+    const CLAIM_CAMPAIGN: &'static str = concat!(
+        claim_campaign!(),
+        " WHERE c.seq = $1 AND c.status = 'running'"
+    );
     const CLAIM_FAIL_OPTED_OUT: &'static str = concat!(
         "UPDATE recipients SET status = 'failed', error_code = $6, error_message = $7, \
          updated_at = $1 WHERE id IN (",
