@@ -334,21 +334,30 @@ pub async fn launch(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
-    match campaigns::launch(&state, &user.account_id, &id).await {
-        Ok(view) => {
-            let text = match view.scheduled_at {
-                Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
-                    format!("Campaign scheduled for {}.", When::new(t).text)
-                }
-                _ => format!("Campaign launched: sending to {} people.", view.total_count),
-            };
-            Ok(redirect_with(&back, FlashKind::Success, text))
+    let result = campaigns::launch(&state, &user.account_id, &id).await;
+    acted(&id, "launched", result, |view| match view.scheduled_at {
+        Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
+            format!("Campaign scheduled for {}.", When::new(t).text)
         }
+        _ => format!("Campaign launched: sending to {} people.", view.total_count),
+    })
+}
+
+/// Back to the campaign's page after an action: its success text, or, when the campaign's
+/// state refused it, "The campaign was not {done}: {why}." as a warning.
+fn acted<T>(
+    id: &str,
+    done: &str,
+    result: Result<T, ServiceError>,
+    success: impl FnOnce(T) -> String,
+) -> PageResult {
+    let back = format!("/campaigns/{}", super::signed_in::urlencode(id));
+    match result {
+        Ok(value) => Ok(redirect_with(&back, FlashKind::Success, success(value))),
         Err(ServiceError::Conflict(m)) => Ok(redirect_with(
             &back,
             FlashKind::Warning,
-            format!("The campaign was not launched: {m}."),
+            format!("The campaign was not {done}: {m}."),
         )),
         Err(e) => Err(e.into()),
     }
@@ -362,20 +371,10 @@ pub async fn pause(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
-    match campaigns::pause(&state, &user.account_id, &id).await {
-        Ok(_) => Ok(redirect_with(
-            &back,
-            FlashKind::Success,
-            "Campaign paused. Nothing more will be sent until you resume it.",
-        )),
-        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
-            &back,
-            FlashKind::Warning,
-            format!("The campaign was not paused: {m}."),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let result = campaigns::pause(&state, &user.account_id, &id).await;
+    acted(&id, "paused", result, |_| {
+        "Campaign paused. Nothing more will be sent until you resume it.".to_owned()
+    })
 }
 
 /// Resumes a paused campaign where it stopped.
@@ -386,27 +385,16 @@ pub async fn resume(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
-    let back = format!("/campaigns/{}", super::signed_in::urlencode(&id));
-    match campaigns::resume(&state, &user.account_id, &id).await {
-        Ok(view) => {
-            let text = match view.scheduled_at {
-                Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
-                    format!("Campaign resumed: it starts at {}.", When::new(t).text)
-                }
-                _ => format!(
-                    "Campaign resumed: sending to the {} people still pending.",
-                    view.pending_count
-                ),
-            };
-            Ok(redirect_with(&back, FlashKind::Success, text))
+    let result = campaigns::resume(&state, &user.account_id, &id).await;
+    acted(&id, "resumed", result, |view| match view.scheduled_at {
+        Some(t) if view.status == crate::domain::status::CampaignStatus::Scheduled => {
+            format!("Campaign resumed: it starts at {}.", When::new(t).text)
         }
-        Err(ServiceError::Conflict(m)) => Ok(redirect_with(
-            &back,
-            FlashKind::Warning,
-            format!("The campaign was not resumed: {m}."),
-        )),
-        Err(e) => Err(e.into()),
-    }
+        _ => format!(
+            "Campaign resumed: sending to the {} people still pending.",
+            view.pending_count
+        ),
+    })
 }
 
 /// `?status=` of the download (as the recipients filter).

@@ -153,7 +153,8 @@ macro_rules! claim_campaign {
 pub(in crate::store) use claim_campaign;
 
 /// A row of [`claim_campaign!`].
-pub(in crate::store) type ClaimCampaignRow = (String, String, bool, Option<i32>, Option<i32>, String, bool);
+pub(in crate::store) type ClaimCampaignRow =
+    (String, String, bool, Option<i32>, Option<i32>, String, bool);
 
 /// The statement that holds recipients (ids written in: integers) until `$1`; `claimed`: they
 /// were just marked in flight by this transaction's claim, which is undone (nothing was sent).
