@@ -16,6 +16,7 @@ mod number_ownership;
 mod operations;
 mod pause_crash;
 mod preview;
+mod profile_store;
 mod replies;
 mod resources;
 mod sandbox;
