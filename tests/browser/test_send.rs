@@ -2,6 +2,8 @@
 //! the new-campaign form with the first recipient's variables, followed to `delivered`, and
 //! the refusals shown on the page.
 
+use std::time::Duration;
+
 use herald_test_support::spawn_sending_app;
 use serde_json::{Value, json};
 
@@ -29,7 +31,9 @@ async fn send_me_a_test_from_the_preview_and_the_form() {
         eprintln!("SKIPPED: {reason}");
         return;
     }
-    let app = spawn_sending_app(|_| {}).await;
+    // The carrier reports `sent`, then `delivered`, 5 s apart: the page shows the test on its
+    // way and its script follows it to the end.
+    let app = spawn_sending_app(|s| s.simulator.callback_delay = Duration::from_secs(5)).await;
     app.add_paced_number(FROM, 10.0).await;
     let base = app.url("");
     let b = Browser::start().await;
@@ -101,8 +105,12 @@ async fn send_me_a_test_from_the_preview_and_the_form() {
         "Hi Sarah, see you on Tuesday."
     );
     assert_eq!(b.text("[data-test-segments]").await, "1 (GSM-7)");
-    // The simulator delivers it; the page follows it there.
+    // The simulator delivers it; the page's script follows it there.
     b.wait_text("[data-test-status]", "Delivered").await;
+    assert!(
+        !b.all("[data-test-live][data-updated]").await.is_empty(),
+        "the status was not updated by the page's script"
+    );
     b.screenshot("preview-test-delivered").await;
     // What the page's script polls: the test's state, for this session only.
     let live = b
@@ -145,6 +153,7 @@ async fn send_me_a_test_from_the_preview_and_the_form() {
     b.wait_path("/campaigns/new?draft=").await;
     b.wait_text("[data-test-body]", "Bye Sarah").await;
     b.wait_text("[data-test-status]", "Delivered").await;
+    b.screenshot("new-campaign-test").await;
     assert_eq!(
         b.js(
             "return document.getElementById('message_template').value;",
