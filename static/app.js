@@ -206,6 +206,23 @@
     });
   }
 
+  // ----------------------------------------------------------------- "Send me a test" panel
+  var testPanel = document.querySelector("[data-test-live][data-live]");
+  if (testPanel) {
+    poll(testPanel.getAttribute("data-test-live"), function (t) {
+      var badge = testPanel.querySelector("[data-test-status]");
+      if (badge) {
+        badge.textContent = t.label;
+        badge.className = "badge status status-" + t.badge;
+        badge.setAttribute("data-test-status", t.status);
+      }
+      var err = testPanel.querySelector("[data-test-error]");
+      if (err) err.textContent = t.error || "";
+      testPanel.setAttribute("data-updated", String(Date.now()));
+      return !t.terminal;
+    });
+  }
+
   // ------------------------------------------------------------------------ message counter
   document.querySelectorAll("textarea[data-counter]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-counter"));

@@ -18,6 +18,7 @@ mod keys;
 mod new_campaign;
 mod numbers;
 mod opt_outs;
+mod profile;
 mod settings;
 mod signed_in;
 mod views;
@@ -55,6 +56,7 @@ pub fn router(state: App) -> Router<App> {
             "/account/password",
             get(auth::password_page).post(auth::change_password),
         )
+        .route("/account/profile", get(profile::page).post(profile::save))
         .route("/campaigns", get(campaigns::list))
         .route("/campaigns/live", get(campaigns::list_live))
         .route(
@@ -66,6 +68,11 @@ pub fn router(state: App) -> Router<App> {
             "/campaigns/drafts/{draft}",
             get(new_campaign::preview).post(new_campaign::confirm),
         )
+        .route(
+            "/campaigns/drafts/{draft}/test",
+            post(new_campaign::send_test),
+        )
+        .route("/test-sends/{id}/live", get(new_campaign::test_live))
         .route("/campaigns/{id}", get(campaigns::detail))
         .route("/campaigns/{id}/live", get(campaigns::detail_live))
         .route(

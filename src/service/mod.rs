@@ -21,6 +21,7 @@ pub mod numbers;
 pub mod optouts;
 mod page;
 pub mod preview;
+pub mod profile;
 pub mod recipients;
 pub mod replier;
 pub mod resend;

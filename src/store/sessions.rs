@@ -75,6 +75,11 @@ pub trait SessionStore: Send + Sync {
     /// Replaces a user's password hash.
     async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
 
+    /// The phone saved on a user's profile (E.164), where the dashboard's test sends go.
+    async fn user_phone(&self, user_id: i64) -> StoreResult<Option<String>>;
+    /// Saves (or, with `None`, clears) the phone on a user's profile.
+    async fn set_user_phone(&self, user_id: i64, phone: Option<&str>) -> StoreResult<()>;
+
     /// Stores a new session.
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
     /// The session with this token hash, with its user, if it exists (expiry is the caller's).

@@ -10,11 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
+use super::test_send::{self, TestPanel};
 use super::{
     DraftData, DraftRecipient, FormFields, Parsed, Problem, capitalise, load_draft, problem,
 };
 use crate::dashboard::error::{PageError, PageResult, html};
-use crate::dashboard::flash::IncomingFlash;
+use crate::dashboard::flash::{FlashKind, IncomingFlash, redirect_with};
 use crate::dashboard::signed_in::{CurrentUser, check_csrf};
 use crate::dashboard::views::{Country, Layout, countries};
 use crate::domain::FieldError;
@@ -25,7 +26,7 @@ use crate::service::drafts::{self, Draft};
 use crate::service::recipients::{self, UploadFormat};
 use crate::service::sessions::SignedIn;
 use crate::service::views::ParsedRecipients;
-use crate::service::{ServiceError, agents, numbers};
+use crate::service::{ServiceError, agents, numbers, profile};
 
 /// The multipart form as received.
 #[derive(Debug, Default)]
@@ -34,6 +35,8 @@ pub(super) struct Submitted {
     pub(super) fields: FormFields,
     file: Option<(String, Vec<u8>)>,
     keep_upload: String,
+    /// `test` when "Send me a test" was pressed rather than "Continue to preview".
+    intent: String,
 }
 
 pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError> {
@@ -76,6 +79,7 @@ pub(super) async fn read_form(mut mp: Multipart) -> Result<Submitted, PageError>
             "default_country" => f.default_country = text.trim().to_ascii_uppercase(),
             "recipients_text" => f.recipients_text = text,
             "keep_upload" => s.keep_upload = text,
+            "intent" => s.intent = text,
             "require_consent" => f.require_consent = !text.is_empty(),
             "ignore_send_window" => f.ignore_send_window = !text.is_empty(),
             "send_window_reason" => f.send_window_reason = text.trim().to_owned(),
@@ -172,6 +176,10 @@ struct FormPage {
     countries: Vec<Country>,
     keep_upload: String,
     problems: Vec<Problem>,
+    /// Where "Send me a test" sends (none: the form says how to set it).
+    profile_phone: Option<String>,
+    /// The test just sent from this form, if any.
+    test: Option<TestPanel>,
 }
 
 impl FormPage {
@@ -187,6 +195,8 @@ impl FormPage {
 #[derive(Debug, Deserialize, Default)]
 pub struct FormQuery {
     draft: Option<String>,
+    /// A test sent from this draft, to show.
+    test: Option<String>,
 }
 
 async fn form_page(
@@ -199,6 +209,7 @@ async fn form_page(
 ) -> PageResult<FormPage> {
     let numbers = numbers::list(state, &user.account_id).await?.numbers;
     let agents = agents::list(state, &user.account_id).await?.agents;
+    let profile_phone = profile::phone(state, user).await?;
     if fresh {
         // A new form: the first number is checked, and national numbers are read as numbers
         // of that number's country.
@@ -249,6 +260,8 @@ async fn form_page(
         f,
         keep_upload,
         problems,
+        profile_phone,
+        test: None,
     })
 }
 
@@ -265,12 +278,15 @@ pub async fn form(
     };
     let mut page = match draft {
         Some((record, data)) => {
+            let here = format!("/campaigns/new?draft={}", record.id);
             let keep = if record.upload.is_some() {
                 record.id
             } else {
                 String::new()
             };
-            form_page(&state, &user, data.form, keep, Vec::new(), false).await?
+            let mut page = form_page(&state, &user, data.form, keep, Vec::new(), false).await?;
+            page.test = test_send::panel(&state, &user, q.test.as_deref(), &here).await;
+            page
         }
         None => {
             form_page(
@@ -371,10 +387,20 @@ pub async fn submit(
         parsed,
         resend_of: None,
     };
-    let data =
+    let data_json =
         serde_json::to_string(&data).map_err(|e| PageError::Internal(anyhow::Error::new(e)))?;
-    let id = drafts::save(&state, &user, data, upload).await?;
-    Ok(Redirect::to(&format!("/campaigns/drafts/{id}")).into_response())
+    let id = drafts::save(&state, &user, data_json, upload).await?;
+    if s.intent != "test" {
+        return Ok(Redirect::to(&format!("/campaigns/drafts/{id}")).into_response());
+    }
+    // "Send me a test": the form comes back, filled in from the draft, with the test.
+    let here = format!("/campaigns/new?draft={id}");
+    Ok(
+        match test_send::send_for_draft(&state, &user, &data).await? {
+            Ok(test) => Redirect::to(&test_send::shown_at(&here, Some(&test))).into_response(),
+            Err(why) => redirect_with(&test_send::shown_at(&here, None), FlashKind::Warning, why),
+        },
+    )
 }
 
 /// Destination countries, counted on the blocking pool (one phone lookup per recipient).

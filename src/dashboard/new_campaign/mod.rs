@@ -13,12 +13,14 @@ mod confirm;
 mod form;
 mod preview;
 mod resend;
+mod test_send;
 
 pub use check::check;
 pub use confirm::confirm;
 pub use form::{form, submit};
 pub use preview::preview;
 pub use resend::{resend, resend_count};
+pub use test_send::{send_test, test_live};
 
 use std::collections::BTreeMap;
 

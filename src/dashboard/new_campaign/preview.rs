@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::test_send::{self, TestPanel};
 use super::{DraftData, FormFields, Parsed, Problem, capitalise, load_draft, plural, problem};
 use crate::dashboard::error::{PageResult, html};
 use crate::dashboard::flash::IncomingFlash;
@@ -21,7 +22,7 @@ use crate::service::drafts::Draft;
 use crate::service::preview;
 use crate::service::sessions::SignedIn;
 use crate::service::views::{CampaignPreview, PreviewParams};
-use crate::service::{agents, numbers};
+use crate::service::{agents, numbers, profile};
 
 /// Recipients per page of the preview table.
 const PREVIEW_PAGE: usize = 500;
@@ -76,12 +77,17 @@ pub(super) struct PreviewPage {
     send_errors: Vec<Problem>,
     when: String,
     scheduled_at: String,
+    /// Where "Send me a test" sends (none: the page says how to set it).
+    profile_phone: Option<String>,
+    /// The test just sent from this draft, if any.
+    test: Option<TestPanel>,
 }
 
-/// `?page=` of the preview table.
+/// `?page=` of the preview table, and `?test=`, a test sent from the draft to show.
 #[derive(Debug, Deserialize, Default)]
 pub struct PreviewQuery {
     page: Option<usize>,
+    test: Option<String>,
 }
 
 fn money(amount: f64, currency: &str) -> String {
@@ -479,6 +485,7 @@ pub(super) async fn preview_page(
     let blocking = blocking_problems(&preview, invalid.len());
     let warnings = warnings(data, &preview);
     let agent_label = agent_label(state, user, &data.form).await;
+    let profile_phone = profile::phone(state, user).await?;
     let Window { page, pages, .. } = window;
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
     Ok(PreviewPage {
@@ -521,6 +528,8 @@ pub(super) async fn preview_page(
             send.when
         },
         scheduled_at: send.scheduled_at,
+        profile_phone,
+        test: None,
     })
 }
 
@@ -545,6 +554,8 @@ pub async fn preview(
         SendForm::default(),
     )
     .await?;
+    let here = format!("/campaigns/drafts/{}", record.id);
+    page.test = test_send::panel(&state, &user, q.test.as_deref(), &here).await;
     page.layout = page.layout.with_flash(flash);
     Ok(html(&page))
 }

@@ -31,6 +31,26 @@ macro_rules! session_store {
                     found(done.rows_affected())
                 }
 
+                async fn user_phone(&self, user_id: i64) -> StoreResult<Option<String>> {
+                    let row: Option<(Option<String>,)> =
+                        sqlx::query_as("SELECT phone FROM users WHERE id = $1")
+                            .bind(user_id)
+                            .fetch_optional(self.read_pool())
+                            .await
+                            .map_err(backend)?;
+                    row.map(|(phone,)| phone).ok_or(StoreError::NotFound)
+                }
+
+                async fn set_user_phone(&self, user_id: i64, phone: Option<&str>) -> StoreResult<()> {
+                    let done = sqlx::query("UPDATE users SET phone = $1 WHERE id = $2")
+                        .bind(phone)
+                        .bind(user_id)
+                        .execute(self.write_pool())
+                        .await
+                        .map_err(backend)?;
+                    found(done.rows_affected())
+                }
+
                 async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
                     sqlx::query(
                         "INSERT INTO dashboard_sessions (token_hash, user_id, csrf_token, \
