@@ -153,6 +153,11 @@ struct ServeArgs {
     /// Currency of --price-per-segment (ISO 4217 code).
     #[arg(long, env = "HERALD_CURRENCY", default_value = crate::config::DEFAULT_CURRENCY, value_parser = parse_currency)]
     currency: String,
+    /// CSV of prices per segment by destination country (`country,price_per_segment,currency,source`,
+    /// as data/prices/twilio-sms.csv): its rows override Twilio's built-in prices; countries in
+    /// neither cost --price-per-segment. A bad file refuses to start, naming the line.
+    #[arg(long, env = "HERALD_PRICE_FILE")]
+    price_file: Option<std::path::PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     log_json: bool,
@@ -417,6 +422,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::simulator::cli::incoming_numbers(args.incoming_numbers.as_deref());
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
+    settings.price_file = args.price_file;
     settings.llm = match (args.llm_base_url, args.llm_model) {
         (Some(base_url), Some(model)) => Some(crate::provider::llm::LlmConfig {
             base_url,

@@ -15,6 +15,7 @@ mod input_rules;
 mod number_ownership;
 mod operations;
 mod preview;
+mod prices;
 mod replies;
 mod resources;
 mod sandbox;

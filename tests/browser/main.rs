@@ -6,5 +6,6 @@
 mod browser;
 mod flows;
 mod operations;
+mod prices;
 mod sandbox;
 mod webhooks;
