@@ -14,6 +14,7 @@ mod errors;
 mod input_rules;
 mod number_ownership;
 mod operations;
+mod polling;
 mod preview;
 mod prices;
 mod replies;
