@@ -4,6 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+use herald::config::TwilioSettings;
+use herald::simulator::{DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Simulator, SimulatorConfig};
 use serde_json::json;
 
 use herald_test_support::{TestApp, spawn_sending_app};
@@ -67,6 +69,57 @@ async fn with_every_callback_lost_the_bounded_poller_finishes_and_counts() {
         "{after}"
     );
     assert_eq!(counter(&after, "herald_status_poll_errors_total"), 0);
+}
+
+/// Waits (up to 30 s) until counter `name` reaches `at_least`.
+async fn wait_counter(app: &TestApp, name: &str, at_least: u64) {
+    for _ in 0..300 {
+        if counter(&metrics(app).await, name) >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never reached {at_least}:\n{}", metrics(app).await);
+}
+
+#[tokio::test]
+async fn polls_that_fail_are_counted() {
+    // A carrier of its own, so the test can take it away: it accepts the messages, never
+    // calls back, and keeps them unfinished for a minute.
+    let sim = Simulator::spawn(
+        SimulatorConfig {
+            callback_delay: Duration::from_secs(30),
+            drop_callbacks: 1.0,
+            ..SimulatorConfig::default()
+        },
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let base_url = sim.base_url.clone();
+    let app = spawn_sending_app(|s| {
+        s.twilio = Some(TwilioSettings {
+            base_url,
+            account_sid: DEFAULT_ACCOUNT_SID.into(),
+            auth_token: DEFAULT_AUTH_TOKEN.into(),
+            api_key: None,
+            timeout: Duration::from_secs(2),
+        });
+        s.engine.status_poll_after = Duration::from_millis(200);
+        s.engine.status_poll_rate = 100.0;
+    })
+    .await;
+    app.add_paced_number("+447446466847", 100.0).await;
+    app.create_campaign("+447446466847", 3, json!({})).await;
+    // Polled while the carrier answers: no errors.
+    wait_counter(&app, "herald_status_polls_total", 3).await;
+    assert_eq!(
+        counter(&metrics(&app).await, "herald_status_poll_errors_total"),
+        0
+    );
+    // The carrier goes away: the next polls fail, are counted, and will be asked again.
+    sim.shutdown().await;
+    wait_counter(&app, "herald_status_poll_errors_total", 1).await;
 }
 
 #[test]
