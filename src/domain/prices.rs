@@ -52,6 +52,8 @@ impl PriceTable {
     /// starting with `#` and blank lines are skipped. The first problem is returned with
     /// its line.
     pub fn parse(text: &str, currency: &str) -> Result<Self, PriceFileError> {
+        // A spreadsheet's "CSV UTF-8" starts with a byte order mark.
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         let mut reader = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
             .trim(csv::Trim::All)
@@ -236,6 +238,13 @@ mod tests {
         assert_eq!(t.price("GB"), Some(0.0415));
         assert_eq!(t.price("US"), Some(0.0079));
         assert_eq!(t.len(), 2);
+        // Excel's "CSV UTF-8": a byte order mark and CRLF line ends.
+        let e = PriceTable::parse(
+            "\u{FEFF}Country,Price_per_segment,Currency,Source\r\nIE,0.08,USD,x\r\n\r\nFR,bad,USD,y\r\n",
+            "USD",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
         // The source column may be left out.
         let t =
             PriceTable::parse("country,price_per_segment,currency\nFR,0.07,USD\n", "USD").unwrap();
