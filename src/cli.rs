@@ -153,6 +153,11 @@ struct ServeArgs {
     /// Currency of --price-per-segment (ISO 4217 code).
     #[arg(long, env = "HERALD_CURRENCY", default_value = crate::config::DEFAULT_CURRENCY, value_parser = parse_currency)]
     currency: String,
+    /// CSV of prices per segment by destination country (`country,price_per_segment,currency,source`,
+    /// as data/prices/twilio-sms.csv): its rows override Twilio's built-in prices; countries in
+    /// neither cost --price-per-segment. A bad file refuses to start, naming the line.
+    #[arg(long, env = "HERALD_PRICE_FILE")]
+    price_file: Option<std::path::PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HERALD_LOG_JSON")]
     log_json: bool,
@@ -198,6 +203,11 @@ struct ServeArgs {
     /// is final or 72 hours old.
     #[arg(long, env = "HERALD_STATUS_POLL_AFTER_MS", default_value_t = 600_000)]
     status_poll_after_ms: u64,
+    /// Most status polls (Twilio fetches) a second on this node, so a large campaign whose
+    /// callbacks were lost never trips Twilio's API limits (Twilio answers 429 to an account
+    /// making too many requests at once); 0.01 to 1000.
+    #[arg(long, env = "HERALD_STATUS_POLL_RPS", default_value_t = 10.0, value_parser = parse_poll_rps)]
+    status_poll_rps: f64,
     /// This node's name when several nodes share a PostgreSQL database (default: the host
     /// name and the listen address). A node that restarts under the same name takes its
     /// sending numbers back at once; two live nodes must never share a name.
@@ -417,6 +427,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::simulator::cli::incoming_numbers(args.incoming_numbers.as_deref());
     settings.price_per_segment = args.price_per_segment;
     settings.currency = args.currency;
+    settings.price_file = args.price_file;
     settings.llm = match (args.llm_base_url, args.llm_model) {
         (Some(base_url), Some(model)) => Some(crate::provider::llm::LlmConfig {
             base_url,
@@ -433,6 +444,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.engine.retry.max_attempts = args.max_attempts.max(1);
     settings.engine.reconcile_after = std::time::Duration::from_millis(args.reconcile_after_ms);
     settings.engine.status_poll_after = std::time::Duration::from_millis(args.status_poll_after_ms);
+    settings.engine.status_poll_rate = args.status_poll_rps;
     settings.engine.lease_ttl = std::time::Duration::from_millis(args.lease_ttl_ms);
     settings.node_id = args.node_id;
     settings.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
@@ -482,6 +494,16 @@ fn parse_price(raw: &str) -> Result<f64, String> {
         Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
         _ => Err(format!(
             "{raw:?} is not a price: give a non-negative number such as 0.0079"
+        )),
+    }
+}
+
+/// Status polls a second: a positive number, 0.01 to 1000 (the poller's pacing bounds).
+fn parse_poll_rps(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(r) if (0.01..=1000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "{raw:?} is not a rate: give requests per second from 0.01 to 1000, such as 10"
         )),
     }
 }

@@ -1,10 +1,12 @@
 //! Run-time settings of `herald serve`, gathered from flags and `HERALD_*` environment variables.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::campaign::Limits;
 use crate::domain::ids::NodeId;
+use crate::domain::prices::PriceTable;
 use crate::engine::EngineConfig;
 pub use crate::engine::webhooks::WebhookSettings;
 use crate::provider::llm::LlmConfig;
@@ -76,6 +78,13 @@ pub struct Settings {
     pub price_per_segment: f64,
     /// Currency of `price_per_segment` (ISO 4217, e.g. `USD`).
     pub currency: String,
+    /// Price of one segment by destination country, in `currency`: Twilio's published
+    /// prices (`data/prices/twilio-sms.csv`) until [`crate::startup::Application::build`]
+    /// applies `currency` and `price_file`. Countries not in it cost `price_per_segment`.
+    pub prices: PriceTable,
+    /// A CSV file in the shape of `data/prices/twilio-sms.csv` whose rows override the
+    /// built-in prices (`--price-file`); read at start, a bad file refuses to start.
+    pub price_file: Option<PathBuf>,
     /// The agent's OpenAI-compatible model; `None`: replies are stored, not answered.
     pub llm: Option<LlmConfig>,
     /// This node's name in a cluster; `None` derives it from the host name and the bound
@@ -175,6 +184,8 @@ impl Settings {
             simulator_url: None,
             price_per_segment: DEFAULT_PRICE_PER_SEGMENT,
             currency: DEFAULT_CURRENCY.into(),
+            prices: PriceTable::twilio_defaults(),
+            price_file: None,
             llm: None,
             node_id: None,
             header_read_timeout: Duration::from_secs(15),
@@ -182,6 +193,29 @@ impl Settings {
             metrics_token: None,
             webhooks: WebhookSettings::default(),
         }
+    }
+
+    /// Applies `currency` and `price_file` to `prices` (at start): the built-in prices when
+    /// they are in `currency`, with the file's rows over them. A file that cannot be read or
+    /// has a bad line (every price must be in `currency`) is an error naming the file and line.
+    pub fn resolve_prices(&mut self) -> anyhow::Result<()> {
+        let overrides = match &self.price_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "reading the price file {} (--price-file): {e}",
+                        path.display()
+                    )
+                })?;
+                let table = PriceTable::parse(&text, &self.currency).map_err(|e| {
+                    anyhow::anyhow!("the price file {} (--price-file), {e}", path.display())
+                })?;
+                Some(table)
+            }
+        };
+        self.prices = self.prices.for_currency(&self.currency, overrides.as_ref());
+        Ok(())
     }
 
     /// True when the public URL is https: cookies get `Secure`, answers `Strict-Transport-Security`.

@@ -49,6 +49,13 @@ pub struct Metrics {
     pub leases_held: Gauge,
     /// Live nodes sharing the database, this one included.
     pub nodes: Gauge,
+    /// Status polls: fetches of a message's status from Twilio (its callback never came).
+    pub status_polls: Counter,
+    /// Recipients whose status a poll moved (a final status whose callback was lost).
+    pub status_poll_changes: Counter,
+    /// Status polls that failed (Twilio answered an error or could not be reached); they are
+    /// asked again later.
+    pub status_poll_errors: Counter,
 }
 
 impl Metrics {
@@ -103,6 +110,24 @@ impl Metrics {
             "Live nodes sharing the database, this one included",
             nodes.clone(),
         );
+        let status_polls = Counter::default();
+        registry.register(
+            "status_polls",
+            "Status polls: fetches of a message whose final status callback never came",
+            status_polls.clone(),
+        );
+        let status_poll_changes = Counter::default();
+        registry.register(
+            "status_poll_changes",
+            "Recipients whose status a status poll moved",
+            status_poll_changes.clone(),
+        );
+        let status_poll_errors = Counter::default();
+        registry.register(
+            "status_poll_errors",
+            "Status polls that failed (asked again later)",
+            status_poll_errors.clone(),
+        );
         Arc::new(Self {
             registry,
             submissions,
@@ -113,6 +138,9 @@ impl Metrics {
             reconciling,
             leases_held,
             nodes,
+            status_polls,
+            status_poll_changes,
+            status_poll_errors,
         })
     }
 

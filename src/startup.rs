@@ -94,6 +94,7 @@ impl Application {
     /// starts the simulator when Twilio is not configured, and binds the listener (so
     /// `local_addr` is known before serving).
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        settings.resolve_prices()?;
         let url = settings.database_url.clone();
         let store = store::connect(&url, &settings.db)
             .await

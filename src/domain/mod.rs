@@ -9,6 +9,7 @@ pub mod import;
 pub mod input;
 pub mod keywords;
 pub mod phone;
+pub mod prices;
 pub mod reply;
 pub mod segments;
 pub mod send_window;

@@ -136,9 +136,11 @@ async fn poll_one(
 ) -> (Option<StatusEvent>, (i64, Option<OffsetDateTime>)) {
     let now = OffsetDateTime::now_utc();
     let next = next_poll(poll.accepted_at, now, after);
+    shared.metrics.status_polls.inc();
     let message = match shared.client.fetch(&poll.sid).await {
         Ok(message) => message,
         Err(e) => {
+            shared.metrics.status_poll_errors.inc();
             tracing::warn!(recipient = poll.id, sid = %poll.sid, error = %e, "status poll failed; will ask again later");
             return (None, (poll.id, next));
         }
@@ -168,9 +170,14 @@ async fn store(
     schedule: &[(i64, Option<OffsetDateTime>)],
 ) {
     let now = OffsetDateTime::now_utc();
-    if let Err(e) = shared.store.apply_status_events(events, now).await {
-        tracing::error!(error = ?e, polls = events.len(), "storing polled statuses failed; they will be asked again");
-        return;
+    match shared.store.apply_status_events(events, now).await {
+        Ok(moved) => {
+            shared.metrics.status_poll_changes.inc_by(moved);
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, polls = events.len(), "storing polled statuses failed; they will be asked again");
+            return;
+        }
     }
     if let Err(e) = shared.store.schedule_polls(schedule).await {
         tracing::error!(error = ?e, polls = schedule.len(), "storing the next status polls failed");

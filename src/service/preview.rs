@@ -8,11 +8,12 @@ use super::{App, ServiceResult};
 use crate::domain::campaign::Schedule;
 use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
 use crate::domain::ids::AccountId;
+use crate::domain::prices::PriceTable;
 use crate::domain::segments::Encoding;
 use crate::domain::send_window::{SendWindow, held_until, recipient_zones, zones_for};
 use crate::service::views::{
-    CampaignPreview, InvalidRecipient, OptedOutRecipient, PreviewParams, PreviewRecipient,
-    PreviewTotals,
+    CampaignPreview, CountryCost, InvalidRecipient, OptedOutRecipient, PreviewParams,
+    PreviewRecipient, PreviewTotals,
 };
 
 /// Default and largest page of a preview's recipients (as for a campaign's).
@@ -23,10 +24,45 @@ const MAX_PAGE: u32 = 1_000;
 /// before sending.
 #[derive(Debug, Clone, Copy)]
 struct Pricing<'a> {
-    /// Price of one SMS segment.
+    /// Price of one SMS segment to a country not in `table`.
     price_per_segment: f64,
     /// Its currency (ISO 4217).
     currency: &'a str,
+    /// Price of one segment by destination country, in `currency`.
+    table: &'a PriceTable,
+}
+
+impl Pricing<'_> {
+    /// The price of one segment to `country` (unknown: the fallback).
+    fn price(&self, country: Option<&str>) -> f64 {
+        country
+            .and_then(|c| self.table.price(c))
+            .unwrap_or(self.price_per_segment)
+    }
+
+    /// One line per destination, in country code order (unknown last), and their total.
+    fn by_country(
+        &self,
+        counts: std::collections::BTreeMap<Option<String>, (u64, u64)>,
+    ) -> (Vec<CountryCost>, f64) {
+        let mut lines: Vec<CountryCost> = counts
+            .into_iter()
+            .map(|(country, (recipients, segments))| {
+                let price = self.price(country.as_deref());
+                CountryCost {
+                    estimated_cost: estimate(segments, price),
+                    country,
+                    recipients,
+                    segments,
+                    price_per_segment: price,
+                }
+            })
+            .collect();
+        // `None` sorts first in a BTreeMap; unknown destinations read best last.
+        lines.sort_by_key(|l| l.country.is_none());
+        let total: f64 = lines.iter().map(|l| l.estimated_cost).sum();
+        (lines, (total * 1e6).round() / 1e6)
+    }
 }
 
 /// Previews a create body for `account`: the same analysis as create, reported instead of
@@ -42,6 +78,7 @@ pub async fn preview(
     let pricing = Pricing {
         price_per_segment: settings.price_per_segment,
         currency: &settings.currency,
+        table: &settings.prices,
     };
     let page = Page {
         limit: page_size(
@@ -124,6 +161,7 @@ fn report(
             estimated_cost: 0.0,
             currency: pricing.currency.to_owned(),
             price_per_segment: pricing.price_per_segment,
+            by_country: Vec::new(),
             held: 0,
             invalid: 0,
             duplicates: 0,
@@ -138,6 +176,8 @@ fn report(
     };
     let mut more = false;
     let mut to_us = false;
+    // Sendable recipients and segments per destination country, for the cost.
+    let mut countries = std::collections::BTreeMap::<Option<String>, (u64, u64)>::new();
     for (index, outcome) in analysis.recipients.into_iter().enumerate() {
         match outcome {
             RecipientOutcome::Sendable(r) => {
@@ -160,9 +200,11 @@ fn report(
                     out.totals.sendable += 1;
                     out.totals.held += u64::from(held_until.is_some());
                     out.totals.segments += u64::from(segments);
-                    to_us = to_us
-                        || (r.phone.as_str().starts_with("+1")
-                            && r.phone.region().as_deref() == Some("US"));
+                    let region = r.phone.region();
+                    to_us = to_us || region.as_deref() == Some("US");
+                    let line = countries.entry(region).or_default();
+                    line.0 += 1;
+                    line.1 += u64::from(segments);
                 }
                 let on_page = page.after.is_none_or(|after| index as i64 > after);
                 if !on_page {
@@ -214,7 +256,7 @@ fn report(
     if more {
         out.recipients_next_cursor = out.recipients.last().map(|r| r.index.to_string());
     }
-    out.totals.estimated_cost = estimate(out.totals.segments, pricing.price_per_segment);
+    (out.totals.by_country, out.totals.estimated_cost) = pricing.by_country(countries);
     if to_us {
         out.notices.push(US_NOTICE.to_owned());
     }
@@ -235,10 +277,13 @@ mod tests {
     use crate::domain::campaign::{AccountContext, Limits};
     use serde_json::json;
 
-    const PRICING: Pricing<'static> = Pricing {
-        price_per_segment: 0.0079,
-        currency: "USD",
-    };
+    fn pricing(table: &PriceTable) -> Pricing<'_> {
+        Pricing {
+            price_per_segment: 0.0079,
+            currency: "USD",
+            table,
+        }
+    }
 
     fn run(body: serde_json::Value, page: Page) -> CampaignPreview {
         let request: CampaignRequest = serde_json::from_value(body).unwrap();
@@ -249,7 +294,8 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
-        report(&request, analysis, PRICING, page, None)
+        let table = PriceTable::default();
+        report(&request, analysis, pricing(&table), page, None)
     }
 
     fn body(recipients: serde_json::Value) -> serde_json::Value {
@@ -292,6 +338,57 @@ mod tests {
         assert_eq!(p.invalid[0].field, "recipients[3].phone");
         assert_eq!(p.opted_out[0].index, 2);
         assert_eq!(p.duplicates[0].first_index, 0);
+    }
+
+    #[test]
+    fn each_destination_is_priced_from_the_table_and_the_total_is_their_sum() {
+        let table = PriceTable::parse(
+            "country,price_per_segment,currency,source\nGB,0.04,USD,\nUS,0.0083,USD,\n",
+            "USD",
+        )
+        .unwrap();
+        let request: CampaignRequest = serde_json::from_value(body(json!([
+            { "phone": "+447111000001", "variables": { "name": "A".repeat(200) } },
+            { "phone": "+447111000002", "variables": { "name": "B" } },
+            { "phone": "+12025550123", "variables": { "name": "C" } },
+            { "phone": "+33612345678", "variables": { "name": "D" } },
+            { "phone": "+447111000003", "variables": { "name": "opted out" } }
+        ])))
+        .unwrap();
+        let ctx = AccountContext {
+            numbers: [("+447446466847".to_owned(), None)].into(),
+            opted_out: ["+447111000003".to_owned()].into(),
+            ..AccountContext::default()
+        };
+        let now = time::macros::datetime!(2026-05-01 12:00 UTC);
+        let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
+        let p = report(&request, analysis, pricing(&table), ALL, None);
+        let lines: Vec<_> = p
+            .totals
+            .by_country
+            .iter()
+            .map(|l| {
+                (
+                    l.country.as_deref().unwrap_or("?"),
+                    l.recipients,
+                    l.segments,
+                    l.price_per_segment,
+                    l.estimated_cost,
+                )
+            })
+            .collect();
+        // FR is not in the table: the fallback price. The opted-out GB number costs nothing.
+        assert_eq!(
+            lines,
+            [
+                ("FR", 1, 1, 0.0079, 0.0079),
+                ("GB", 2, 3, 0.04, 0.12),
+                ("US", 1, 1, 0.0083, 0.0083)
+            ]
+        );
+        assert_eq!(p.totals.estimated_cost, 0.1362);
+        assert_eq!(p.totals.price_per_segment, 0.0079);
+        assert_eq!(p.notices, [US_NOTICE]);
     }
 
     #[test]

@@ -551,12 +551,17 @@ pub struct PreviewTotals {
     pub sendable: u64,
     /// Segments that would be sent (opted-out recipients excluded).
     pub segments: u64,
-    /// `segments` × `price_per_segment`, rounded to 6 decimals.
+    /// The sum of `by_country`'s costs (each destination's segments × its price), rounded to
+    /// 6 decimals.
     pub estimated_cost: f64,
     /// Currency of the cost (ISO 4217).
     pub currency: String,
-    /// The configured price of one segment.
+    /// The configured price of one segment (`--price-per-segment`): what a destination not
+    /// in the price table costs.
     pub price_per_segment: f64,
+    /// The cost per destination country of the recipients that would be sent, in country
+    /// code order (unknown countries last).
+    pub by_country: Vec<CountryCost>,
     /// Of the `sendable`, those outside their send window when the campaign would start:
     /// held until it opens for them.
     pub held: u64,
@@ -568,6 +573,23 @@ pub struct PreviewTotals {
     pub opted_out: u64,
     /// Recipients kept but not sent because the body requires consent and they have none.
     pub no_consent: u64,
+}
+
+/// What the recipients of one destination country would cost.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CountryCost {
+    /// ISO 3166-1 alpha-2 code of the recipients' country; null when the number's country is
+    /// unknown (international services).
+    pub country: Option<String>,
+    /// Recipients that would be sent there.
+    pub recipients: u64,
+    /// Their segments.
+    pub segments: u64,
+    /// The price of one segment there: the price table's (Twilio's published price, or the
+    /// price file's), else `--price-per-segment`.
+    pub price_per_segment: f64,
+    /// `segments` × `price_per_segment`, rounded to 6 decimals.
+    pub estimated_cost: f64,
 }
 
 /// One problem of one refused recipient.

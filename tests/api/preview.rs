@@ -96,7 +96,8 @@ async fn the_spec_example_previews_with_rendered_bodies_and_creates_nothing() {
     let totals = &p["totals"];
     assert_eq!(totals["recipients"], 2);
     assert_eq!(totals["segments"], 2);
-    assert_eq!(totals["estimated_cost"], 0.0158);
+    // Two UK segments at Twilio's UK price (data/prices/twilio-sms.csv), not the US one.
+    assert_eq!(totals["estimated_cost"], 0.08);
     assert_eq!(totals["currency"], "USD");
     assert_eq!(totals["price_per_segment"], 0.0079);
 
@@ -130,7 +131,7 @@ async fn encodings_and_segments_follow_twilio() {
     );
     assert_eq!(fields(recipients, "segments"), [1, 2, 2, 3]);
     assert_eq!(p["totals"]["segments"], 8);
-    assert_eq!(p["totals"]["estimated_cost"], 0.0632);
+    assert_eq!(p["totals"]["estimated_cost"], 0.32);
 
     // Plain text: 160 GSM-7 characters fit one segment, 161 need two (153 each).
     let p = preview(

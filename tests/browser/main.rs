@@ -6,6 +6,7 @@
 mod browser;
 mod flows;
 mod operations;
+mod prices;
 mod sandbox;
 mod test_send;
 mod webhooks;

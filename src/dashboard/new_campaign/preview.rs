@@ -40,6 +40,35 @@ struct PreviewRow {
     notes: Vec<String>,
 }
 
+/// One destination country's line of the cost estimate.
+struct CostLine {
+    country: String,
+    recipients: u64,
+    segments: u64,
+    price: String,
+    cost: String,
+}
+
+/// The preview's cost per destination, as the page shows it.
+fn cost_lines(preview: &CampaignPreview) -> Vec<CostLine> {
+    let currency = &preview.totals.currency;
+    preview
+        .totals
+        .by_country
+        .iter()
+        .map(|l| CostLine {
+            country: match &l.country {
+                Some(c) => format!("{} ({c})", country_name(c)),
+                None => "Other (country unknown)".to_owned(),
+            },
+            recipients: l.recipients,
+            segments: l.segments,
+            price: money(l.price_per_segment, currency),
+            cost: money(l.estimated_cost, currency),
+        })
+        .collect()
+}
+
 impl PreviewPage {
     fn send_error(&self, anchor: &str) -> bool {
         self.send_errors.iter().any(|p| p.anchor == anchor)
@@ -62,6 +91,7 @@ pub(super) struct PreviewPage {
     segments: u64,
     cost: String,
     price: String,
+    cost_by_country: Vec<CostLine>,
     invalid_rows: usize,
     duplicates: usize,
     opted_out: u64,
@@ -509,6 +539,7 @@ pub(super) async fn preview_page(
         segments: preview.totals.segments,
         cost: money(preview.totals.estimated_cost, &preview.totals.currency),
         price: money(preview.totals.price_per_segment, &preview.totals.currency),
+        cost_by_country: cost_lines(&preview),
         invalid_rows: parsed.errors.len() + invalid.len(),
         duplicates: parsed.duplicates.len(),
         opted_out: preview.totals.opted_out,
