@@ -1,12 +1,15 @@
 //! Campaign preview: what create would do with a body (rendered messages, segments, cost,
 //! every problem), with nothing stored.
 
+use std::collections::HashSet;
+
 use time::OffsetDateTime;
 
 use super::page::{page_size, parse_cursor};
 use super::{App, ServiceResult};
 use crate::domain::campaign::Schedule;
 use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
+use crate::domain::daily_cap::{self, DailyCap};
 use crate::domain::ids::AccountId;
 use crate::domain::segments::Encoding;
 use crate::domain::send_window::{SendWindow, held_until, recipient_zones, zones_for};
@@ -57,13 +60,22 @@ pub async fn preview(
     // by the time the engine will see.
     let now = settings.engine.clock.now();
     let analysis = campaign::analyse(request, &ctx, &settings.limits, now);
+    let account_id = account;
+    let account = store
+        .account_settings(account_id)
+        .await
+        .map_err(super::ServiceError::from_store("account"))?;
+    let capped = capped_phones(
+        app,
+        account_id,
+        account.max_messages_per_recipient_per_day,
+        &analysis,
+        now,
+    )
+    .await?;
     let hold = if request.respect_send_window == Some(false) {
         None
     } else {
-        let account = store
-            .account_settings(account)
-            .await
-            .map_err(super::ServiceError::from_store("account"))?;
         let start = match analysis.schedule {
             Schedule::At(t) | Schedule::Draft(Some(t)) => t.max(now),
             _ => now,
@@ -74,7 +86,49 @@ pub async fn preview(
             start,
         })
     };
-    Ok(report(request, analysis, pricing, page, hold.as_ref()))
+    Ok(report(
+        request,
+        analysis,
+        pricing,
+        page,
+        hold.as_ref(),
+        &capped,
+    ))
+}
+
+/// The would-be-sent recipients' phones that are at the account's daily cap now: they already
+/// got that many campaign messages in the last 24 hours (docs/ARCHITECTURE.md §4), so the
+/// engine would refuse them (`frequency_capped`). Empty without a cap.
+async fn capped_phones(
+    app: &App,
+    account: &AccountId,
+    cap: Option<DailyCap>,
+    analysis: &CampaignAnalysis,
+    now: OffsetDateTime,
+) -> ServiceResult<HashSet<String>> {
+    if cap.is_none() {
+        return Ok(HashSet::new());
+    }
+    let phones: Vec<String> = analysis
+        .recipients
+        .iter()
+        .filter_map(|outcome| match outcome {
+            RecipientOutcome::Sendable(r) if !r.opted_out && !r.no_consent => {
+                Some(r.phone.as_str().to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    let counted = app
+        .store
+        .recent_campaign_messages(account, &phones, now)
+        .await
+        .map_err(super::ServiceError::from_store("account"))?;
+    Ok(counted
+        .into_iter()
+        .filter(|(_, n)| daily_cap::at_cap(cap, *n))
+        .map(|(phone, _)| phone)
+        .collect())
 }
 
 /// The account's send window, its fallback zone, and when the campaign would start.
@@ -102,13 +156,15 @@ struct Page {
 }
 
 /// Turns the analysis into the preview's answer: totals over everything, one page of
-/// recipients, and every invalid, duplicate and opted-out entry.
+/// recipients, and every invalid, duplicate, opted-out and capped entry (`capped`: phones at
+/// the daily cap).
 fn report(
     request: &CampaignRequest,
     analysis: CampaignAnalysis,
     pricing: Pricing<'_>,
     page: Page,
     hold: Option<&Hold>,
+    capped: &HashSet<String>,
 ) -> CampaignPreview {
     let valid = analysis.is_valid();
     let raw_phones = request.recipients.as_deref().unwrap_or_default();
@@ -129,11 +185,13 @@ fn report(
             duplicates: 0,
             opted_out: 0,
             no_consent: 0,
+            frequency_capped: 0,
         },
         invalid: Vec::new(),
         duplicates: Vec::new(),
         opted_out: Vec::new(),
         no_consent: Vec::new(),
+        frequency_capped: Vec::new(),
         notices: Vec::new(),
     };
     let mut more = false;
@@ -143,6 +201,8 @@ fn report(
             RecipientOutcome::Sendable(r) => {
                 let segments = r.message.as_ref().map_or(0, |m| m.segments);
                 let held_until = hold.and_then(|h| h.until(r.phone.as_str()));
+                let frequency_capped =
+                    !r.opted_out && !r.no_consent && capped.contains(r.phone.as_str());
                 out.totals.recipients += 1;
                 if r.opted_out {
                     out.totals.opted_out += 1;
@@ -153,6 +213,12 @@ fn report(
                 } else if r.no_consent {
                     out.totals.no_consent += 1;
                     out.no_consent.push(OptedOutRecipient {
+                        index,
+                        phone: r.phone.as_str().to_owned(),
+                    });
+                } else if frequency_capped {
+                    out.totals.frequency_capped += 1;
+                    out.frequency_capped.push(OptedOutRecipient {
                         index,
                         phone: r.phone.as_str().to_owned(),
                     });
@@ -186,12 +252,14 @@ fn report(
                     from_number: r.from_number.map(|p| p.as_str().to_owned()),
                     opted_out: r.opted_out,
                     no_consent: r.no_consent,
+                    frequency_capped,
                     missing_variables: r.missing_variables,
                     time_zones: zones_for(r.phone.as_str())
                         .iter()
                         .map(|z| (*z).to_owned())
                         .collect(),
-                    held_until: held_until.filter(|_| !r.opted_out && !r.no_consent),
+                    held_until: held_until
+                        .filter(|_| !r.opted_out && !r.no_consent && !frequency_capped),
                 });
             }
             RecipientOutcome::Invalid(errors) => {
@@ -249,7 +317,7 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
-        report(&request, analysis, PRICING, page, None)
+        report(&request, analysis, PRICING, page, None, &HashSet::new())
     }
 
     fn body(recipients: serde_json::Value) -> serde_json::Value {
