@@ -19,7 +19,7 @@ pub struct DailyCap(u32);
 
 /// Why a cap was refused (the API's 422 names the field and says this).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be a whole number from 1 to {MAX} (null: no cap)")]
+#[error("must be a whole number from 1 to {MAX}")]
 pub struct CapError;
 
 impl DailyCap {

@@ -7,4 +7,5 @@ mod browser;
 mod flows;
 mod operations;
 mod sandbox;
+mod settings;
 mod webhooks;
