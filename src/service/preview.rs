@@ -363,6 +363,40 @@ mod tests {
     }
 
     #[test]
+    fn recipients_at_the_daily_cap_are_left_out_of_what_is_sent() {
+        let request: CampaignRequest = serde_json::from_value(body(json!([
+            { "phone": "+447111000001", "variables": { "name": "A" } },
+            { "phone": "+447111000002", "variables": { "name": "B" } },
+            { "phone": "+447111000003", "variables": { "name": "C" } }
+        ])))
+        .unwrap();
+        let ctx = AccountContext {
+            numbers: [("+447446466847".to_owned(), None)].into(),
+            opted_out: ["+447111000003".to_owned()].into(),
+            ..AccountContext::default()
+        };
+        let now = time::macros::datetime!(2026-05-01 12:00 UTC);
+        let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
+        // At the cap: the second, and the opted-out third (reported as opted out only).
+        let capped: HashSet<String> =
+            ["+447111000002".to_owned(), "+447111000003".to_owned()].into();
+        let p = report(&request, analysis, PRICING, ALL, None, &capped);
+        assert_eq!(p.totals.recipients, 3);
+        assert_eq!(p.totals.sendable, 1);
+        assert_eq!(p.totals.segments, 1);
+        assert_eq!(p.totals.estimated_cost, 0.0079);
+        assert_eq!((p.totals.frequency_capped, p.totals.opted_out), (1, 1));
+        assert_eq!(p.frequency_capped.len(), 1);
+        assert_eq!(p.frequency_capped[0].index, 1);
+        let flags: Vec<(bool, bool)> = p
+            .recipients
+            .iter()
+            .map(|r| (r.frequency_capped, r.opted_out))
+            .collect();
+        assert_eq!(flags, [(false, false), (true, false), (false, true)]);
+    }
+
+    #[test]
     fn pages_follow_request_indexes() {
         let recipients: Vec<_> = (1..=5)
             .map(|i| json!({ "phone": format!("+44711100001{i}"), "variables": { "name": "X" } }))
