@@ -9,7 +9,8 @@
 //! - [`domain`]: pure types and rules: phones, templates, segments, statuses and counts,
 //!   campaign requests and their checks, paste/CSV import, the input rules every edge applies
 //!   (`domain::input`), consent, keywords, reply threads, send windows and phone numbers' time
-//!   zones, and the per-country SMS prices of a preview's cost (`domain::prices`).
+//!   zones, the daily cap per recipient (`domain::daily_cap`), and the per-country SMS prices of a
+//!   preview's cost (`domain::prices`).
 //! - [`store`]: persistence behind aspect traits, SQLite and PostgreSQL, shared SQL written once.
 //! - [`service`]: the use cases, one function per thing a user does; owns their side effects
 //!   and returns the views both edges show ([`service::App`] is the application's handle).

@@ -95,6 +95,7 @@ impl Errors {
                     "agent_id" => "Agent",
                     "name" => "Name",
                     "reason" => "Reason",
+                    "max_messages_per_recipient_per_day" => "Daily cap",
                     _ => "",
                 };
                 let text = if label.is_empty() || message.starts_with(char::is_uppercase) {

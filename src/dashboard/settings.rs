@@ -1,5 +1,5 @@
-//! The account settings page: the send window (local hours campaigns keep to) and the
-//! account's fallback time zone.
+//! The account settings page: the send window (local hours campaigns keep to), the
+//! account's fallback time zone, and the daily cap per recipient.
 
 use super::forms::Form;
 use askama::Template;
@@ -14,9 +14,12 @@ use super::flash::{FlashKind, IncomingFlash, redirect_with};
 use super::forms::Errors;
 use super::signed_in::{CurrentUser, check_csrf};
 use super::views::Layout;
-use crate::service::App;
+use crate::domain::FieldError;
+use crate::domain::daily_cap::CapError;
 use crate::service::account_settings;
+use crate::service::sessions::SignedIn;
 use crate::service::views::replies::{AccountUpdate, SendWindowBody};
+use crate::service::{App, ServiceError};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -26,6 +29,7 @@ struct SettingsPage {
     start: String,
     end: String,
     time_zone: String,
+    daily_cap: String,
 }
 
 /// The account's settings.
@@ -44,6 +48,9 @@ pub async fn page(
         start,
         end,
         time_zone: account.time_zone,
+        daily_cap: account
+            .max_messages_per_recipient_per_day
+            .map_or(String::new(), |n| n.to_string()),
     }))
 }
 
@@ -58,6 +65,9 @@ pub struct SettingsForm {
     end: String,
     #[serde(default)]
     time_zone: String,
+    /// The daily cap per recipient; empty: none.
+    #[serde(default)]
+    daily_cap: String,
 }
 
 /// Saves the send window and time zone.
@@ -68,6 +78,21 @@ pub async fn save(
 ) -> PageResult {
     check_csrf(&user, &form.csrf)?;
     let (start, end) = (form.start.trim(), form.end.trim());
+    // Empty: no cap. Text that is no whole number is refused here, with the API's words, and
+    // nothing is saved.
+    let daily_cap = match form.daily_cap.trim() {
+        "" => None,
+        n => match n.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let refused = ServiceError::Validation(vec![FieldError::new(
+                    DAILY_CAP_FIELD,
+                    CapError.to_string(),
+                )]);
+                return refuse(&user, refused, form);
+            }
+        },
+    };
     let req = AccountUpdate {
         send_window: Some(
             (!start.is_empty() || !end.is_empty()).then(|| SendWindowBody {
@@ -76,6 +101,7 @@ pub async fn save(
             }),
         ),
         time_zone: Some(form.time_zone.trim().to_owned()),
+        max_messages_per_recipient_per_day: Some(daily_cap),
         ..AccountUpdate::default()
     };
     match account_settings::update(&state, &user.account_id, &req).await {
@@ -84,16 +110,25 @@ pub async fn save(
             FlashKind::Success,
             "Settings saved.",
         )),
-        Err(e) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            html(&SettingsPage {
-                layout: Layout::new("Settings", Some(&user), "settings"),
-                errors: Errors::from_service(e)?,
-                start: form.start,
-                end: form.end,
-                time_zone: form.time_zone,
-            }),
-        )
-            .into_response()),
+        Err(e) => refuse(&user, e, form),
     }
+}
+
+/// The settings field of the daily cap (the API's name, so its error lands beside it).
+const DAILY_CAP_FIELD: &str = "max_messages_per_recipient_per_day";
+
+/// The form again, as sent, with what was wrong (422).
+fn refuse(user: &SignedIn, e: ServiceError, form: SettingsForm) -> PageResult {
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        html(&SettingsPage {
+            layout: Layout::new("Settings", Some(user), "settings"),
+            errors: Errors::from_service(e)?,
+            start: form.start,
+            end: form.end,
+            time_zone: form.time_zone,
+            daily_cap: form.daily_cap,
+        }),
+    )
+        .into_response())
 }

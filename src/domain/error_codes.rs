@@ -1,5 +1,5 @@
 //! Words for every error code Herald can record on a recipient: Twilio's common codes and
-//! Herald's own (`opted_out`, `no_consent`), each with what it means and what to do.
+//! Herald's own (`opted_out`, `no_consent`, `frequency_capped`), each with what it means and what to do.
 //!
 //! Why pure: the same sentence is shown in the API (`error_message` when Twilio sent none),
 //! on the campaign page and in the per-campaign breakdown; one table keeps them identical.
@@ -33,6 +33,11 @@ pub const ERRORS: &[ErrorInfo] = &[
         code: "no_consent",
         meaning: "The campaign requires consent and this number has no granted consent record",
         action: "Record their consent (POST /v1/consents) before sending them such a campaign",
+    },
+    ErrorInfo {
+        code: "frequency_capped",
+        meaning: "The person already got the account's daily maximum of campaign messages (max_messages_per_recipient_per_day) in the last 24 hours",
+        action: "Nothing to do: Herald did not send it; raise or remove the cap in the account's settings, or send again after a day",
     },
     ErrorInfo {
         code: "20003",
@@ -185,6 +190,7 @@ mod tests {
             "30034",
             "opted_out",
             "no_consent",
+            "frequency_capped",
         ] {
             let e = explain(code).unwrap_or_else(|| panic!("{code} has no words"));
             assert!(!e.meaning.is_empty() && !e.action.is_empty());

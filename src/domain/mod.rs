@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod consent;
+pub mod daily_cap;
 pub mod error_codes;
 pub mod export;
 pub mod ids;

@@ -263,6 +263,13 @@ pub const NO_CONSENT: Refusal = Refusal {
     message: "the campaign requires consent and this number has no granted consent record",
 };
 
+/// The recipient already got the account's daily cap of campaign messages in the last 24
+/// hours (checked at claim: docs/ARCHITECTURE.md §4).
+pub const FREQUENCY_CAPPED: Refusal = Refusal {
+    code: "frequency_capped",
+    message: "the recipient already got the account's maximum of campaign messages for 24 hours",
+};
+
 impl Refusal {
     /// Why a new recipient fails at once, if it does: opted out first, then no consent.
     pub fn of_new(opted_out: bool, no_consent: bool) -> Option<Self> {

@@ -1,9 +1,10 @@
-//! The account's settings: its name, HELP text, whether Herald answers keywords, and its send
-//! window and fallback time zone.
+//! The account's settings: its name, HELP text, whether Herald answers keywords, its send
+//! window and fallback time zone, and its daily cap per recipient.
 
 use super::{App, ServiceError, ServiceResult};
 use crate::domain::FieldError;
 use crate::domain::campaign::{MAX_BODY_CHARS, MAX_NAME_CHARS};
+use crate::domain::daily_cap::DailyCap;
 use crate::domain::ids::AccountId;
 use crate::domain::send_window::{LocalMinute, SendWindow, ZoneName};
 use crate::service::views::replies::{AccountUpdate, AccountView};
@@ -100,6 +101,20 @@ pub async fn update(
             }
         },
     };
+    let max_messages_per_recipient_per_day = match req.max_messages_per_recipient_per_day {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(n)) => match DailyCap::new(n) {
+            Ok(cap) => Some(Some(cap)),
+            Err(e) => {
+                errors.push(FieldError::new(
+                    "max_messages_per_recipient_per_day",
+                    e.to_string(),
+                ));
+                None
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
@@ -109,6 +124,7 @@ pub async fn update(
         keyword_replies: req.keyword_replies,
         send_window,
         time_zone,
+        max_messages_per_recipient_per_day,
     };
     Ok(store
         .update_account_settings(account, &update)

@@ -1,12 +1,15 @@
 //! Campaign preview: what create would do with a body (rendered messages, segments, cost,
 //! every problem), with nothing stored.
 
+use std::collections::HashSet;
+
 use time::OffsetDateTime;
 
 use super::page::{page_size, parse_cursor};
 use super::{App, ServiceResult};
 use crate::domain::campaign::Schedule;
 use crate::domain::campaign::{self, CampaignAnalysis, CampaignRequest, RecipientOutcome};
+use crate::domain::daily_cap::{self, DailyCap};
 use crate::domain::ids::AccountId;
 use crate::domain::prices::PriceTable;
 use crate::domain::segments::Encoding;
@@ -94,13 +97,22 @@ pub async fn preview(
     // by the time the engine will see.
     let now = settings.engine.clock.now();
     let analysis = campaign::analyse(request, &ctx, &settings.limits, now);
+    let account_id = account;
+    let account = store
+        .account_settings(account_id)
+        .await
+        .map_err(super::ServiceError::from_store("account"))?;
+    let capped = capped_phones(
+        app,
+        account_id,
+        account.max_messages_per_recipient_per_day,
+        &analysis,
+        now,
+    )
+    .await?;
     let hold = if request.respect_send_window == Some(false) {
         None
     } else {
-        let account = store
-            .account_settings(account)
-            .await
-            .map_err(super::ServiceError::from_store("account"))?;
         let start = match analysis.schedule {
             Schedule::At(t) | Schedule::Draft(Some(t)) => t.max(now),
             _ => now,
@@ -111,7 +123,49 @@ pub async fn preview(
             start,
         })
     };
-    Ok(report(request, analysis, pricing, page, hold.as_ref()))
+    Ok(report(
+        request,
+        analysis,
+        pricing,
+        page,
+        hold.as_ref(),
+        &capped,
+    ))
+}
+
+/// The would-be-sent recipients' phones that are at the account's daily cap now: they already
+/// got that many campaign messages in the last 24 hours (docs/ARCHITECTURE.md §4), so the
+/// engine would refuse them (`frequency_capped`). Empty without a cap.
+async fn capped_phones(
+    app: &App,
+    account: &AccountId,
+    cap: Option<DailyCap>,
+    analysis: &CampaignAnalysis,
+    now: OffsetDateTime,
+) -> ServiceResult<HashSet<String>> {
+    if cap.is_none() {
+        return Ok(HashSet::new());
+    }
+    let phones: Vec<String> = analysis
+        .recipients
+        .iter()
+        .filter_map(|outcome| match outcome {
+            RecipientOutcome::Sendable(r) if !r.opted_out && !r.no_consent => {
+                Some(r.phone.as_str().to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    let counted = app
+        .store
+        .recent_campaign_messages(account, &phones, now)
+        .await
+        .map_err(super::ServiceError::from_store("account"))?;
+    Ok(counted
+        .into_iter()
+        .filter(|(_, n)| daily_cap::at_cap(cap, *n))
+        .map(|(phone, _)| phone)
+        .collect())
 }
 
 /// The account's send window, its fallback zone, and when the campaign would start.
@@ -139,13 +193,15 @@ struct Page {
 }
 
 /// Turns the analysis into the preview's answer: totals over everything, one page of
-/// recipients, and every invalid, duplicate and opted-out entry.
+/// recipients, and every invalid, duplicate, opted-out and capped entry (`capped`: phones at
+/// the daily cap).
 fn report(
     request: &CampaignRequest,
     analysis: CampaignAnalysis,
     pricing: Pricing<'_>,
     page: Page,
     hold: Option<&Hold>,
+    capped: &HashSet<String>,
 ) -> CampaignPreview {
     let valid = analysis.is_valid();
     let raw_phones = request.recipients.as_deref().unwrap_or_default();
@@ -167,11 +223,13 @@ fn report(
             duplicates: 0,
             opted_out: 0,
             no_consent: 0,
+            frequency_capped: 0,
         },
         invalid: Vec::new(),
         duplicates: Vec::new(),
         opted_out: Vec::new(),
         no_consent: Vec::new(),
+        frequency_capped: Vec::new(),
         notices: Vec::new(),
     };
     let mut more = false;
@@ -183,6 +241,8 @@ fn report(
             RecipientOutcome::Sendable(r) => {
                 let segments = r.message.as_ref().map_or(0, |m| m.segments);
                 let held_until = hold.and_then(|h| h.until(r.phone.as_str()));
+                let frequency_capped =
+                    !r.opted_out && !r.no_consent && capped.contains(r.phone.as_str());
                 out.totals.recipients += 1;
                 if r.opted_out {
                     out.totals.opted_out += 1;
@@ -193,6 +253,12 @@ fn report(
                 } else if r.no_consent {
                     out.totals.no_consent += 1;
                     out.no_consent.push(OptedOutRecipient {
+                        index,
+                        phone: r.phone.as_str().to_owned(),
+                    });
+                } else if frequency_capped {
+                    out.totals.frequency_capped += 1;
+                    out.frequency_capped.push(OptedOutRecipient {
                         index,
                         phone: r.phone.as_str().to_owned(),
                     });
@@ -228,12 +294,14 @@ fn report(
                     from_number: r.from_number.map(|p| p.as_str().to_owned()),
                     opted_out: r.opted_out,
                     no_consent: r.no_consent,
+                    frequency_capped,
                     missing_variables: r.missing_variables,
                     time_zones: zones_for(r.phone.as_str())
                         .iter()
                         .map(|z| (*z).to_owned())
                         .collect(),
-                    held_until: held_until.filter(|_| !r.opted_out && !r.no_consent),
+                    held_until: held_until
+                        .filter(|_| !r.opted_out && !r.no_consent && !frequency_capped),
                 });
             }
             RecipientOutcome::Invalid(errors) => {
@@ -295,7 +363,7 @@ mod tests {
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
         let table = PriceTable::default();
-        report(&request, analysis, pricing(&table), page, None)
+        report(&request, analysis, pricing(&table), page, None, &HashSet::new())
     }
 
     fn body(recipients: serde_json::Value) -> serde_json::Value {
@@ -362,7 +430,7 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
-        let p = report(&request, analysis, pricing(&table), ALL, None);
+        let p = report(&request, analysis, pricing(&table), ALL, None, &HashSet::new());
         let lines: Vec<_> = p
             .totals
             .by_country
@@ -389,6 +457,41 @@ mod tests {
         assert_eq!(p.totals.estimated_cost, 0.1362);
         assert_eq!(p.totals.price_per_segment, 0.0079);
         assert_eq!(p.notices, [US_NOTICE]);
+    }
+
+    #[test]
+    fn recipients_at_the_daily_cap_are_left_out_of_what_is_sent() {
+        let request: CampaignRequest = serde_json::from_value(body(json!([
+            { "phone": "+447111000001", "variables": { "name": "A" } },
+            { "phone": "+447111000002", "variables": { "name": "B" } },
+            { "phone": "+447111000003", "variables": { "name": "C" } }
+        ])))
+        .unwrap();
+        let ctx = AccountContext {
+            numbers: [("+447446466847".to_owned(), None)].into(),
+            opted_out: ["+447111000003".to_owned()].into(),
+            ..AccountContext::default()
+        };
+        let now = time::macros::datetime!(2026-05-01 12:00 UTC);
+        let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
+        // At the cap: the second, and the opted-out third (reported as opted out only).
+        let capped: HashSet<String> =
+            ["+447111000002".to_owned(), "+447111000003".to_owned()].into();
+        let table = PriceTable::default();
+        let p = report(&request, analysis, pricing(&table), ALL, None, &capped);
+        assert_eq!(p.totals.recipients, 3);
+        assert_eq!(p.totals.sendable, 1);
+        assert_eq!(p.totals.segments, 1);
+        assert_eq!(p.totals.estimated_cost, 0.0079);
+        assert_eq!((p.totals.frequency_capped, p.totals.opted_out), (1, 1));
+        assert_eq!(p.frequency_capped.len(), 1);
+        assert_eq!(p.frequency_capped[0].index, 1);
+        let flags: Vec<(bool, bool)> = p
+            .recipients
+            .iter()
+            .map(|r| (r.frequency_capped, r.opted_out))
+            .collect();
+        assert_eq!(flags, [(false, false), (true, false), (false, true)]);
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub struct CampaignDetail {
 /// How many of a campaign's recipients failed with one error code.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorCount {
-    /// Twilio's code, or Herald's (`opted_out`, `no_consent`).
+    /// Twilio's code, or Herald's (`opted_out`, `no_consent`, `frequency_capped`).
     pub error_code: String,
     /// What it means and what to do (Twilio's own text when the table has no words for it;
     /// null when neither has any).
@@ -494,6 +494,10 @@ pub struct CampaignPreview {
     pub opted_out: Vec<OptedOutRecipient>,
     /// With `require_consent`: recipients without granted consent (kept, never sent).
     pub no_consent: Vec<OptedOutRecipient>,
+    /// Recipients who already got the account's `max_messages_per_recipient_per_day` campaign
+    /// messages in the last 24 hours (as of now): kept, and failed `frequency_capped` instead
+    /// of sent while they stay at the cap.
+    pub frequency_capped: Vec<OptedOutRecipient>,
     /// Things to know before sending, in words: e.g. that US carriers block messages from
     /// numbers not registered for A2P 10DLC or toll-free verification.
     pub notices: Vec<String>,
@@ -523,6 +527,10 @@ pub struct PreviewRecipient {
     /// The body requires consent and this number has none granted: kept, never sent, not
     /// counted in the cost.
     pub no_consent: bool,
+    /// At the account's daily cap now (it already got `max_messages_per_recipient_per_day`
+    /// campaign messages in the last 24 hours): not counted as sent nor in the cost; the
+    /// engine fails it `frequency_capped` if it is still at the cap when its turn comes.
+    pub frequency_capped: bool,
     /// Template placeholders this recipient has no value for (they render as empty text).
     pub missing_variables: Vec<String>,
     /// The recipient's IANA time zones, from the number (empty when unknown: the account's
@@ -547,7 +555,8 @@ pub(crate) fn encoding_schema() -> utoipa::openapi::Object {
 pub struct PreviewTotals {
     /// Recipients the campaign would get (its `total_count`): unique, valid, opted-out included.
     pub recipients: u64,
-    /// Of those, the ones that would actually be sent (not opted out).
+    /// Of those, the ones that would actually be sent (not opted out, without consent where
+    /// it is required, nor at the daily cap).
     pub sendable: u64,
     /// Segments that would be sent (opted-out recipients excluded).
     pub segments: u64,
@@ -573,6 +582,9 @@ pub struct PreviewTotals {
     pub opted_out: u64,
     /// Recipients kept but not sent because the body requires consent and they have none.
     pub no_consent: u64,
+    /// Recipients kept but not sent because they are at the account's daily cap
+    /// (`frequency_capped`).
+    pub frequency_capped: u64,
 }
 
 /// What the recipients of one destination country would cost.

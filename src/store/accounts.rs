@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::StoreResult;
 use crate::domain::campaign::AccountContext;
+use crate::domain::daily_cap::DailyCap;
 use crate::domain::ids::{AccountId, KeyId};
 use crate::domain::send_window::{SendWindow, ZoneName};
 
@@ -86,6 +87,8 @@ pub struct AccountSettings {
     pub send_window: Option<SendWindow>,
     /// The zone of numbers whose own zone is unknown (IANA name; `UTC` by default).
     pub time_zone: String,
+    /// Campaign messages one number may get in 24 hours (docs/ARCHITECTURE.md §4); `None`: no cap.
+    pub max_messages_per_recipient_per_day: Option<DailyCap>,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }
@@ -103,6 +106,8 @@ pub struct AccountSettingsUpdate {
     pub send_window: Option<Option<SendWindow>>,
     /// New fallback time zone.
     pub time_zone: Option<ZoneName>,
+    /// New daily cap per recipient (`Some(None)` removes it).
+    pub max_messages_per_recipient_per_day: Option<Option<DailyCap>>,
 }
 
 /// Accounts, their API keys and their settings.

@@ -195,6 +195,16 @@ pub trait EngineStore: Send + Sync {
     async fn campaign_running(&self, campaign_seq: i64) -> StoreResult<bool>;
     /// Recipients waiting to be sent in running campaigns (the queue-depth gauge).
     async fn pending_total(&self) -> StoreResult<u64>;
+    /// Per phone, the account's campaign messages that count against its daily cap at `now`
+    /// (sent in the 24 hours before, or in flight; test sends and replies never count), as the
+    /// claim counts them (docs/ARCHITECTURE.md §4); phones with none are left out. A read, for
+    /// previews.
+    async fn recent_campaign_messages(
+        &self,
+        account: &AccountId,
+        phones: &[String],
+        now: OffsetDateTime,
+    ) -> StoreResult<std::collections::HashMap<String, u64>>;
     /// Claims up to `limit` status polls due at `now`, oldest due first: messages with a sid
     /// and no final status (`queued`, `sent`) whose next poll time has come, then messages
     /// accepted at or before `accepted_before` that were never polled. Each claimed poll is

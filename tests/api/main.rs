@@ -7,6 +7,7 @@ mod campaigns;
 mod chaos;
 mod cli;
 mod cluster;
+mod daily_cap;
 mod dashboard;
 mod edge;
 mod engine;

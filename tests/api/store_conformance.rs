@@ -4026,6 +4026,10 @@ async fn claims_hold_recipients_outside_their_send_window(db: &TestDb) {
     assert_eq!(w.len(), 1);
 }
 
+// The daily cap per recipient at claim time (docs/ARCHITECTURE.md §4).
+#[path = "daily_cap_store.rs"]
+mod daily_cap;
+
 // Pause and resume, `resend_of` and the delivery times (docs/ARCHITECTURE.md §3): a paused
 // campaign is refused by the claim itself, so no node sends it, whatever it holds in memory.
 mod operations {

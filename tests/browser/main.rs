@@ -8,5 +8,6 @@ mod flows;
 mod operations;
 mod prices;
 mod sandbox;
+mod settings;
 mod test_send;
 mod webhooks;

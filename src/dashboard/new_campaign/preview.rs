@@ -242,6 +242,11 @@ fn message_rows(parsed: &Parsed, preview: &CampaignPreview) -> Vec<PreviewRow> {
                     "No recorded consent: kept in the campaign, never sent (fails with no_consent)"
                         .to_owned(),
                 );
+            } else if r.frequency_capped {
+                notes.push(
+                    "At the daily cap: already got the most campaign messages allowed in 24 hours (fails with frequency_capped)"
+                        .to_owned(),
+                );
             }
             for m in &r.missing_variables {
                 notes.push(format!("No value for {{{{{m}}}}}: it will be left blank"));
@@ -252,6 +257,8 @@ fn message_rows(parsed: &Parsed, preview: &CampaignPreview) -> Vec<PreviewRow> {
                     "opted-out"
                 } else if r.no_consent {
                     "no-consent"
+                } else if r.frequency_capped {
+                    "capped"
                 } else if r.missing_variables.is_empty() {
                     "ok"
                 } else {
@@ -428,6 +435,15 @@ fn warnings(data: &DraftData, preview: &CampaignPreview) -> Vec<Problem> {
             text: format!(
                 "{} no recorded consent: kept in the campaign, never sent anything (failed with no_consent).",
                 plural(preview.totals.no_consent, "recipient has", "recipients have"),
+            ),
+        });
+    }
+    if preview.totals.frequency_capped > 0 {
+        warnings.push(Problem {
+            anchor: "recipients-table",
+            text: format!(
+                "{} already got the account's daily maximum of campaign messages: not sent while at the cap (failed with frequency_capped).",
+                plural(preview.totals.frequency_capped, "recipient has", "recipients have"),
             ),
         });
     }

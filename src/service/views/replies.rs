@@ -34,6 +34,11 @@ pub struct AccountView {
     pub send_window: Option<SendWindowBody>,
     /// The IANA zone of numbers whose own zone is unknown (default `UTC`).
     pub time_zone: String,
+    /// The most campaign messages one number may get from the account in any 24 hours
+    /// (null: no cap). A recipient already at it is not sent: `failed` with `error_code`
+    /// `frequency_capped`. Test sends and agent replies neither count nor are capped.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_messages_per_recipient_per_day: Option<u32>,
     /// Creation time.
     #[serde(with = "crate::service::views::timestamp")]
     pub created_at: OffsetDateTime,
@@ -70,6 +75,9 @@ impl From<store::AccountSettings> for AccountView {
             keyword_replies: a.keyword_replies,
             send_window: a.send_window.map(SendWindowBody::from),
             time_zone: a.time_zone,
+            max_messages_per_recipient_per_day: a
+                .max_messages_per_recipient_per_day
+                .map(|cap| cap.get()),
             created_at: a.created_at,
         }
     }
@@ -93,6 +101,11 @@ pub struct AccountUpdate {
     pub send_window: Option<Option<SendWindowBody>>,
     /// A new fallback zone (IANA name, e.g. `Europe/London`).
     pub time_zone: Option<String>,
+    /// A new daily cap per recipient: a whole number from 1 to 1000 of campaign messages one
+    /// number may get in any 24 hours; null removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub max_messages_per_recipient_per_day: Option<Option<i64>>,
 }
 
 /// Distinguishes an absent field from an explicit null.

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::PgStore;
 use crate::domain::status::StatusRow;
-use crate::store::sql::engine::{EngineSql, claim_campaign};
+use crate::store::sql::engine::{EngineSql, claim_campaign, recent_messages_sql};
 use crate::store::sql::rows::StatusRowRecord;
 use crate::store::sql::{StoredTime, backend, stored};
 use crate::store::{SendResult, StatusEvent, StoreResult};
@@ -354,5 +354,38 @@ impl EngineSql for PgStore {
     async fn after_finish(&self) -> StoreResult<()> {
         // Housekeeping of the counts cache, on the engine's beat (every node's, every tick).
         fold_counts(&self.pool).await
+    }
+
+    async fn recent_messages(
+        conn: &mut PgConnection,
+        account: &str,
+        phones: &[&str],
+        since: StoredTime,
+        lock: bool,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        if lock {
+            // The lock a number's opt-out state changes under (`consents::lock_phone`: the
+            // same key), one per phone, taken in key order so that claims taking several never
+            // wait on one another in a cycle (a consent change takes one). Then the count, a
+            // statement of its own: its snapshot is taken after the locks, so it sees the
+            // claims that held them and committed meanwhile.
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(k) FROM \
+                 (SELECT DISTINCT hashtextextended($1 || ' ' || p, 0) AS k \
+                  FROM UNNEST($2::text[]) AS u(p) ORDER BY k) AS keys",
+            )
+            .bind(account)
+            .bind(phones)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query_as(recent_messages_sql!("r.phone = ANY($1)"))
+            .bind(phones)
+            .bind(account)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)
     }
 }

@@ -216,7 +216,9 @@ macro_rules! account_store {
                          keyword_replies = COALESCE($4, keyword_replies), \
                          send_window_start = CASE WHEN $6 THEN $7 ELSE send_window_start END, \
                          send_window_end = CASE WHEN $6 THEN $8 ELSE send_window_end END, \
-                         time_zone = COALESCE($9, time_zone) \
+                         time_zone = COALESCE($9, time_zone), \
+                         max_messages_per_recipient_per_day = CASE WHEN $10 THEN $11 \
+                             ELSE max_messages_per_recipient_per_day END \
                          WHERE id = $5 RETURNING {SETTINGS_COLUMNS}"
                     )))
                     .bind(&update.name)
@@ -228,6 +230,13 @@ macro_rules! account_store {
                     .bind(window.flatten().map(|w| w.0))
                     .bind(window.flatten().map(|w| w.1))
                     .bind(update.time_zone.as_ref().map(|z| z.as_str().to_owned()))
+                    .bind(update.max_messages_per_recipient_per_day.is_some())
+                    .bind(
+                        update
+                            .max_messages_per_recipient_per_day
+                            .flatten()
+                            .map(|cap| cap.get() as i32),
+                    )
                     .fetch_optional(self.write_pool())
                     .await
                     .map_err(backend)?

@@ -65,7 +65,39 @@ pub(in crate::store) trait EngineSql: Backend + Sized {
     /// Housekeeping on the engine's beat, after finishing campaigns (PostgreSQL folds its
     /// counts cache).
     async fn after_finish(&self) -> StoreResult<()>;
+    /// Per phone of `phones` (distinct), the account's campaign messages that count against
+    /// the daily cap: sent at or after `since`, or in flight (claimed) since then; phones with
+    /// none are left out ([`recent_messages_sql!`]). With `lock`, each phone's lock (the one
+    /// its opt-out state changes under) is taken first, in key order, and held to the end of
+    /// the transaction, so two claims that count one phone count one after the other
+    /// (PostgreSQL; SQLite's single writer serialises them anyway).
+    async fn recent_messages(
+        conn: &mut Conn<Self>,
+        account: &str,
+        phones: &[&str],
+        since: StoredTime,
+        lock: bool,
+    ) -> StoreResult<Vec<(String, i64)>>;
 }
+
+/// The count behind [`EngineSql::recent_messages`], with each backend's test of `r.phone`
+/// against the list bound as `$1` (`$2` account, `$3` since). A message counts from when
+/// Twilio accepted it, or while in flight from its claim: one range per phone of the
+/// `recipients_recent` index (migrations/*/0013_daily_cap.sql), whose key and predicate these
+/// are. Test sends and replies (other kinds) never count.
+macro_rules! recent_messages_sql {
+    ($phone_in_list:literal) => {
+        concat!(
+            "SELECT r.phone, COUNT(*) FROM recipients r JOIN campaigns c ON c.seq = r.campaign_seq \
+             WHERE ",
+            $phone_in_list,
+            " AND COALESCE(r.submitted_at, r.inflight_since) IS NOT NULL \
+             AND COALESCE(r.submitted_at, r.inflight_since) >= $3 \
+             AND c.account_id = $2 AND c.kind = 'campaign' GROUP BY r.phone"
+        )
+    };
+}
+pub(in crate::store) use recent_messages_sql;
 
 /// A claim's rows as work, in campaign order.
 pub(in crate::store) fn claimed_work(
@@ -142,19 +174,42 @@ impl ClaimWindow {
 }
 
 /// What a claim reads of its campaign `c` (with its account `a`), as one statement: id,
-/// account, `require_consent`, then the send window as [`ClaimWindow::from_row`] takes it.
+/// account, `require_consent`, then the send window as [`ClaimWindow::from_row`] takes it,
+/// then the account's daily cap when the campaign is of kind `campaign` (test sends and
+/// replies are never capped).
 /// Each backend adds its `WHERE` (and row lock) to it as `EngineSql::CLAIM_CAMPAIGN`.
 macro_rules! claim_campaign {
     () => {
         "SELECT c.id, c.account_id, c.require_consent, a.send_window_start, a.send_window_end, \
-         a.time_zone, c.respect_send_window FROM campaigns c JOIN accounts a ON a.id = c.account_id"
+         a.time_zone, c.respect_send_window, \
+         CASE WHEN c.kind = 'campaign' THEN a.max_messages_per_recipient_per_day END \
+         FROM campaigns c JOIN accounts a ON a.id = c.account_id"
     };
 }
 pub(in crate::store) use claim_campaign;
 
 /// A row of [`claim_campaign!`].
-pub(in crate::store) type ClaimCampaignRow =
-    (String, String, bool, Option<i32>, Option<i32>, String, bool);
+pub(in crate::store) type ClaimCampaignRow = (
+    String,
+    String,
+    bool,
+    Option<i32>,
+    Option<i32>,
+    String,
+    bool,
+    Option<i32>,
+);
+
+/// The statement that fails claimed recipients (ids written in: integers) refused by the
+/// daily cap, undoing their claim (nothing was sent): `$1` now, `$2`/`$3` the refusal.
+pub(in crate::store) fn cap_refusal_sql(ids: &[i64]) -> String {
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    format!(
+        "UPDATE recipients SET status = 'failed', error_code = $2, error_message = $3, \
+         inflight_since = NULL, attempts = attempts - 1, updated_at = $1 \
+         WHERE id IN ({list}) AND status = 'pending' AND inflight_since IS NOT NULL"
+    )
+}
 
 /// The statement that holds recipients (ids written in: integers) until `$1`; `claimed`: they
 /// were just marked in flight by this transaction's claim, which is undone (nothing was sent).
@@ -189,12 +244,57 @@ pub(in crate::store) fn result_id(result: &SendResult) -> i64 {
 macro_rules! engine_store {
     ($store:ty) => {
         const _: () = {
+            use $crate::domain::daily_cap::{self, DailyCap};
+            use $crate::domain::status::FREQUENCY_CAPPED;
             use $crate::store::sql::engine::{
-                ClaimCampaignRow, ClaimWindow, EngineSql, HOLD_SCAN, claimed_work, hold_sql,
-                result_id,
+                ClaimCampaignRow, ClaimWindow, EngineSql, HOLD_SCAN, cap_refusal_sql,
+                claimed_work, hold_sql, result_id,
             };
 
             impl $store {
+                /// The daily cap at claim time (docs/ARCHITECTURE.md §4): of the rows just
+                /// claimed, fails (`frequency_capped`, claim undone, nothing sent) those whose
+                /// phone already has the account's cap of campaign messages sent in the last
+                /// 24 hours or in flight, counting the claimed rows themselves; returns the
+                /// rest. Counted under each phone's lock (PostgreSQL), so two claims of one
+                /// phone, from any campaigns on any nodes, never both pass a full cap.
+                async fn cap_claimed(
+                    conn: &mut Conn<Self>,
+                    account: &str,
+                    cap: DailyCap,
+                    rows: Vec<ClaimedRow>,
+                    now: StoredTime,
+                ) -> StoreResult<Vec<ClaimedRow>> {
+                    if rows.is_empty() {
+                        return Ok(rows);
+                    }
+                    let claimed: Vec<(i64, &str)> =
+                        rows.iter().map(|r| (r.id, r.phone.as_str())).collect();
+                    let mut phones: Vec<&str> = claimed.iter().map(|(_, p)| *p).collect();
+                    phones.sort_unstable();
+                    phones.dedup();
+                    let since = stored(now.get() - daily_cap::PERIOD);
+                    let counted: HashMap<String, u64> =
+                        Self::recent_messages(conn, account, &phones, since, true)
+                            .await?
+                            .into_iter()
+                            .map(|(phone, n)| (phone, n.max(0) as u64))
+                            .collect();
+                    let refused = daily_cap::refused(cap, &claimed, &counted);
+                    if refused.is_empty() {
+                        return Ok(rows);
+                    }
+                    sqlx::query(AssertSqlSafe(cap_refusal_sql(&refused)))
+                        .bind(now)
+                        .bind(FREQUENCY_CAPPED.code)
+                        .bind(FREQUENCY_CAPPED.message)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    let refused: HashSet<i64> = refused.into_iter().collect();
+                    Ok(rows.into_iter().filter(|r| !refused.contains(&r.id)).collect())
+                }
+
                 async fn hold_recipients(
                     conn: &mut Conn<Self>,
                     holds: &[(OffsetDateTime, Vec<i64>)],
@@ -287,7 +387,8 @@ macro_rules! engine_store {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(backend)?;
-                    let Some((campaign, account, require_consent, start, end, zone, respect)) = campaign
+                    let Some((campaign, account, require_consent, start, end, zone, respect, cap)) =
+                        campaign
                     else {
                         return Ok(Vec::new());
                     };
@@ -364,6 +465,10 @@ macro_rules! engine_store {
                             let held: HashSet<i64> = holds.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
                             rows.into_iter().filter(|r| !held.contains(&r.id)).collect()
                         }
+                        None => rows,
+                    };
+                    let rows = match DailyCap::from_stored(cap.map(i64::from)) {
+                        Some(cap) => Self::cap_claimed(&mut tx, &account, cap, rows, now).await?,
                         None => rows,
                     };
                     tx.commit().await.map_err(backend)?;
@@ -585,6 +690,27 @@ macro_rules! engine_store {
                         .map_err(backend)?;
                     }
                     tx.commit().await.map_err(backend)
+                }
+
+                async fn recent_campaign_messages(
+                    &self,
+                    account: &AccountId,
+                    phones: &[String],
+                    now: OffsetDateTime,
+                ) -> StoreResult<HashMap<String, u64>> {
+                    let since = stored(now - daily_cap::PERIOD);
+                    let mut conn = self.read_pool().acquire().await.map_err(backend)?;
+                    let mut counted = HashMap::new();
+                    for chunk in phones.chunks(10_000) {
+                        let mut chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                        chunk.sort_unstable();
+                        chunk.dedup();
+                        let rows =
+                            Self::recent_messages(&mut conn, account.as_str(), &chunk, since, false)
+                                .await?;
+                        counted.extend(rows.into_iter().map(|(phone, n)| (phone, n.max(0) as u64)));
+                    }
+                    Ok(counted)
                 }
 
                 async fn pending_total(&self) -> StoreResult<u64> {

@@ -7,6 +7,7 @@ use sqlx::types::Json;
 
 use super::{StoredTime, parse_stored};
 use crate::domain::consent::ConsentStatus;
+use crate::domain::daily_cap::DailyCap;
 use crate::domain::ids::{
     AccountId, AgentId, CampaignId, ConsentId, ConversationId, KeyId, MessageId,
 };
@@ -65,11 +66,13 @@ rows! {
     SettingsRow {
         id: String, name: String, help_text: Option<String>, keyword_replies: bool, created_at: StoredTime,
         send_window_start: Option<i32>, send_window_end: Option<i32>, time_zone: String,
+        max_messages_per_recipient_per_day: Option<i32>,
     }
     => |r| AccountSettings {
         id: AccountId::from_trusted(r.id), name: r.name, help_text: r.help_text,
         keyword_replies: r.keyword_replies, created_at: r.created_at.get(),
         send_window: stored_window(r.send_window_start, r.send_window_end), time_zone: r.time_zone,
+        max_messages_per_recipient_per_day: DailyCap::from_stored(r.max_messages_per_recipient_per_day.map(i64::from)),
     }
 
     /// `api_keys` as listed.
@@ -190,7 +193,8 @@ pub(in crate::store) fn stored_window(
 }
 
 /// Columns of `accounts` read into a [`SettingsRow`].
-pub(in crate::store) const SETTINGS_COLUMNS: &str = "id, name, help_text, keyword_replies, created_at, send_window_start, send_window_end, time_zone";
+pub(in crate::store) const SETTINGS_COLUMNS: &str = "id, name, help_text, keyword_replies, created_at, send_window_start, send_window_end, time_zone, \
+     max_messages_per_recipient_per_day";
 
 /// Columns of `campaigns` read into a [`CampaignRow`].
 pub(in crate::store) const CAMPAIGN_COLUMNS: &str = "seq, id, name, message_template, agent_id, \

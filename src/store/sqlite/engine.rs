@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::domain::status::StatusRow;
-use crate::store::sql::engine::{EngineSql, claim_campaign};
+use crate::store::sql::engine::{EngineSql, claim_campaign, recent_messages_sql};
 use crate::store::sql::rows::StatusRowRecord;
 use crate::store::sql::{StoredTime, backend, stored};
 use crate::store::{SendResult, StatusEvent, StoreResult};
@@ -141,6 +141,27 @@ impl EngineSql for SqliteStore {
 
     async fn after_finish(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    async fn recent_messages(
+        conn: &mut SqliteConnection,
+        account: &str,
+        phones: &[&str],
+        since: StoredTime,
+        _lock: bool,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        // No lock: the claim runs on the one writer connection, so no other claim counts or
+        // claims meanwhile.
+        let phones = Value::Array(phones.iter().map(|p| Value::from(*p)).collect());
+        sqlx::query_as(recent_messages_sql!(
+            "r.phone IN (SELECT value FROM json_each($1))"
+        ))
+        .bind(phones.to_string())
+        .bind(account)
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)
     }
 }
 
