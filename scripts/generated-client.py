@@ -30,6 +30,7 @@ from herald_client.models import (
     CreatedCampaign,
     NumberRequest,
     NumberView,
+    PreviewRequest,
     RecipientRequest,
     RecipientStatus,
 )
@@ -74,7 +75,8 @@ def main(base_url, key):
         agent_id=agent.agent_id,
     )
 
-    preview = preview_campaign.sync(client=client, body=body)
+    # Preview takes create's body (its own schema: the same fields, none required).
+    preview = preview_campaign.sync(client=client, body=PreviewRequest.from_dict(body.to_dict()))
     expect(CampaignPreview, preview, "POST /v1/sms/campaigns/preview")
     assert preview.valid, preview
     assert preview.totals.sendable == len(PEOPLE), preview.totals

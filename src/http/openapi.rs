@@ -150,6 +150,87 @@ pub fn complete(mut doc: Value) -> Value {
     doc
 }
 
+/// Keywords of create's body that bound a value: preview does not refuse what breaks them, it
+/// reports it (`valid: false`).
+const VALUE_BOUNDS: [&str; 11] = [
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minProperties",
+    "maxProperties",
+];
+
+/// The schema of preview's body from create's ([`crate::domain::campaign::CampaignRequest`]):
+/// the same fields and types (a field of the wrong type, an unknown field or a NUL character is
+/// still a 422), none required, every one nullable (absent and null read the same), and
+/// without the bounds on values, which preview reports in its answer instead of refusing.
+pub fn preview_request(
+    create: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut schema = serde_json::to_value(create).expect("a schema serializes");
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("required");
+        object.insert(
+            "description".into(),
+            json!(
+                "The body of `POST /v1/sms/campaigns/preview`: create's fields (`CampaignRequest`) \
+                 with the same types, none required and each may be null. What create refuses for \
+                 its value (a missing or too long name, an empty template, no recipients, a bad \
+                 phone, an unknown sender, ...) is reported in the answer (`valid: false`, \
+                 `errors`, `invalid`), not refused; a field of the wrong type, an unknown field or \
+                 a NUL character is a 422."
+            ),
+        );
+        if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+            for property in properties.values_mut() {
+                nullable(property);
+            }
+        }
+    }
+    serde_json::from_value(schema).expect("the preview schema reads back")
+}
+
+/// `property` without its value bounds, and accepting null.
+fn nullable(property: &mut Value) {
+    let Some(p) = property.as_object_mut() else {
+        return;
+    };
+    for keyword in VALUE_BOUNDS {
+        p.remove(keyword);
+    }
+    let is_ref = p.contains_key("$ref");
+    match p.get_mut("type") {
+        Some(Value::String(t)) => {
+            let t = t.clone();
+            p.insert("type".into(), json!([t, "null"]));
+        }
+        Some(Value::Array(types)) if !types.contains(&json!("null")) => {
+            types.push(json!("null"));
+        }
+        Some(Value::Array(_)) => {}
+        _ if is_ref => {
+            let description = p.remove("description");
+            let reference = std::mem::take(p);
+            let mut one_of = Map::new();
+            one_of.insert(
+                "oneOf".into(),
+                json!([Value::Object(reference), {"type": "null"}]),
+            );
+            if let Some(d) = description {
+                one_of.insert("description".into(), d);
+            }
+            *p = one_of;
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +265,51 @@ mod tests {
         let h = &doc["paths"]["/healthz"]["get"];
         assert_eq!(h["operationId"], "healthz");
         assert_eq!(h["responses"]["200"]["description"], "OK");
+    }
+
+    #[test]
+    fn preview_takes_creates_fields_and_types_but_requires_and_bounds_nothing() {
+        use utoipa::PartialSchema;
+        let create = serde_json::to_value(crate::domain::campaign::CampaignRequest::<
+            Vec<crate::domain::campaign::RecipientRequest>,
+        >::schema())
+        .unwrap();
+        let preview = serde_json::to_value(crate::http::preview::PreviewRequest::schema()).unwrap();
+        assert!(create["required"].as_array().is_some_and(|r| !r.is_empty()));
+        assert!(preview.get("required").is_none());
+        assert_eq!(preview["additionalProperties"], false);
+        let (c, p) = (
+            create["properties"].as_object().unwrap(),
+            preview["properties"].as_object().unwrap(),
+        );
+        assert_eq!(
+            c.keys().collect::<Vec<_>>(),
+            p.keys().collect::<Vec<_>>(),
+            "the same fields"
+        );
+        assert_eq!(create["properties"]["name"]["maxLength"], 200);
+        assert_eq!(
+            preview["properties"]["name"]["type"],
+            json!(["string", "null"])
+        );
+        assert!(preview["properties"]["name"].get("maxLength").is_none());
+        assert!(preview["properties"]["name"].get("pattern").is_none());
+        assert_eq!(
+            preview["properties"]["recipients"]["type"],
+            json!(["array", "null"])
+        );
+        assert!(
+            preview["properties"]["recipients"]
+                .get("minItems")
+                .is_none()
+        );
+        assert_eq!(
+            preview["properties"]["recipients"]["items"],
+            create["properties"]["recipients"]["items"]
+        );
+        assert_eq!(
+            preview["properties"]["schedule_type"], create["properties"]["schedule_type"],
+            "already nullable"
+        );
     }
 }

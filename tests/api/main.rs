@@ -13,6 +13,7 @@ mod engine;
 mod errors;
 mod input_rules;
 mod number_ownership;
+mod openapi_document;
 mod operations;
 mod preview;
 mod replies;

@@ -24,7 +24,8 @@ pub enum ScheduleType {
 // `RecipientsJson` (their JSON text in the request's bytes, read one recipient at a time,
 // which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
 // plain comment, not a doc comment: the doc comment is the OpenAPI description.
-/// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
+/// The body of `POST /v1/sms/campaigns`, as the spec page shows it (preview reads the same
+/// fields, none required: its schema is `PreviewRequest`).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
 pub struct CampaignRequest<L = Vec<RecipientRequest>> {

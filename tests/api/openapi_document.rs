@@ -1,0 +1,80 @@
+//! The OpenAPI document says what the server does: the request schemas of operations whose
+//! server reads differ (create and preview), and what the answers always hold.
+
+use serde_json::{Value, json};
+
+use herald_test_support::{error_fields, json, spawn_app};
+
+const PREVIEW: &str = "/v1/sms/campaigns/preview";
+
+/// The schema a `$ref` names.
+fn schema<'a>(doc: &'a Value, reference: &Value) -> &'a Value {
+    let name = reference
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .unwrap_or_else(|| panic!("not a schema reference: {reference}"));
+    &doc["components"]["schemas"][name]
+}
+
+/// The schema of an operation's JSON body.
+fn body_schema<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+    let reference =
+        &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    schema(doc, reference)
+}
+
+#[tokio::test]
+async fn preview_documents_its_own_body_and_answers_200_for_what_create_refuses() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let create = body_schema(&doc, "/v1/sms/campaigns", "post");
+    let preview = body_schema(&doc, PREVIEW, "post");
+    assert_eq!(
+        create["required"],
+        json!(["name", "message_template", "recipients"])
+    );
+    assert!(preview.get("required").is_none(), "{preview}");
+    assert_eq!(preview["additionalProperties"], false);
+    assert_eq!(
+        create["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        preview["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>()
+    );
+
+    // What the preview schema allows and create's refuses is a 200 that says why.
+    for body in [
+        json!({}),
+        json!({"name": null, "message_template": null, "recipients": null}),
+        json!({"name": "", "message_template": "", "recipients": []}),
+        json!({"name": "x".repeat(201), "recipients": [{"phone": null, "variables": null}]}),
+    ] {
+        let r = app.post_json(PREVIEW, &body).await;
+        assert_eq!(r.status(), 200, "{body}");
+        let p = json(r).await;
+        assert_eq!(p["valid"], false, "{body}: {p}");
+        assert!(!p["errors"].as_array().unwrap().is_empty(), "{body}: {p}");
+        // Create refuses the same body.
+        let r = app.post_json("/v1/sms/campaigns", &body).await;
+        assert_eq!(r.status(), 422, "{body}");
+    }
+
+    // What the preview schema does not allow is refused as create refuses it.
+    for (body, field) in [
+        (json!({"name": 5}), "name"),
+        (json!({"recipients": "+447700900123"}), "recipients"),
+        (json!({"schedule_type": "later"}), "schedule_type"),
+        (json!({"colour": "blue"}), "colour"),
+    ] {
+        let r = app.post_json(PREVIEW, &body).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let fields = error_fields(&json(r).await);
+        assert!(fields.iter().any(|f| f == field), "{body}: {fields:?}");
+    }
+}
