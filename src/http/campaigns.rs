@@ -25,7 +25,7 @@ use crate::service::views::{
 #[utoipa::path(
     post, path = "/v1/sms/campaigns", tag = "campaigns",
     request_body = CampaignRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body returns the first campaign")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "a retried POST with the same key and body returns the first campaign; 1 to 255 visible ASCII characters (422 otherwise)")),
     responses(
         (status = 201, description = "created (or replayed)", body = CreatedCampaign),
         (status = 400, description = "malformed JSON", body = ErrorBody),
@@ -268,7 +268,7 @@ fn csv_response(file_name: &str, csv: export::RecipientsCsv) -> Response {
     request_body = AppendRequest,
     params(
         ("id" = String, Path, description = "campaign_id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body (to the same campaign) answers as the first did and adds nothing"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "a retried POST with the same key and body (to the same campaign) answers as the first did and adds nothing; 1 to 255 visible ASCII characters (422 otherwise)"),
     ),
     responses(
         (status = 200, description = "added (or replayed): phones already in the campaign, or earlier in this list, are dropped as duplicates", body = AppendedRecipients),

@@ -251,6 +251,8 @@ pub struct RecipientParams {
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,
     /// Only recipients with this status.
+    #[param(value_type = Option<RecipientStatus>)]
+    #[schema(value_type = Option<RecipientStatus>)]
     pub recipient_status: Option<String>,
 }
 
@@ -598,6 +600,8 @@ pub struct OptedOutRecipient {
 #[into_params(parameter_in = Query)]
 pub struct ParseParams {
     /// ISO 3166 country (e.g. `GB`) for numbers written without a country code.
+    #[param(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
 }
 
@@ -637,6 +641,7 @@ pub struct ParsedRecipient {
     /// The number as written, present only when it had no country code (no `+` nor `00`) and
     /// was read in `default_country`: a converted number staff may want to check.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub converted_from: Option<String>,
 }
 

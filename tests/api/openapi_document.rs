@@ -78,3 +78,56 @@ async fn preview_documents_its_own_body_and_answers_200_for_what_create_refuses(
         assert!(fields.iter().any(|f| f == field), "{body}: {fields:?}");
     }
 }
+
+#[tokio::test]
+async fn every_field_an_answer_always_holds_is_required_even_when_null() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let schemas = &doc["components"]["schemas"];
+    // Every field of a campaign is in every answer (null when it has no value); schemathesis
+    // and the generated client (scripts/) check real answers against it.
+    let view = &schemas["CampaignView"];
+    let required: Vec<&str> = view["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for field in view["properties"].as_object().unwrap().keys() {
+        assert!(
+            required.contains(&field.as_str()),
+            "{field} is written in every answer"
+        );
+    }
+    // The fields an answer may leave out are not nullable.
+    let parsed = &schemas["ParsedRecipient"];
+    assert_eq!(parsed["properties"]["converted_from"]["type"], "string");
+    assert!(
+        !parsed["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("converted_from"))
+    );
+    // A request's optional fields stay optional.
+    let create = body_schema(&doc, "/v1/sms/campaigns", "post");
+    assert!(
+        !create["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("agent_id"))
+    );
+    // Parameters: the Idempotency-Key header is a string (never null), bounded as the
+    // server checks it.
+    let header = &doc["paths"]["/v1/sms/campaigns"]["post"]["parameters"][0];
+    assert_eq!(header["name"], "Idempotency-Key");
+    assert_eq!(header["schema"]["type"], "string");
+    assert_eq!(header["schema"]["maxLength"], 255);
+    let r = app
+        .request(reqwest::Method::POST, "/v1/sms/campaigns")
+        .header("Idempotency-Key", "x".repeat(256))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}

@@ -78,6 +78,7 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
     /// `+447111000001`. Without it, phones must be international (E.164).
     #[serde(default)]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
     /// `false` sends at any hour, ignoring the account's `send_window` (urgent messages such
     /// as appointment changes). Default true.

@@ -79,11 +79,12 @@ impl From<store::AccountSettings> for AccountView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
-    /// A new name.
+    /// A new name (at most 200 characters, not blank).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// A new help text (at most 1,600 characters); null goes back to the default.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 1600, pattern = r"\S")]
     pub help_text: Option<Option<String>>,
     /// Keyword confirmations on or off.
     pub keyword_replies: Option<bool>,
@@ -427,6 +428,8 @@ pub struct PhoneConsent {
 #[into_params(parameter_in = Query)]
 pub struct ConsentImportParams {
     /// ISO 3166 country (e.g. `GB`) for numbers written without a country code.
+    #[param(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
 }
 
