@@ -19,7 +19,7 @@ use crate::service::{campaigns, preview};
 /// variables, campaign errors). Nothing is created, and bad recipients are listed, not refused.
 #[utoipa::path(
     post, path = "/v1/sms/campaigns/preview", tag = "campaigns",
-    request_body = PreviewRequest,
+    request_body(content = PreviewRequest, example = super::examples::create_body),
     params(PreviewParams),
     responses(
         (status = 200, description = "what create would do; `valid` says whether it would succeed", body = CampaignPreview),

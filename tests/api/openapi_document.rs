@@ -131,3 +131,37 @@ async fn every_field_an_answer_always_holds_is_required_even_when_null() {
         .unwrap();
     assert_eq!(r.status(), 422);
 }
+
+#[tokio::test]
+async fn the_main_operations_show_the_product_pages_examples() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let media = |path: &str, method: &str, part: &str| {
+        let op = &doc["paths"][path][method];
+        let content = if part == "body" {
+            &op["requestBody"]["content"]
+        } else {
+            &op["responses"][part]["content"]
+        };
+        content["application/json"]["example"].clone()
+    };
+    let create = media("/v1/sms/campaigns", "post", "body");
+    assert_eq!(create["recipients"][0]["variables"]["first_name"], "Sarah");
+    assert!(
+        create["message_template"]
+            .as_str()
+            .unwrap()
+            .contains("{{first_name}}")
+    );
+    assert_eq!(media("/v1/sms/campaigns/preview", "post", "body"), create);
+    assert_eq!(
+        media("/v1/sms/campaigns", "post", "201")["status"],
+        "running"
+    );
+    let detail = media("/v1/sms/campaigns/{id}", "get", "200");
+    assert_eq!(detail["delivered_count"], 2);
+    assert_eq!(
+        detail["recipients"][1]["body"].as_str().unwrap().get(..9),
+        Some("Hi James,")
+    );
+}
