@@ -303,7 +303,8 @@ pub struct ApiKeyList {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyRequest {
-    /// A label, e.g. "CRM integration".
+    /// A label, e.g. "CRM integration" (at most 200 characters).
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 
@@ -347,11 +348,23 @@ pub struct AgentList {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
-    /// Its name.
-    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
+    /// Its name (at most 200 characters).
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
-    /// How it answers replies (mention running campaigns here).
-    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
+    /// How it answers replies (mention running campaigns here); at most 100,000 characters.
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 100_000,
+        pattern = r"\S"
+    )]
     pub system_prompt: Option<String>,
 }
 

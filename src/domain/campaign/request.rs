@@ -86,6 +86,7 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     pub respect_send_window: Option<bool>,
     /// Why the send window is ignored (stored with the campaign; at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub send_window_reason: Option<String>,
 }
 

@@ -336,7 +336,8 @@ pub struct OptOutRequest {
     /// The number to stop messaging (E.164).
     #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
-    /// Why (kept with the opt-out and its consent record).
+    /// Why (kept with the opt-out and its consent record); at most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -346,7 +347,10 @@ pub struct OptOutRequest {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OptOutRemoval {
-    /// Why the number may be messaged again (required; the evidence of the consent record).
+    /// Why the number may be messaged again (required; the evidence of the consent record);
+    /// at most 2,000 characters.
+    #[param(max_length = 2000)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
