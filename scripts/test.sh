@@ -94,3 +94,6 @@ fi
 
 echo "== API contract (OpenAPI 3.1 validation and schemathesis against a fresh server)"
 bash scripts/api-contract.sh
+
+echo "== generated client (openapi-python-client builds a client that creates and reads a campaign)"
+bash scripts/generated-client.sh

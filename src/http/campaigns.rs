@@ -24,10 +24,10 @@ use crate::service::views::{
 /// Create a campaign and (for `now`) start sending it.
 #[utoipa::path(
     post, path = "/v1/sms/campaigns", tag = "campaigns",
-    request_body = CampaignRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body returns the first campaign")),
+    request_body(content = CampaignRequest, example = super::examples::create_body),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "a retried POST with the same key and body returns the first campaign; 1 to 255 visible ASCII characters (422 otherwise)")),
     responses(
-        (status = 201, description = "created (or replayed)", body = CreatedCampaign),
+        (status = 201, description = "created (or replayed)", body = CreatedCampaign, example = super::examples::created),
         (status = 400, description = "malformed JSON", body = ErrorBody),
         (status = 401, description = "bad API key", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
@@ -100,7 +100,7 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/v1/sms/campaigns/{id}", tag = "campaigns",
     params(("id" = String, Path, description = "campaign_id"), RecipientParams),
-    responses((status = 200, body = CampaignDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CampaignDetail, example = super::examples::detail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -268,7 +268,7 @@ fn csv_response(file_name: &str, csv: export::RecipientsCsv) -> Response {
     request_body = AppendRequest,
     params(
         ("id" = String, Path, description = "campaign_id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "a retried POST with the same key and body (to the same campaign) answers as the first did and adds nothing"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = r"^[\x21-\x7e]+$", description = "a retried POST with the same key and body (to the same campaign) answers as the first did and adds nothing; 1 to 255 visible ASCII characters (422 otherwise)"),
     ),
     responses(
         (status = 200, description = "added (or replayed): phones already in the campaign, or earlier in this list, are dropped as duplicates", body = AppendedRecipients),

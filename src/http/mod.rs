@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod consents;
 pub mod conversations;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod health;
 pub mod inbound;

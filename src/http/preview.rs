@@ -19,7 +19,7 @@ use crate::service::{campaigns, preview};
 /// variables, campaign errors). Nothing is created, and bad recipients are listed, not refused.
 #[utoipa::path(
     post, path = "/v1/sms/campaigns/preview", tag = "campaigns",
-    request_body = CampaignRequest,
+    request_body(content = PreviewRequest, example = super::examples::create_body),
     params(PreviewParams),
     responses(
         (status = 200, description = "what create would do; `valid` says whether it would succeed", body = CampaignPreview),
@@ -50,6 +50,30 @@ pub async fn preview_campaign(
     Ok(Json(
         preview::preview(&state, &account, &request, &params).await?,
     ))
+}
+
+/// The body of `POST /v1/sms/campaigns/preview` as the document describes it: create's fields
+/// ([`CampaignRequest`]) with the same types, none required and each nullable, without create's
+/// bounds (a preview reports those in its answer). Never read: preview reads a
+/// [`CampaignRequest`]; this is its schema only.
+pub struct PreviewRequest;
+
+impl utoipa::PartialSchema for PreviewRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::preview_request(<CampaignRequest as utoipa::PartialSchema>::schema())
+    }
+}
+
+impl utoipa::ToSchema for PreviewRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        // What create's body refers to (its recipients, `ScheduleType`).
+        <CampaignRequest as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 /// Read recipients from a CSV upload (`text/csv`) or pasted numbers (`text/plain`): the

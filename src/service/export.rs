@@ -22,6 +22,7 @@ pub struct CsvParams {
     /// Only recipients with this status (pending, queued, sent, delivered, undelivered,
     /// failed or cancelled); `recipient_status` is read the same way, as on the campaign.
     #[serde(alias = "recipient_status")]
+    #[param(value_type = Option<RecipientStatus>)]
     pub status: Option<String>,
 }
 

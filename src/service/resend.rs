@@ -21,9 +21,11 @@ const PAGE: u32 = 1_000;
 pub struct ResendRequest {
     /// The recipient statuses to send to again, e.g. `["failed", "undelivered", "sent"]`.
     #[serde(default)]
+    #[schema(required = true, nullable = false, min_items = 1)]
     pub statuses: Option<Vec<RecipientStatus>>,
     /// `now`, `schedule` (with `scheduled_at`) or `draft`, as on create.
     #[serde(default)]
+    #[schema(required = true, nullable = false)]
     pub schedule_type: Option<ScheduleType>,
     /// RFC 3339 time to start, with `schedule` (required) or `draft` (optional).
     #[serde(default)]

@@ -28,12 +28,15 @@ const WAIT_FOR_SID: Duration = Duration::from_secs(10);
 pub struct TestSendRequest {
     /// The sending number (E.164), one of the account's numbers.
     #[serde(default)]
+    #[schema(required = true, nullable = false)]
     pub from_number: Option<String>,
     /// Who gets the test (E.164).
     #[serde(default)]
+    #[schema(required = true, nullable = false)]
     pub to: Option<String>,
     /// The message, with `{{variable}}` placeholders.
     #[serde(default)]
+    #[schema(required = true, nullable = false)]
     pub message_template: Option<String>,
     /// Values for the placeholders: strings, numbers or booleans.
     #[serde(default)]

@@ -251,6 +251,8 @@ pub struct RecipientParams {
     /// `recipients_next_cursor` of the previous page.
     pub recipients_cursor: Option<String>,
     /// Only recipients with this status.
+    #[param(value_type = Option<RecipientStatus>)]
+    #[schema(value_type = Option<RecipientStatus>)]
     pub recipient_status: Option<String>,
 }
 
@@ -301,7 +303,8 @@ pub struct ApiKeyList {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyRequest {
-    /// A label, e.g. "CRM integration".
+    /// A label, e.g. "CRM integration" (at most 200 characters).
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 
@@ -345,11 +348,23 @@ pub struct AgentList {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentRequest {
-    /// Its name.
-    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
+    /// Its name (at most 200 characters).
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: Option<String>,
-    /// How it answers replies (mention running campaigns here).
-    #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
+    /// How it answers replies (mention running campaigns here); at most 100,000 characters.
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 100_000,
+        pattern = r"\S"
+    )]
     pub system_prompt: Option<String>,
 }
 
@@ -632,6 +647,8 @@ pub struct OptedOutRecipient {
 #[into_params(parameter_in = Query)]
 pub struct ParseParams {
     /// ISO 3166 country (e.g. `GB`) for numbers written without a country code.
+    #[param(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
 }
 
@@ -671,6 +688,7 @@ pub struct ParsedRecipient {
     /// The number as written, present only when it had no country code (no `+` nor `00`) and
     /// was read in `default_country`: a converted number staff may want to check.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub converted_from: Option<String>,
 }
 

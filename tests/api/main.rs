@@ -14,6 +14,7 @@ mod engine;
 mod errors;
 mod input_rules;
 mod number_ownership;
+mod openapi_document;
 mod operations;
 mod pause_crash;
 mod polling;

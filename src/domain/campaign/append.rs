@@ -18,6 +18,7 @@ pub struct AppendRequest<L = Vec<RecipientRequest>> {
     /// ISO 3166 alpha-2 country in which these recipients' phones without a country code are
     /// read, as at create.
     #[serde(default)]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
 }
 

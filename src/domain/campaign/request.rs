@@ -24,7 +24,8 @@ pub enum ScheduleType {
 // `RecipientsJson` (their JSON text in the request's bytes, read one recipient at a time,
 // which create uses so that a 100,000-recipient body is not copied into 100,000 maps). A
 // plain comment, not a doc comment: the doc comment is the OpenAPI description.
-/// The body of `POST /v1/sms/campaigns` (and of `/preview`), as the spec page shows it.
+/// The body of `POST /v1/sms/campaigns`, as the spec page shows it (preview reads the same
+/// fields, none required: its schema is `PreviewRequest`).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "L: Deserialize<'de>"))]
 pub struct CampaignRequest<L = Vec<RecipientRequest>> {
@@ -77,6 +78,7 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     /// read, exactly as `POST /v1/sms/recipients/parse` reads it: `07111 000001` with `GB` is
     /// `+447111000001`. Without it, phones must be international (E.164).
     #[serde(default)]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
     /// `false` sends at any hour, ignoring the account's `send_window` (urgent messages such
     /// as appointment changes). Default true.
@@ -84,6 +86,7 @@ pub struct CampaignRequest<L = Vec<RecipientRequest>> {
     pub respect_send_window: Option<bool>,
     /// Why the send window is ignored (stored with the campaign; at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub send_window_reason: Option<String>,
 }
 

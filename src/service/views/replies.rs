@@ -87,11 +87,12 @@ impl From<store::AccountSettings> for AccountView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
-    /// A new name.
+    /// A new name (at most 200 characters, not blank).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// A new help text (at most 1,600 characters); null goes back to the default.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 1600, pattern = r"\S")]
     pub help_text: Option<Option<String>>,
     /// Keyword confirmations on or off.
     pub keyword_replies: Option<bool>,
@@ -348,7 +349,8 @@ pub struct OptOutRequest {
     /// The number to stop messaging (E.164).
     #[schema(required = true, nullable = false, min_length = 1, pattern = r"\S")]
     pub phone: Option<String>,
-    /// Why (kept with the opt-out and its consent record).
+    /// Why (kept with the opt-out and its consent record); at most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -358,7 +360,10 @@ pub struct OptOutRequest {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OptOutRemoval {
-    /// Why the number may be messaged again (required; the evidence of the consent record).
+    /// Why the number may be messaged again (required; the evidence of the consent record);
+    /// at most 2,000 characters.
+    #[param(max_length = 2000)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -440,6 +445,8 @@ pub struct PhoneConsent {
 #[into_params(parameter_in = Query)]
 pub struct ConsentImportParams {
     /// ISO 3166 country (e.g. `GB`) for numbers written without a country code.
+    #[param(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
+    #[schema(pattern = r"^\s*(?:[A-Za-z]{2}\s*)?$")]
     pub default_country: Option<String>,
 }
 

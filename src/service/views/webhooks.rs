@@ -13,10 +13,13 @@ use crate::store;
 pub struct WebhookEndpointRequest {
     /// Where events are posted: https, resolving to public addresses (unless the server
     /// allows private ones).
+    #[schema(required = true, nullable = false)]
     pub url: Option<String>,
     /// The event types to receive (at least one).
+    #[schema(required = true, nullable = false, min_items = 1)]
     pub events: Option<Vec<String>>,
     /// A note for people (at most 500 characters).
+    #[schema(max_length = 500)]
     pub description: Option<String>,
 }
 
@@ -188,5 +191,6 @@ pub struct WebhookTestQueued {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// How many attempts (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
