@@ -443,7 +443,24 @@ fn attempt(
     if e164.len() > MAX_E164_DIGITS + 1 {
         return Err(PhoneError::TooLong);
     }
+    // libphonenumber may drop what it reads as a national prefix after the country code
+    // (`+375 88104781607` became `+3758104781607`), and the shorter number can then read
+    // differently again (`+3758104781607` is invalid): found by fuzzing. A number is accepted
+    // only when its E.164 form parses back to itself, so what is stored can be sent, looked up
+    // and written back in. Checked only when the digits changed (never for a plain `+` number).
+    if *e164 != *text && !reads_back_to_itself(&e164) {
+        return Err(PhoneError::Invalid);
+    }
     Ok(Phone(e164.into_owned()))
+}
+
+/// Whether an E.164 text parses, under the strict rule's reading, to a valid number whose
+/// E.164 form is the same text.
+fn reads_back_to_itself(e164: &str) -> bool {
+    PHONE_NUMBER_UTIL.parse(e164, None).is_ok_and(|number| {
+        PHONE_NUMBER_UTIL.is_valid_number(&number)
+            && PHONE_NUMBER_UTIL.format(&number, PhoneNumberFormat::E164) == e164
+    })
 }
 
 /// Tries the `(0)`-dropped reading first (what the notation means), then the digits as written

@@ -468,3 +468,30 @@ fn national_numbers_never_make_more_than_fifteen_digits() {
         Ok("+493012345678".to_owned())
     );
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/phone.rs, 2026-12-04): libphonenumber read
+/// `0037588104)781607` (`00` then Belarus, +375) as `+3758104781607`, dropping an `8` it took
+/// for a national prefix, and that number does not parse back to itself (it is invalid).
+/// Every rule now refuses the digits it cannot store faithfully.
+#[test]
+fn what_parses_reads_back_to_itself() {
+    let raw = "0037588104)781607";
+    assert_eq!(outcome(Phone::parse_with_region(raw, None)), Err("invalid"));
+    assert_eq!(outcome(Phone::parse("+37588104781607")), Err("invalid"));
+    assert_eq!(outcome(Phone::parse("+3758104781607")), Err("invalid"));
+    for region in [None, Some("GB"), Some("BY"), Some("US")] {
+        if let Ok(phone) = Phone::parse_with_region(raw, region) {
+            assert_eq!(
+                Phone::parse(phone.as_str()).as_ref(),
+                Ok(&phone),
+                "{region:?}"
+            );
+        }
+    }
+    // A national prefix written after the country code is still dropped when the result
+    // is stable: `+44 07723 456789` is the UK mobile `+447723456789`.
+    assert_eq!(
+        outcome(Phone::parse("+44 07723 456789")),
+        Ok("+447723456789".to_owned())
+    );
+}
