@@ -21,6 +21,7 @@ mod sandbox;
 mod scale_store;
 mod send_windows;
 mod store_conformance;
+mod tally_store;
 mod webhook_store;
 mod webhooks;
 mod webhooks_chaos;
