@@ -376,20 +376,23 @@ pub struct CampaignTallies {
     pub held: u64,
     /// Failed and undelivered recipients by code, most frequent first, then by code.
     pub errors: Vec<ErrorTally>,
-    /// Pending recipients not held, per sending number (by number; numbers with none left
-    /// out).
+    /// Pending recipients per sending number (by number; numbers with none left out).
     pub queues: Vec<NumberQueue>,
+    /// When the last hold ends (the latest `held_until` of a held recipient).
+    pub last_hold_ends: Option<OffsetDateTime>,
 }
 
-/// One campaign's pending recipients (not held) on one sending number.
+/// One campaign's pending recipients on one sending number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumberQueue {
     /// The sending number.
     pub from_number: String,
-    /// Recipients.
+    /// Recipients not held.
     pub pending: u64,
     /// Their segments.
     pub segments: u64,
+    /// Recipients held until their send window opens.
+    pub held: u64,
 }
 
 /// A sending number's rate and the running campaigns waiting on it.

@@ -11,6 +11,7 @@ mod dashboard;
 mod edge;
 mod engine;
 mod errors;
+mod eta;
 mod input_rules;
 mod number_ownership;
 mod operations;

@@ -84,6 +84,21 @@ macro_rules! campaign_store {
                     Ok(out)
                 }
 
+                /// The latest `held_until` of campaign `seq`'s held recipients: one step down
+                /// the partial index `recipients_held` (campaign, held_until).
+                async fn last_hold_ends(&self, seq: i64) -> StoreResult<Option<OffsetDateTime>> {
+                    let at: Option<StoredTime> = sqlx::query_scalar(
+                        "SELECT held_until FROM recipients WHERE campaign_seq = $1 \
+                         AND status = 'pending' AND held_until IS NOT NULL \
+                         ORDER BY held_until DESC LIMIT 1",
+                    )
+                    .bind(seq)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(at.map(StoredTime::get))
+                }
+
                 /// A user campaign's internal key.
                 async fn campaign_seq(&self, account: &AccountId, id: &CampaignId) -> StoreResult<i64> {
                     sqlx::query_scalar(
@@ -708,7 +723,11 @@ macro_rules! campaign_store {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(backend)?;
-                    Ok($crate::store::sql::campaigns::tallies(queues, errors))
+                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
+                    if tallies.held > 0 {
+                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
+                    }
+                    Ok(tallies)
                 }
 
                 async fn aggregate_tallies(
@@ -739,7 +758,11 @@ macro_rules! campaign_store {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(backend)?;
-                    Ok($crate::store::sql::campaigns::tallies(queues, errors))
+                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
+                    if tallies.held > 0 {
+                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
+                    }
+                    Ok(tallies)
                 }
 
                 async fn number_loads(
@@ -811,11 +834,12 @@ pub(in crate::store) fn tallies(
     let mut out = crate::store::CampaignTallies::default();
     for (from_number, pending, segments, held) in queues {
         out.held += count(held);
-        if pending > 0 {
+        if pending > 0 || held > 0 {
             out.queues.push(crate::store::NumberQueue {
                 from_number,
                 pending: count(pending),
                 segments: count(segments),
+                held: count(held),
             });
         }
     }
