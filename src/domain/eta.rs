@@ -149,6 +149,48 @@ pub fn held(held: u64, mps: f64) -> f64 {
     held as f64 / rate(mps)
 }
 
+/// A new campaign sent alone: `messages` of `segments` in all, spread in turn over numbers of
+/// rates `rates` (the first number takes the first message, as create assigns them). `None`
+/// without messages or numbers.
+pub fn alone(messages: u64, segments: u64, rates: &[f64]) -> Option<Estimate> {
+    if messages == 0 || rates.is_empty() {
+        return None;
+    }
+    let n = rates.len() as u64;
+    let average = segments as f64 / messages as f64;
+    let lanes: Vec<Lane> = rates
+        .iter()
+        .enumerate()
+        .map(|(k, &mps)| {
+            let share = messages / n + u64::from((k as u64) < messages % n);
+            Lane {
+                mps,
+                own: Queue {
+                    messages: share,
+                    segments: (share as f64 * average).round() as u64,
+                },
+                others: Vec::new(),
+            }
+        })
+        .collect();
+    estimate(&lanes, 0.0)
+}
+
+/// "1 message/second", "0.5 messages/second", "12 messages/second".
+pub fn rate_in_words(rate: f64) -> String {
+    let rounded = if rate >= 10.0 {
+        rate.round()
+    } else {
+        (rate * 100.0).round() / 100.0
+    };
+    let unit = if rounded == 1.0 {
+        "message"
+    } else {
+        "messages"
+    };
+    format!("{rounded} {unit}/second")
+}
+
 /// "about 17 minutes", "about 2 hours", "under a minute": a duration as people say it.
 pub fn in_words(seconds: f64) -> String {
     let minutes = (seconds / 60.0).round() as u64;
@@ -271,6 +313,26 @@ mod tests {
         assert_eq!(estimate(&[l], 0.0).unwrap().seconds, 5.0);
         assert_eq!(held(60, f64::NAN), 60.0);
         assert_eq!(held(60, 2.0), 30.0);
+    }
+
+    #[test]
+    fn a_campaign_alone_spreads_over_its_numbers() {
+        let e = alone(1_000, 1_000, &[1.0]).unwrap();
+        assert_eq!((e.seconds, e.rate), (1_000.0, 1.0));
+        // 5 messages over two numbers: 3 and 2; the slower number decides.
+        let e = alone(5, 10, &[1.0, 0.5]).unwrap();
+        assert_eq!(e.seconds, 8.0);
+        assert_eq!(e.rate, 0.75);
+        assert_eq!(alone(0, 0, &[1.0]), None);
+        assert_eq!(alone(3, 3, &[]), None);
+    }
+
+    #[test]
+    fn rates_in_words() {
+        assert_eq!(rate_in_words(1.0), "1 message/second");
+        assert_eq!(rate_in_words(0.5), "0.5 messages/second");
+        assert_eq!(rate_in_words(2.0 / 3.0), "0.67 messages/second");
+        assert_eq!(rate_in_words(12.4), "12 messages/second");
     }
 
     #[test]

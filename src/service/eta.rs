@@ -88,3 +88,21 @@ pub async fn progress(
         send_rate,
     })
 }
+
+/// How long a new campaign of `messages` (`segments` in all) would take sent alone from
+/// `from_numbers` (the account's rates; 1 for a number it does not have), and its rate:
+/// what the preview says before anything is stored.
+pub async fn alone(
+    app: &super::App,
+    account: &AccountId,
+    from_numbers: &[String],
+    messages: u64,
+    segments: u64,
+) -> ServiceResult<Option<eta::Estimate>> {
+    if messages == 0 || from_numbers.is_empty() {
+        return Ok(None);
+    }
+    let loads = app.store.number_loads(account, from_numbers).await?;
+    let rates: Vec<f64> = loads.iter().map(|l| l.mps).collect();
+    Ok(eta::alone(messages, segments, &rates))
+}

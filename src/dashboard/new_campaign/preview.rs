@@ -76,6 +76,9 @@ pub(super) struct PreviewPage {
     send_errors: Vec<Problem>,
     when: String,
     scheduled_at: String,
+    /// How long sending takes ("about 17 minutes at 1 message/second on +44…"), if anything
+    /// is to be sent.
+    duration: Option<String>,
 }
 
 /// `?page=` of the preview table.
@@ -479,6 +482,7 @@ pub(super) async fn preview_page(
     let blocking = blocking_problems(&preview, invalid.len());
     let warnings = warnings(data, &preview);
     let agent_label = agent_label(state, user, &data.form).await;
+    let duration = duration(state, user, &data.form, &preview).await?;
     let Window { page, pages, .. } = window;
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
     Ok(PreviewPage {
@@ -521,7 +525,37 @@ pub(super) async fn preview_page(
             send.when
         },
         scheduled_at: send.scheduled_at,
+        duration,
     })
+}
+
+/// "about 17 minutes at 1 message/second on +44…": the campaign sent alone from its numbers
+/// (docs/ARCHITECTURE.md §4), or `None` with nothing to send.
+async fn duration(
+    state: &App,
+    user: &SignedIn,
+    form: &FormFields,
+    preview: &CampaignPreview,
+) -> PageResult<Option<String>> {
+    let estimate = crate::service::eta::alone(
+        state,
+        &user.account_id,
+        &form.from_numbers,
+        preview.totals.sendable,
+        preview.totals.segments,
+    )
+    .await?;
+    Ok(estimate.map(|e| {
+        let on = match form.from_numbers.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} numbers", many.len()),
+        };
+        format!(
+            "{} at {} on {on}",
+            crate::domain::eta::in_words(e.seconds),
+            crate::domain::eta::rate_in_words(e.rate)
+        )
+    }))
 }
 
 /// The preview of a draft: every recipient with the message they will get, and every problem.
