@@ -137,6 +137,33 @@ struct DetailPage {
     resend: u64,
     /// Failed and undelivered recipients by error code, with what to do.
     errors: Vec<crate::service::views::ErrorCount>,
+    /// When a running or scheduled campaign should finish, and how fast it sends.
+    eta: Option<EtaLine>,
+}
+
+/// "About 17 minutes left (finishes 4 Dec 2026, 14:22 UTC), sending 1 message/second".
+struct EtaLine {
+    /// The estimated finish.
+    at: When,
+    /// "about 17 minutes".
+    left: String,
+    /// "1 message/second" while running.
+    rate: Option<String>,
+}
+
+impl EtaLine {
+    /// The line for a campaign's progress, if it has an estimate.
+    fn new(progress: &crate::service::eta::Progress) -> Option<Self> {
+        let at = progress.estimated_finish_at?;
+        let seconds = (at - time::OffsetDateTime::now_utc())
+            .as_seconds_f64()
+            .max(0.0);
+        Some(Self {
+            at: When::new(at),
+            left: crate::domain::eta::in_words(seconds),
+            rate: progress.send_rate.map(crate::domain::eta::rate_in_words),
+        })
+    }
 }
 
 /// A campaign: counts (exactly the API's), details, actions, and its recipients page by page.
@@ -186,11 +213,13 @@ pub async fn detail(
         .await?
         .send_window
         .map(|w| w.start);
+    let eta = EtaLine::new(&detail.progress);
     let row = CampaignRow::new(detail.campaign);
     let resend =
         super::new_campaign::resend_count(row.c.status, row.c.failed_count, row.c.cancelled_count);
     let errors = detail.errors;
     let page = DetailPage {
+        eta,
         resend,
         errors,
         layout: Layout::new(row.c.name.clone(), Some(&user), "campaigns").with_flash(flash),

@@ -4,6 +4,7 @@ pub mod campaign;
 pub mod consent;
 pub mod daily_cap;
 pub mod error_codes;
+pub mod eta;
 pub mod export;
 pub mod ids;
 pub mod import;

@@ -172,10 +172,17 @@ pub async fn create_with<L: Recipients + Sync>(
         // A `now` campaign starts within a tick instead of at the next one.
         app.engine.wake();
     }
+    let tallies = store
+        .campaign_tallies(account, &id)
+        .await
+        .map_err(ServiceError::from_store("campaign"))?;
+    let progress =
+        super::eta::progress(store, account, &stored, &tallies, OffsetDateTime::now_utc()).await?;
     Ok(CreateOutcome {
         campaign: CreatedCampaign {
             campaign: stored.into(),
             duplicates,
+            progress,
         },
         replayed,
     })
@@ -359,16 +366,24 @@ pub async fn get(
         .await
         .map_err(ServiceError::from_store("campaign"))?;
     let page = Page::from_rows(recipients, limit, |r| r.position.to_string());
-    let held_count = store
-        .held_count(account, &id)
+    // The held count, errors and queues come from the database's caches (migrations/*/0015):
+    // a few rows whatever the campaign's size.
+    let tallies = store
+        .campaign_tallies(account, &id)
         .await
         .map_err(ServiceError::from_store("campaign"))?;
-    let errors = store
-        .error_tally(account, &id)
-        .await
-        .map_err(ServiceError::from_store("campaign"))?;
+    let progress = super::eta::progress(
+        store,
+        account,
+        &campaign,
+        &tallies,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    let errors = tallies.errors;
     Ok(CampaignDetail {
-        held_count,
+        held_count: tallies.held,
+        progress,
         campaign: campaign.into(),
         recipients: page.rows.into_iter().map(Into::into).collect(),
         recipients_next_cursor: page.next_cursor,

@@ -14,6 +14,7 @@ pub mod consents;
 pub mod conversations;
 pub mod credentials;
 pub mod drafts;
+pub mod eta;
 pub mod export;
 pub mod inbound;
 pub mod keys;

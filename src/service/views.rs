@@ -107,6 +107,9 @@ pub struct CreatedCampaign {
     pub campaign: CampaignView,
     /// The entries dropped because their phone appeared earlier in the request.
     pub duplicates: Vec<Duplicate>,
+    /// Its estimated finish and send rate.
+    #[serde(flatten)]
+    pub progress: crate::service::eta::Progress,
 }
 
 /// One recipient as the API shows it.
@@ -187,6 +190,9 @@ pub struct CampaignDetail {
     pub campaign: CampaignView,
     /// Pending recipients held until their send window opens (each has `held_until`).
     pub held_count: u64,
+    /// Its estimated finish and send rate.
+    #[serde(flatten)]
+    pub progress: crate::service::eta::Progress,
     /// A page of recipients, in request order.
     pub recipients: Vec<RecipientView>,
     /// Pass as `recipients_cursor` for the next page; null on the last page.

@@ -340,12 +340,81 @@ pub trait CampaignStore: Send + Sync {
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;
     /// The campaign's failed and undelivered recipients grouped by error code, most frequent
-    /// first (then by code), with one of Twilio's messages for each.
+    /// first (then by code), with one of Twilio's messages for each (from the errors cache).
     async fn error_tally(
         &self,
         account: &AccountId,
         id: &CampaignId,
     ) -> StoreResult<Vec<ErrorTally>>;
+    /// The campaign's held count, errors by code and queue per sending number, from the
+    /// caches the database keeps (migrations/*/0015): a few rows whatever its size.
+    async fn campaign_tallies(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> StoreResult<CampaignTallies>;
+    /// The same, recomputed from the recipient rows (GROUP BYs), bypassing the caches; tests
+    /// and audits compare the two.
+    async fn aggregate_tallies(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> StoreResult<CampaignTallies>;
+    /// What waits on each of the account's numbers `phones`: its rate and the running
+    /// campaigns' pending recipients on it (from the queues cache), in the order given.
+    async fn number_loads(
+        &self,
+        account: &AccountId,
+        phones: &[String],
+    ) -> StoreResult<Vec<NumberLoad>>;
+}
+
+/// A campaign's held count, errors and queues (see [`CampaignStore::campaign_tallies`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignTallies {
+    /// Pending recipients held until their send window opens.
+    pub held: u64,
+    /// Failed and undelivered recipients by code, most frequent first, then by code.
+    pub errors: Vec<ErrorTally>,
+    /// Pending recipients per sending number (by number; numbers with none left out).
+    pub queues: Vec<NumberQueue>,
+    /// When the last hold ends (the latest `held_until` of a held recipient).
+    pub last_hold_ends: Option<OffsetDateTime>,
+}
+
+/// One campaign's pending recipients on one sending number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberQueue {
+    /// The sending number.
+    pub from_number: String,
+    /// Recipients not held.
+    pub pending: u64,
+    /// Their segments.
+    pub segments: u64,
+    /// Recipients held until their send window opens.
+    pub held: u64,
+}
+
+/// A sending number's rate and the running campaigns waiting on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberLoad {
+    /// The number.
+    pub phone: String,
+    /// Its rate, segments per second (1 when the account has no such number stored).
+    pub mps: f64,
+    /// Each running campaign's pending recipients (not held) on it, by campaign seq.
+    pub campaigns: Vec<QueuedCampaign>,
+}
+
+/// One running campaign's pending recipients on a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedCampaign {
+    /// The campaign's internal key.
+    pub seq: i64,
+    /// Recipients.
+    pub pending: u64,
+    /// Their segments.
+    pub segments: u64,
 }
 
 /// Recipients of one campaign that failed with one error code.

@@ -4,6 +4,7 @@
 //! loopback port with a fresh database, and its own chromedriver + Chromium.
 
 mod browser;
+mod eta;
 mod flows;
 mod operations;
 mod prices;

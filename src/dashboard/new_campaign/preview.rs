@@ -111,6 +111,9 @@ pub(super) struct PreviewPage {
     profile_phone: Option<String>,
     /// The test just sent from this draft, if any.
     test: Option<TestPanel>,
+    /// How long sending takes ("about 17 minutes at 1 message/second on +44…"), if anything
+    /// is to be sent.
+    duration: Option<String>,
 }
 
 /// `?page=` of the preview table, and `?test=`, a test sent from the draft to show.
@@ -532,6 +535,7 @@ pub(super) async fn preview_page(
     let warnings = warnings(data, &preview);
     let agent_label = agent_label(state, user, &data.form).await;
     let profile_phone = profile::phone(state, user).await?;
+    let duration = duration(state, user, &data.form, &preview).await?;
     let Window { page, pages, .. } = window;
     let page_url = |p: usize| format!("/campaigns/drafts/{}?page={p}#recipients-table", record.id);
     Ok(PreviewPage {
@@ -577,7 +581,37 @@ pub(super) async fn preview_page(
         scheduled_at: send.scheduled_at,
         profile_phone,
         test: None,
+        duration,
     })
+}
+
+/// "about 17 minutes at 1 message/second on +44…": the campaign sent alone from its numbers
+/// (docs/ARCHITECTURE.md §4), or `None` with nothing to send.
+async fn duration(
+    state: &App,
+    user: &SignedIn,
+    form: &FormFields,
+    preview: &CampaignPreview,
+) -> PageResult<Option<String>> {
+    let estimate = crate::service::eta::alone(
+        state,
+        &user.account_id,
+        &form.from_numbers,
+        preview.totals.sendable,
+        preview.totals.segments,
+    )
+    .await?;
+    Ok(estimate.map(|e| {
+        let on = match form.from_numbers.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} numbers", many.len()),
+        };
+        format!(
+            "{} at {} on {on}",
+            crate::domain::eta::in_words(e.seconds),
+            crate::domain::eta::rate_in_words(e.rate)
+        )
+    }))
 }
 
 /// The preview of a draft: every recipient with the message they will get, and every problem.

@@ -10,6 +10,7 @@ use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::domain::status::{NO_CONSENT, OPTED_OUT, RecipientStatus, Refusal};
 use crate::store::sql::campaigns::CampaignSql;
+use crate::store::sql::tallies::NewTallies;
 use crate::store::sql::{StoredTime, backend, json_error};
 use crate::store::{RecipientSource, StoreResult};
 
@@ -42,6 +43,7 @@ impl CampaignSql for PgStore {
         seq: i64,
         now: StoredTime,
         recipients: &mut dyn RecipientSource,
+        tallies: &mut NewTallies,
     ) -> StoreResult<(i64, i64)> {
         // One round trip per chunk: each column travels as one array parameter.
         let (mut first, mut failed) = (0i64, 0i64);
@@ -50,6 +52,7 @@ impl CampaignSql for PgStore {
             if chunk.is_empty() {
                 break;
             }
+            tallies.add(chunk);
             failed += insert_unnest(conn, seq, first, now, chunk).await?;
             first += chunk.len() as i64;
         }

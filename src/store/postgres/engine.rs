@@ -217,6 +217,58 @@ async fn fold_counts(pool: &PgPool) -> StoreResult<()> {
     Ok(())
 }
 
+/// Folds the per-backend rows of `campaign_queues` and `campaign_errors` into slot 0 as
+/// [`fold_counts`] does for the counts (and with its locks), then deletes the slot-0 queue
+/// rows that reached zero, so a number's rows stay the campaigns with work on it (see
+/// migrations/postgres/0015_tallies.sql). Sums are unchanged.
+async fn fold_tallies(pool: &PgPool) -> StoreResult<()> {
+    sqlx::query(
+        "WITH moved AS ( \
+             DELETE FROM campaign_queues d \
+             WHERE d.slot <> 0 AND (d.campaign_seq, d.from_number, d.slot) IN \
+                 (SELECT l.campaign_seq, l.from_number, l.slot FROM campaign_queues l \
+                  WHERE l.slot <> 0 FOR UPDATE SKIP LOCKED) \
+             RETURNING d.campaign_seq, d.from_number, d.pending, d.segments, d.held) \
+         INSERT INTO campaign_queues AS q (campaign_seq, from_number, slot, pending, segments, held) \
+         SELECT campaign_seq, from_number, 0, SUM(pending)::bigint, SUM(segments)::bigint, \
+                SUM(held)::bigint FROM moved \
+         GROUP BY campaign_seq, from_number ORDER BY campaign_seq, from_number \
+         ON CONFLICT (campaign_seq, from_number, slot) DO UPDATE SET \
+             pending = q.pending + excluded.pending, segments = q.segments + excluded.segments, \
+             held = q.held + excluded.held",
+    )
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "DELETE FROM campaign_queues d WHERE d.slot = 0 AND (d.campaign_seq, d.from_number) IN \
+             (SELECT l.campaign_seq, l.from_number FROM campaign_queues l \
+              WHERE l.slot = 0 AND l.pending = 0 AND l.segments = 0 AND l.held = 0 \
+              FOR UPDATE SKIP LOCKED) \
+         AND d.pending = 0 AND d.segments = 0 AND d.held = 0",
+    )
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "WITH moved AS ( \
+             DELETE FROM campaign_errors d \
+             WHERE d.slot <> 0 AND (d.campaign_seq, d.error_code, d.slot) IN \
+                 (SELECT l.campaign_seq, l.error_code, l.slot FROM campaign_errors l \
+                  WHERE l.slot <> 0 FOR UPDATE SKIP LOCKED) \
+             RETURNING d.campaign_seq, d.error_code, d.n, d.error_message) \
+         INSERT INTO campaign_errors AS e (campaign_seq, error_code, slot, n, error_message) \
+         SELECT campaign_seq, error_code, 0, SUM(n)::bigint, MAX(error_message) FROM moved \
+         GROUP BY campaign_seq, error_code ORDER BY campaign_seq, error_code \
+         ON CONFLICT (campaign_seq, error_code, slot) DO UPDATE SET n = e.n + excluded.n, \
+             error_message = GREATEST(e.error_message, excluded.error_message)",
+    )
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
 impl EngineSql for PgStore {
     // A shared lock: many claims run at once, but none overlaps a cancellation, so no
     // recipient is claimed once the campaign is cancelled.
@@ -353,7 +405,8 @@ impl EngineSql for PgStore {
 
     async fn after_finish(&self) -> StoreResult<()> {
         // Housekeeping of the counts cache, on the engine's beat (every node's, every tick).
-        fold_counts(&self.pool).await
+        fold_counts(&self.pool).await?;
+        fold_tallies(&self.pool).await
     }
 
     async fn recent_messages(

@@ -87,6 +87,14 @@ impl Backend for PgStore {
     const SENDS_FROM_2: &'static str = "from_numbers @> jsonb_build_array($2::text)";
     const INSERT_COUNTS: &'static str =
         "INSERT INTO campaign_counts (campaign_seq, status, slot, n) VALUES ($1, $2, 0, $3)";
+    const ADD_QUEUE: &'static str = "INSERT INTO campaign_queues AS q \
+         (campaign_seq, from_number, slot, pending, segments, held) VALUES ($1, $2, 0, $3, $4, 0) \
+         ON CONFLICT (campaign_seq, from_number, slot) DO UPDATE SET \
+         pending = q.pending + excluded.pending, segments = q.segments + excluded.segments";
+    const ADD_ERRORS: &'static str = "INSERT INTO campaign_errors AS e \
+         (campaign_seq, error_code, slot, n, error_message) VALUES ($1, $2, 0, $3, $4) \
+         ON CONFLICT (campaign_seq, error_code, slot) DO UPDATE SET n = e.n + excluded.n, \
+         error_message = GREATEST(e.error_message, excluded.error_message)";
 
     fn read_pool(&self) -> &PgPool {
         &self.pool
@@ -104,6 +112,7 @@ impl Backend for PgStore {
 sql::accounts::account_store!(PgStore);
 sql::resources::resource_store!(PgStore);
 sql::campaigns::campaign_store!(PgStore);
+sql::tallies::tallies_writer!(PgStore);
 sql::engine::engine_store!(PgStore);
 sql::conversations::conversation_store!(PgStore);
 sql::consents::consent_store!(PgStore);

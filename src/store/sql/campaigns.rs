@@ -2,6 +2,7 @@
 //! `sql/mod.rs` for the mechanism); each backend inserts a new campaign's recipients its own
 //! way ([`CampaignSql`]): the bulk insert is what differs most.
 
+use super::tallies::NewTallies;
 use super::{Backend, Conn, StoredTime};
 use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
@@ -17,12 +18,14 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
         phones: &[String],
     ) -> StoreResult<()>;
     /// Stores campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk;
-    /// returns how many there were and how many failed at once (opted out, no consent).
+    /// returns how many there were and how many failed at once (opted out, no consent), and
+    /// adds them to `tallies`.
     async fn insert_recipients(
         conn: &mut Conn<Self>,
         seq: i64,
         now: StoredTime,
         recipients: &mut dyn RecipientSource,
+        tallies: &mut NewTallies,
     ) -> StoreResult<(i64, i64)>;
     /// Recipients per chunk of an append.
     const APPEND_CHUNK: usize;
@@ -52,6 +55,7 @@ macro_rules! campaign_store {
         const _: () = {
             use $crate::store::sql::campaigns::CampaignSql;
             use $crate::store::sql::prelude::*;
+            use $crate::store::sql::tallies::NewTallies;
 
             impl $store {
                 /// The counts of campaigns `seqs`, from the counts cache.
@@ -78,6 +82,21 @@ macro_rules! campaign_store {
                             .add(recipient_status(&status)?, n as u64);
                     }
                     Ok(out)
+                }
+
+                /// The latest `held_until` of campaign `seq`'s held recipients: one step down
+                /// the partial index `recipients_held` (campaign, held_until).
+                async fn last_hold_ends(&self, seq: i64) -> StoreResult<Option<OffsetDateTime>> {
+                    let at: Option<StoredTime> = sqlx::query_scalar(
+                        "SELECT held_until FROM recipients WHERE campaign_seq = $1 \
+                         AND status = 'pending' AND held_until IS NOT NULL \
+                         ORDER BY held_until DESC LIMIT 1",
+                    )
+                    .bind(seq)
+                    .fetch_optional(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    Ok(at.map(StoredTime::get))
                 }
 
                 /// A user campaign's internal key.
@@ -192,7 +211,10 @@ macro_rules! campaign_store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(backend)?;
-                    let (total, failed) = Self::insert_recipients(&mut tx, seq, now, recipients).await?;
+                    let mut tallies = NewTallies::default();
+                    let (total, failed) =
+                        Self::insert_recipients(&mut tx, seq, now, recipients, &mut tallies).await?;
+                    Self::write_tallies(&mut tx, seq, &tallies).await?;
                     // Known only once every recipient was read.
                     let duplicates_removed = recipients.duplicates_removed();
                     if duplicates_removed > 0 {
@@ -272,17 +294,7 @@ macro_rules! campaign_store {
                 }
 
                 async fn held_count(&self, account: &AccountId, id: &CampaignId) -> StoreResult<u64> {
-                    let seq = self.campaign_seq(account, id).await?;
-                    // The partial index `recipients_held` holds exactly these rows.
-                    let n: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM recipients WHERE campaign_seq = $1 \
-                         AND status = 'pending' AND held_until IS NOT NULL",
-                    )
-                    .bind(seq)
-                    .fetch_one(self.read_pool())
-                    .await
-                    .map_err(backend)?;
-                    Ok(n as u64)
+                    Ok(self.campaign_tallies(account, id).await?.held)
                 }
 
                 async fn list_recipients(
@@ -483,6 +495,9 @@ macro_rules! campaign_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(backend)?;
+                    let mut tallies = NewTallies::default();
+                    tallies.add_one(m.from_number.as_str(), m.segments, refusal);
+                    Self::write_tallies(&mut tx, seq, &tallies).await?;
                     tx.commit().await.map_err(backend)
                 }
 
@@ -582,6 +597,7 @@ macro_rules! campaign_store {
                     .map_err(backend)?;
                     let mut rows = AppendedRows::default();
                     let mut failed = 0i64;
+                    let mut tallies = NewTallies::default();
                     loop {
                         let mut chunk = recipients.take_chunk(Self::APPEND_CHUNK)?;
                         if chunk.is_empty() {
@@ -612,6 +628,7 @@ macro_rules! campaign_store {
                         rows.opted_out += chunk.iter().filter(|r| r.opted_out).count() as u64;
                         rows.no_consent +=
                             chunk.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
+                        tallies.add(&chunk);
                         failed += Self::insert_rows(&mut tx, seq, next, now, &chunk).await?;
                         next += chunk.len() as i64;
                     }
@@ -629,6 +646,7 @@ macro_rules! campaign_store {
                                 .map_err(backend)?;
                         }
                     }
+                    Self::write_tallies(&mut tx, seq, &tallies).await?;
                     let dropped = recipients.duplicates_removed() + rows.already_in_campaign.len() as u64;
                     if dropped > 0 {
                         sqlx::query(
@@ -675,8 +693,62 @@ macro_rules! campaign_store {
                     account: &AccountId,
                     id: &CampaignId,
                 ) -> StoreResult<Vec<ErrorTally>> {
+                    Ok(self.campaign_tallies(account, id).await?.errors)
+                }
+
+                async fn campaign_tallies(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                ) -> StoreResult<CampaignTallies> {
                     let seq = self.campaign_seq(account, id).await?;
-                    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+                    // A few rows per campaign (on PostgreSQL, a few per server process until
+                    // the engine folds them: see migrations/postgres/0015_tallies.sql).
+                    let queues: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                        "SELECT from_number, CAST(SUM(pending) AS BIGINT), \
+                         CAST(SUM(segments) AS BIGINT), CAST(SUM(held) AS BIGINT) \
+                         FROM campaign_queues WHERE campaign_seq = $1 GROUP BY from_number \
+                         ORDER BY from_number",
+                    )
+                    .bind(seq)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let errors: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+                        "SELECT error_code, MAX(error_message), CAST(SUM(n) AS BIGINT) AS c \
+                         FROM campaign_errors WHERE campaign_seq = $1 GROUP BY error_code \
+                         HAVING SUM(n) <> 0 ORDER BY c DESC, error_code",
+                    )
+                    .bind(seq)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
+                    if tallies.held > 0 {
+                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
+                    }
+                    Ok(tallies)
+                }
+
+                async fn aggregate_tallies(
+                    &self,
+                    account: &AccountId,
+                    id: &CampaignId,
+                ) -> StoreResult<CampaignTallies> {
+                    let seq = self.campaign_seq(account, id).await?;
+                    let queues: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                        "SELECT from_number, \
+                         CAST(SUM(CASE WHEN held_until IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+                         CAST(SUM(CASE WHEN held_until IS NULL THEN segments ELSE 0 END) AS BIGINT), \
+                         CAST(SUM(CASE WHEN held_until IS NULL THEN 0 ELSE 1 END) AS BIGINT) \
+                         FROM recipients WHERE campaign_seq = $1 AND status = 'pending' \
+                         GROUP BY from_number ORDER BY from_number",
+                    )
+                    .bind(seq)
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let errors: Vec<(String, Option<String>, i64)> = sqlx::query_as(
                         "SELECT error_code, MAX(error_message), COUNT(*) AS n FROM recipients \
                          WHERE campaign_seq = $1 AND status IN ('failed', 'undelivered') \
                          AND error_code IS NOT NULL GROUP BY error_code \
@@ -686,14 +758,65 @@ macro_rules! campaign_store {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(backend)?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|(error_code, error_message, n)| ErrorTally {
-                            error_code,
-                            error_message,
-                            count: u64::try_from(n).unwrap_or(0),
+                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
+                    if tallies.held > 0 {
+                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
+                    }
+                    Ok(tallies)
+                }
+
+                async fn number_loads(
+                    &self,
+                    account: &AccountId,
+                    phones: &[String],
+                ) -> StoreResult<Vec<NumberLoad>> {
+                    if phones.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let list = || Self::phone_list(phones.iter().map(String::as_str).collect());
+                    let rates: Vec<(String, f64)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT phone, mps FROM numbers WHERE phone {} AND account_id = $2",
+                        Self::IN_LIST_1
+                    )))
+                    .bind(list())
+                    .bind(account.as_str())
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    // The campaigns with work on these numbers (zero rows are deleted, or
+                    // folded away on PostgreSQL), of which the running ones.
+                    let queued: Vec<(String, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT q.from_number, q.campaign_seq, CAST(SUM(q.pending) AS BIGINT), \
+                         CAST(SUM(q.segments) AS BIGINT) \
+                         FROM campaign_queues q JOIN campaigns c ON c.seq = q.campaign_seq \
+                         WHERE q.from_number {} AND c.status = 'running' \
+                         GROUP BY q.from_number, q.campaign_seq HAVING SUM(q.pending) > 0 \
+                         ORDER BY q.from_number, q.campaign_seq",
+                        Self::IN_LIST_1
+                    )))
+                    .bind(list())
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(backend)?;
+                    let rates: HashMap<String, f64> = rates.into_iter().collect();
+                    let mut loads: Vec<NumberLoad> = phones
+                        .iter()
+                        .map(|p| NumberLoad {
+                            phone: p.clone(),
+                            mps: rates.get(p).copied().unwrap_or(1.0),
+                            campaigns: Vec::new(),
                         })
-                        .collect())
+                        .collect();
+                    for (phone, seq, pending, segments) in queued {
+                        if let Some(load) = loads.iter_mut().find(|l| l.phone == phone) {
+                            load.campaigns.push(QueuedCampaign {
+                                seq,
+                                pending: u64::try_from(pending).unwrap_or(0),
+                                segments: u64::try_from(segments).unwrap_or(0),
+                            });
+                        }
+                    }
+                    Ok(loads)
                 }
             }
         };
@@ -701,3 +824,32 @@ macro_rules! campaign_store {
 }
 
 pub(in crate::store) use campaign_store;
+
+/// Tallies from rows of (number, pending, segments, held) and (code, message, count).
+pub(in crate::store) fn tallies(
+    queues: Vec<(String, i64, i64, i64)>,
+    errors: Vec<(String, Option<String>, i64)>,
+) -> crate::store::CampaignTallies {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let mut out = crate::store::CampaignTallies::default();
+    for (from_number, pending, segments, held) in queues {
+        out.held += count(held);
+        if pending > 0 || held > 0 {
+            out.queues.push(crate::store::NumberQueue {
+                from_number,
+                pending: count(pending),
+                segments: count(segments),
+                held: count(held),
+            });
+        }
+    }
+    out.errors = errors
+        .into_iter()
+        .map(|(error_code, error_message, n)| crate::store::ErrorTally {
+            error_code,
+            error_message,
+            count: count(n),
+        })
+        .collect();
+    out
+}

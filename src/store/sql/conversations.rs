@@ -367,6 +367,9 @@ macro_rules! conversation_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(backend)?;
+                    let mut tallies = $crate::store::sql::tallies::NewTallies::default();
+                    tallies.add_one(&our_number, reply.segments, None);
+                    Self::write_tallies(&mut tx, campaign_seq, &tallies).await?;
                     sqlx::query(
                         "INSERT INTO messages (id, conversation_seq, direction, kind, body, \
                          recipient_id, reply_to_seq, created_at) \

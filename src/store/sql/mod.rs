@@ -24,6 +24,7 @@ pub(super) mod leases;
 pub(super) mod resources;
 pub(super) mod rows;
 pub(super) mod sessions;
+pub(super) mod tallies;
 pub(super) mod webhooks;
 
 use sqlx::encode::IsNull;
@@ -55,6 +56,12 @@ pub(super) trait Backend: Send + Sync {
     /// Adds `n` (`$3`) recipients of status `$2` to campaign `$1`'s counts cache (PostgreSQL's
     /// has a row per server process: this is the campaign's own, `slot = 0`).
     const INSERT_COUNTS: &'static str;
+    /// Adds `$3` pending recipients of `$4` segments on number `$2` to campaign `$1`'s queue
+    /// cache (migrations/*/0015; PostgreSQL: the campaign's own row, `slot = 0`).
+    const ADD_QUEUE: &'static str;
+    /// Adds `$3` recipients failed with code `$2` (message `$4`) to campaign `$1`'s errors
+    /// cache (as [`Backend::ADD_QUEUE`]).
+    const ADD_ERRORS: &'static str;
 
     /// Where reads go (SQLite: the reader pool, which WAL lets run beside the writer).
     fn read_pool(&self) -> &sqlx::Pool<Self::Db>;

@@ -11,6 +11,7 @@ use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::domain::status::{RecipientStatus, Refusal};
 use crate::store::sql::campaigns::CampaignSql;
+use crate::store::sql::tallies::NewTallies;
 use crate::store::sql::{StoredTime, backend, json_error};
 use crate::store::{RecipientSource, StoreResult};
 
@@ -80,6 +81,8 @@ struct RecipientInserts {
     position: i64,
     /// Recipients so far that fail at once (opted out, no consent).
     failed: i64,
+    /// What they add to the campaign's caches.
+    tallies: NewTallies,
 }
 
 impl RecipientInserts {
@@ -97,6 +100,7 @@ impl RecipientInserts {
         } else {
             recipient_insert_sql(chunk.len())
         };
+        self.tallies.add(chunk);
         let (q, failed) = insert_query(sql, self.seq, self.position, self.now, chunk)?;
         self.position += chunk.len() as i64;
         self.failed += failed;
@@ -118,6 +122,7 @@ impl CampaignSql for SqliteStore {
         seq: i64,
         now: StoredTime,
         recipients: &mut dyn RecipientSource,
+        tallies: &mut NewTallies,
     ) -> StoreResult<(i64, i64)> {
         let mut inserts = RecipientInserts {
             seq,
@@ -125,6 +130,7 @@ impl CampaignSql for SqliteStore {
             full_chunk_sql: recipient_insert_sql(INSERT_CHUNK),
             position: 0,
             failed: 0,
+            tallies: std::mem::take(tallies),
         };
         // SQLite runs on its own thread: while it inserts one chunk, this task reads (checks
         // and renders) the next. The statement owns its arguments, so the two overlap.
@@ -136,6 +142,7 @@ impl CampaignSql for SqliteStore {
             done.map_err(backend)?;
             next = following?;
         }
+        *tallies = inserts.tallies;
         Ok((inserts.position, inserts.failed))
     }
 

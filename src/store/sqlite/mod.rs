@@ -91,6 +91,15 @@ impl Backend for SqliteStore {
         "EXISTS (SELECT 1 FROM json_each(campaigns.from_numbers) WHERE value = $2)";
     const INSERT_COUNTS: &'static str =
         "INSERT INTO campaign_counts (campaign_seq, status, n) VALUES ($1, $2, $3)";
+    const ADD_QUEUE: &'static str = "INSERT INTO campaign_queues \
+         (campaign_seq, from_number, pending, segments, held) VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (campaign_seq, from_number) DO UPDATE SET \
+         pending = pending + excluded.pending, segments = segments + excluded.segments";
+    const ADD_ERRORS: &'static str = "INSERT INTO campaign_errors \
+         (campaign_seq, error_code, n, error_message) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (campaign_seq, error_code) DO UPDATE SET n = n + excluded.n, \
+         error_message = CASE WHEN error_message IS NULL OR excluded.error_message > error_message \
+         THEN COALESCE(excluded.error_message, error_message) ELSE error_message END";
 
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
@@ -108,6 +117,7 @@ impl Backend for SqliteStore {
 sql::accounts::account_store!(SqliteStore);
 sql::resources::resource_store!(SqliteStore);
 sql::campaigns::campaign_store!(SqliteStore);
+sql::tallies::tallies_writer!(SqliteStore);
 sql::engine::engine_store!(SqliteStore);
 sql::conversations::conversation_store!(SqliteStore);
 sql::consents::consent_store!(SqliteStore);
