@@ -12,6 +12,7 @@ mod edge;
 mod engine;
 mod errors;
 mod input_rules;
+mod lane_claims;
 mod number_ownership;
 mod operations;
 mod preview;
