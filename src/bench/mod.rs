@@ -57,7 +57,7 @@ pub enum BenchCommand {
     /// Ten appends of 100,000 recipients to a draft, then a GET with counts and a launch.
     Append(Size),
     /// N running one-recipient campaigns on one number at mps 100: send rate and CPU.
-    ManyCampaigns(Size),
+    ManyCampaigns(scale::ManyArgs),
     /// Every benchmark above (pacing without --long, chaos excluded).
     All(Size),
 }
@@ -85,7 +85,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Memory(s) => perf::memory(&s).await.map(|r| r.print()),
         BenchCommand::Startup(s) => perf::startup(&s).await.map(|r| r.print()),
         BenchCommand::Append(s) => scale::append(&s).await.map(|r| r.print()),
-        BenchCommand::ManyCampaigns(s) => scale::many_campaigns(&s).await.map(|r| r.print()),
+        BenchCommand::ManyCampaigns(a) => scale::many_campaigns(&a.size, a.campaigns)
+            .await
+            .map(|r| r.print()),
         BenchCommand::All(s) => {
             perf::create(&s).await?.print();
             perf::counts(&s).await?.print();
@@ -94,7 +96,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             perf::callbacks(&s).await?.print();
             perf::memory(&s).await?.print();
             perf::startup(&s).await?.print();
-            scale::many_campaigns(&s).await?.print();
+            scale::many_campaigns(&s, None).await?.print();
             scale::append(&s).await?.print();
             Ok(())
         }

@@ -26,14 +26,27 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// The arguments of `bench many-campaigns`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManyArgs {
+    #[command(flatten)]
+    pub size: Size,
+    /// How many running campaigns (default 50,000; 1,000 with --quick), for the curve of
+    /// rate against N.
+    #[arg(long)]
+    pub campaigns: Option<u64>,
+}
+
 /// `many-campaigns`: N running one-recipient campaigns on one number at mps 100 (the
 /// appointment reminders sent one campaign per person). Most are stored before the server
 /// starts (as if created earlier); the last ones are created through the API while it sends
 /// (each create wakes the engine). Then the send rate and the server's CPU are measured.
-pub async fn many_campaigns(size: &Size) -> anyhow::Result<Report> {
+pub async fn many_campaigns(size: &Size, campaigns: Option<u64>) -> anyhow::Result<Report> {
     let quick = size.quick;
-    let n: u64 = if quick { 1_000 } else { 50_000 };
-    let by_api: u64 = if quick { 100 } else { 1_000 };
+    let n: u64 = campaigns
+        .unwrap_or(if quick { 1_000 } else { 50_000 })
+        .max(1);
+    let by_api: u64 = (if quick { 100 } else { 1_000 }).min(n);
     let window = Duration::from_secs(if quick { 5 } else { 30 });
     let mps = 100.0;
     let mut report = new_report("many-campaigns", size);

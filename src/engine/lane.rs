@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -31,8 +32,12 @@ const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// claim transaction is rare next to the sends).
 const MAX_CLAIM: f64 = 500.0;
 
+/// Most campaigns claimed for in one transaction (see [`claim_ahead`]).
+const MAX_GROUP: usize = 64;
+
 /// A claim under way in the background: the next batch, claimed while this one sends.
-type Claim = JoinHandle<StoreResult<Vec<Work>>>;
+/// `None`: the campaign was part of a group claim that reached its limit before it.
+type Claim = JoinHandle<StoreResult<Option<Vec<Work>>>>;
 
 /// Claimed work of one campaign on this lane.
 #[derive(Debug)]
@@ -53,11 +58,23 @@ impl CampaignQueue {
         }
     }
 
-    /// Takes in the outcome of a claim.
-    fn absorb(&mut self, claimed: StoreResult<Vec<Work>>, phone: &str) {
+    /// Whether its next batch should be claimed now: nothing under way, the buffer low,
+    /// no back-off.
+    fn wants_claim(&self, batch: u32, now: Instant) -> bool {
+        self.claiming.is_none()
+            && self.buffer.len() <= (batch / 2) as usize
+            && self.empty_until.is_none_or(|t| now >= t)
+    }
+
+    /// Takes in the outcome of a claim; false when the claim did not reach this campaign
+    /// (a group claim's limit ran out first).
+    fn absorb(&mut self, claimed: StoreResult<Option<Vec<Work>>>, phone: &str) -> bool {
         match claimed {
-            Ok(work) if work.is_empty() => self.empty_until = Some(Instant::now() + EMPTY_BACKOFF),
-            Ok(work) => {
+            Ok(None) => return false,
+            Ok(Some(work)) if work.is_empty() => {
+                self.empty_until = Some(Instant::now() + EMPTY_BACKOFF)
+            }
+            Ok(Some(work)) => {
                 self.empty_until = None;
                 self.buffer.extend(work);
             }
@@ -66,6 +83,7 @@ impl CampaignQueue {
                 self.empty_until = Some(Instant::now() + Duration::from_secs(1));
             }
         }
+        true
     }
 }
 
@@ -192,22 +210,76 @@ impl Turns {
         self.queues.insert(seq, q);
     }
 
+    /// The queues whose turns come next (at most `n`, looking at most `2n` turns ahead)
+    /// that want a claim too: a group claim takes them along (O(n), whatever the number of
+    /// campaigns).
+    fn upcoming_claims(&self, n: usize, batch: u32, now: Instant) -> Vec<i64> {
+        self.order
+            .iter()
+            .take(2 * n)
+            .filter(|seq| {
+                self.queues
+                    .get(*seq)
+                    .is_some_and(|q| q.wants_claim(batch, now))
+            })
+            .take(n)
+            .copied()
+            .collect()
+    }
+
+    /// Starts claiming for `q` and the queues whose turns come next that want work too,
+    /// in one transaction (see [`claim_ahead`]).
+    fn start_claims(
+        &mut self,
+        q: &mut CampaignQueue,
+        shared: &Arc<Shared>,
+        phone: &str,
+        batch: u32,
+    ) {
+        let mut group = vec![q.seq];
+        group.extend(self.upcoming_claims(MAX_GROUP - 1, batch, Instant::now()));
+        for (seq, claim) in claim_ahead(shared, group, phone, batch) {
+            if seq == q.seq {
+                q.claiming = Some(claim);
+            } else if let Some(other) = self.queues.get_mut(&seq) {
+                other.claiming = Some(claim);
+            }
+        }
+    }
+
     /// How many queues may take a turn now (an upper bound: gone ones not yet skipped).
     fn turns_due(&self) -> usize {
         self.order.len()
     }
 }
 
-/// Starts claiming the next batch of a campaign on this number in the background.
-fn claim_ahead(shared: &Arc<Shared>, seq: i64, phone: &str, batch: u32) -> Claim {
+/// Starts claiming the next batch of campaigns `seqs` (in turn order) on this number in the
+/// background, in one transaction: up to `batch` recipients in all, the first campaign
+/// first. Many small campaigns on one number (one-recipient reminders) cost a claim
+/// transaction per group instead of one per campaign; a large campaign fills the batch
+/// alone, as it did before. Returns each campaign's claim.
+fn claim_ahead(shared: &Arc<Shared>, seqs: Vec<i64>, phone: &str, batch: u32) -> Vec<(i64, Claim)> {
+    let mut senders = Vec::with_capacity(seqs.len());
+    let mut claims = Vec::with_capacity(seqs.len());
+    for &seq in &seqs {
+        let (tx, rx) = oneshot::channel::<StoreResult<Option<Vec<Work>>>>();
+        senders.push(tx);
+        claims.push((
+            seq,
+            tokio::spawn(async move {
+                rx.await
+                    .unwrap_or_else(|e| Err(StoreError::Backend(Box::new(e))))
+            }),
+        ));
+    }
     let (shared, phone) = (shared.clone(), phone.to_owned());
     tokio::spawn(async move {
         let started = Instant::now();
         let claimed = shared
             .store
-            .claim_work(
+            .claim_lane_work(
                 &shared.config.node,
-                seq,
+                &seqs,
                 &phone,
                 batch,
                 shared.config.clock.now(),
@@ -215,16 +287,36 @@ fn claim_ahead(shared: &Arc<Shared>, seq: i64, phone: &str, batch: u32) -> Claim
             .await;
         tracing::trace!(
             number = %phone,
-            rows = claimed.as_ref().map_or(0, Vec::len),
+            campaigns = seqs.len(),
+            rows = claimed.as_ref().map_or(0, |c| c.iter().map(|(_, w)| w.len()).sum()),
             ms = started.elapsed().as_secs_f64() * 1e3,
             "claimed"
         );
-        claimed
-    })
+        match claimed {
+            Ok(claimed) => {
+                let mut by_seq: HashMap<i64, Vec<Work>> = claimed.into_iter().collect();
+                for (seq, tx) in seqs.iter().zip(senders) {
+                    let _ = tx.send(Ok(by_seq.remove(seq)));
+                }
+            }
+            // The first campaign takes the error (and its back-off); the others claim again
+            // at their turns.
+            Err(e) => {
+                let mut senders = senders.into_iter();
+                if let Some(first) = senders.next() {
+                    let _ = first.send(Err(e));
+                }
+                for tx in senders {
+                    let _ = tx.send(Ok(None));
+                }
+            }
+        }
+    });
+    claims
 }
 
 /// The outcome of a background claim (a claim task that died is a failed claim).
-async fn claimed(claim: Claim) -> StoreResult<Vec<Work>> {
+async fn claimed(claim: Claim) -> StoreResult<Option<Vec<Work>>> {
     claim
         .await
         .unwrap_or_else(|e| Err(StoreError::Backend(Box::new(e))))
@@ -317,12 +409,10 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             let Some(mut q) = turns.next_turn() else {
                 break;
             };
-            // The next batch is claimed while this one sends, once the buffer runs low.
-            if q.claiming.is_none()
-                && q.buffer.len() <= (batch / 2) as usize
-                && q.empty_until.is_none_or(|t| Instant::now() >= t)
-            {
-                q.claiming = Some(claim_ahead(&shared, q.seq, &phone, batch));
+            // The next batch is claimed while this one sends, once the buffer runs low, for
+            // this campaign and those whose turns come next.
+            if q.wants_claim(batch, Instant::now()) {
+                turns.start_claims(&mut q, &shared, &phone, batch);
             }
             if q.claiming
                 .as_ref()
@@ -330,7 +420,15 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
                 && let Some(claim) = q.claiming.take()
             {
                 let outcome = claimed(claim).await;
-                q.absorb(outcome, &phone);
+                // Left out of a group claim that ran out before it, with nothing to send:
+                // claim now, first of a group of its own.
+                if !q.absorb(outcome, &phone) && q.buffer.is_empty() {
+                    turns.start_claims(&mut q, &shared, &phone, batch);
+                    if let Some(claim) = q.claiming.take() {
+                        let outcome = claimed(claim).await;
+                        q.absorb(outcome, &phone);
+                    }
+                }
             }
             let next = q.buffer.pop_front();
             turns.after_turn(q, Instant::now());
@@ -458,7 +556,7 @@ async fn unless_cancelled(shared: &Shared, turns: &mut Turns, work: Work) -> Opt
 /// Gives back what a lane's queues held, once the claims under way have come in.
 async fn release_leftovers(shared: &Shared, mut leftovers: Leftovers) {
     for claim in leftovers.claims {
-        if let Ok(work) = claimed(claim).await {
+        if let Ok(Some(work)) = claimed(claim).await {
             leftovers.work.extend(work);
         }
     }
@@ -635,7 +733,7 @@ mod tests {
         let mut turns = Turns::default();
         turns.retain_running(&[1, 2]);
         queue(&mut turns, 2).buffer.push_back(work(2, 20));
-        queue(&mut turns, 1).absorb(Ok(Vec::new()), "+447446466847");
+        queue(&mut turns, 1).absorb(Ok(Some(Vec::new())), "+447446466847");
         assert_eq!(take(&mut turns), Some(20));
         assert_eq!(take(&mut turns), None);
         // Asleep, it is not even looked at until its back-off ends (the other, which may
@@ -646,6 +744,35 @@ mod tests {
         assert_eq!(take(&mut turns), None);
         tokio::time::advance(EMPTY_BACKOFF).await;
         assert_eq!(take(&mut turns), Some(10));
+    }
+
+    #[test]
+    fn a_claim_takes_along_the_next_campaigns_that_want_work() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[1, 2, 3, 4]);
+        // Enough buffered for now (more than half a batch of 10): not taken along.
+        queue(&mut turns, 3)
+            .buffer
+            .extend((0..6).map(|i| work(3, 300 + i)));
+        let now = Instant::now();
+        assert_eq!(turns.upcoming_claims(10, 10, now), [1, 2, 4]);
+        assert_eq!(turns.upcoming_claims(2, 10, now), [1, 2]);
+        // Neither is one backing off after an empty claim.
+        queue(&mut turns, 2).absorb(Ok(Some(Vec::new())), "+447446466847");
+        assert_eq!(turns.upcoming_claims(10, 10, Instant::now()), [1, 4]);
+        // Nor one whose queue is gone.
+        turns.drop_campaign(4);
+        assert_eq!(turns.upcoming_claims(10, 10, Instant::now()), [1]);
+    }
+
+    #[test]
+    fn a_campaign_a_group_claim_did_not_reach_wants_a_claim_at_once() {
+        let mut q = CampaignQueue::new(1);
+        assert!(!q.absorb(Ok(None), "+447446466847"));
+        assert!(q.empty_until.is_none());
+        assert!(q.wants_claim(10, Instant::now()));
+        assert!(q.absorb(Ok(Some(vec![work(1, 10)])), "+447446466847"));
+        assert_eq!(q.buffer.len(), 1);
     }
 
     #[test]

@@ -169,6 +169,20 @@ pub trait EngineStore: Send + Sync {
         limit: u32,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<Work>>;
+    /// Claims for several campaigns of one number in one transaction, in the order given (a
+    /// lane's turn order): each campaign's part is exactly [`EngineStore::claim_work`]'s,
+    /// taking at most what is left of `limit` for the group, and campaigns are claimed until
+    /// `limit` recipients in all are taken. Returns each campaign claimed for (a campaign that
+    /// is not running, or has nothing sendable, with no work), in the order given; campaigns
+    /// left out once the group's limit was reached are not in the answer.
+    async fn claim_lane_work(
+        &self,
+        node: &NodeId,
+        campaigns: &[i64],
+        from_number: &str,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<(i64, Vec<Work>)>>;
     /// Stores attempt outcomes in one transaction.
     async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()>;
     /// Applies status callbacks, forward only (late, repeated and reordered events change

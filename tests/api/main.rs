@@ -14,6 +14,7 @@ mod engine;
 mod errors;
 mod eta;
 mod input_rules;
+mod lane_claims;
 mod number_ownership;
 mod openapi_document;
 mod operations;

@@ -1,5 +1,5 @@
 //! Creating a campaign on PostgreSQL. Why it differs from SQLite: recipients go in as one
-//! `INSERT … SELECT FROM UNNEST(…)` per chunk (each column one array parameter), and the
+//! `COPY … FROM STDIN` per chunk (PostgreSQL's bulk load), and the
 //! sending numbers are held so that a concurrent `delete_number` on another node sees the
 //! campaign.
 
@@ -8,14 +8,14 @@ use sqlx::PgConnection;
 use super::PgStore;
 use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
-use crate::domain::status::{NO_CONSENT, OPTED_OUT, RecipientStatus, Refusal};
+use crate::domain::status::{RecipientStatus, Refusal};
 use crate::store::sql::campaigns::CampaignSql;
 use crate::store::sql::tallies::NewTallies;
 use crate::store::sql::{StoredTime, backend, json_error};
 use crate::store::{RecipientSource, StoreResult};
 
-/// Recipients per `INSERT … SELECT FROM UNNEST(…)`: one round trip stores this many,
-/// whatever their number (arrays are single parameters), and a chunk stays a few MiB.
+/// Recipients per `COPY … FROM STDIN`: one round trip stores this many, and a chunk stays a
+/// few MiB.
 const INSERT_CHUNK: usize = 5_000;
 
 impl CampaignSql for PgStore {
@@ -45,7 +45,7 @@ impl CampaignSql for PgStore {
         recipients: &mut dyn RecipientSource,
         tallies: &mut NewTallies,
     ) -> StoreResult<(i64, i64)> {
-        // One round trip per chunk: each column travels as one array parameter.
+        // One COPY per chunk.
         let (mut first, mut failed) = (0i64, 0i64);
         loop {
             let chunk = recipients.next_chunk(INSERT_CHUNK)?;
@@ -53,7 +53,7 @@ impl CampaignSql for PgStore {
                 break;
             }
             tallies.add(chunk);
-            failed += insert_unnest(conn, seq, first, now, chunk).await?;
+            failed += insert_copy(conn, seq, first, now, chunk).await?;
             first += chunk.len() as i64;
         }
         Ok((first, failed))
@@ -78,63 +78,115 @@ impl CampaignSql for PgStore {
         now: StoredTime,
         rows: &[NewRecipient],
     ) -> StoreResult<i64> {
-        insert_unnest(conn, seq, first, now, rows).await
+        insert_copy(conn, seq, first, now, rows).await
     }
 }
 
-/// One `INSERT … SELECT FROM UNNEST(…)` of `chunk` as recipients of campaign `seq` at
-/// positions from `first`; returns how many fail at once (opted out, no consent).
-async fn insert_unnest(
+/// Appends `text` to a `COPY … FROM STDIN` (text format) row: backslash, tab, newline and
+/// carriage return escaped, the rest as is (no byte of a multi-byte UTF-8 character is one
+/// of them).
+fn copy_field(row: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        row.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
+        match b {
+            b'\\' => row.extend_from_slice(b"\\\\"),
+            b'\t' => row.extend_from_slice(b"\\t"),
+            b'\n' => row.extend_from_slice(b"\\n"),
+            b'\r' => row.extend_from_slice(b"\\r"),
+            _ => row.push(b),
+        }
+    }
+}
+
+/// `chunk` as the rows of a `COPY recipients (…) FROM STDIN` in text format, recipients of
+/// campaign `seq` at positions from `first`, each `pending` or failed at once (opted out, no
+/// consent) with its refusal.
+fn copy_rows(
+    seq: i64,
+    first: i64,
+    now: StoredTime,
+    chunk: &[NewRecipient],
+) -> StoreResult<Vec<u8>> {
+    use std::io::Write;
+    let now = now
+        .get()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| crate::store::StoreError::Backend(Box::new(e)))?;
+    let mut rows = Vec::with_capacity(chunk.len() * 256);
+    for (i, r) in chunk.iter().enumerate() {
+        let variables = serde_json::to_string(&r.variables).map_err(json_error)?;
+        // Integers and fixed words need no escaping.
+        let _ = write!(rows, "{seq}\t{}\t", first + i as i64);
+        copy_field(&mut rows, r.phone.as_str());
+        rows.push(b'\t');
+        copy_field(&mut rows, &variables);
+        rows.push(b'\t');
+        copy_field(&mut rows, &r.body);
+        let _ = write!(rows, "\t{}\t", r.segments);
+        copy_field(&mut rows, r.from_number.as_str());
+        match Refusal::of_new(r.opted_out, r.no_consent) {
+            Some(refusal) => {
+                let _ = write!(rows, "\t{}\t", RecipientStatus::Failed.as_str());
+                copy_field(&mut rows, refusal.code);
+                rows.push(b'\t');
+                copy_field(&mut rows, refusal.message);
+            }
+            None => {
+                let _ = write!(rows, "\t{}\t\\N\t\\N", RecipientStatus::Pending.as_str());
+            }
+        }
+        let _ = writeln!(rows, "\t{now}");
+    }
+    Ok(rows)
+}
+
+/// Stores `chunk` as recipients of campaign `seq` at positions from `first` with one
+/// `COPY … FROM STDIN` (PostgreSQL's bulk load: no parameters to bind, no plan, rows parsed
+/// as they stream in); returns how many fail at once (opted out, no consent).
+async fn insert_copy(
     conn: &mut PgConnection,
     seq: i64,
     first: i64,
     now: StoredTime,
     chunk: &[NewRecipient],
 ) -> StoreResult<i64> {
-    let positions: Vec<i64> = (first..first + chunk.len() as i64).collect();
     let failed = chunk.iter().filter(|r| r.opted_out || r.no_consent).count() as i64;
-
-    let phones: Vec<&str> = chunk.iter().map(|r| r.phone.as_str()).collect();
-    let variables = chunk
-        .iter()
-        .map(|r| serde_json::to_string(&r.variables))
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(json_error)?;
-    let bodies: Vec<&str> = chunk.iter().map(|r| r.body.as_str()).collect();
-    let segments: Vec<i32> = chunk.iter().map(|r| r.segments as i32).collect();
-    let senders: Vec<&str> = chunk.iter().map(|r| r.from_number.as_str()).collect();
-    // Why a recipient fails at once, if it does: opted out (first) or no consent.
-    let codes: Vec<Option<&str>> = chunk
-        .iter()
-        .map(|r| Refusal::of_new(r.opted_out, r.no_consent).map(|r| r.code))
-        .collect();
-    sqlx::query(
-        "INSERT INTO recipients (campaign_seq, position, phone, variables, body, segments, \
-         from_number, status, error_code, error_message, updated_at) \
-         SELECT $1, r.position, r.phone, r.variables::jsonb, r.body, r.segments, r.from_number, \
-             CASE WHEN r.code IS NULL THEN $4 ELSE $3 END, r.code, \
-             CASE r.code WHEN $5 THEN $6 WHEN $14 THEN $15 END, $2 \
-         FROM UNNEST($7::bigint[], $8::text[], $9::text[], $10::text[], $11::int4[], \
-                     $12::text[], $13::text[]) \
-             AS r(position, phone, variables, body, segments, from_number, code)",
-    )
-    .bind(seq)
-    .bind(now)
-    .bind(RecipientStatus::Failed.as_str())
-    .bind(RecipientStatus::Pending.as_str())
-    .bind(OPTED_OUT.code)
-    .bind(OPTED_OUT.message)
-    .bind(positions)
-    .bind(phones)
-    .bind(variables)
-    .bind(bodies)
-    .bind(segments)
-    .bind(senders)
-    .bind(codes)
-    .bind(NO_CONSENT.code)
-    .bind(NO_CONSENT.message)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
+    let rows = copy_rows(seq, first, now, chunk)?;
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY recipients (campaign_seq, position, phone, variables, body, segments, \
+             from_number, status, error_code, error_message, updated_at) FROM STDIN",
+        )
+        .await
+        .map_err(backend)?;
+    let sent = copy.send(rows).await.map(|_| ());
+    if let Err(e) = sent {
+        // Ends the COPY (and with it the statement) before the error goes up.
+        let _ = copy.abort(e.to_string()).await;
+        return Err(backend(e));
+    }
+    copy.finish().await.map_err(backend)?;
     Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_field;
+
+    #[test]
+    fn copy_fields_escape_what_copy_text_format_reads_as_syntax() {
+        let mut row = Vec::new();
+        copy_field(&mut row, "a\\b\tc\nd\re é");
+        assert_eq!(row, "a\\\\b\\tc\\nd\\re é".as_bytes());
+        let mut plain = Vec::new();
+        copy_field(&mut plain, "{\"name\":\"Zoë\"}");
+        assert_eq!(plain, "{\"name\":\"Zoë\"}".as_bytes());
+    }
 }

@@ -314,6 +314,17 @@ impl EngineSql for PgStore {
          AND status = 'running' AND from_numbers @> jsonb_build_array($1::text) ORDER BY seq";
     const SKIP_LOCKED: &'static str = " FOR NO KEY UPDATE SKIP LOCKED";
 
+    async fn lock_claim_campaigns(conn: &mut PgConnection, seqs: &[i64]) -> StoreResult<()> {
+        // Every campaign of the group before any recipient, in key order (see
+        // `lock_outcomes`); each campaign's `CLAIM_CAMPAIGN` then finds its lock held.
+        sqlx::query("SELECT 1 FROM campaigns WHERE seq = ANY($1) ORDER BY seq FOR KEY SHARE")
+            .bind(seqs)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn lock_outcomes(conn: &mut PgConnection, ids: &[i64]) -> StoreResult<()> {
         // Lock order (campaigns, then recipients, each by key) is the one every transaction
         // here follows, so batches from several nodes cannot deadlock. The campaigns are

@@ -41,6 +41,10 @@ pub(in crate::store) trait EngineSql: Backend + Sized {
     /// (skipping those it holds); empty where one writer runs at a time.
     const SKIP_LOCKED: &'static str;
 
+    /// Holds the campaigns `seqs` of a group claim (shared, as a lone claim holds its one),
+    /// all of them before any recipient, in key order (PostgreSQL's lock order); nothing on
+    /// SQLite.
+    async fn lock_claim_campaigns(conn: &mut Conn<Self>, seqs: &[i64]) -> StoreResult<()>;
     /// Takes what storing outcomes for rows `ids` will change, before it does (PostgreSQL's
     /// lock order); nothing on SQLite.
     async fn lock_outcomes(conn: &mut Conn<Self>, ids: &[i64]) -> StoreResult<()>;
@@ -309,6 +313,116 @@ macro_rules! engine_store {
                     }
                     Ok(())
                 }
+
+                /// One campaign's part of a claim, inside the caller's transaction: its
+                /// campaign read (and, on PostgreSQL, held against a cancellation), holds
+                /// released and taken (send windows), refusals (opt-outs, consent), then up to
+                /// `limit` recipients marked in flight. Nothing when the campaign is not
+                /// running. A per-number check that limits what may be claimed (a daily cap)
+                /// belongs here, before `CLAIM`, narrowing `limit`: every claim, alone or
+                /// grouped, goes through this step, and a grouped claim's earlier campaigns
+                /// are already written in the same transaction, so a count sees them.
+                async fn claim_in(
+                    tx: &mut Conn<Self>,
+                    node: &NodeId,
+                    campaign_seq: i64,
+                    from_number: &str,
+                    limit: u32,
+                    now: StoredTime,
+                ) -> StoreResult<Vec<Work>> {
+                    let campaign: Option<ClaimCampaignRow> = sqlx::query_as(Self::CLAIM_CAMPAIGN)
+                        .bind(campaign_seq)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    let Some((campaign, account, require_consent, start, end, zone, respect, cap)) =
+                        campaign
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    // Send windows (docs/ARCHITECTURE.md §4): release the holds that ended,
+                    // then hold the next recipients whose window is closed, before claiming.
+                    let window = ClaimWindow::from_row(Some((start, end, zone, respect)));
+                    sqlx::query(
+                        "UPDATE recipients SET held_until = NULL WHERE campaign_seq = $1 \
+                         AND from_number = $2 AND status = 'pending' AND held_until IS NOT NULL \
+                         AND held_until <= $3",
+                    )
+                    .bind(campaign_seq)
+                    .bind(from_number)
+                    // No window any more: every hold ends.
+                    .bind(if window.is_some() { now } else { END_OF_TIME })
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if let Some(window) = &window {
+                        let candidates: Vec<(i64, String)> = sqlx::query_as(
+                            "SELECT id, phone FROM recipients WHERE campaign_seq = $1 \
+                             AND from_number = $2 AND status = 'pending' AND inflight_since IS NULL \
+                             AND held_until IS NULL \
+                             AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+                             ORDER BY position LIMIT $4",
+                        )
+                        .bind(campaign_seq)
+                        .bind(from_number)
+                        .bind(now)
+                        .bind(i64::from(limit.max(HOLD_SCAN)))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                        let holds = window.holds(candidates, now.get());
+                        Self::hold_recipients(&mut *tx, &holds, false).await?;
+                    }
+                    // Opt-outs recorded since the campaign was created are honoured just before
+                    // sending, and so is consent withdrawn.
+                    let mut refusals = vec![(Self::CLAIM_FAIL_OPTED_OUT, OPTED_OUT)];
+                    if require_consent {
+                        refusals.push((Self::CLAIM_FAIL_NO_CONSENT, NO_CONSENT));
+                    }
+                    for (sql, refusal) in refusals {
+                        sqlx::query(sql)
+                            .bind(now)
+                            .bind(campaign_seq)
+                            .bind(from_number)
+                            .bind(limit as i64)
+                            .bind(&account)
+                            .bind(refusal.code)
+                            .bind(refusal.message)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    let rows: Vec<ClaimedRow> = sqlx::query_as(Self::CLAIM)
+                        .bind(now)
+                        .bind(campaign_seq)
+                        .bind(from_number)
+                        .bind(limit as i64)
+                        .bind(node.as_str())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    // Claimed past the recipients checked above: give back any whose window
+                    // is closed, before anything leaves.
+                    let rows = match &window {
+                        Some(window) => {
+                            let holds = window.holds(
+                                rows.iter().map(|r| (r.id, r.phone.clone())).collect(),
+                                now.get(),
+                            );
+                            Self::hold_recipients(&mut *tx, &holds, true).await?;
+                            let held: HashSet<i64> = holds.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+                            rows.into_iter().filter(|r| !held.contains(&r.id)).collect()
+                        }
+                        None => rows,
+                    };
+                    // The daily cap per recipient (docs/ARCHITECTURE.md §4): counted in this
+                    // transaction, so a group claim's earlier campaigns are included.
+                    let rows = match DailyCap::from_stored(cap.map(i64::from)) {
+                        Some(cap) => Self::cap_claimed(&mut *tx, &account, cap, rows, now).await?,
+                        None => rows,
+                    };
+                    Ok(claimed_work(rows, campaign_seq, &campaign, &account))
+                }
             }
             use $crate::store::sql::prelude::*;
 
@@ -380,99 +494,40 @@ macro_rules! engine_store {
                     limit: u32,
                     now: OffsetDateTime,
                 ) -> StoreResult<Vec<Work>> {
+                    let mut tx = self.write_pool().begin().await.map_err(backend)?;
+                    let work =
+                        Self::claim_in(&mut tx, node, campaign_seq, from_number, limit, stored(now))
+                            .await?;
+                    tx.commit().await.map_err(backend)?;
+                    Ok(work)
+                }
+
+                async fn claim_lane_work(
+                    &self,
+                    node: &NodeId,
+                    campaigns: &[i64],
+                    from_number: &str,
+                    limit: u32,
+                    now: OffsetDateTime,
+                ) -> StoreResult<Vec<(i64, Vec<Work>)>> {
+                    // One transaction for the group: on SQLite's single writer a transaction
+                    // per one-recipient campaign capped a number near the writer's commit
+                    // rate. Each campaign's part is exactly a lone claim's (`claim_in`).
                     let now = stored(now);
                     let mut tx = self.write_pool().begin().await.map_err(backend)?;
-                    let campaign: Option<ClaimCampaignRow> = sqlx::query_as(Self::CLAIM_CAMPAIGN)
-                        .bind(campaign_seq)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    let Some((campaign, account, require_consent, start, end, zone, respect, cap)) =
-                        campaign
-                    else {
-                        return Ok(Vec::new());
-                    };
-                    // Send windows (docs/ARCHITECTURE.md §4): release the holds that ended,
-                    // then hold the next recipients whose window is closed, before claiming.
-                    let window = ClaimWindow::from_row(Some((start, end, zone, respect)));
-                    sqlx::query(
-                        "UPDATE recipients SET held_until = NULL WHERE campaign_seq = $1 \
-                         AND from_number = $2 AND status = 'pending' AND held_until IS NOT NULL \
-                         AND held_until <= $3",
-                    )
-                    .bind(campaign_seq)
-                    .bind(from_number)
-                    // No window any more: every hold ends.
-                    .bind(if window.is_some() { now } else { END_OF_TIME })
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                    if let Some(window) = &window {
-                        let candidates: Vec<(i64, String)> = sqlx::query_as(
-                            "SELECT id, phone FROM recipients WHERE campaign_seq = $1 \
-                             AND from_number = $2 AND status = 'pending' AND inflight_since IS NULL \
-                             AND held_until IS NULL \
-                             AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
-                             ORDER BY position LIMIT $4",
-                        )
-                        .bind(campaign_seq)
-                        .bind(from_number)
-                        .bind(now)
-                        .bind(i64::from(limit.max(HOLD_SCAN)))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                        let holds = window.holds(candidates, now.get());
-                        Self::hold_recipients(&mut tx, &holds, false).await?;
-                    }
-                    // Opt-outs recorded since the campaign was created are honoured just before
-                    // sending, and so is consent withdrawn.
-                    let mut refusals = vec![(Self::CLAIM_FAIL_OPTED_OUT, OPTED_OUT)];
-                    if require_consent {
-                        refusals.push((Self::CLAIM_FAIL_NO_CONSENT, NO_CONSENT));
-                    }
-                    for (sql, refusal) in refusals {
-                        sqlx::query(sql)
-                            .bind(now)
-                            .bind(campaign_seq)
-                            .bind(from_number)
-                            .bind(limit as i64)
-                            .bind(&account)
-                            .bind(refusal.code)
-                            .bind(refusal.message)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
-                    let rows: Vec<ClaimedRow> = sqlx::query_as(Self::CLAIM)
-                        .bind(now)
-                        .bind(campaign_seq)
-                        .bind(from_number)
-                        .bind(limit as i64)
-                        .bind(node.as_str())
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    // Claimed past the recipients checked above: give back any whose window
-                    // is closed, before anything leaves.
-                    let rows = match &window {
-                        Some(window) => {
-                            let holds = window.holds(
-                                rows.iter().map(|r| (r.id, r.phone.clone())).collect(),
-                                now.get(),
-                            );
-                            Self::hold_recipients(&mut tx, &holds, true).await?;
-                            let held: HashSet<i64> = holds.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
-                            rows.into_iter().filter(|r| !held.contains(&r.id)).collect()
+                    Self::lock_claim_campaigns(&mut tx, campaigns).await?;
+                    let mut claimed = Vec::with_capacity(campaigns.len());
+                    let mut left = limit;
+                    for &seq in campaigns {
+                        if left == 0 {
+                            break;
                         }
-                        None => rows,
-                    };
-                    let rows = match DailyCap::from_stored(cap.map(i64::from)) {
-                        Some(cap) => Self::cap_claimed(&mut tx, &account, cap, rows, now).await?,
-                        None => rows,
-                    };
+                        let work = Self::claim_in(&mut tx, node, seq, from_number, left, now).await?;
+                        left = left.saturating_sub(work.len() as u32);
+                        claimed.push((seq, work));
+                    }
                     tx.commit().await.map_err(backend)?;
-                    Ok(claimed_work(rows, campaign_seq, &campaign, &account))
+                    Ok(claimed)
                 }
 
                 async fn record_results(&self, results: &[SendResult], now: OffsetDateTime) -> StoreResult<()> {

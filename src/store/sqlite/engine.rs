@@ -64,6 +64,10 @@ impl EngineSql for SqliteStore {
          AND EXISTS (SELECT 1 FROM json_each(c.from_numbers) WHERE value = $1) ORDER BY c.seq";
     const SKIP_LOCKED: &'static str = "";
 
+    async fn lock_claim_campaigns(_: &mut SqliteConnection, _: &[i64]) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn lock_outcomes(_: &mut SqliteConnection, _: &[i64]) -> StoreResult<()> {
         Ok(())
     }
