@@ -363,7 +363,14 @@ mod tests {
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
         let table = PriceTable::default();
-        report(&request, analysis, pricing(&table), page, None, &HashSet::new())
+        report(
+            &request,
+            analysis,
+            pricing(&table),
+            page,
+            None,
+            &HashSet::new(),
+        )
     }
 
     fn body(recipients: serde_json::Value) -> serde_json::Value {
@@ -430,7 +437,14 @@ mod tests {
         };
         let now = time::macros::datetime!(2026-05-01 12:00 UTC);
         let analysis = campaign::analyse(&request, &ctx, &Limits::default(), now);
-        let p = report(&request, analysis, pricing(&table), ALL, None, &HashSet::new());
+        let p = report(
+            &request,
+            analysis,
+            pricing(&table),
+            ALL,
+            None,
+            &HashSet::new(),
+        );
         let lines: Vec<_> = p
             .totals
             .by_country
