@@ -9,7 +9,7 @@ use herald::domain::daily_cap::DailyCap;
 use herald::domain::ids::TestSendId;
 use herald::store::NewTestSend;
 
-conformance!(
+on_every_backend!(
     the_cap_refuses_at_claim_across_campaigns_over_a_rolling_day,
     test_sends_and_replies_neither_count_nor_are_capped,
     racing_claims_of_one_phone_never_both_pass_a_full_cap,

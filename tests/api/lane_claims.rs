@@ -16,32 +16,6 @@ use time::macros::datetime;
 
 use herald_test_support::TestDb;
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
 on_every_backend!(
     a_group_claim_takes_each_campaign_in_turn_up_to_its_limit,
     a_group_claim_skips_what_a_lone_claim_skips,

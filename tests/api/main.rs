@@ -1,5 +1,36 @@
 //! Herald's black-box API tests: one binary, a real server per test, HTTP only.
 
+/// Store tests written once, run on every backend: each `async fn NAME(db: &TestDb)` named
+/// becomes `sqlite::NAME` (always) and `postgres::NAME` (on a fresh database of the server
+/// `TEST_DATABASE_URL` names; skipped when it is unset, failed when
+/// `HERALD_REQUIRE_POSTGRES=1` says PostgreSQL must be covered). Defined before the modules
+/// so every one of them can use it.
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::sqlite();
+                    super::$name(&db).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = crate::helpers::TestDb::postgres().await else {
+                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
+                        return;
+                    };
+                    super::$name(&db).await;
+                }
+            )+
+        }
+    };
+}
+
 mod appends;
 mod auth;
 mod bench;

@@ -4,32 +4,7 @@
 use herald::store::StoreError;
 use herald_test_support::TestDb;
 
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(&crate::helpers::TestDb::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
-both_backends!(a_users_phone_is_saved_replaced_and_cleared);
+on_every_backend!(a_users_phone_is_saved_replaced_and_cleared);
 
 async fn a_users_phone_is_saved_replaced_and_cleared(db: &TestDb) {
     let store = db.store().await;

@@ -14,32 +14,6 @@ use time::{Duration, OffsetDateTime};
 
 use herald_test_support::TestDb;
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
 on_every_backend!(a_lane_asks_only_for_campaigns_created_or_started_since);
 
 const T0: OffsetDateTime = datetime!(2026-03-01 10:00:00 UTC);

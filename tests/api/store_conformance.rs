@@ -1,5 +1,5 @@
 //! The store conformance suite: every behaviour of the `Store` trait, written once and run
-//! against every backend. `conformance!` turns each `async fn NAME(db: &TestDb)` below into
+//! against every backend. `on_every_backend!` (tests/api/main.rs) turns each `async fn NAME(db: &TestDb)` below into
 //! `store_conformance::sqlite::NAME` (always) and `store_conformance::postgres::NAME` (on a
 //! fresh database of the server `TEST_DATABASE_URL` names; skipped when it is unset, failed
 //! when `HERALD_REQUIRE_POSTGRES=1` says PostgreSQL must be covered).
@@ -32,33 +32,7 @@ use time::{Duration, OffsetDateTime};
 
 use herald_test_support::{Backend, RawDb, TestDb};
 
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let db = crate::helpers::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
-conformance!(
+on_every_backend!(
     migrations_can_run_on_several_nodes_at_once,
     accounts_and_api_keys,
     agents_crud_and_scoping,
@@ -3721,7 +3695,7 @@ async fn a_dead_nodes_in_flight_work_is_reconciled_and_a_live_nodes_is_not(db: &
 mod shared_sql {
     use super::*;
 
-    conformance!(
+    on_every_backend!(
         ending_a_users_sessions_keeps_only_the_one_asked,
         a_repeated_opt_out_writes_no_second_consent_record,
     );
@@ -3789,7 +3763,7 @@ mod status_polls {
     use super::*;
     use herald::store::DuePoll;
 
-    conformance!(
+    on_every_backend!(
         due_polls_are_claimed_held_and_rescheduled,
         racing_nodes_claim_each_poll_once,
     );
@@ -4035,7 +4009,7 @@ mod daily_cap;
 mod operations {
     use super::*;
 
-    conformance!(
+    on_every_backend!(
         a_paused_campaign_is_not_claimed_and_resumes_where_it_stopped,
         resend_of_and_delivery_times_round_trip,
         test_sends_are_engine_work_and_never_campaigns,

@@ -19,32 +19,7 @@ use serde_json::Map;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(&crate::helpers::TestDb::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
-both_backends!(
+on_every_backend!(
     tallies_follow_every_kind_of_change,
     tallies_stay_exact_with_several_nodes_at_once,
     number_loads_are_the_running_campaigns_queues,

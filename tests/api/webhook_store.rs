@@ -12,32 +12,7 @@ use herald::store::{
 use herald_test_support::TestDb;
 use time::{Duration, OffsetDateTime};
 
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(&crate::helpers::TestDb::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(db) = crate::helpers::TestDb::postgres().await else {
-                        eprintln!("skipped: set TEST_DATABASE_URL (scripts/pg-up.sh prints one)");
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )+
-        }
-    };
-}
-
-both_backends!(
+on_every_backend!(
     an_opt_out_writes_its_event_which_is_claimed_once_and_retried_with_its_id,
     only_enabled_endpoints_that_ask_for_a_type_get_it_and_a_day_of_failures_disables,
     racing_nodes_claim_each_message_once,
