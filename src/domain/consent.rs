@@ -109,9 +109,11 @@ pub fn check_source(raw: &str) -> Result<String, String> {
 
 /// Checks evidence text (optional; blank counts as none).
 pub fn check_evidence(raw: Option<&str>) -> Result<Option<String>, String> {
+    // Counted as sent (the API document's maxLength), kept trimmed.
+    let chars = raw.map_or(0, |r| r.chars().count());
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > MAX_EVIDENCE_CHARS => {
+        Some(_) if chars > MAX_EVIDENCE_CHARS => {
             Err(format!("must be at most {MAX_EVIDENCE_CHARS} characters"))
         }
         Some(text) => Ok(Some(text.to_owned())),

@@ -28,13 +28,15 @@ pub async fn update(
 ) -> ServiceResult<AccountView> {
     let store = app.store.as_ref();
     let mut errors = Vec::new();
+    // Lengths are counted as sent (the document's maxLength); texts are stored trimmed.
+    let name_chars = req.name.as_deref().map_or(0, |n| n.chars().count());
     let name = match req.name.as_deref().map(str::trim) {
         None => None,
         Some("") => {
             errors.push(FieldError::new("name", "must not be empty"));
             None
         }
-        Some(n) if n.chars().count() > MAX_NAME_CHARS => {
+        Some(_) if name_chars > MAX_NAME_CHARS => {
             errors.push(FieldError::new(
                 "name",
                 format!("must be at most {MAX_NAME_CHARS} characters"),
@@ -54,7 +56,7 @@ pub async fn update(
                 ));
                 None
             }
-            t if t.chars().count() > MAX_BODY_CHARS => {
+            _ if text.chars().count() > MAX_BODY_CHARS => {
                 errors.push(FieldError::new(
                     "help_text",
                     format!("must be at most {MAX_BODY_CHARS} characters (one SMS)"),

@@ -15,10 +15,12 @@ const MAX_PROMPT: usize = 100_000;
 
 fn agent_fields(req: &AgentRequest) -> ServiceResult<(String, String)> {
     let mut errors = Vec::new();
-    let name = req.name.as_deref().map(str::trim).unwrap_or("");
+    // Lengths are counted as sent (the document's maxLength); names are stored trimmed.
+    let raw_name = req.name.as_deref().unwrap_or("");
+    let name = raw_name.trim();
     if name.is_empty() {
         errors.push(FieldError::new("name", "is required"));
-    } else if name.chars().count() > MAX_NAME {
+    } else if raw_name.chars().count() > MAX_NAME {
         errors.push(FieldError::new(
             "name",
             format!("must be at most {MAX_NAME} characters"),

@@ -18,8 +18,10 @@ pub async fn create(
     req: &ApiKeyRequest,
 ) -> ServiceResult<CreatedApiKey> {
     let store = app.store.as_ref();
-    let name = req.name.as_deref().map(str::trim).unwrap_or("").to_owned();
-    if name.chars().count() > MAX_NAME {
+    // Counted as sent (the document's maxLength), stored trimmed.
+    let raw = req.name.as_deref().unwrap_or("");
+    let name = raw.trim().to_owned();
+    if raw.chars().count() > MAX_NAME {
         return Err(ServiceError::invalid(
             "name",
             format!("must be at most {MAX_NAME} characters"),

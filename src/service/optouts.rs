@@ -62,13 +62,15 @@ fn parse_cursor(raw: &str) -> ServiceResult<(OffsetDateTime, String)> {
 }
 
 fn reason(raw: Option<&str>, required: bool) -> Result<Option<String>, FieldError> {
+    // Counted as sent (the document's maxLength), stored trimmed.
+    let chars = raw.map_or(0, |r| r.chars().count());
     match raw.map(str::trim) {
         None | Some("") if required => Err(FieldError::new(
             "reason",
             "is required: say why this number may be messaged again (it is kept as evidence)",
         )),
         None | Some("") => Ok(None),
-        Some(r) if r.chars().count() > MAX_EVIDENCE_CHARS => Err(FieldError::new(
+        Some(_) if chars > MAX_EVIDENCE_CHARS => Err(FieldError::new(
             "reason",
             format!("must be at most {MAX_EVIDENCE_CHARS} characters"),
         )),

@@ -99,7 +99,8 @@ fn checked_events(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<EventType
 
 fn checked_description(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
     let d = raw.map(str::trim).filter(|d| !d.is_empty())?;
-    if d.chars().count() > MAX_DESCRIPTION {
+    // Counted as sent (the document's maxLength), stored trimmed.
+    if raw.map_or(0, |r| r.chars().count()) > MAX_DESCRIPTION {
         errors.push(FieldError::new(
             "description",
             format!("must be at most {MAX_DESCRIPTION} characters"),

@@ -357,3 +357,35 @@ async fn the_dashboard_refuses_nul_in_forms_queries_and_uploads() {
     let drafts = json(app.get("/v1/sms/campaigns").await).await;
     assert_eq!(drafts["campaigns"].as_array().map(Vec::len), Some(0));
 }
+
+/// A length limit counts the text as sent, surrounding spaces included: the API document's
+/// `maxLength` says so, and a client checking against it must never see a longer text pass.
+#[tokio::test]
+async fn length_limits_count_the_text_as_sent() {
+    let app = spawn_app().await;
+    let padded = format!("\u{b}{}", "k".repeat(200));
+    refused_on(
+        app.post_json("/v1/api-keys", &serde_json::json!({ "name": padded }))
+            .await,
+        "name",
+    )
+    .await;
+    refused_on(
+        app.post_json(
+            "/v1/agents",
+            &serde_json::json!({ "name": format!(" {} ", "a".repeat(199)), "system_prompt": "Be kind." }),
+        )
+        .await,
+        "name",
+    )
+    .await;
+    // Within the limit as sent: stored trimmed.
+    let r = app
+        .post_json(
+            "/v1/api-keys",
+            &serde_json::json!({ "name": format!(" {} ", "k".repeat(198)) }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["name"], "k".repeat(198));
+}

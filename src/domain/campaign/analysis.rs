@@ -155,12 +155,14 @@ pub fn plan<L: Recipients>(
 ) -> CampaignPlan {
     let mut errors = Vec::new();
 
+    // Lengths are counted as sent (the API document's maxLength); texts are kept trimmed.
+    let name_chars = req.name.as_deref().map_or(0, |n| n.chars().count());
     let name = match req.name.as_deref().map(str::trim) {
         None | Some("") => {
             errors.push(FieldError::new("name", "is required"));
             String::new()
         }
-        Some(n) if n.chars().count() > MAX_NAME_CHARS => {
+        Some(_) if name_chars > MAX_NAME_CHARS => {
             errors.push(FieldError::new(
                 "name",
                 format!("must be at most {MAX_NAME_CHARS} characters"),
@@ -208,6 +210,10 @@ pub fn plan<L: Recipients>(
     let schedule = validate_schedule(req, now, &mut errors);
     let require_consent = req.require_consent.unwrap_or(false);
     let respect_send_window = req.respect_send_window.unwrap_or(true);
+    let reason_chars = req
+        .send_window_reason
+        .as_deref()
+        .map_or(0, |r| r.chars().count());
     let send_window_reason = match req.send_window_reason.as_deref().map(str::trim) {
         None => None,
         // Given but blank (the dashboard always passes what was typed): say why.
@@ -219,7 +225,7 @@ pub fn plan<L: Recipients>(
             None
         }
         Some("") => None,
-        Some(r) if r.chars().count() > MAX_WINDOW_REASON_CHARS => {
+        Some(_) if reason_chars > MAX_WINDOW_REASON_CHARS => {
             errors.push(FieldError::new(
                 "send_window_reason",
                 format!("must be at most {MAX_WINDOW_REASON_CHARS} characters"),
