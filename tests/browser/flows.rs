@@ -1,4 +1,4 @@
-//! Sign in, paste, preview, send, watch; upload a CSV; schedule and cancel; a phone-width
+//! Sign in, paste, preview, send, watch; upload a CSV (also Excel's Windows-1252 one); schedule and cancel; a phone-width
 //! screen; the live counter against Twilio's segment calculator cases.
 
 use herald_test_support::{TestApp, json, spawn_sending_app};
@@ -221,6 +221,45 @@ async fn upload_a_csv_save_a_draft_and_launch_it() {
     let c = app.campaign(&id).await;
     assert_eq!(c["source"], "dashboard");
     assert_eq!(c["delivered_count"], 3);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_excel_csv_in_windows_1252_is_read_and_the_preview_says_so() {
+    // `_app` keeps the server running until the end of the test.
+    let Some(Setup { app: _app, b, base }) = setup(50.0).await else {
+        return;
+    };
+    // Excel's default "CSV (Comma delimited)" in a semicolon locale: Windows-1252, no BOM.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("legacy.csv");
+    std::fs::write(
+        &file,
+        b"Phone;Name\r\n+447111000021;Zo\xEB\r\n+447111000022;Jos\xE9\r\n",
+    )
+    .unwrap();
+    b.goto(&format!("{base}/campaigns/new")).await;
+    b.fill("#name", "Accents").await;
+    b.fill("#message_template", "Hi {{Name}}").await;
+    b.find("#recipients_file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.wait_text("[data-file-name]", "legacy.csv").await;
+    b.click_text("Continue to preview").await;
+    b.wait_path("/campaigns/drafts/").await;
+    let page = b.text("body").await;
+    assert!(
+        page.contains("Your list was read as windows-1252 text, not UTF-8."),
+        "{page}"
+    );
+    let table = b.text("table.preview").await;
+    assert!(
+        table.contains("Hi Zo\u{eb}") && table.contains("Hi Jos\u{e9}"),
+        "{table}"
+    );
+    b.screenshot("preview-windows-1252").await;
     b.close().await;
 }
 
