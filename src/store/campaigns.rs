@@ -275,9 +275,6 @@ pub trait CampaignStore: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Campaign>>;
-    /// How many of a campaign's recipients are pending, held until their send window opens
-    /// (docs/ARCHITECTURE.md §4).
-    async fn held_count(&self, account: &AccountId, id: &CampaignId) -> StoreResult<u64>;
     /// A page of a campaign's recipients in order.
     async fn list_recipients(
         &self,
@@ -339,13 +336,6 @@ pub trait CampaignStore: Send + Sync {
     /// Counts recomputed from the recipient rows (a GROUP BY), bypassing the counts that
     /// reads use; tests and audits compare the two.
     async fn aggregate_counts(&self, account: &AccountId, id: &CampaignId) -> StoreResult<Counts>;
-    /// The campaign's failed and undelivered recipients grouped by error code, most frequent
-    /// first (then by code), with one of Twilio's messages for each (from the errors cache).
-    async fn error_tally(
-        &self,
-        account: &AccountId,
-        id: &CampaignId,
-    ) -> StoreResult<Vec<ErrorTally>>;
     /// The campaign's held count, errors by code and queue per sending number, from the
     /// caches the database keeps (migrations/*/0015): a few rows whatever its size.
     async fn campaign_tallies(

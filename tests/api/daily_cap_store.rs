@@ -75,7 +75,7 @@ async fn the_cap_refuses_at_claim_across_campaigns_over_a_rolling_day(db: &TestD
     );
     assert_eq!(rows[0].twilio_sid, None);
     assert_eq!(checked_counts(&*s, &a, &second).await, counts(0, 1, 2, 0));
-    let errors = s.error_tally(&a, &second).await.unwrap();
+    let errors = s.campaign_tallies(&a, &second).await.unwrap().errors;
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].error_code, "frequency_capped");
 

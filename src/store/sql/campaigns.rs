@@ -84,6 +84,21 @@ macro_rules! campaign_store {
                     Ok(out)
                 }
 
+                /// Tallies of campaign `seq` from its queue and error rows (cached or
+                /// aggregated), with when its last hold ends if any recipient is held.
+                async fn tallies_of(
+                    &self,
+                    seq: i64,
+                    queues: Vec<(String, i64, i64, i64)>,
+                    errors: Vec<(String, Option<String>, i64)>,
+                ) -> StoreResult<CampaignTallies> {
+                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
+                    if tallies.held > 0 {
+                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
+                    }
+                    Ok(tallies)
+                }
+
                 /// The latest `held_until` of campaign `seq`'s held recipients: one step down
                 /// the partial index `recipients_held` (campaign, held_until).
                 async fn last_hold_ends(&self, seq: i64) -> StoreResult<Option<OffsetDateTime>> {
@@ -291,10 +306,6 @@ macro_rules! campaign_store {
                         c.counts = counts.remove(&c.seq).unwrap_or_default();
                     }
                     Ok(campaigns)
-                }
-
-                async fn held_count(&self, account: &AccountId, id: &CampaignId) -> StoreResult<u64> {
-                    Ok(self.campaign_tallies(account, id).await?.held)
                 }
 
                 async fn list_recipients(
@@ -688,14 +699,6 @@ macro_rules! campaign_store {
                     counts(rows)
                 }
 
-                async fn error_tally(
-                    &self,
-                    account: &AccountId,
-                    id: &CampaignId,
-                ) -> StoreResult<Vec<ErrorTally>> {
-                    Ok(self.campaign_tallies(account, id).await?.errors)
-                }
-
                 async fn campaign_tallies(
                     &self,
                     account: &AccountId,
@@ -723,11 +726,7 @@ macro_rules! campaign_store {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(backend)?;
-                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
-                    if tallies.held > 0 {
-                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
-                    }
-                    Ok(tallies)
+                    self.tallies_of(seq, queues, errors).await
                 }
 
                 async fn aggregate_tallies(
@@ -758,11 +757,7 @@ macro_rules! campaign_store {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(backend)?;
-                    let mut tallies = $crate::store::sql::campaigns::tallies(queues, errors);
-                    if tallies.held > 0 {
-                        tallies.last_hold_ends = self.last_hold_ends(seq).await?;
-                    }
-                    Ok(tallies)
+                    self.tallies_of(seq, queues, errors).await
                 }
 
                 async fn number_loads(
