@@ -121,6 +121,62 @@ async fn appends_grow_a_draft_without_duplicates_then_launch_sends_everyone() {
     assert_eq!(journal.len(), 6);
 }
 
+/// An append longer than one chunk of the store's bulk insert (500 rows on SQLite, 5,000 on
+/// PostgreSQL), whose phones the campaign has already come first (a whole chunk of them) and
+/// last (across a chunk boundary): those are dropped wherever they fall, the rest stored in
+/// order after the draft's own.
+#[tokio::test]
+async fn a_long_append_drops_the_campaign_s_phones_in_every_chunk() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    let id = draft(&app, 1_200).await;
+    let had = |i: usize| format!("+447111{:06}", i + 1);
+    let new = |i: usize| format!("+447222{:06}", i + 1);
+    let mut list: Vec<Value> = (0..600).map(|i| someone(&had(i), "Had")).collect();
+    list.extend((0..5_000).map(|i| someone(&new(i), &format!("N{i}"))));
+    list.extend((600..1_200).map(|i| someone(&had(i), "Had")));
+
+    let r = append(&app, &id, &json!({ "recipients": list })).await;
+    assert_eq!(r.status(), 200);
+    let a = json(r).await;
+    assert_eq!(
+        (a["added"].clone(), a["total_count"].clone()),
+        (json!(5_000), json!(6_200))
+    );
+    assert_eq!(a["duplicates_removed"], 1_200);
+    let dropped: Vec<(u64, String)> = a["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["first_index"], Value::Null, "{d}");
+            (
+                d["index"].as_u64().unwrap(),
+                d["phone"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = (0..600)
+        .map(|i| (i as u64, had(i)))
+        .chain((600..1_200).map(|i| (5_000 + i as u64, had(i))))
+        .collect();
+    assert_eq!(dropped, expected);
+
+    // Every recipient once, the appended ones after the draft's in the order sent.
+    let r = app
+        .get(&format!("/v1/sms/campaigns/{id}/recipients.csv"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let phones: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..1_200).map(had).chain((0..5_000).map(new)).collect();
+    assert_eq!(phones, expected);
+}
+
 #[tokio::test]
 async fn appends_are_checked_as_creates_and_only_drafts_take_them() {
     let app = spawn_app_with(|s| s.limits.max_recipients = 3).await;

@@ -58,13 +58,18 @@ impl fmt::Debug for PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`): a pool of
-    /// `options.max_connections`, every session with `options.statement_timeout`.
+    /// `options.max_connections`, every session with `options.statement_timeout` and no JIT.
     pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Self> {
         let base = PgConnectOptions::from_str(url)?.application_name("herald");
-        let pooled = base.clone().options([(
-            "statement_timeout",
-            options.statement_timeout.as_millis().to_string(),
-        )]);
+        // No JIT: Herald's statements are short, and compiling one (PostgreSQL does it for
+        // any plan it thinks costly) took longer than running it.
+        let pooled = base.clone().options([
+            (
+                "statement_timeout",
+                options.statement_timeout.as_millis().to_string(),
+            ),
+            ("jit", "off".to_owned()),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(pooled)

@@ -38,15 +38,19 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     type PhoneList;
     /// `phones` as that parameter.
     fn phone_list(phones: Vec<&str>) -> Self::PhoneList;
-    /// Stores `rows` as recipients of campaign `seq` at positions from `first`; returns how
-    /// many fail at once (opted out, no consent).
-    async fn insert_rows(
+    /// Stores `rows` as recipients of campaign `seq` at positions from `first` and runs
+    /// `meanwhile` once the rows are with the database, so that preparing the next chunk
+    /// (checking, rendering, looking up duplicates) overlaps the database's writing of this
+    /// one; returns how many of `rows` fail at once (opted out, no consent), and what
+    /// `meanwhile` gave.
+    async fn insert_rows_while<T: Send>(
         conn: &mut Conn<Self>,
         seq: i64,
         first: i64,
         now: StoredTime,
         rows: &[NewRecipient],
-    ) -> StoreResult<i64>;
+        meanwhile: impl Future<Output = T> + Send,
+    ) -> (StoreResult<i64>, T);
 }
 
 /// Writes `impl CampaignStore for $store`.
@@ -609,20 +613,31 @@ macro_rules! campaign_store {
                     let mut rows = AppendedRows::default();
                     let mut failed = 0i64;
                     let mut tallies = NewTallies::default();
-                    loop {
-                        let mut chunk = recipients.take_chunk(Self::APPEND_CHUNK)?;
+                    // A chunk with the phones of it the campaign has already. They are looked
+                    // up on another connection, so that the lookup of the next chunk overlaps
+                    // the writing of this one: it sees what this transaction's lock on the
+                    // campaign row keeps still (every earlier append is committed, no other can
+                    // start), and a phone this call repeats is the checker's duplicate.
+                    let read = self.read_pool();
+                    let mut next_chunk = async || -> StoreResult<(Vec<$crate::domain::campaign::NewRecipient>, HashSet<String>)> {
+                        let chunk = recipients.take_chunk(Self::APPEND_CHUNK)?;
                         if chunk.is_empty() {
-                            break;
+                            return Ok((chunk, HashSet::new()));
                         }
                         let phones: Vec<&str> = chunk.iter().map(|r| r.phone.as_str()).collect();
-                        let present: HashSet<String> = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
+                        let present = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
                             .bind(seq)
                             .bind(Self::phone_list(phones))
-                            .fetch_all(&mut *tx)
+                            .fetch_all(read)
                             .await
                             .map_err(backend)?
                             .into_iter()
                             .collect();
+                        Ok((chunk, present))
+                    };
+                    let mut current = next_chunk().await?;
+                    while !current.0.is_empty() {
+                        let (mut chunk, present) = current;
                         if !present.is_empty() {
                             chunk.retain(|r| {
                                 let keep = !present.contains(r.phone.as_str());
@@ -633,6 +648,7 @@ macro_rules! campaign_store {
                             });
                         }
                         if chunk.is_empty() {
+                            current = next_chunk().await?;
                             continue;
                         }
                         rows.added += chunk.len() as u64;
@@ -640,8 +656,11 @@ macro_rules! campaign_store {
                         rows.no_consent +=
                             chunk.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
                         tallies.add(&chunk);
-                        failed += Self::insert_rows(&mut tx, seq, next, now, &chunk).await?;
+                        let (stored, following) =
+                            Self::insert_rows_while(&mut tx, seq, next, now, &chunk, next_chunk()).await;
+                        failed += stored?;
                         next += chunk.len() as i64;
+                        current = following?;
                     }
                     for (status, n) in [
                         (RecipientStatus::Pending, rows.added as i64 - failed),

@@ -160,21 +160,28 @@ impl CampaignSql for SqliteStore {
         serde_json::to_string(&phones).unwrap_or_else(|_| "[]".into())
     }
 
-    async fn insert_rows(
+    async fn insert_rows_while<T: Send>(
         conn: &mut SqliteConnection,
         seq: i64,
         first: i64,
         now: StoredTime,
         rows: &[NewRecipient],
-    ) -> StoreResult<i64> {
-        let mut failed = 0;
-        let mut first = first;
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let (q, f) = insert_query(recipient_insert_sql(chunk.len()), seq, first, now, chunk)?;
-            q.execute(&mut *conn).await.map_err(backend)?;
-            failed += f;
-            first += chunk.len() as i64;
-        }
-        Ok(failed)
+        meanwhile: impl Future<Output = T> + Send,
+    ) -> (StoreResult<i64>, T) {
+        // SQLite writes on its own thread: once a statement is handed over (the first poll),
+        // `meanwhile` runs beside it.
+        let insert = async {
+            let mut failed = 0;
+            let mut first = first;
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let (q, f) =
+                    insert_query(recipient_insert_sql(chunk.len()), seq, first, now, chunk)?;
+                q.execute(&mut *conn).await.map_err(backend)?;
+                failed += f;
+                first += chunk.len() as i64;
+            }
+            Ok(failed)
+        };
+        tokio::join!(insert, meanwhile)
     }
 }
