@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque, hash_map};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -210,12 +211,13 @@ impl Turns {
         self.queues.insert(seq, q);
     }
 
-    /// The queues whose turns come next (at most `n`, looking at most `2n` turns ahead)
-    /// that want a claim too: a group claim takes them along (O(n), whatever the number of
-    /// campaigns).
-    fn upcoming_claims(&self, n: usize, batch: u32, now: Instant) -> Vec<i64> {
+    /// The queues whose turns come next from `from` turns away (at most `n`, looking at most
+    /// `2n` turns ahead) that want a claim: a group claim takes them along (O(n), whatever
+    /// the number of campaigns).
+    fn upcoming_claims(&self, from: usize, n: usize, batch: u32, now: Instant) -> Vec<i64> {
         self.order
             .iter()
+            .skip(from)
             .take(2 * n)
             .filter(|seq| {
                 self.queues
@@ -237,12 +239,51 @@ impl Turns {
         batch: u32,
     ) {
         let mut group = vec![q.seq];
-        group.extend(self.upcoming_claims(MAX_GROUP - 1, batch, Instant::now()));
+        group.extend(self.upcoming_claims(0, MAX_GROUP - 1, batch, Instant::now()));
         for (seq, claim) in claim_ahead(shared, group, phone, batch) {
             if seq == q.seq {
                 q.claiming = Some(claim);
             } else if let Some(other) = self.queues.get_mut(&seq) {
                 other.claiming = Some(claim);
+            }
+        }
+    }
+
+    /// The group whose claim should start now so that it is in by the turn of its first
+    /// campaign, `ahead` turns away (None when that campaign needs none): that campaign and
+    /// the next ones that want work. Without it, many small campaigns on one number waited for
+    /// a claim every `batch` messages (each group claim stops at `batch` recipients, and the
+    /// first campaign it did not reach asked for its own at its turn). A group claim's answer
+    /// that did not reach the campaign is taken in here, so it is asked again at once.
+    fn early_group(&mut self, ahead: usize, batch: u32, phone: &str) -> Option<Vec<i64>> {
+        let &seq = self.order.get(ahead)?;
+        let q = self.queues.get_mut(&seq)?;
+        if q.claiming.as_ref().is_some_and(JoinHandle::is_finished)
+            && let Some(outcome) = q.claiming.take().and_then(FutureExt::now_or_never)
+        {
+            q.absorb(
+                outcome.unwrap_or_else(|e| Err(StoreError::Backend(Box::new(e)))),
+                phone,
+            );
+        }
+        // Only one that would wait at its turn: nothing buffered, nothing under way.
+        let now = Instant::now();
+        if !q.buffer.is_empty() || !q.wants_claim(batch, now) {
+            return None;
+        }
+        Some(self.upcoming_claims(ahead, MAX_GROUP, batch, now))
+    }
+
+    /// Starts the claim of [`Self::early_group`], if there is one.
+    fn claim_early(&mut self, shared: &Arc<Shared>, phone: &str, batch: u32) {
+        // A batch's worth of turns ahead: at most two batches claimed and not yet sent.
+        let ahead = (batch as usize).min(self.order.len().saturating_sub(1));
+        let Some(group) = self.early_group(ahead, batch, phone) else {
+            return;
+        };
+        for (seq, claim) in claim_ahead(shared, group, phone, batch) {
+            if let Some(q) = self.queues.get_mut(&seq) {
+                q.claiming = Some(claim);
             }
         }
     }
@@ -436,6 +477,9 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
                 picked = next;
                 break;
             }
+        }
+        if picked.is_some() {
+            turns.claim_early(&shared, &phone, batch);
         }
 
         let Some(work) = picked else {
@@ -755,14 +799,49 @@ mod tests {
             .buffer
             .extend((0..6).map(|i| work(3, 300 + i)));
         let now = Instant::now();
-        assert_eq!(turns.upcoming_claims(10, 10, now), [1, 2, 4]);
-        assert_eq!(turns.upcoming_claims(2, 10, now), [1, 2]);
+        assert_eq!(turns.upcoming_claims(0, 10, 10, now), [1, 2, 4]);
+        assert_eq!(turns.upcoming_claims(0, 2, 10, now), [1, 2]);
+        assert_eq!(turns.upcoming_claims(1, 10, 10, now), [2, 4]);
         // Neither is one backing off after an empty claim.
         queue(&mut turns, 2).absorb(Ok(Some(Vec::new())), "+447446466847");
-        assert_eq!(turns.upcoming_claims(10, 10, Instant::now()), [1, 4]);
+        assert_eq!(turns.upcoming_claims(0, 10, 10, Instant::now()), [1, 4]);
         // Nor one whose queue is gone.
         turns.drop_campaign(4);
-        assert_eq!(turns.upcoming_claims(10, 10, Instant::now()), [1]);
+        assert_eq!(turns.upcoming_claims(0, 10, 10, Instant::now()), [1]);
+    }
+
+    #[tokio::test]
+    async fn the_next_group_is_claimed_a_batch_of_turns_ahead() {
+        let mut turns = Turns::default();
+        turns.retain_running(&(1..=100).collect::<Vec<_>>());
+        let phone = "+447446466847";
+        // Campaigns 1–25 are a group claimed already; the one 25 turns away, 26, was not
+        // reached by it (its answer is in): it heads the next group, with those after it.
+        let reached = |seq: i64| {
+            tokio::spawn(async move { Ok(Some(vec![work(seq, seq)])) as StoreResult<_> })
+        };
+        for seq in 1..=25 {
+            queue(&mut turns, seq).claiming = Some(reached(seq));
+        }
+        let missed = tokio::spawn(async { Ok(None) as StoreResult<Option<Vec<Work>>> });
+        while !missed.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        queue(&mut turns, 26).claiming = Some(missed);
+        let group = turns.early_group(25, 25, phone).expect("a group");
+        assert_eq!(group, (26..=26 + MAX_GROUP as i64 - 1).collect::<Vec<_>>());
+        assert!(queue(&mut turns, 26).claiming.is_none());
+        // One that has its claim under way, or work buffered (its claim's, taken in now),
+        // heads none.
+        assert_eq!(turns.early_group(2, 25, phone), None);
+        assert_eq!(turns.early_group(3, 25, phone), None);
+        assert_eq!(queue(&mut turns, 4).buffer.len(), 1);
+        queue(&mut turns, 30).buffer.push_back(work(30, 3000));
+        assert_eq!(turns.early_group(29, 25, phone), None);
+        // Nor one backing off after an empty claim.
+        queue(&mut turns, 31).absorb(Ok(Some(Vec::new())), phone);
+        assert_eq!(turns.early_group(30, 25, phone), None);
+        assert_eq!(turns.early_group(500, 25, phone), None);
     }
 
     #[test]

@@ -230,6 +230,8 @@ struct Shared {
     /// Numbers whose lease this node's previous life still held at start: their lanes wait
     /// one hand-over guard from `started` before sending, as another node would.
     resumed: Mutex<HashSet<String>>,
+    /// When campaigns were last closed ([`finish`]).
+    finished_at: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Shared {
@@ -282,6 +284,7 @@ pub fn spawn(
         live_nodes: AtomicU32::new(1),
         started: tokio::time::Instant::now(),
         resumed: Mutex::default(),
+        finished_at: Mutex::default(),
     });
     tokio::spawn(run(shared, rx))
 }
@@ -445,7 +448,17 @@ async fn supervise(shared: &Arc<Shared>) {
     }
 }
 
+/// Closes the campaigns that have nothing left to send, at most once every [`FINISH_EVERY`]
+/// (the supervisor's tick and the outcome writer both ask; every create wakes the
+/// supervisor).
 async fn finish(shared: &Shared) {
+    let now = tokio::time::Instant::now();
+    if let Ok(mut last) = shared.finished_at.lock() {
+        if last.is_some_and(|t| now.duration_since(t) < FINISH_EVERY) {
+            return;
+        }
+        *last = Some(now);
+    }
     match shared
         .store
         .finish_campaigns(OffsetDateTime::now_utc())
@@ -461,11 +474,13 @@ async fn finish(shared: &Shared) {
 }
 
 /// Stores outcomes in batches: one transaction for everything that arrived meanwhile.
+/// How often campaigns are closed at most.
+const FINISH_EVERY: Duration = Duration::from_millis(200);
+
 async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
     const MAX_BATCH: usize = 1024;
     let mut batch: Vec<SendResult> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut last_finish = tokio::time::Instant::now();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(msg) = next {
@@ -512,10 +527,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
-        if last_finish.elapsed() >= Duration::from_millis(200) {
-            last_finish = tokio::time::Instant::now();
-            finish(&shared).await;
-        }
+        finish(&shared).await;
     }
 }
 
