@@ -40,10 +40,15 @@ const MAX_GROUP: usize = 64;
 /// `None`: the campaign was part of a group claim that reached its limit before it.
 type Claim = JoinHandle<StoreResult<Option<Vec<Work>>>>;
 
+/// A refresh under way: when it was asked (wall clock and lane clock), and the campaigns.
+type Refresh = JoinHandle<((OffsetDateTime, Instant), StoreResult<Vec<i64>>)>;
+
 /// Claimed work of one campaign on this lane.
 #[derive(Debug)]
 struct CampaignQueue {
     seq: i64,
+    /// When the lane took the campaign on (a refresh asked before that does not drop it).
+    joined: Instant,
     buffer: VecDeque<Work>,
     empty_until: Option<Instant>,
     claiming: Option<Claim>,
@@ -53,6 +58,7 @@ impl CampaignQueue {
     fn new(seq: i64) -> Self {
         Self {
             seq,
+            joined: Instant::now(),
             buffer: VecDeque::new(),
             empty_until: None,
             claiming: None,
@@ -124,13 +130,14 @@ struct Turns {
 }
 
 impl Turns {
-    /// Keeps the queues of `running` campaigns (adding new ones at the end) and returns
-    /// the claimed work of campaigns that stopped running.
-    fn retain_running(&mut self, running: &[i64]) -> Leftovers {
+    /// Keeps the queues of `running` campaigns, the list as read at `asked` (adding new
+    /// ones at the end), and returns the claimed work of campaigns that stopped running.
+    /// Queues taken on after `asked` stay: the list could not know them.
+    fn retain_running(&mut self, running: &[i64], asked: Instant) -> Leftovers {
         let keep: HashSet<i64> = running.iter().copied().collect();
         let mut released = Leftovers::default();
         self.queues.retain(|seq, q| {
-            let kept = keep.contains(seq);
+            let kept = keep.contains(seq) || q.joined > asked;
             if !kept {
                 released.take_from(q);
             }
@@ -367,6 +374,7 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
     let mut turns = Turns::default();
     let mut wake = shared.handle.subscribe();
     let mut last_refresh: Option<Instant> = None;
+    let mut refreshing: Option<Refresh> = None;
     // Woken (a campaign created or launched): ask only for the campaigns new to the lane.
     let mut news = false;
     let mut looked_new_at = OffsetDateTime::now_utc();
@@ -400,18 +408,31 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             break;
         }
         news |= wake.has_changed().unwrap_or(false);
-        if last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
+        // The refresh reads every running campaign of the number (50,000 reminders: tens of
+        // milliseconds), so it runs beside the sends; only the lane's first waits for it.
+        if refreshing.is_none() && last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
             wake.mark_unchanged();
             news = false;
-            let asked_at = OffsetDateTime::now_utc();
-            match shared.store.lane_campaigns(&phone).await {
-                Ok(running) => {
+            let (shared, phone) = (shared.clone(), phone.clone());
+            refreshing = Some(tokio::spawn(async move {
+                let asked = (OffsetDateTime::now_utc(), Instant::now());
+                (asked, shared.store.lane_campaigns(&phone).await)
+            }));
+        }
+        if let Some(refresh) = refreshing.take_if(|r| last_refresh.is_none() || r.is_finished()) {
+            match refresh.await {
+                Ok(((asked_at, asked), Ok(running))) => {
                     last_refresh = Some(Instant::now());
                     looked_new_at = asked_at;
-                    release_leftovers(&shared, turns.retain_running(&running)).await;
+                    release_leftovers(&shared, turns.retain_running(&running, asked)).await;
                     if running.is_empty() {
                         break;
                     }
+                }
+                Ok((_, Err(e))) => {
+                    tracing::error!(number = %phone, error = ?e, "listing campaigns failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
                 Err(e) => {
                     tracing::error!(number = %phone, error = ?e, "listing campaigns failed");
@@ -748,7 +769,7 @@ mod tests {
     #[test]
     fn campaigns_sharing_a_number_take_turns() {
         let mut turns = Turns::default();
-        turns.retain_running(&[1, 2]);
+        turns.retain_running(&[1, 2], Instant::now());
         queue(&mut turns, 1)
             .buffer
             .extend((0..5).map(|i| work(1, 100 + i)));
@@ -762,10 +783,10 @@ mod tests {
     #[test]
     fn stopped_campaigns_give_back_their_claims() {
         let mut turns = Turns::default();
-        turns.retain_running(&[1, 2]);
+        turns.retain_running(&[1, 2], Instant::now());
         queue(&mut turns, 1).buffer.push_back(work(1, 1));
         queue(&mut turns, 2).buffer.push_back(work(2, 2));
-        let released = turns.retain_running(&[2, 3]);
+        let released = turns.retain_running(&[2, 3], Instant::now());
         assert_eq!(released.work.iter().map(|w| w.id).collect::<Vec<_>>(), [1]);
         assert_eq!(turns.order, [2, 3]);
         assert_eq!(turns.drop_campaign(2).work.len(), 1);
@@ -775,7 +796,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_empty_campaign_sleeps_out_its_back_off_then_takes_its_turn_again() {
         let mut turns = Turns::default();
-        turns.retain_running(&[1, 2]);
+        turns.retain_running(&[1, 2], Instant::now());
         queue(&mut turns, 2).buffer.push_back(work(2, 20));
         queue(&mut turns, 1).absorb(Ok(Some(Vec::new())), "+447446466847");
         assert_eq!(take(&mut turns), Some(20));
@@ -793,7 +814,7 @@ mod tests {
     #[test]
     fn a_claim_takes_along_the_next_campaigns_that_want_work() {
         let mut turns = Turns::default();
-        turns.retain_running(&[1, 2, 3, 4]);
+        turns.retain_running(&[1, 2, 3, 4], Instant::now());
         // Enough buffered for now (more than half a batch of 10): not taken along.
         queue(&mut turns, 3)
             .buffer
@@ -813,7 +834,7 @@ mod tests {
     #[tokio::test]
     async fn the_next_group_is_claimed_a_batch_of_turns_ahead() {
         let mut turns = Turns::default();
-        turns.retain_running(&(1..=100).collect::<Vec<_>>());
+        turns.retain_running(&(1..=100).collect::<Vec<_>>(), Instant::now());
         let phone = "+447446466847";
         // Campaigns 1–25 are a group claimed already; the one 25 turns away, 26, was not
         // reached by it (its answer is in): it heads the next group, with those after it.
@@ -857,23 +878,38 @@ mod tests {
     #[test]
     fn new_campaigns_join_at_the_end_once_and_raise_the_highest_seq() {
         let mut turns = Turns::default();
-        turns.retain_running(&[3, 5]);
+        turns.retain_running(&[3, 5], Instant::now());
         turns.add(&[5, 9]);
         assert_eq!(turns.order, [3, 5, 9]);
         assert_eq!(turns.max_seq, 9);
         // A refresh drops what stopped, keeps the order of the rest and adds the new ones.
-        turns.retain_running(&[9, 5, 11]);
+        turns.retain_running(&[9, 5, 11], Instant::now());
         assert_eq!(turns.order, [5, 9, 11]);
         assert_eq!(turns.queues.len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_asked_before_a_campaign_joined_does_not_drop_it() {
+        let mut turns = Turns::default();
+        turns.retain_running(&[1, 2], Instant::now());
+        let asked = Instant::now();
+        tokio::time::advance(Duration::from_millis(5)).await;
+        // Started (and announced) while the refresh's list was being read.
+        turns.add(&[7]);
+        turns.retain_running(&[2], asked);
+        assert_eq!(turns.order, [2, 7]);
+        // The next refresh, asked after it joined, decides for it as for any other.
+        turns.retain_running(&[2], Instant::now());
+        assert_eq!(turns.order, [2]);
     }
 
     #[test]
     fn a_refresh_of_fifty_thousand_campaigns_keeps_only_the_running_ones() {
         let mut turns = Turns::default();
         let running: Vec<i64> = (1..=50_000).collect();
-        turns.retain_running(&running);
+        turns.retain_running(&running, Instant::now());
         // Every campaign but the first stopped, one more started: one pass, hash lookups.
-        let released = turns.retain_running(&[1, 50_001]);
+        let released = turns.retain_running(&[1, 50_001], Instant::now());
         assert!(released.work.is_empty());
         assert_eq!(turns.order, [1, 50_001]);
     }

@@ -177,6 +177,27 @@ async fn a_long_append_drops_the_campaign_s_phones_in_every_chunk() {
     assert_eq!(phones, expected);
 }
 
+/// What the bulk insert's formats could mangle (COPY's text escapes, its binary framing)
+/// comes back byte for byte: tabs, newlines, backslashes, quotes, non-Latin text, emoji.
+#[tokio::test]
+async fn appended_texts_are_stored_byte_for_byte() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    let id = draft(&app, 1).await;
+    let name = "Zoë\t\\N \"Ω\"\r\nline 2 \\ 😀";
+    let r = append(
+        &app,
+        &id,
+        &json!({ "recipients": [someone("+447111000002", name)] }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let got = json(app.get(&format!("/v1/sms/campaigns/{id}")).await).await;
+    let stored = &got["recipients"][1];
+    assert_eq!(stored["variables"]["first_name"], name);
+    assert_eq!(stored["body"], format!("Hi {name}"));
+}
+
 #[tokio::test]
 async fn appends_are_checked_as_creates_and_only_drafts_take_them() {
     let app = spawn_app_with(|s| s.limits.max_recipients = 3).await;
