@@ -18,6 +18,8 @@ use crate::store::{RecipientSource, StoreResult};
 /// Recipients per `COPY … FROM STDIN`: one round trip stores this many, and a chunk stays a
 /// few MiB.
 const INSERT_CHUNK: usize = 5_000;
+/// Recipients in a create's first COPY: few, so that PostgreSQL starts writing soon.
+const FIRST_CHUNK: usize = 1_000;
 
 impl CampaignSql for PgStore {
     async fn hold_numbers(
@@ -46,20 +48,31 @@ impl CampaignSql for PgStore {
         recipients: &mut dyn RecipientSource,
         tallies: &mut NewTallies,
     ) -> StoreResult<(i64, i64)> {
-        // One COPY per chunk; the next chunk is read (checked, rendered) while PostgreSQL
-        // writes this one.
+        // One COPY per chunk; the next chunk is read (checked, rendered, encoded) while
+        // PostgreSQL writes this one. The first is small, so that it starts writing soon.
+        let mut next_chunk = |first: i64| {
+            let size = if first == 0 {
+                FIRST_CHUNK
+            } else {
+                INSERT_CHUNK
+            };
+            let chunk = recipients.take_chunk(size)?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let ready = Self::ready_rows(seq, first, now, &chunk)?;
+            Ok::<_, crate::store::StoreError>(Some((chunk, ready)))
+        };
         let (mut first, mut failed) = (0i64, 0i64);
-        let mut chunk = recipients.take_chunk(INSERT_CHUNK)?;
-        while !chunk.is_empty() {
+        let mut current = next_chunk(first)?;
+        while let Some((chunk, ready)) = current {
             tallies.add(&chunk);
+            let following_first = first + chunk.len() as i64;
             let (stored, following) =
-                Self::insert_rows_while(conn, seq, first, now, &chunk, async {
-                    recipients.take_chunk(INSERT_CHUNK)
-                })
-                .await;
+                Self::insert_ready_while(conn, ready, async { next_chunk(following_first) }).await;
             failed += stored?;
-            first += chunk.len() as i64;
-            chunk = following?;
+            first = following_first;
+            current = following?;
         }
         Ok((first, failed))
     }
@@ -80,18 +93,26 @@ impl CampaignSql for PgStore {
         phones.into_iter().map(str::to_owned).collect()
     }
 
-    async fn insert_rows_while<T: Send>(
-        conn: &mut PgConnection,
+    type Ready = (Vec<u8>, i64);
+
+    fn ready_rows(
         seq: i64,
         first: i64,
         now: StoredTime,
         rows: &[NewRecipient],
+    ) -> StoreResult<Self::Ready> {
+        let failed = rows.iter().filter(|r| r.opted_out || r.no_consent).count() as i64;
+        Ok((copy_rows(seq, first, now, rows)?, failed))
+    }
+
+    async fn insert_ready_while<T: Send>(
+        conn: &mut PgConnection,
+        (rows, failed): Self::Ready,
         meanwhile: impl Future<Output = T> + Send,
     ) -> (StoreResult<i64>, T) {
-        let failed = rows.iter().filter(|r| r.opted_out || r.no_consent).count() as i64;
         // The rows are sent first, then `meanwhile` runs while PostgreSQL writes them (it
         // reads the COPY's data as fast as it stores it) and until it says it is done.
-        let copy = match start_copy(conn, seq, first, now, rows).await {
+        let copy = match start_copy(conn, rows).await {
             Ok(copy) => copy,
             Err(e) => return (Err(e), meanwhile.await),
         };
@@ -101,8 +122,9 @@ impl CampaignSql for PgStore {
 }
 
 /// The rows of a `COPY … FROM STDIN (FORMAT binary)`: PostgreSQL takes each field as it is
-/// stored (no text to parse: numbers, times, and texts with no escaping), which made the bulk
-/// load about a tenth cheaper for it than the text format.
+/// stored (numbers and times with nothing to parse, texts with nothing to escape). Measured
+/// alone, loading 100,000 recipients this way took about a tenth less of PostgreSQL's time than
+/// the text format; within an append's noise it shows no difference.
 struct BinaryRows(Vec<u8>);
 
 impl BinaryRows {
@@ -204,17 +226,12 @@ fn copy_rows(
     Ok(rows.finish())
 }
 
-/// Starts the `COPY … FROM STDIN` (PostgreSQL's bulk load: no parameters to bind, no plan,
-/// rows parsed as they stream in) of `chunk` as recipients of campaign `seq` at positions from
-/// `first`, and sends every row; the caller ends it (`finish`).
-async fn start_copy<'c>(
-    conn: &'c mut PgConnection,
-    seq: i64,
-    first: i64,
-    now: StoredTime,
-    chunk: &[NewRecipient],
-) -> StoreResult<PgCopyIn<&'c mut PgConnection>> {
-    let rows = copy_rows(seq, first, now, chunk)?;
+/// Starts the `COPY … FROM STDIN` (PostgreSQL's bulk load: no parameters to bind, no plan)
+/// of recipients encoded by [`copy_rows`], and sends every row; the caller ends it (`finish`).
+async fn start_copy(
+    conn: &mut PgConnection,
+    rows: Vec<u8>,
+) -> StoreResult<PgCopyIn<&mut PgConnection>> {
     let mut copy = conn
         .copy_in_raw(
             "COPY recipients (campaign_seq, position, phone, variables, body, segments, \

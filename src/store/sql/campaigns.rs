@@ -38,19 +38,38 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     type PhoneList;
     /// `phones` as that parameter.
     fn phone_list(phones: Vec<&str>) -> Self::PhoneList;
-    /// Stores `rows` as recipients of campaign `seq` at positions from `first` and runs
-    /// `meanwhile` once the rows are with the database, so that preparing the next chunk
-    /// (checking, rendering, looking up duplicates) overlaps the database's writing of this
-    /// one; returns how many of `rows` fail at once (opted out, no consent), and what
-    /// `meanwhile` gave.
-    async fn insert_rows_while<T: Send>(
-        conn: &mut Conn<Self>,
+    /// A chunk of recipients made ready to store (PostgreSQL: a COPY's bytes; SQLite:
+    /// multi-row INSERTs), with how many of them fail at once (opted out, no consent).
+    type Ready: Send;
+    /// Makes `rows` ready to store as recipients of campaign `seq` at positions from `first`.
+    fn ready_rows(
         seq: i64,
         first: i64,
         now: StoredTime,
         rows: &[NewRecipient],
+    ) -> StoreResult<Self::Ready>;
+    /// Stores `ready` and runs `meanwhile` once its rows are with the database, so that
+    /// preparing the next chunk (checking, rendering, looking up duplicates, encoding)
+    /// overlaps the database's writing of this one; returns how many of the rows fail at once,
+    /// and what `meanwhile` gave.
+    async fn insert_ready_while<T: Send>(
+        conn: &mut Conn<Self>,
+        ready: Self::Ready,
         meanwhile: impl Future<Output = T> + Send,
     ) -> (StoreResult<i64>, T);
+}
+
+/// Recipients in the first chunk of an append: few, so that the database starts writing soon.
+pub(in crate::store) const FIRST_APPEND_CHUNK: usize = 1_000;
+
+/// One chunk of an append, made ready while the previous one was written.
+pub(in crate::store) struct AppendChunk<R> {
+    /// The recipients the campaign did not have.
+    pub kept: Vec<NewRecipient>,
+    /// The phones it had.
+    pub dropped: Vec<String>,
+    /// `kept`, ready to store (None when empty).
+    pub ready: Option<R>,
 }
 
 /// Writes `impl CampaignStore for $store`.
@@ -613,19 +632,28 @@ macro_rules! campaign_store {
                     let mut rows = AppendedRows::default();
                     let mut failed = 0i64;
                     let mut tallies = NewTallies::default();
-                    // A chunk with the phones of it the campaign has already. They are looked
-                    // up on another connection, so that the lookup of the next chunk overlaps
-                    // the writing of this one: it sees what this transaction's lock on the
-                    // campaign row keeps still (every earlier append is committed, no other can
-                    // start), and a phone this call repeats is the checker's duplicate.
+                    // Each chunk is read, checked, looked up and made ready while the previous
+                    // one is written. The phones the campaign has already are looked up on
+                    // another connection: it sees what this transaction's lock on the campaign
+                    // row keeps still (every earlier append is committed, no other can start),
+                    // and a phone this call repeats is the checker's duplicate.
                     let read = self.read_pool();
-                    let mut next_chunk = async || -> StoreResult<(Vec<$crate::domain::campaign::NewRecipient>, HashSet<String>)> {
-                        let chunk = recipients.take_chunk(Self::APPEND_CHUNK)?;
-                        if chunk.is_empty() {
-                            return Ok((chunk, HashSet::new()));
+                    let mut taken = 0usize;
+                    let mut next_chunk = async |first: i64| -> StoreResult<Option<
+                        $crate::store::sql::campaigns::AppendChunk<<Self as CampaignSql>::Ready>,
+                    >> {
+                        let size = if taken == 0 {
+                            Self::APPEND_CHUNK.min($crate::store::sql::campaigns::FIRST_APPEND_CHUNK)
+                        } else {
+                            Self::APPEND_CHUNK
+                        };
+                        let mut kept = recipients.take_chunk(size)?;
+                        taken += kept.len();
+                        if kept.is_empty() {
+                            return Ok(None);
                         }
-                        let phones: Vec<&str> = chunk.iter().map(|r| r.phone.as_str()).collect();
-                        let present = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
+                        let phones: Vec<&str> = kept.iter().map(|r| r.phone.as_str()).collect();
+                        let present: HashSet<String> = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
                             .bind(seq)
                             .bind(Self::phone_list(phones))
                             .fetch_all(read)
@@ -633,34 +661,47 @@ macro_rules! campaign_store {
                             .map_err(backend)?
                             .into_iter()
                             .collect();
-                        Ok((chunk, present))
-                    };
-                    let mut current = next_chunk().await?;
-                    while !current.0.is_empty() {
-                        let (mut chunk, present) = current;
+                        let mut dropped = Vec::new();
                         if !present.is_empty() {
-                            chunk.retain(|r| {
+                            kept.retain(|r| {
                                 let keep = !present.contains(r.phone.as_str());
                                 if !keep {
-                                    rows.already_in_campaign.push(r.phone.as_str().to_owned());
+                                    dropped.push(r.phone.as_str().to_owned());
                                 }
                                 keep
                             });
                         }
-                        if chunk.is_empty() {
-                            current = next_chunk().await?;
-                            continue;
-                        }
-                        rows.added += chunk.len() as u64;
-                        rows.opted_out += chunk.iter().filter(|r| r.opted_out).count() as u64;
+                        let ready = if kept.is_empty() {
+                            None
+                        } else {
+                            Some(Self::ready_rows(seq, first, now, &kept)?)
+                        };
+                        Ok(Some($crate::store::sql::campaigns::AppendChunk { kept, dropped, ready }))
+                    };
+                    let mut current = next_chunk(next).await?;
+                    while let Some(chunk) = current {
+                        rows.already_in_campaign.extend(chunk.dropped);
+                        let kept = &chunk.kept;
+                        rows.added += kept.len() as u64;
+                        rows.opted_out += kept.iter().filter(|r| r.opted_out).count() as u64;
                         rows.no_consent +=
-                            chunk.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
-                        tallies.add(&chunk);
-                        let (stored, following) =
-                            Self::insert_rows_while(&mut tx, seq, next, now, &chunk, next_chunk()).await;
-                        failed += stored?;
-                        next += chunk.len() as i64;
-                        current = following?;
+                            kept.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
+                        tallies.add(kept);
+                        let following_first = next + kept.len() as i64;
+                        current = match chunk.ready {
+                            None => next_chunk(following_first).await?,
+                            Some(ready) => {
+                                let (stored, following) = Self::insert_ready_while(
+                                    &mut tx,
+                                    ready,
+                                    next_chunk(following_first),
+                                )
+                                .await;
+                                failed += stored?;
+                                following?
+                            }
+                        };
+                        next = following_first;
                     }
                     for (status, n) in [
                         (RecipientStatus::Pending, rows.added as i64 - failed),

@@ -160,25 +160,41 @@ impl CampaignSql for SqliteStore {
         serde_json::to_string(&phones).unwrap_or_else(|_| "[]".into())
     }
 
-    async fn insert_rows_while<T: Send>(
-        conn: &mut SqliteConnection,
+    type Ready = Vec<(sqlx::query::Query<'static, Sqlite, SqliteArguments>, i64)>;
+
+    fn ready_rows(
         seq: i64,
         first: i64,
         now: StoredTime,
         rows: &[NewRecipient],
+    ) -> StoreResult<Self::Ready> {
+        let mut first = first;
+        let mut ready = Vec::with_capacity(rows.len().div_ceil(INSERT_CHUNK));
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            ready.push(insert_query(
+                recipient_insert_sql(chunk.len()),
+                seq,
+                first,
+                now,
+                chunk,
+            )?);
+            first += chunk.len() as i64;
+        }
+        Ok(ready)
+    }
+
+    async fn insert_ready_while<T: Send>(
+        conn: &mut SqliteConnection,
+        ready: Self::Ready,
         meanwhile: impl Future<Output = T> + Send,
     ) -> (StoreResult<i64>, T) {
         // SQLite writes on its own thread: once a statement is handed over (the first poll),
         // `meanwhile` runs beside it.
         let insert = async {
             let mut failed = 0;
-            let mut first = first;
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let (q, f) =
-                    insert_query(recipient_insert_sql(chunk.len()), seq, first, now, chunk)?;
+            for (q, f) in ready {
                 q.execute(&mut *conn).await.map_err(backend)?;
                 failed += f;
-                first += chunk.len() as i64;
             }
             Ok(failed)
         };
