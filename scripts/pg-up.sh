@@ -5,7 +5,9 @@
 #   PGPORT=55433 bash scripts/pg-up.sh # another cluster beside it
 #
 # It listens on 127.0.0.1 only, trusts local connections (tests only!) and trades
-# durability for speed (fsync, synchronous_commit and full_page_writes off). Debian's
+# durability for speed (fsync, synchronous_commit and full_page_writes off), with a
+# production-sized cache (shared_buffers 1 GB, max_wal_size 4 GB: `bench append` on it is
+# the figure of record). Debian's
 # `postgresql` package is installed when no server is present (needs root and apt-get).
 # Idempotent: a cluster already running on the port is reused. Stop it with pg-down.sh.
 set -euo pipefail
@@ -51,7 +53,8 @@ fi
 if ! as_owner "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
   as_owner "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 -l "$PGROOT/server.log" \
     -o "-p $PGPORT -k $PGROOT -c listen_addresses=127.0.0.1 -c fsync=off \
-        -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+        -c shared_buffers=1GB -c max_wal_size=4GB" \
     start >/dev/null || {
     tail -n 20 "$PGROOT/server.log" >&2
     exit 1
