@@ -6,8 +6,8 @@
 #
 # It listens on 127.0.0.1 only, trusts local connections (tests only!) and trades
 # durability for speed (fsync, synchronous_commit and full_page_writes off), with a
-# production-sized cache (shared_buffers 1 GB, max_wal_size 4 GB: `bench append` on it is
-# the figure of record). Debian's
+# production-sized cache (shared_buffers 1 GB, max_wal_size 4 GB: BENCHMARKS.md's
+# PostgreSQL appends were measured on it). Debian's
 # `postgresql` package is installed when no server is present (needs root and apt-get).
 # Idempotent: a cluster already running on the port is reused. Stop it with pg-down.sh.
 set -euo pipefail
