@@ -5,6 +5,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
+use herald_test_support::dashboard::hidden;
 use herald_test_support::{TestApp, json, spawn_app, spawn_app_with, spawn_sending_app};
 
 /// A browser without JavaScript: follows nothing by itself, keeps cookies.
@@ -154,16 +155,6 @@ impl<'a> Visitor<'a> {
         let page = self.page("/campaigns").await;
         hidden(&page, "csrf")
     }
-}
-
-/// The value of the first hidden input named `name`.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} in {page}"))
-        + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 fn location(r: &Response) -> String {

@@ -6,12 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::{Client, Response};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use herald_test_support::dashboard::{hidden, set_cookie};
 use herald_test_support::{TestApp, spawn_app, spawn_app_with};
 
 /// A generous bound for answers that must come without the client sending anything more.
@@ -25,24 +26,6 @@ fn no_redirects(from: Option<&str>) -> Client {
     b.build().unwrap()
 }
 
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} in {page}"))
-        + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-fn cookie(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
 /// The sign-in form's cookie and token, as a browser gets them.
 async fn login_form(app: &TestApp, client: &Client, next: &str) -> (String, String) {
     let r = client
@@ -51,7 +34,7 @@ async fn login_form(app: &TestApp, client: &Client, next: &str) -> (String, Stri
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let jar = cookie(&r, "herald_login_csrf").unwrap();
+    let jar = set_cookie(&r, "herald_login_csrf").unwrap();
     let csrf = hidden(&r.text().await.unwrap(), "csrf");
     (jar, csrf)
 }
@@ -95,7 +78,7 @@ async fn signed_in(app: &TestApp) -> (String, String) {
     )
     .await;
     assert_eq!(r.status(), 303);
-    let session = cookie(&r, "herald_session").unwrap();
+    let session = set_cookie(&r, "herald_session").unwrap();
     let page = client
         .get(app.url("/campaigns/new"))
         .header(COOKIE, &session)
@@ -284,7 +267,7 @@ async fn next_after_sign_in_stays_on_this_site_and_never_fails() {
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()[LOCATION], "/");
-    let session = cookie(&r, "herald_session").unwrap();
+    let session = set_cookie(&r, "herald_session").unwrap();
     // Signed in, `/login?next=…` redirects at once: control characters never reach a header.
     for (next, to) in [
         ("/%01x", "/"),

@@ -4,10 +4,11 @@
 //! reading at `--max-recipients` rows. Runs on PostgreSQL too (`HERALD_TEST_BACKEND=postgres`),
 //! where a NUL that got through would be a 500.
 
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use reqwest::{Client, Method, Response};
+use reqwest::header::{CONTENT_TYPE, COOKIE};
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
+use herald_test_support::dashboard::signed_in;
 use herald_test_support::{TestApp, error_fields, json, spawn_app, spawn_app_with};
 
 const FROM: &str = "+447446466847";
@@ -212,66 +213,11 @@ async fn a_million_row_csv_is_refused_at_the_default_limit() {
     );
 }
 
-/// The session cookie and CSRF token of the bootstrap user, and a client that keeps them.
-async fn signed_in(app: &TestApp) -> (Client, String, String) {
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client.get(app.url("/login")).send().await.unwrap();
-    let jar = cookie(&r, "herald_login_csrf");
-    let csrf = hidden(&r.text().await.unwrap(), "csrf");
-    let body = serde_urlencoded::to_string([
-        ("username", app.creds.user.as_str()),
-        ("password", app.creds.password.as_str()),
-        ("csrf", csrf.as_str()),
-        ("next", "/"),
-    ])
-    .unwrap();
-    let r = client
-        .post(app.url("/login"))
-        .header(COOKIE, jar)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = cookie(&r, "herald_session");
-    let page = client
-        .get(app.url("/campaigns/new"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
-    (client, session, csrf)
-}
-
-fn cookie(r: &Response, name: &str) -> String {
-    r.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).expect("hidden field") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_dashboard_refuses_nul_in_forms_queries_and_uploads() {
     let app = spawn_app().await;
     app.add_number(FROM).await;
-    let (client, session, csrf) = signed_in(&app).await;
+    let (client, session, csrf) = signed_in(&app, "/campaigns/new").await;
 
     // A URL-encoded form.
     let body = format!("csrf={csrf}&name=Bot%00&system_prompt=Be+kind");

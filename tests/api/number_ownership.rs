@@ -2,10 +2,11 @@
 //! every number by default, only `--incoming-numbers` when given, and lets a number's
 //! `SmsUrl` be pointed at Herald, which the dashboard offers when a number is added.
 
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE};
 use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 
+use herald_test_support::dashboard::{set_cookie, signed_in};
 use herald_test_support::{TestApp, json, spawn_app, spawn_app_with};
 
 const OWNED: &str = "+447446466847";
@@ -132,52 +133,6 @@ async fn the_simulator_lists_every_number_by_default_and_only_the_given_ones_oth
     assert_eq!(r.status(), 404);
 }
 
-fn cookie(r: &Response, name: &str) -> String {
-    r.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).expect("hidden field") + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
-/// A signed-in dashboard session: client, cookie, CSRF token.
-async fn signed_in(app: &TestApp) -> (Client, String, String) {
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client.get(app.url("/login")).send().await.unwrap();
-    let jar = cookie(&r, "herald_login_csrf");
-    let csrf = hidden(&r.text().await.unwrap(), "csrf");
-    let body = serde_urlencoded::to_string([
-        ("username", app.creds.user.as_str()),
-        ("password", app.creds.password.as_str()),
-        ("csrf", csrf.as_str()),
-        ("next", "/"),
-    ])
-    .unwrap();
-    let r = client
-        .post(app.url("/login"))
-        .header(COOKIE, jar)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = cookie(&r, "herald_session");
-    let page = page(&client, app, &session, "/numbers").await;
-    (client, session, hidden(&page, "csrf"))
-}
-
 async fn page(client: &Client, app: &TestApp, session: &str, path: &str) -> String {
     with_flash(client, app, session, path, None).await
 }
@@ -191,7 +146,10 @@ async fn with_flash(
     after: Option<&Response>,
 ) -> String {
     let cookies = match after {
-        Some(r) => format!("{session}; {}", cookie(r, "herald_flash")),
+        Some(r) => format!(
+            "{session}; {}",
+            set_cookie(r, "herald_flash").expect("a flash cookie")
+        ),
         None => session.to_owned(),
     };
     let r = client
@@ -225,7 +183,7 @@ async fn post_form(
 async fn the_dashboard_offers_the_accounts_numbers_and_points_them_at_herald() {
     let app = only_owned().await;
     let inbound = format!("{}/webhooks/twilio/inbound", app.settings.public_base());
-    let (client, session, csrf) = signed_in(&app).await;
+    let (client, session, csrf) = signed_in(&app, "/numbers").await;
     let numbers = page(&client, &app, &session, "/numbers").await;
     assert!(
         numbers.contains(&format!("<code>{OWNED}</code>")),

@@ -8,6 +8,7 @@
 
 mod app;
 mod checks;
+pub mod dashboard;
 mod db;
 mod spec;
 mod twilio;
