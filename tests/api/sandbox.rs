@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use herald::simulator::SimulatorMix;
+use herald_test_support::dashboard::signed_in;
 use herald_test_support::{json, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
@@ -281,51 +282,9 @@ async fn serve_prints_the_simulator_address_and_the_mix_flag_is_checked() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("realistic"));
 }
 
-/// A signed-in dashboard session: (client, session cookie).
-async fn dashboard_session(app: &herald_test_support::TestApp) -> (reqwest::Client, String) {
-    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let cookie = |r: &reqwest::Response, name: &str| {
-        r.headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .unwrap()
-    };
-    let r = client.get(app.url("/login")).send().await.unwrap();
-    let jar = cookie(&r, "herald_login_csrf");
-    let page = r.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    let csrf = page[start..].split('"').next().unwrap().to_owned();
-    let body = serde_urlencoded::to_string([
-        ("username", app.creds.user.as_str()),
-        ("password", app.creds.password.as_str()),
-        ("csrf", csrf.as_str()),
-        ("next", ""),
-    ])
-    .unwrap();
-    let r = client
-        .post(app.url("/login"))
-        .header(COOKIE, jar)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = cookie(&r, "herald_session");
-    (client, session)
-}
-
 /// The dashboard page at `path`, as the signed-in user.
 async fn page(app: &herald_test_support::TestApp, path: &str) -> String {
-    let (client, session) = dashboard_session(app).await;
+    let (client, session, _) = signed_in(app, "/campaigns").await;
     let r = client
         .get(app.url(path))
         .header(reqwest::header::COOKIE, session)
