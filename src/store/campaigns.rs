@@ -44,9 +44,9 @@ pub struct NewCampaign {
 }
 
 /// The recipients of a campaign being created, handed to the store a chunk at a time, in
-/// order. The store asks for the next chunk only after writing the previous one, so a source
-/// can check and render each chunk as it is asked for, and the recipients never all sit in
-/// memory at once.
+/// order. The store asks for the next chunk while it writes the previous one, so a source
+/// can check and render each chunk as it is asked for, and at most two chunks of recipients
+/// sit in memory at once.
 pub trait RecipientSource: Send {
     /// The next at most `max` recipients (`max` > 0); an empty slice when there are no more.
     /// `Err(StoreError::Refused)` (or any error) makes the store roll back and return it.

@@ -10,16 +10,13 @@ use super::PgStore;
 use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::domain::status::{RecipientStatus, Refusal};
+use crate::store::StoreResult;
 use crate::store::sql::campaigns::CampaignSql;
-use crate::store::sql::tallies::NewTallies;
 use crate::store::sql::{StoredTime, backend, json_error};
-use crate::store::{RecipientSource, StoreResult};
 
 /// Recipients per `COPY … FROM STDIN`: one round trip stores this many, and a chunk stays a
 /// few MiB.
 const INSERT_CHUNK: usize = 5_000;
-/// Recipients in a create's first COPY: few, so that PostgreSQL starts writing soon.
-const FIRST_CHUNK: usize = 1_000;
 
 impl CampaignSql for PgStore {
     async fn hold_numbers(
@@ -41,43 +38,7 @@ impl CampaignSql for PgStore {
         Ok(())
     }
 
-    async fn insert_recipients(
-        conn: &mut PgConnection,
-        seq: i64,
-        now: StoredTime,
-        recipients: &mut dyn RecipientSource,
-        tallies: &mut NewTallies,
-    ) -> StoreResult<(i64, i64)> {
-        // One COPY per chunk; the next chunk is read (checked, rendered, encoded) while
-        // PostgreSQL writes this one. The first is small, so that it starts writing soon.
-        let mut next_chunk = |first: i64| {
-            let size = if first == 0 {
-                FIRST_CHUNK
-            } else {
-                INSERT_CHUNK
-            };
-            let chunk = recipients.take_chunk(size)?;
-            if chunk.is_empty() {
-                return Ok(None);
-            }
-            let ready = Self::ready_rows(seq, first, now, &chunk)?;
-            Ok::<_, crate::store::StoreError>(Some((chunk, ready)))
-        };
-        let (mut first, mut failed) = (0i64, 0i64);
-        let mut current = next_chunk(first)?;
-        while let Some((chunk, ready)) = current {
-            tallies.add(&chunk);
-            let following_first = first + chunk.len() as i64;
-            let (stored, following) =
-                Self::insert_ready_while(conn, ready, async { next_chunk(following_first) }).await;
-            failed += stored?;
-            first = following_first;
-            current = following?;
-        }
-        Ok((first, failed))
-    }
-
-    const APPEND_CHUNK: usize = INSERT_CHUNK;
+    const BULK_CHUNK: usize = INSERT_CHUNK;
     // One probe of the phone index per phone, whatever the planner thinks of the campaign's
     // size: `LIMIT 1` keeps the probe a nested loop (a plain `phone = ANY($2)` became a scan of
     // the whole campaign once it held a few hundred thousand rows, 70 ms a chunk), and `+ 0`

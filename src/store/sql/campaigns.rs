@@ -17,18 +17,8 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
         account: &AccountId,
         phones: &[String],
     ) -> StoreResult<()>;
-    /// Stores campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk;
-    /// returns how many there were and how many failed at once (opted out, no consent), and
-    /// adds them to `tallies`.
-    async fn insert_recipients(
-        conn: &mut Conn<Self>,
-        seq: i64,
-        now: StoredTime,
-        recipients: &mut dyn RecipientSource,
-        tallies: &mut NewTallies,
-    ) -> StoreResult<(i64, i64)>;
-    /// Recipients per chunk of an append.
-    const APPEND_CHUNK: usize;
+    /// Recipients per chunk of a bulk insert (create, append).
+    const BULK_CHUNK: usize;
     /// The phones of campaign `$1` among the phones `$2` (a list of text: JSON on SQLite, an
     /// array on PostgreSQL), looked up by phone.
     const PHONES_IN_CAMPAIGN: &'static str;
@@ -59,8 +49,51 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     ) -> (StoreResult<i64>, T);
 }
 
-/// Recipients in the first chunk of an append: few, so that the database starts writing soon.
-pub(in crate::store) const FIRST_APPEND_CHUNK: usize = 1_000;
+/// Recipients in the first chunk of a bulk insert: few, so that the database starts writing
+/// soon.
+const FIRST_CHUNK: usize = 1_000;
+
+/// How many recipients the chunk after `taken` of them takes.
+pub(in crate::store) fn chunk_size<S: CampaignSql>(taken: usize) -> usize {
+    if taken == 0 {
+        S::BULK_CHUNK.min(FIRST_CHUNK)
+    } else {
+        S::BULK_CHUNK
+    }
+}
+
+/// Stores a new campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk:
+/// each chunk is read (checked, rendered) and made ready while the database writes the
+/// previous one. Returns how many there were and how many failed at once (opted out, no
+/// consent), and adds them to `tallies`.
+pub(in crate::store) async fn insert_recipients<S: CampaignSql>(
+    conn: &mut Conn<S>,
+    seq: i64,
+    now: StoredTime,
+    recipients: &mut dyn RecipientSource,
+    tallies: &mut NewTallies,
+) -> StoreResult<(i64, i64)> {
+    let mut next_chunk = |first: i64| {
+        let chunk = recipients.take_chunk(chunk_size::<S>(first as usize))?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        let ready = S::ready_rows(seq, first, now, &chunk)?;
+        StoreResult::Ok(Some((chunk, ready)))
+    };
+    let (mut first, mut failed) = (0i64, 0i64);
+    let mut current = next_chunk(first)?;
+    while let Some((chunk, ready)) = current {
+        tallies.add(&chunk);
+        let following_first = first + chunk.len() as i64;
+        let (stored, following) =
+            S::insert_ready_while(conn, ready, async { next_chunk(following_first) }).await;
+        failed += stored?;
+        first = following_first;
+        current = following?;
+    }
+    Ok((first, failed))
+}
 
 /// One chunk of an append, made ready while the previous one was written.
 pub(in crate::store) struct AppendChunk<R> {
@@ -251,7 +284,14 @@ macro_rules! campaign_store {
                     .map_err(backend)?;
                     let mut tallies = NewTallies::default();
                     let (total, failed) =
-                        Self::insert_recipients(&mut tx, seq, now, recipients, &mut tallies).await?;
+                        $crate::store::sql::campaigns::insert_recipients::<Self>(
+                            &mut tx,
+                            seq,
+                            now,
+                            recipients,
+                            &mut tallies,
+                        )
+                        .await?;
                     Self::write_tallies(&mut tx, seq, &tallies).await?;
                     // Known only once every recipient was read.
                     let duplicates_removed = recipients.duplicates_removed();
@@ -642,12 +682,8 @@ macro_rules! campaign_store {
                     let mut next_chunk = async |first: i64| -> StoreResult<Option<
                         $crate::store::sql::campaigns::AppendChunk<<Self as CampaignSql>::Ready>,
                     >> {
-                        let size = if taken == 0 {
-                            Self::APPEND_CHUNK.min($crate::store::sql::campaigns::FIRST_APPEND_CHUNK)
-                        } else {
-                            Self::APPEND_CHUNK
-                        };
-                        let mut kept = recipients.take_chunk(size)?;
+                        let mut kept = recipients
+                            .take_chunk($crate::store::sql::campaigns::chunk_size::<Self>(taken))?;
                         taken += kept.len();
                         if kept.is_empty() {
                             return Ok(None);

@@ -10,10 +10,9 @@ use super::SqliteStore;
 use crate::domain::campaign::NewRecipient;
 use crate::domain::ids::AccountId;
 use crate::domain::status::{RecipientStatus, Refusal};
+use crate::store::StoreResult;
 use crate::store::sql::campaigns::CampaignSql;
-use crate::store::sql::tallies::NewTallies;
 use crate::store::sql::{StoredTime, backend, json_error};
-use crate::store::{RecipientSource, StoreResult};
 
 /// Rows per multi-row INSERT when storing recipients (11 parameters each, well
 /// under SQLite's 32,766-parameter limit; big enough to amortise statement cost).
@@ -72,42 +71,6 @@ fn insert_query(
     Ok((q, failed))
 }
 
-/// Builds the multi-row INSERT of each chunk of a new campaign's recipients.
-struct RecipientInserts {
-    seq: i64,
-    now: StoredTime,
-    full_chunk_sql: String,
-    /// Position of the next recipient.
-    position: i64,
-    /// Recipients so far that fail at once (opted out, no consent).
-    failed: i64,
-    /// What they add to the campaign's caches.
-    tallies: NewTallies,
-}
-
-impl RecipientInserts {
-    /// The INSERT of the source's next chunk, or `None` when it has no more.
-    fn next(
-        &mut self,
-        recipients: &mut dyn RecipientSource,
-    ) -> StoreResult<Option<sqlx::query::Query<'static, Sqlite, SqliteArguments>>> {
-        let chunk = recipients.next_chunk(INSERT_CHUNK)?;
-        if chunk.is_empty() {
-            return Ok(None);
-        }
-        let sql = if chunk.len() == INSERT_CHUNK {
-            self.full_chunk_sql.clone()
-        } else {
-            recipient_insert_sql(chunk.len())
-        };
-        self.tallies.add(chunk);
-        let (q, failed) = insert_query(sql, self.seq, self.position, self.now, chunk)?;
-        self.position += chunk.len() as i64;
-        self.failed += failed;
-        Ok(Some(q))
-    }
-}
-
 impl CampaignSql for SqliteStore {
     async fn hold_numbers(
         _: &mut SqliteConnection,
@@ -117,36 +80,7 @@ impl CampaignSql for SqliteStore {
         Ok(())
     }
 
-    async fn insert_recipients(
-        conn: &mut SqliteConnection,
-        seq: i64,
-        now: StoredTime,
-        recipients: &mut dyn RecipientSource,
-        tallies: &mut NewTallies,
-    ) -> StoreResult<(i64, i64)> {
-        let mut inserts = RecipientInserts {
-            seq,
-            now,
-            full_chunk_sql: recipient_insert_sql(INSERT_CHUNK),
-            position: 0,
-            failed: 0,
-            tallies: std::mem::take(tallies),
-        };
-        // SQLite runs on its own thread: while it inserts one chunk, this task reads (checks
-        // and renders) the next. The statement owns its arguments, so the two overlap.
-        let mut next = inserts.next(recipients)?;
-        while let Some(insert) = next {
-            let (done, following) = tokio::join!(insert.execute(&mut *conn), async {
-                inserts.next(recipients)
-            });
-            done.map_err(backend)?;
-            next = following?;
-        }
-        *tallies = inserts.tallies;
-        Ok((inserts.position, inserts.failed))
-    }
-
-    const APPEND_CHUNK: usize = INSERT_CHUNK;
+    const BULK_CHUNK: usize = INSERT_CHUNK;
     // From the list to the rows (CROSS JOIN fixes that order), by the phone index: one probe
     // per phone, however large the campaign (`+` keeps SQLite from walking the campaign's
     // rows by their index instead, once per phone).
