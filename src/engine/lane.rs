@@ -420,19 +420,19 @@ pub(super) async fn run(shared: Arc<Shared>, phone: String, pacer: Arc<Mutex<Pac
             }));
         }
         if let Some(refresh) = refreshing.take_if(|r| last_refresh.is_none() || r.is_finished()) {
-            match refresh.await {
-                Ok(((asked_at, asked), Ok(running))) => {
+            // A refresh task that died is a failed refresh.
+            match refresh
+                .await
+                .map_err(|e| StoreError::Backend(Box::new(e)))
+                .and_then(|(asked, running)| Ok((asked, running?)))
+            {
+                Ok(((asked_at, asked), running)) => {
                     last_refresh = Some(Instant::now());
                     looked_new_at = asked_at;
                     release_leftovers(&shared, turns.retain_running(&running, asked)).await;
                     if running.is_empty() {
                         break;
                     }
-                }
-                Ok((_, Err(e))) => {
-                    tracing::error!(number = %phone, error = ?e, "listing campaigns failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
                 }
                 Err(e) => {
                     tracing::error!(number = %phone, error = ?e, "listing campaigns failed");

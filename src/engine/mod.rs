@@ -473,10 +473,10 @@ async fn finish(shared: &Shared) {
     }
 }
 
-/// Stores outcomes in batches: one transaction for everything that arrived meanwhile.
 /// How often campaigns are closed at most.
 const FINISH_EVERY: Duration = Duration::from_millis(200);
 
+/// Stores outcomes in batches: one transaction for everything that arrived meanwhile.
 async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterMsg>) {
     const MAX_BATCH: usize = 1024;
     let mut batch: Vec<SendResult> = Vec::with_capacity(MAX_BATCH);
