@@ -54,6 +54,7 @@ mod polling;
 mod preview;
 mod prices;
 mod profile_store;
+mod recipient_keys;
 mod replies;
 mod resources;
 mod sandbox;

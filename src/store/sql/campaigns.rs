@@ -24,6 +24,13 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     const PHONES_IN_CAMPAIGN: &'static str;
     /// Adds `$3` to the count of status `$2` of campaign `$1`.
     const ADD_COUNTS: &'static str;
+    /// Campaign `$1`'s recipients after position `$2` (-1: all), as a condition on
+    /// `recipients`; [`Self::BY_POSITION`] orders them by position. SQLite finds them by its
+    /// index on (campaign, position); PostgreSQL as a range of ids, which are the campaign's
+    /// key × 2³² + the position (migrations/postgres/0017_recipient_rows.sql).
+    const AFTER_POSITION: &'static str;
+    /// The key that orders [`Self::AFTER_POSITION`]'s recipients by position.
+    const BY_POSITION: &'static str;
     /// The list parameter of [`Self::PHONES_IN_CAMPAIGN`].
     type PhoneList;
     /// `phones` as that parameter.
@@ -382,8 +389,10 @@ macro_rules! campaign_store {
                     // plan that suits it (a status filter walks `recipients_status`).
                     let sql = match query.status {
                         None => format!(
-                            "SELECT {RECIPIENT_COLUMNS} FROM recipients \
-                             WHERE campaign_seq = $1 AND position > $2 ORDER BY position LIMIT $3"
+                            "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE {} \
+                             ORDER BY {} LIMIT $3",
+                            Self::AFTER_POSITION,
+                            Self::BY_POSITION
                         ),
                         Some(_) => format!(
                             "SELECT {RECIPIENT_COLUMNS} FROM recipients \
@@ -591,10 +600,12 @@ macro_rules! campaign_store {
                     .map_err(backend)?;
                     let (seq, created_at) = found.ok_or(StoreError::NotFound)?;
                     let row = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(format!(
-                        "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_seq = $1 \
-                         ORDER BY position LIMIT 1"
+                        "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE {} ORDER BY {} LIMIT 1",
+                        Self::AFTER_POSITION,
+                        Self::BY_POSITION
                     )))
                     .bind(seq)
+                    .bind(-1i64)
                     .fetch_optional(self.read_pool())
                     .await
                     .map_err(backend)?
@@ -662,13 +673,17 @@ macro_rules! campaign_store {
                             status.as_str()
                         )));
                     }
-                    let mut next: i64 = sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(position) + 1, 0) FROM recipients WHERE campaign_seq = $1",
-                    )
+                    let last: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT position FROM recipients WHERE {} ORDER BY {} DESC LIMIT 1",
+                        Self::AFTER_POSITION,
+                        Self::BY_POSITION
+                    )))
                     .bind(seq)
-                    .fetch_one(&mut *tx)
+                    .bind(-1i64)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend)?;
+                    let mut next = last.map_or(0, |p| p + 1);
                     let mut rows = AppendedRows::default();
                     let mut failed = 0i64;
                     let mut tallies = NewTallies::default();

@@ -86,6 +86,8 @@ impl CampaignSql for SqliteStore {
     // rows by their index instead, once per phone).
     const PHONES_IN_CAMPAIGN: &'static str = "SELECT r.phone FROM json_each($2) AS j \
          CROSS JOIN recipients AS r ON r.phone = j.value WHERE +r.campaign_seq = $1";
+    const AFTER_POSITION: &'static str = "campaign_seq = $1 AND position > $2";
+    const BY_POSITION: &'static str = "position";
     const ADD_COUNTS: &'static str = "INSERT INTO campaign_counts (campaign_seq, status, n) \
          VALUES ($1, $2, $3) ON CONFLICT (campaign_seq, status) DO UPDATE SET n = n + excluded.n";
     type PhoneList = String;
