@@ -54,8 +54,9 @@ pub enum BenchCommand {
     Memory(Size),
     /// Start-up time on an existing 1,000,000-recipient database.
     Startup(Size),
-    /// Ten appends of 100,000 recipients to a draft, then a GET with counts and a launch.
-    Append(Size),
+    /// Ten appends of 100,000 recipients to a draft, then a GET with counts and a launch
+    /// (`--shuffled`: the phones in a scattered order).
+    Append(scale::AppendArgs),
     /// N running one-recipient campaigns on one number at mps 100: send rate and CPU.
     ManyCampaigns(scale::ManyArgs),
     /// Every benchmark above (pacing without --long, chaos excluded).
@@ -84,7 +85,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Callbacks(s) => perf::callbacks(&s).await.map(|r| r.print()),
         BenchCommand::Memory(s) => perf::memory(&s).await.map(|r| r.print()),
         BenchCommand::Startup(s) => perf::startup(&s).await.map(|r| r.print()),
-        BenchCommand::Append(s) => scale::append(&s).await.map(|r| r.print()),
+        BenchCommand::Append(a) => scale::append(&a.size, a.shuffled).await.map(|r| r.print()),
         BenchCommand::ManyCampaigns(a) => scale::many_campaigns(&a.size, a.campaigns)
             .await
             .map(|r| r.print()),
@@ -97,7 +98,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             perf::memory(&s).await?.print();
             perf::startup(&s).await?.print();
             scale::many_campaigns(&s, None).await?.print();
-            scale::append(&s).await?.print();
+            scale::append(&s, false).await?.print();
             Ok(())
         }
     }

@@ -37,6 +37,30 @@ pub struct ManyArgs {
     pub campaigns: Option<u64>,
 }
 
+/// The arguments of `bench append`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AppendArgs {
+    #[command(flatten)]
+    pub size: Size,
+    /// Append the phones in a scattered order, as a customer list exported from elsewhere has
+    /// them, rather than in ascending order (each new phone then lands anywhere in the phone
+    /// index, not at its end).
+    #[arg(long)]
+    pub shuffled: bool,
+}
+
+/// The `j`-th phone of `n` appended: `seed::phone(j + 1)`, or with `shuffled` the phones
+/// 1..=n in a fixed scattered order (`j` × a prime not dividing `n`, modulo `n`, is a
+/// permutation of 0..n).
+fn appended_phone(j: u64, n: u64, shuffled: bool) -> String {
+    const SCATTER: u64 = 611_953;
+    if shuffled && !n.is_multiple_of(SCATTER) {
+        seed::phone((j * SCATTER) % n + 1)
+    } else {
+        seed::phone(j + 1)
+    }
+}
+
 /// `many-campaigns`: N running one-recipient campaigns on one number at mps 100 (the
 /// appointment reminders sent one campaign per person). Most are stored before the server
 /// starts (as if created earlier); the last ones are created through the API while it sends
@@ -133,7 +157,7 @@ pub async fn many_campaigns(size: &Size, campaigns: Option<u64>) -> anyhow::Resu
 
 /// `append`: a draft grown by ten appends of N recipients (100,000: a campaign of a million),
 /// then a GET with counts and a launch, with the server's RSS while it sends.
-pub async fn append(size: &Size) -> anyhow::Result<Report> {
+pub async fn append(size: &Size, shuffled: bool) -> anyhow::Result<Report> {
     let quick = size.quick;
     let per_call: u64 = if quick { 2_000 } else { 100_000 };
     let calls = 10;
@@ -162,7 +186,7 @@ pub async fn append(size: &Size) -> anyhow::Result<Report> {
         let recipients: Vec<serde_json::Value> = (0..per_call)
             .map(|i| {
                 serde_json::json!({
-                    "phone": seed::phone(first + i),
+                    "phone": appended_phone(first + i - 1, calls * per_call, shuffled),
                     "variables": { "first_name": format!("Patient{}", first + i), "day": "Tuesday", "time": "2pm" }
                 })
             })
@@ -215,7 +239,8 @@ pub async fn append(size: &Size) -> anyhow::Result<Report> {
     }
     let sent = sim.journal(&client).await?.len();
     report.note(format!(
-        "a draft of 1 recipient, then {calls} appends of {per_call} ({body_mb:.1} MB of JSON each, 3 variables), a campaign of {total}; 4 numbers at 100,000 mps; RSS sampled for {} s after the launch ({sent} sent by then)",
+        "a draft of 1 recipient, then {calls} appends of {per_call} ({body_mb:.1} MB of JSON each, 3 variables, phones {}), a campaign of {total}; 4 numbers at 100,000 mps; RSS sampled for {} s after the launch ({sent} sent by then)",
+        if shuffled { "in a scattered order (--shuffled)" } else { "in ascending order" },
         sample_for.as_secs()
     ));
     report.at_most(
@@ -242,4 +267,29 @@ pub async fn append(size: &Size) -> anyhow::Result<Report> {
     server.kill().await?;
     sim.stop().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffled_phones_are_the_same_phones_scattered() {
+        for n in [20_000u64, 1_000_000] {
+            let sorted: Vec<String> = (0..n).map(|j| appended_phone(j, n, false)).collect();
+            let shuffled: Vec<String> = (0..n).map(|j| appended_phone(j, n, true)).collect();
+            assert_ne!(shuffled, sorted);
+            // Neighbours in the request are far apart in the phone order.
+            let number = |p: &String| p[1..].parse::<u64>().unwrap();
+            assert!(
+                shuffled
+                    .windows(2)
+                    .all(|w| number(&w[0]).abs_diff(number(&w[1])) > 1)
+            );
+            let mut again = shuffled.clone();
+            again.sort();
+            assert_eq!(again, sorted, "a permutation of the same phones");
+            assert!(!shuffled.contains(&seed::phone(0)), "the draft's own phone");
+        }
+    }
 }
