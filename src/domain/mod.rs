@@ -11,6 +11,7 @@ pub mod import;
 pub mod input;
 pub mod keywords;
 pub mod phone;
+pub mod phone_runs;
 pub mod prices;
 pub mod reply;
 pub mod segments;

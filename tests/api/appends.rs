@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use herald_test_support::{
-    TestApp, error_fields, json, spawn_app, spawn_app_with, spawn_sending_app,
+    RawDb, TestApp, error_fields, json, spawn_app, spawn_app_with, spawn_sending_app,
 };
 
 const FROM: &str = "+447446466847";
@@ -175,6 +175,101 @@ async fn a_long_append_drops_the_campaign_s_phones_in_every_chunk() {
         .collect();
     let expected: Vec<String> = (0..1_200).map(had).chain((0..5_000).map(new)).collect();
     assert_eq!(phones, expected);
+}
+
+/// A draft remembers its phones as runs, one per append, merged into one past eight: through
+/// a dozen appends (so the runs are rebuilt from the create's recipients once and merged
+/// twice) each phone it has is dropped, whichever append brought it, and a run that no longer
+/// matches the recipients (here: deleted beneath the store) is rebuilt from them. A launch
+/// forgets the runs.
+#[tokio::test]
+async fn a_draft_finds_its_phones_through_many_appends() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    let id = draft(&app, 3).await;
+    let phone = |append: usize| format!("+447333{append:06}");
+    let db = RawDb::connect(&app.settings.database_url).await;
+    for i in 1..=12 {
+        let mut list = vec![
+            someone(&phone(i), "New"),
+            someone("+447111000002", "From the create"),
+        ];
+        if i > 1 {
+            list.push(someone(&phone(1), "From the first append"));
+        }
+        if i > 2 {
+            list.push(someone(&phone(i - 1), "From the last append"));
+        }
+        if i == 6 {
+            db.execute("DELETE FROM draft_phones").await.unwrap();
+        }
+        let r = append(&app, &id, &json!({ "recipients": list })).await;
+        assert_eq!(r.status(), 200);
+        let a = json(r).await;
+        assert_eq!(a["added"], 1, "append {i}: {a}");
+        assert_eq!(a["total_count"], 3 + i, "append {i}");
+        let dropped: Vec<&str> = a["duplicates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["phone"].as_str().unwrap())
+            .collect();
+        let mut expected = vec!["+447111000002".to_owned()];
+        if i > 1 {
+            expected.push(phone(1));
+        }
+        if i > 2 {
+            expected.push(phone(i - 1));
+        }
+        assert_eq!(dropped, expected, "append {i}");
+    }
+    let runs = db
+        .strings("SELECT CAST(COUNT(*) AS TEXT) FROM draft_phones")
+        .await;
+    assert_ne!(runs, ["0"], "the draft keeps runs");
+    assert_eq!(app.launch(&id).await.status(), 200);
+    let runs = db
+        .strings("SELECT CAST(COUNT(*) AS TEXT) FROM draft_phones")
+        .await;
+    assert_eq!(runs, ["0"], "a launched campaign keeps no runs");
+    db.close().await;
+}
+
+/// A run longer than one stored piece (8,192 phones) is found whole: phones from its first
+/// and its last piece are both dropped from the next append.
+#[tokio::test]
+async fn a_run_of_several_pieces_is_found_whole() {
+    let app = spawn_app().await;
+    app.add_number(FROM).await;
+    let id = draft(&app, 1).await;
+    let phone = |i: usize| format!("+447444{i:06}");
+    let list: Vec<Value> = (0..9_000).map(|i| someone(&phone(i), "P")).collect();
+    let r = append(&app, &id, &json!({ "recipients": list })).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["total_count"], 9_001);
+    let again = [
+        phone(0),
+        phone(4_000),
+        phone(8_191),
+        phone(8_192),
+        phone(8_999),
+    ];
+    let mut list: Vec<Value> = again.iter().map(|p| someone(p, "Again")).collect();
+    list.push(someone(&phone(9_000), "New"));
+    let r = append(&app, &id, &json!({ "recipients": list })).await;
+    assert_eq!(r.status(), 200);
+    let a = json(r).await;
+    assert_eq!(
+        (a["added"].clone(), a["total_count"].clone()),
+        (json!(1), json!(9_002))
+    );
+    let dropped: Vec<&str> = a["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(dropped, again);
 }
 
 /// What the bulk insert's formats could mangle (COPY's text escapes, its binary framing)

@@ -155,15 +155,7 @@ impl Phone {
     /// when they are equal. Eight bytes instead of a string, for sets of many numbers. `None`
     /// only for a number of more than 15 digits, which E.164 does not allow.
     pub fn key(&self) -> Option<u64> {
-        let digits = self.0.as_bytes().get(1..)?;
-        if digits.len() > MAX_E164_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        // Below 10^15 < 2^50; the digit count above it keeps leading zeros apart.
-        let value = digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        Some(value | ((digits.len() as u64) << 56))
+        key_of(&self.0)
     }
 
     /// ISO region of the number ("GB", "JE", "US"), if libphonenumber can tell; used for
@@ -175,6 +167,21 @@ impl Phone {
             .filter(|r| *r != Region::World)?;
         Some(region.as_region_str().as_str().to_owned())
     }
+}
+
+/// [`Phone::key`] of a number already in E.164 form (`+` and digits), as stored: `None` when
+/// the text is not that.
+pub fn key_of(e164: &str) -> Option<u64> {
+    let digits = e164.strip_prefix('+')?.as_bytes();
+    if digits.is_empty() || digits.len() > MAX_E164_DIGITS || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    // Below 10^15 < 2^50; the digit count above it keeps leading zeros apart.
+    let value = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some(value | ((digits.len() as u64) << 56))
 }
 
 impl fmt::Display for Phone {

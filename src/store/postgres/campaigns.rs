@@ -39,13 +39,6 @@ impl CampaignSql for PgStore {
     }
 
     const BULK_CHUNK: usize = INSERT_CHUNK;
-    // One probe of the phone index per phone, whatever the planner thinks of the campaign's
-    // size: `LIMIT 1` keeps the probe a nested loop (a plain `phone = ANY($2)` became a scan of
-    // the whole campaign once it held a few hundred thousand rows, 70 ms a chunk), and `+ 0`
-    // keeps it off the campaign's own indexes (a generic plan ANDed them: 96 s).
-    const PHONES_IN_CAMPAIGN: &'static str = "SELECT p.phone FROM unnest($2::text[]) AS p(phone), \
-         LATERAL (SELECT 1 FROM recipients r WHERE r.phone = p.phone AND r.campaign_seq + 0 = $1 \
-         LIMIT 1) AS present";
     const AFTER_POSITION: &'static str = "id > $1 * 4294967296 + $2 AND id < ($1 + 1) * 4294967296";
     const BY_POSITION: &'static str = "id";
     const ADD_COUNTS: &'static str = "INSERT INTO campaign_counts AS c (campaign_seq, status, slot, n) \

@@ -19,9 +19,6 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     ) -> StoreResult<()>;
     /// Recipients per chunk of a bulk insert (create, append).
     const BULK_CHUNK: usize;
-    /// The phones of campaign `$1` among the phones `$2` (a list of text: JSON on SQLite, an
-    /// array on PostgreSQL), looked up by phone.
-    const PHONES_IN_CAMPAIGN: &'static str;
     /// Adds `$3` to the count of status `$2` of campaign `$1`.
     const ADD_COUNTS: &'static str;
     /// Campaign `$1`'s recipients after position `$2` (-1: all), as a condition on
@@ -31,7 +28,7 @@ pub(in crate::store) trait CampaignSql: Backend + Sized {
     const AFTER_POSITION: &'static str;
     /// The key that orders [`Self::AFTER_POSITION`]'s recipients by position.
     const BY_POSITION: &'static str;
-    /// The list parameter of [`Self::PHONES_IN_CAMPAIGN`].
+    /// A list of text as one parameter (JSON on SQLite, an array on PostgreSQL).
     type PhoneList;
     /// `phones` as that parameter.
     fn phone_list(phones: Vec<&str>) -> Self::PhoneList;
@@ -119,6 +116,9 @@ macro_rules! campaign_store {
             use $crate::store::sql::campaigns::CampaignSql;
             use $crate::store::sql::prelude::*;
             use $crate::store::sql::tallies::NewTallies;
+            use $crate::domain::phone::key_of;
+            use $crate::domain::phone_runs::{DraftPhones, PhoneRun, MAX_RUNS};
+            use futures_util::TryStreamExt;
 
             impl $store {
                 /// The counts of campaigns `seqs`, from the counts cache.
@@ -175,6 +175,106 @@ macro_rules! campaign_store {
                     .await
                     .map_err(backend)?;
                     Ok(at.map(StoredTime::get))
+                }
+
+                /// Draft `seq`'s phones, for an append that holds its row: its runs, or, when
+                /// they do not hold its `count` recipients (a draft made by a create, or
+                /// before migrations/*/0018), one run read from the recipients, and `true`
+                /// (the stored runs are then to be replaced).
+                async fn draft_phones_in(
+                    conn: &mut Conn<Self>,
+                    seq: i64,
+                    count: i64,
+                ) -> StoreResult<(DraftPhones, bool)> {
+                    let stored: Vec<(i32, i32, Vec<u8>)> = sqlx::query_as(
+                        "SELECT run, piece, phones FROM draft_phones WHERE campaign_seq = $1 \
+                         ORDER BY run, piece",
+                    )
+                    .bind(seq)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    let pieces = stored
+                        .into_iter()
+                        .map(|(run, piece, bytes)| {
+                            PhoneRun::from_bytes(bytes)
+                                .map(|p| (run, p))
+                                .map_err(|e| corrupt(format!("draft {seq}'s run {run} piece {piece}: {e}")))
+                        })
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    let phones = DraftPhones::from_pieces(pieces)
+                        .map_err(|e| corrupt(format!("draft {seq}: {e}")))?;
+                    if phones.len() as i64 == count {
+                        return Ok((phones, false));
+                    }
+                    // Read as a stream: eight bytes a phone held, not a string each.
+                    let mut keys = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                    let mut all = sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
+                        "SELECT phone FROM recipients WHERE {}",
+                        Self::AFTER_POSITION
+                    )))
+                    .bind(seq)
+                    .bind(-1i64)
+                    .fetch(&mut *conn);
+                    while let Some(phone) = all.try_next().await.map_err(backend)? {
+                        keys.push(key_of(&phone).ok_or_else(|| corrupt(format!("recipient phone {phone:?}")))?);
+                    }
+                    drop(all);
+                    let rebuilt = DraftPhones::from_pieces(vec![(0, PhoneRun::from_keys(keys))])
+                        .map_err(|e| corrupt(format!("draft {seq}: {e}")))?;
+                    Ok((rebuilt, true))
+                }
+
+                /// Stores draft `seq`'s phones after an append added `added`: one more run, or
+                /// (after a rebuild, or past [`MAX_RUNS`]) every run merged into one.
+                async fn write_draft_phones(
+                    conn: &mut Conn<Self>,
+                    seq: i64,
+                    phones: DraftPhones,
+                    rebuilt: bool,
+                    added: PhoneRun,
+                ) -> StoreResult<()> {
+                    if added.is_empty() && !rebuilt {
+                        return Ok(());
+                    }
+                    let (run, replace) = if rebuilt || phones.runs() + 1 > MAX_RUNS {
+                        (0, true)
+                    } else {
+                        (phones.runs() as i32, false)
+                    };
+                    let run_bytes = if replace { phones.merged_with(added) } else { added };
+                    if replace {
+                        sqlx::query("DELETE FROM draft_phones WHERE campaign_seq = $1")
+                            .bind(seq)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    for (piece, bytes) in run_bytes.pieces().enumerate() {
+                        sqlx::query(
+                            "INSERT INTO draft_phones (campaign_seq, run, piece, phones) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(seq)
+                        .bind(run)
+                        .bind(i32::try_from(piece).unwrap_or(i32::MAX))
+                        .bind(bytes)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    Ok(())
+                }
+
+                /// Forgets draft `seq`'s phones (it is launched or cancelled: nothing appends
+                /// to it any more).
+                async fn drop_draft_phones(conn: &mut Conn<Self>, seq: i64) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM draft_phones WHERE campaign_seq = $1")
+                        .bind(seq)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
                 }
 
                 /// A user campaign's internal key.
@@ -445,6 +545,9 @@ macro_rules! campaign_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
+                    if status == CampaignStatus::Draft {
+                        Self::drop_draft_phones(&mut tx, seq).await?;
+                    }
                     tx.commit().await.map_err(backend)
                 }
 
@@ -525,6 +628,7 @@ macro_rules! campaign_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(backend)?;
+                    Self::drop_draft_phones(&mut tx, seq).await?;
                     tx.commit().await.map_err(backend)?;
                     Ok(next)
                 }
@@ -684,16 +788,18 @@ macro_rules! campaign_store {
                     .await
                     .map_err(backend)?;
                     let mut next = last.map_or(0, |p| p + 1);
+                    let (draft, rebuilt) = Self::draft_phones_in(&mut tx, seq, next).await?;
+                    let mut added_keys: Vec<u64> = Vec::new();
                     let mut rows = AppendedRows::default();
                     let mut failed = 0i64;
                     let mut tallies = NewTallies::default();
                     // Each chunk is read, checked, looked up and made ready while the previous
-                    // one is written. The phones the campaign has already are looked up on
-                    // another connection: it sees what this transaction's lock on the campaign
-                    // row keeps still (every earlier append is committed, no other can start),
-                    // and a phone this call repeats is the checker's duplicate.
-                    let read = self.read_pool();
+                    // one is written. The phones the campaign has already are its runs, which
+                    // this transaction's lock on the campaign row keeps still (every earlier
+                    // append is committed, no other can start); a phone this call repeats is
+                    // the checker's duplicate.
                     let mut taken = 0usize;
+                    let draft_ref = &draft;
                     let mut next_chunk = async |first: i64| -> StoreResult<Option<
                         $crate::store::sql::campaigns::AppendChunk<<Self as CampaignSql>::Ready>,
                     >> {
@@ -703,19 +809,10 @@ macro_rules! campaign_store {
                         if kept.is_empty() {
                             return Ok(None);
                         }
-                        let phones: Vec<&str> = kept.iter().map(|r| r.phone.as_str()).collect();
-                        let present: HashSet<String> = sqlx::query_scalar(Self::PHONES_IN_CAMPAIGN)
-                            .bind(seq)
-                            .bind(Self::phone_list(phones))
-                            .fetch_all(read)
-                            .await
-                            .map_err(backend)?
-                            .into_iter()
-                            .collect();
                         let mut dropped = Vec::new();
-                        if !present.is_empty() {
+                        if !draft_ref.is_empty() {
                             kept.retain(|r| {
-                                let keep = !present.contains(r.phone.as_str());
+                                let keep = !r.phone.key().is_some_and(|k| draft_ref.contains(k));
                                 if !keep {
                                     dropped.push(r.phone.as_str().to_owned());
                                 }
@@ -733,6 +830,7 @@ macro_rules! campaign_store {
                     while let Some(chunk) = current {
                         rows.already_in_campaign.extend(chunk.dropped);
                         let kept = &chunk.kept;
+                        added_keys.extend(kept.iter().filter_map(|r| r.phone.key()));
                         rows.added += kept.len() as u64;
                         rows.opted_out += kept.iter().filter(|r| r.opted_out).count() as u64;
                         rows.no_consent +=
@@ -769,6 +867,8 @@ macro_rules! campaign_store {
                         }
                     }
                     Self::write_tallies(&mut tx, seq, &tallies).await?;
+                    Self::write_draft_phones(&mut tx, seq, draft, rebuilt, PhoneRun::from_keys(added_keys))
+                        .await?;
                     let dropped = recipients.duplicates_removed() + rows.already_in_campaign.len() as u64;
                     if dropped > 0 {
                         sqlx::query(

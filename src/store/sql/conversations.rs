@@ -65,11 +65,14 @@ macro_rules! conversation_store {
                     our_number: &str,
                     their_number: &str,
                 ) -> StoreResult<Option<CampaignSent>> {
+                    // Sent messages only, so the phone's entries in `recipients_recent` (whose
+                    // predicate the COALESCE term repeats; migrations/*/0013) find them.
                     let row = sqlx::query_as::<_, CampaignSentRow>(
                         "SELECT c.id, c.name, c.agent_id, r.submitted_at, r.body, r.variables \
                          FROM recipients r JOIN campaigns c ON c.seq = r.campaign_seq \
                          WHERE r.phone = $1 AND r.from_number = $2 AND c.account_id = $3 \
                            AND c.kind = 'campaign' AND r.submitted_at IS NOT NULL \
+                           AND COALESCE(r.submitted_at, r.inflight_since) IS NOT NULL \
                          ORDER BY r.submitted_at DESC, r.id DESC LIMIT 1",
                     )
                     .bind(their_number)

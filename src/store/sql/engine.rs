@@ -647,9 +647,12 @@ macro_rules! engine_store {
                     phone: &str,
                     from_number: &str,
                 ) -> StoreResult<HashSet<String>> {
+                    // A message with a sid was accepted, so it has `submitted_at` and is in
+                    // `recipients_recent`, whose predicate the COALESCE term repeats.
                     let sids: Vec<String> = sqlx::query_scalar(
                         "SELECT twilio_sid FROM recipients \
-                         WHERE phone = $1 AND from_number = $2 AND twilio_sid IS NOT NULL",
+                         WHERE phone = $1 AND from_number = $2 AND twilio_sid IS NOT NULL \
+                         AND COALESCE(submitted_at, inflight_since) IS NOT NULL",
                     )
                     .bind(phone)
                     .bind(from_number)

@@ -81,11 +81,6 @@ impl CampaignSql for SqliteStore {
     }
 
     const BULK_CHUNK: usize = INSERT_CHUNK;
-    // From the list to the rows (CROSS JOIN fixes that order), by the phone index: one probe
-    // per phone, however large the campaign (`+` keeps SQLite from walking the campaign's
-    // rows by their index instead, once per phone).
-    const PHONES_IN_CAMPAIGN: &'static str = "SELECT r.phone FROM json_each($2) AS j \
-         CROSS JOIN recipients AS r ON r.phone = j.value WHERE +r.campaign_seq = $1";
     const AFTER_POSITION: &'static str = "campaign_seq = $1 AND position > $2";
     const BY_POSITION: &'static str = "position";
     const ADD_COUNTS: &'static str = "INSERT INTO campaign_counts (campaign_seq, status, n) \
