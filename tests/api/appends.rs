@@ -232,6 +232,24 @@ async fn a_draft_finds_its_phones_through_many_appends() {
         .strings("SELECT CAST(COUNT(*) AS TEXT) FROM draft_phones")
         .await;
     assert_eq!(runs, ["0"], "a launched campaign keeps no runs");
+    // Nor does a cancelled draft.
+    let other = draft(&app, 1).await;
+    let r = append(
+        &app,
+        &other,
+        &json!({ "recipients": [someone(&phone(99), "New")] }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let count = "SELECT CAST(COUNT(*) AS TEXT) FROM draft_phones";
+    assert_eq!(db.strings(count).await, ["1"]);
+    let r = app.delete(&format!("/v1/sms/campaigns/{other}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        db.strings(count).await,
+        ["0"],
+        "a cancelled draft keeps no runs"
+    );
     db.close().await;
 }
 

@@ -117,6 +117,7 @@ impl Backend for PgStore {
 sql::accounts::account_store!(PgStore);
 sql::resources::resource_store!(PgStore);
 sql::campaigns::campaign_store!(PgStore);
+sql::draft_phones::draft_phones_store!(PgStore);
 sql::tallies::tallies_writer!(PgStore);
 sql::engine::engine_store!(PgStore);
 sql::conversations::conversation_store!(PgStore);

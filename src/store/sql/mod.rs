@@ -19,6 +19,7 @@ pub(super) mod accounts;
 pub(super) mod campaigns;
 pub(super) mod consents;
 pub(super) mod conversations;
+pub(super) mod draft_phones;
 pub(super) mod engine;
 pub(super) mod leases;
 pub(super) mod resources;

@@ -117,6 +117,7 @@ impl Backend for SqliteStore {
 sql::accounts::account_store!(SqliteStore);
 sql::resources::resource_store!(SqliteStore);
 sql::campaigns::campaign_store!(SqliteStore);
+sql::draft_phones::draft_phones_store!(SqliteStore);
 sql::tallies::tallies_writer!(SqliteStore);
 sql::engine::engine_store!(SqliteStore);
 sql::conversations::conversation_store!(SqliteStore);
