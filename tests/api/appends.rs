@@ -32,6 +32,16 @@ async fn append(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
     app.post_json(&path(id), body).await
 }
 
+/// The phones an append's answer lists as dropped, in order.
+fn dropped_phones(answer: &Value) -> Vec<&str> {
+    answer["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["phone"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn appends_grow_a_draft_without_duplicates_then_launch_sends_everyone() {
     let app = spawn_sending_app(|_| {}).await;
@@ -180,8 +190,8 @@ async fn a_long_append_drops_the_campaign_s_phones_in_every_chunk() {
 /// A draft remembers its phones as runs, one per append, merged into one past eight: through
 /// a dozen appends (so the runs are rebuilt from the create's recipients once and merged
 /// twice) each phone it has is dropped, whichever append brought it, and a run that no longer
-/// matches the recipients (here: deleted beneath the store) is rebuilt from them. A launch
-/// forgets the runs.
+/// matches the recipients (here: deleted beneath the store) is rebuilt from them. A launch or
+/// a cancel forgets the runs.
 #[tokio::test]
 async fn a_draft_finds_its_phones_through_many_appends() {
     let app = spawn_app().await;
@@ -208,12 +218,7 @@ async fn a_draft_finds_its_phones_through_many_appends() {
         let a = json(r).await;
         assert_eq!(a["added"], 1, "append {i}: {a}");
         assert_eq!(a["total_count"], 3 + i, "append {i}");
-        let dropped: Vec<&str> = a["duplicates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["phone"].as_str().unwrap())
-            .collect();
+        let dropped = dropped_phones(&a);
         let mut expected = vec!["+447111000002".to_owned()];
         if i > 1 {
             expected.push(phone(1));
@@ -281,12 +286,7 @@ async fn a_run_of_several_pieces_is_found_whole() {
         (a["added"].clone(), a["total_count"].clone()),
         (json!(1), json!(9_002))
     );
-    let dropped: Vec<&str> = a["duplicates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["phone"].as_str().unwrap())
-        .collect();
+    let dropped = dropped_phones(&a);
     assert_eq!(dropped, again);
 }
 

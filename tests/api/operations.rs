@@ -263,16 +263,16 @@ async fn resend_texts_exactly_those_who_did_not_get_it() {
     assert_eq!(again["message_template"], original["message_template"]);
     assert_eq!(again["from_numbers"], original["from_numbers"]);
     assert_eq!(again["total_count"], missed.len() as u64);
-    let done = app
-        .wait_for(again_id, 30, |c| {
-            c["status"] == "done"
-                && c["recipients"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|r| r["status"] != "pending" && r["status"] != "queued")
-        })
-        .await;
+    // Until every status is final: a GET reads the counts, then the rows, so a callback that
+    // lands between the two would show them a step apart.
+    app.wait_for(again_id, 30, |c| {
+        c["status"] == "done"
+            && c["recipients"].as_array().unwrap().iter().all(|r| {
+                ["delivered", "undelivered", "failed"].contains(&r["status"].as_str().unwrap())
+            })
+    })
+    .await;
+    let done = app.wait_for(again_id, 0, |_| true).await;
     assert_counts_match(&done);
     // Exactly those recipients, in order, with their variables.
     let rows = done["recipients"].as_array().unwrap();
