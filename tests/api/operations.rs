@@ -272,7 +272,7 @@ async fn resend_texts_exactly_those_who_did_not_get_it() {
             })
     })
     .await;
-    let done = app.wait_for(again_id, 0, |_| true).await;
+    let done = app.campaign(again_id).await;
     assert_counts_match(&done);
     // Exactly those recipients, in order, with their variables.
     let rows = done["recipients"].as_array().unwrap();

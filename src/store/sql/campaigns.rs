@@ -66,26 +66,28 @@ pub(in crate::store) fn chunk_size<S: CampaignSql>(taken: usize) -> usize {
     }
 }
 
-/// Stores a new campaign `seq`'s recipients, read from `recipients` chunk by chunk, in bulk:
-/// each chunk is read (checked, rendered) and made ready while the database writes the
-/// previous one. Returns how many there were and how many failed at once (opted out, no
-/// consent), and adds them to `tallies`.
+/// Stores campaign `seq`'s recipients at positions from `start`, read from `recipients`
+/// chunk by chunk, in bulk: each chunk is read (checked, rendered; for an append, its phones
+/// looked up) and made ready while the database writes the previous one. Returns how many
+/// there were and how many failed at once (opted out, no consent), and adds them to
+/// `tallies`.
 pub(in crate::store) async fn insert_recipients<S: CampaignSql>(
     conn: &mut Conn<S>,
     seq: i64,
+    start: i64,
     now: StoredTime,
     recipients: &mut dyn RecipientSource,
     tallies: &mut NewTallies,
 ) -> StoreResult<(i64, i64)> {
     let mut next_chunk = |first: i64| {
-        let chunk = recipients.take_chunk(chunk_size::<S>(first as usize))?;
+        let chunk = recipients.take_chunk(chunk_size::<S>((first - start) as usize))?;
         if chunk.is_empty() {
             return Ok(None);
         }
         let ready = S::ready_rows(seq, first, now, &chunk)?;
         StoreResult::Ok(Some((chunk, ready)))
     };
-    let (mut first, mut failed) = (0i64, 0i64);
+    let (mut first, mut failed) = (start, 0i64);
     let mut current = next_chunk(first)?;
     while let Some((chunk, ready)) = current {
         tallies.add(&chunk);
@@ -96,17 +98,7 @@ pub(in crate::store) async fn insert_recipients<S: CampaignSql>(
         first = following_first;
         current = following?;
     }
-    Ok((first, failed))
-}
-
-/// One chunk of an append, made ready while the previous one was written.
-pub(in crate::store) struct AppendChunk<R> {
-    /// The recipients the campaign did not have.
-    pub kept: Vec<NewRecipient>,
-    /// The phones it had.
-    pub dropped: Vec<String>,
-    /// `kept`, ready to store (None when empty).
-    pub ready: Option<R>,
+    Ok((first - start, failed))
 }
 
 /// Writes `impl CampaignStore for $store`.
@@ -116,7 +108,7 @@ macro_rules! campaign_store {
             use $crate::store::sql::campaigns::CampaignSql;
             use $crate::store::sql::prelude::*;
             use $crate::store::sql::tallies::NewTallies;
-            use $crate::domain::phone_runs::PhoneRun;
+            use $crate::store::sql::draft_phones::NewToDraft;
 
             impl $store {
                 /// The counts of campaigns `seqs`, from the counts cache.
@@ -292,6 +284,7 @@ macro_rules! campaign_store {
                         $crate::store::sql::campaigns::insert_recipients::<Self>(
                             &mut tx,
                             seq,
+                            0,
                             now,
                             recipients,
                             &mut tallies,
@@ -685,73 +678,27 @@ macro_rules! campaign_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend)?;
-                    let mut next = last.map_or(0, |p| p + 1);
+                    let next = last.map_or(0, |p| p + 1);
                     let (draft, rebuilt) = Self::draft_phones_in(&mut tx, seq, next).await?;
-                    let mut added_keys: Vec<u64> = Vec::new();
-                    let mut rows = AppendedRows::default();
-                    let mut failed = 0i64;
+                    // The phones the campaign has already are its runs, which this
+                    // transaction's lock on the campaign row keeps still (every earlier append
+                    // is committed, no other can start); a phone this call repeats is the
+                    // checker's duplicate.
+                    let mut new_to_draft = NewToDraft::new(recipients, &draft);
                     let mut tallies = NewTallies::default();
-                    // Each chunk is read, checked, looked up and made ready while the previous
-                    // one is written. The phones the campaign has already are its runs, which
-                    // this transaction's lock on the campaign row keeps still (every earlier
-                    // append is committed, no other can start); a phone this call repeats is
-                    // the checker's duplicate.
-                    let mut taken = 0usize;
-                    let draft_ref = &draft;
-                    let mut next_chunk = async |first: i64| -> StoreResult<Option<
-                        $crate::store::sql::campaigns::AppendChunk<<Self as CampaignSql>::Ready>,
-                    >> {
-                        let mut kept = recipients
-                            .take_chunk($crate::store::sql::campaigns::chunk_size::<Self>(taken))?;
-                        taken += kept.len();
-                        if kept.is_empty() {
-                            return Ok(None);
-                        }
-                        let mut dropped = Vec::new();
-                        if !draft_ref.is_empty() {
-                            kept.retain(|r| {
-                                let keep = !r.phone.key().is_some_and(|k| draft_ref.contains(k));
-                                if !keep {
-                                    dropped.push(r.phone.as_str().to_owned());
-                                }
-                                keep
-                            });
-                        }
-                        let ready = if kept.is_empty() {
-                            None
-                        } else {
-                            Some(Self::ready_rows(seq, first, now, &kept)?)
-                        };
-                        Ok(Some($crate::store::sql::campaigns::AppendChunk { kept, dropped, ready }))
-                    };
-                    let mut current = next_chunk(next).await?;
-                    while let Some(chunk) = current {
-                        rows.already_in_campaign.extend(chunk.dropped);
-                        let kept = &chunk.kept;
-                        added_keys.extend(kept.iter().filter_map(|r| r.phone.key()));
-                        rows.added += kept.len() as u64;
-                        rows.opted_out += kept.iter().filter(|r| r.opted_out).count() as u64;
-                        rows.no_consent +=
-                            kept.iter().filter(|r| !r.opted_out && r.no_consent).count() as u64;
-                        tallies.add(kept);
-                        let following_first = next + kept.len() as i64;
-                        current = match chunk.ready {
-                            None => next_chunk(following_first).await?,
-                            Some(ready) => {
-                                let (stored, following) = Self::insert_ready_while(
-                                    &mut tx,
-                                    ready,
-                                    next_chunk(following_first),
-                                )
-                                .await;
-                                failed += stored?;
-                                following?
-                            }
-                        };
-                        next = following_first;
-                    }
+                    let (added, failed) = $crate::store::sql::campaigns::insert_recipients::<Self>(
+                        &mut tx,
+                        seq,
+                        next,
+                        now,
+                        &mut new_to_draft,
+                        &mut tallies,
+                    )
+                    .await?;
+                    let (mut rows, added_keys) = new_to_draft.into_rows();
+                    rows.added = added as u64;
                     for (status, n) in [
-                        (RecipientStatus::Pending, rows.added as i64 - failed),
+                        (RecipientStatus::Pending, added - failed),
                         (RecipientStatus::Failed, failed),
                     ] {
                         if n > 0 {
@@ -765,8 +712,7 @@ macro_rules! campaign_store {
                         }
                     }
                     Self::write_tallies(&mut tx, seq, &tallies).await?;
-                    Self::write_draft_phones(&mut tx, seq, draft, rebuilt, PhoneRun::from_keys(added_keys))
-                        .await?;
+                    Self::write_draft_phones(&mut tx, seq, draft, rebuilt, added_keys).await?;
                     let dropped = recipients.duplicates_removed() + rows.already_in_campaign.len() as u64;
                     if dropped > 0 {
                         sqlx::query(

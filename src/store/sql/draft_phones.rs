@@ -3,6 +3,87 @@
 //! the recipients when they do not cover them, written back in the append's transaction, and
 //! dropped when the draft is launched or cancelled.
 
+use crate::domain::campaign::NewRecipient;
+use crate::domain::phone_runs::{DraftPhones, PhoneRun};
+use crate::store::{AppendedRows, RecipientSource, StoreResult};
+
+/// An append's recipients as a [`RecipientSource`] for the bulk insert, without those whose
+/// phone the draft has already; it notes what it leaves out and what goes in.
+pub(in crate::store) struct NewToDraft<'a> {
+    source: &'a mut dyn RecipientSource,
+    draft: &'a DraftPhones,
+    /// Counts of what went in (but `added`, which the insert knows), and the phones left out.
+    rows: AppendedRows,
+    /// The keys of the phones that went in: the append's run.
+    keys: Vec<u64>,
+    chunk: Vec<NewRecipient>,
+}
+
+impl<'a> NewToDraft<'a> {
+    pub(in crate::store) fn new(
+        source: &'a mut dyn RecipientSource,
+        draft: &'a DraftPhones,
+    ) -> Self {
+        Self {
+            source,
+            draft,
+            rows: AppendedRows::default(),
+            keys: Vec::new(),
+            chunk: Vec::new(),
+        }
+    }
+
+    /// What went in and what was left out (`added` is not counted here), and the run of the
+    /// phones that went in.
+    pub(in crate::store) fn into_rows(self) -> (AppendedRows, PhoneRun) {
+        (self.rows, PhoneRun::from_keys(self.keys))
+    }
+}
+
+impl RecipientSource for NewToDraft<'_> {
+    fn next_chunk(&mut self, max: usize) -> StoreResult<&[NewRecipient]> {
+        self.chunk = self.take_chunk(max)?;
+        Ok(&self.chunk)
+    }
+
+    /// The source's next chunk without the draft's phones; a chunk that had only those is
+    /// skipped, so that an empty chunk still means the end.
+    fn take_chunk(&mut self, max: usize) -> StoreResult<Vec<NewRecipient>> {
+        loop {
+            let mut chunk = self.source.take_chunk(max)?;
+            if chunk.is_empty() {
+                return Ok(chunk);
+            }
+            if !self.draft.is_empty() {
+                let (draft, dropped) = (self.draft, &mut self.rows.already_in_campaign);
+                chunk.retain(|r| {
+                    let had = r.phone.key().is_some_and(|k| draft.contains(k));
+                    if had {
+                        dropped.push(r.phone.as_str().to_owned());
+                    }
+                    !had
+                });
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            for r in &chunk {
+                self.keys.extend(r.phone.key());
+                if r.opted_out {
+                    self.rows.opted_out += 1;
+                } else if r.no_consent {
+                    self.rows.no_consent += 1;
+                }
+            }
+            return Ok(chunk);
+        }
+    }
+
+    fn duplicates_removed(&self) -> u64 {
+        self.source.duplicates_removed()
+    }
+}
+
 /// Writes `impl $store { draft_phones_in, write_draft_phones, drop_draft_phones }`.
 macro_rules! draft_phones_store {
     ($store:ty) => {
@@ -60,9 +141,7 @@ macro_rules! draft_phones_store {
                         );
                     }
                     drop(all);
-                    let rebuilt = DraftPhones::from_pieces(vec![(0, PhoneRun::from_keys(keys))])
-                        .map_err(|e| corrupt(format!("draft {seq}: {e}")))?;
-                    Ok((rebuilt, true))
+                    Ok((DraftPhones::from_run(PhoneRun::from_keys(keys)), true))
                 }
 
                 /// Stores draft `seq`'s phones after an append added `added`: one more run, or
